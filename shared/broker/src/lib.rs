@@ -1,0 +1,1 @@
+//! The mq MQTT broker: mosquitto.conf, sessions, routing, $SYS

@@ -1,0 +1,1 @@
+//! MQTT client tools on the mq protocol crate: mq-pub, mq-sub, mq-rr

@@ -1,0 +1,1 @@
+//! Mosquitto-compatible password files: hashing, parsing, verification and the mq-passwd tool
