@@ -671,3 +671,31 @@ mod tests {
         assert_eq!(r.expect("ok"), b"p w\t");
     }
 }
+
+#[cfg(test)]
+mod subcommand_tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "mq")]
+    struct Umbrella {
+        #[command(subcommand)]
+        command: Sub,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Sub {
+        Passwd(PasswdArgs),
+    }
+
+    #[test]
+    fn usable_as_mq_passwd_subcommand() {
+        let parsed = Umbrella::try_parse_from(["mq", "passwd", "-b", "f", "u", "p"]).expect("parses");
+        let Sub::Passwd(args) = parsed.command;
+        assert!(args.batch);
+        assert_eq!(args.password_file.as_deref(), Some(Path::new("f")));
+        let help = Umbrella::command().render_help().to_string();
+        assert!(help.contains("passwd"), "{help}");
+    }
+}
