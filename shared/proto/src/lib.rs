@@ -40,8 +40,8 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use packet::{
-    Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, MAX_PACKET_SIZE, Packet, Publish, SubAck, Subscribe,
-    UnsubAck, Unsubscribe, Will, decode,
+    Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, MAX_PACKET_SIZE, Packet, Publish, PublishHeader, SubAck,
+    Subscribe, UnsubAck, Unsubscribe, Will, decode,
 };
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties, PublishProperties,

@@ -16,7 +16,7 @@ pub use ack::Ack;
 pub use connack::ConnAck;
 pub use connect::{Connect, Will};
 pub use disconnect::{Auth, Disconnect};
-pub use publish::Publish;
+pub use publish::{Publish, PublishHeader};
 pub use subscribe::{SubAck, Subscribe, UnsubAck, Unsubscribe};
 
 use bytes::{Buf, BufMut, BytesMut};

@@ -43,7 +43,7 @@ impl Publish {
 
     /// The flag bits of the fixed header.
     pub(crate) fn flags(&self) -> u8 {
-        u8::from(self.dup) << 3 | self.qos.as_u8() << 1 | u8::from(self.retain)
+        self.header().flags()
     }
 
     pub(crate) fn decode(flags: u8, r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
@@ -76,17 +76,19 @@ impl Publish {
 
     /// Remaining length for a payload of `payload_len` bytes.
     pub(crate) fn body_len(&self, payload_len: usize, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        let mut len = field_len(self.topic.len(), "topic name")?;
-        if self.qos != QoS::AtMostOnce {
-            if self.packet_id.is_none() {
-                return Err(EncodeError::MissingPacketId { qos: self.qos.as_u8() });
-            }
-            len += 2;
+        self.header().body_len(payload_len, version)
+    }
+
+    /// A borrowed view of everything but the payload, for encoding.
+    pub fn header(&self) -> PublishHeader<'_> {
+        PublishHeader {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            packet_id: self.packet_id,
+            properties: &self.properties,
         }
-        if version.is_v5() {
-            len += self.properties.wire_len()?;
-        }
-        Ok(len + payload_len)
     }
 
     /// Size of the whole packet for a payload of `payload_len` bytes.
@@ -120,6 +122,61 @@ impl Publish {
         version: ProtocolVersion,
         dst: &mut BytesMut,
     ) -> Result<(), EncodeError> {
+        self.header().encode(payload_len, version, dst)
+    }
+}
+
+/// Everything of a PUBLISH but its payload, borrowed: a sender that keeps messages in its own shape (a
+/// broker fanning one message out to many subscribers) encodes each copy's header from this without
+/// building a [`Publish`] per copy.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishHeader<'a> {
+    /// Redelivery of an earlier attempt.
+    pub dup: bool,
+    /// QoS.
+    pub qos: QoS,
+    /// Retain flag.
+    pub retain: bool,
+    /// Topic name.
+    pub topic: &'a str,
+    /// Packet identifier; present exactly for QoS 1 and 2.
+    pub packet_id: Option<PacketId>,
+    /// MQTT 5 properties.
+    pub properties: &'a PublishProperties,
+}
+
+impl PublishHeader<'_> {
+    fn flags(&self) -> u8 {
+        u8::from(self.dup) << 3 | self.qos.as_u8() << 1 | u8::from(self.retain)
+    }
+
+    /// Remaining length for a payload of `payload_len` bytes.
+    pub fn body_len(&self, payload_len: usize, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let mut len = field_len(self.topic.len(), "topic name")?;
+        if self.qos != QoS::AtMostOnce {
+            if self.packet_id.is_none() {
+                return Err(EncodeError::MissingPacketId { qos: self.qos.as_u8() });
+            }
+            len += 2;
+        }
+        if version.is_v5() {
+            len += self.properties.wire_len()?;
+        }
+        Ok(len + payload_len)
+    }
+
+    /// Size of the whole packet for a payload of `payload_len` bytes.
+    pub fn packet_len(&self, payload_len: usize, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let remaining = self.body_len(payload_len, version)?;
+        if remaining > MAX_VARINT as usize {
+            return Err(EncodeError::PacketTooLarge { size: remaining });
+        }
+        Ok(1 + varint_len(remaining as u32) + remaining)
+    }
+
+    /// Writes the fixed header and variable header for a payload of `payload_len` bytes, but not the
+    /// payload. On error nothing is written.
+    pub fn encode(&self, payload_len: usize, version: ProtocolVersion, dst: &mut BytesMut) -> Result<(), EncodeError> {
         let remaining = self.body_len(payload_len, version)?;
         if remaining > MAX_VARINT as usize {
             return Err(EncodeError::PacketTooLarge { size: remaining });
