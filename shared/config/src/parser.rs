@@ -118,9 +118,12 @@ impl Diag {
 
     /// Report everything from `from` (a word of `l.rest`) to the end of the
     /// line as unexpected.
+    /// `from` must be a slice of `l.rest` (a word split out of it), so its
+    /// position is known exactly even when the same text appears earlier.
     fn unexpected(&mut self, l: &Line<'_>, from: &str) {
-        let start = l.rest.find(from).unwrap_or(0);
-        self.error(&l.span, ErrorKind::UnexpectedText { option: l.name.to_owned(), text: l.rest[start..].to_owned() });
+        let offset = (from.as_ptr() as usize).wrapping_sub(l.rest.as_ptr() as usize);
+        let text = l.rest.get(offset..).filter(|_| offset <= l.rest.len()).unwrap_or(from);
+        self.error(&l.span, ErrorKind::UnexpectedText { option: l.name.to_owned(), text: text.to_owned() });
     }
 
     fn boolean(&mut self, l: &Line<'_>) -> Option<bool> {

@@ -465,6 +465,11 @@ fn wrong_values_have_exact_messages() {
              start with \"#\" and be separated from the value by a space)",
         ),
         ("max_queued_bytes", "mq.conf:1: max_queued_bytes needs a value: a whole number"),
+        (
+            "max_queued_bytes 10 0 # why",
+            "mq.conf:1: unexpected \"0 # why\" after the max_queued_bytes value (a comment must start with \"#\" and \
+             be separated from the value by a space)",
+        ),
         ("message_size_limit 300000000", "mq.conf:1: message_size_limit 300000000 is above the maximum of 268435455"),
         ("max_packet_size 10", "mq.conf:1: max_packet_size 10 is below the minimum of 20"),
         ("max_packet_size 268435461", "mq.conf:1: max_packet_size 268435461 is above the maximum of 268435460"),
