@@ -26,6 +26,24 @@
 //! * Time comes from the caller (`now`), so output is reproducible; it is shown in the zone of a
 //!   [`Zone`], by default [`Zone::local`], which honours `TZ` like libc. strftime conversions
 //!   follow glibc in the "C" locale.
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use mq_format::{Format, Message, OutputMode, Printer, Property, Props, Zone};
+//!
+//! // At startup: `-F '%t %C %p'` (errors print as mosquitto_sub does: `Error: ...`).
+//! let format = Format::parse("@H:@M %t %C %p")?;
+//! let printer = Printer::new(OutputMode::Format(format)).with_zone(Zone::utc());
+//!
+//! // Per message: properties in wire order, the clock passed in.
+//! let props: Props = [Property::ContentType("text/plain".into())].into_iter().collect();
+//! let mut msg = Message::new("sensors/t1", b"21.5");
+//! msg.properties = &props;
+//! let mut out = Vec::new();
+//! printer.write(&msg, &mut out, UNIX_EPOCH + Duration::from_secs(3_600))?;
+//! assert_eq!(out, b"01:00 sensors/t1 text/plain 21.5\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod error;
 mod json;

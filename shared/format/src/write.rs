@@ -28,18 +28,28 @@ fn width_of(width: i32, left: bool) -> (usize, bool) {
 }
 
 /// mosquitto's `formatted_print_int`: `%d`, `%-*d`, `%0*d` or `%*d`.
+///
+/// Padding is written by hand: Rust's `{:w$}` rejects widths above `u16::MAX`, C does not.
 fn print_int<W: Write + ?Sized>(out: &mut W, value: i64, c: &Conv) -> io::Result<()> {
-    if c.width == 0 {
-        return write!(out, "{value}");
-    }
+    let mut buf = [0u8; 24];
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{value}")?;
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    let text = &buf[..len];
     let (w, left) = width_of(c.width, c.left);
+    let fill = w.saturating_sub(len);
     if left {
-        write!(out, "{value:<w$}")
+        out.write_all(text)?;
+        pad(out, b' ', fill)
     } else if c.zero {
-        // Rust's `0` flag puts zeros after the sign, like C's.
-        write!(out, "{value:0w$}")
+        // Zeros go after the sign, as with C's `%0*d`.
+        let (sign, digits) = text.split_at(usize::from(value < 0));
+        out.write_all(sign)?;
+        pad(out, b'0', fill)?;
+        out.write_all(digits)
     } else {
-        write!(out, "{value:>w$}")
+        pad(out, b' ', fill)?;
+        out.write_all(text)
     }
 }
 
@@ -404,5 +414,210 @@ impl Printer {
     pub fn write_now<W: Write + ?Sized>(&self, msg: &Message<'_>, out: &mut W) -> Result<(), WriteError> {
         let now = if self.uses_time() { SystemTime::now() } else { SystemTime::UNIX_EPOCH };
         self.write(msg, out, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Props;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// 2026-11-25T21:26:12.026730123Z.
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::new(1_795_641_972, 26_730_123)
+    }
+
+    fn props() -> Props {
+        [
+            Property::SubscriptionIdentifier(7),
+            Property::ContentType("text/plain".into()),
+            Property::UserProperty("k1".into(), "v1".into()),
+            Property::CorrelationData(b"c\0d".to_vec()),
+            Property::ResponseTopic("resp/t".into()),
+            Property::PayloadFormatIndicator(1),
+            Property::TopicAlias(3),
+            Property::UserProperty("k2".into(), "v 2".into()),
+            Property::SubscriptionIdentifier(9),
+            Property::MessageExpiryInterval(300),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn fmt_with(spec: &str, msg: &Message<'_>, pretty: bool) -> Result<String, WriteError> {
+        let format = Format::parse(spec).unwrap();
+        let mut out = Vec::new();
+        format.write(msg, &mut out, now(), &Zone::utc(), pretty)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    fn fmt(spec: &str, payload: &[u8], with_props: bool) -> String {
+        let p = props();
+        let mut msg = Message::new("a/b", payload);
+        msg.qos = 1;
+        msg.mid = 42;
+        if with_props {
+            msg.properties = &p;
+        }
+        fmt_with(spec, &msg, false).unwrap()
+    }
+
+    #[test]
+    fn message_fields() {
+        assert_eq!(fmt("%t|%p|%l|%q|%r|%m|%%", b"hi", false), "a/b|hi|2|1|0|42|%");
+        assert_eq!(fmt("%x|%X", b"\x00\xab\xff", false), "00abff|00ABFF");
+        let mut msg = Message::new("t", b"");
+        msg.retain = true;
+        assert_eq!(fmt_with("%r%q%m", &msg, false).unwrap(), "100");
+    }
+
+    #[test]
+    fn property_fields() {
+        assert_eq!(fmt("%A|%C|%D|%E|%F|%P|%R|%S", b"x", true), "3|text/plain|c\0d|300|1|k1:v1 k2:v 2|resp/t|7");
+        // Absent: numeric fields and %C keep their width, %R and %D print nothing.
+        assert_eq!(fmt("%A|%C|%D|%E|%F|%P|%R|%S", b"x", false), "|||||||");
+        assert_eq!(fmt("%3A|%03E|%-03F|%4C|%4R|%2S|%2D", b"x", false), "   |000|000|    ||  |");
+    }
+
+    #[test]
+    fn int_width_and_flags() {
+        assert_eq!(fmt("%5l|%-5l|%05l|%-05l|%1l", b"abc", false), "    3|3    |00003|3    |3");
+        let p: Props = [Property::MessageExpiryInterval(u32::MAX)].into_iter().collect();
+        let mut msg = Message::new("t", b"");
+        msg.properties = &p;
+        // mosquitto casts to int.
+        assert_eq!(fmt_with("%E|%5E|%05E", &msg, false).unwrap(), "-1|   -1|-0001");
+    }
+
+    #[test]
+    fn string_width_and_precision() {
+        let msg = Message::new("topic/name", b"");
+        assert_eq!(
+            fmt_with("%12t|%-12t|%.3t|%5.2t|%-5.2t|%.0t|%3t", &msg, false).unwrap(),
+            "  topic/name|topic/name  |top|   to|to   ||topic/name"
+        );
+        // Precision counts bytes, like printf, even inside a UTF-8 character.
+        let msg = Message::new("é", b"");
+        assert_eq!(fmt_with("%.1t", &msg, false).unwrap().as_bytes(), b"\xef\xbf\xbd");
+    }
+
+    #[test]
+    fn payload_width_quirks() {
+        assert_eq!(fmt("%8p|%-8p|%08p|%3p|%-p|", b"abcde", false), "   abcde|abcde   |000abcde|abc|abcde     |");
+        assert_eq!(fmt("%8x|%-8x|%3x|%-x|", b"abc", false), "      61|61      | 61|616263   |");
+    }
+
+    #[test]
+    fn widths_beyond_u16() {
+        let out = fmt("%70000l|%-70000m|%070000l", b"abc", false);
+        assert_eq!(out.len(), 3 * 70_000 + 2);
+        assert!(out.starts_with("    ") && out.contains("3|42 "));
+        assert!(out.ends_with("0003"));
+    }
+
+    #[test]
+    fn huge_width_wraps_like_c_int() {
+        // 4294967301 wraps to 5 as a C int.
+        assert_eq!(fmt("%4294967301l", b"abc", false), "    3");
+    }
+
+    #[test]
+    fn nul_in_strings_ends_them_like_c() {
+        let p: Props = [Property::UserProperty("a\0b".into(), "c".into())].into_iter().collect();
+        let mut msg = Message::new("x\0y", b"p\0q");
+        msg.properties = &p;
+        assert_eq!(fmt_with("%t|%P|%p", &msg, false).unwrap(), "x|a:c|p\0q");
+        let mut out = Vec::new();
+        Printer::new(OutputMode::Verbose).write(&msg, &mut out, now()).unwrap();
+        assert_eq!(out, b"x p\0q\n");
+    }
+
+    #[test]
+    fn time_fields() {
+        assert_eq!(
+            fmt("%I|%U|@N|@@|@Y-@m-@d @H:@M:@S @Z", b"", false),
+            "2026-11-25T21:26:12+0000|1795641972.026730123|026730123|@|2026-11-25 21:26:12 UTC"
+        );
+        let format = Format::parse("%I @H").unwrap();
+        let mut out = Vec::new();
+        let zone = Zone::from_tz("Asia/Kolkata");
+        format.write(&Message::new("t", b""), &mut out, now(), &zone, false).unwrap();
+        assert_eq!(out, b"2026-11-26T02:56:12+0530 02");
+    }
+
+    #[test]
+    fn json_compact_and_pretty() {
+        assert_eq!(
+            fmt("%j", b"say \"hi\"\n\0rest", true),
+            "{\"tst\":\"2026-11-25T21:26:12.026730+0000\",\"topic\":\"a/b\",\"qos\":1,\"retain\":0,\
+             \"payloadlen\":14,\"mid\":42,\"properties\":{\"subscription-identifier\":7,\
+             \"content-type\":\"text/plain\",\"user-properties\":{\"k1\":\"v1\",\"k2\":\"v 2\"},\
+             \"correlation-data\":\"c\",\"response-topic\":\"resp/t\",\"payload-format-indicator\":1,\
+             \"topic-alias\":3,\"subscription-identifier\":9,\"message-expiry-interval\":300},\
+             \"payload\":\"say \\\"hi\\\"\\n\"}"
+        );
+        let msg = Message::new("t", b"[1, {\"a\" : 2.50}]");
+        assert_eq!(
+            fmt_with("%J", &msg, true).unwrap(),
+            "{\n\t\"tst\":\t\"2026-11-25T21:26:12.026730+0000\",\n\t\"topic\":\t\"t\",\n\t\"qos\":\t0,\n\
+             \t\"retain\":\t0,\n\t\"payloadlen\":\t17,\n\t\"payload\":\t[1, {\n\t\t\t\"a\":\t2.5\n\t\t}]\n}"
+        );
+        assert_eq!(
+            fmt_with("%J", &Message::new("t", b""), false).unwrap(),
+            "{\"tst\":\"2026-11-25T21:26:12.026730+0000\",\"topic\":\"t\",\"qos\":0,\"retain\":0,\
+             \"payloadlen\":0,\"payload\":null}"
+        );
+    }
+
+    #[test]
+    fn invalid_json_keeps_the_rest_of_the_line() {
+        let printer = Printer::new(OutputMode::Format(Format::parse("<%J|%J>").unwrap())).with_zone(Zone::utc());
+        let mut out = Vec::new();
+        let err = printer.write(&Message::new("a/b", b"{oops"), &mut out, now()).unwrap_err();
+        assert_eq!(out, b"<|>\n");
+        assert_eq!(err.to_string(), "Error: Message payload is not valid JSON on topic a/b.");
+        assert!(matches!(err, WriteError::InvalidJson { occurrences: 2, .. }));
+    }
+
+    #[test]
+    fn modes_and_eol() {
+        let msg = Message::new("a/b", b"hi");
+        let empty = Message::new("a/b", b"");
+        let run = |printer: &Printer, m: &Message<'_>| {
+            let mut out = Vec::new();
+            printer.write(m, &mut out, now()).unwrap();
+            out
+        };
+        let plain = Printer::new(OutputMode::Plain);
+        assert_eq!(run(&plain, &msg), b"hi\n");
+        assert_eq!(run(&plain, &empty), b"");
+        assert_eq!(run(&plain.clone().with_eol(false), &msg), b"hi");
+        let verbose = Printer::new(OutputMode::Verbose);
+        assert_eq!(run(&verbose, &msg), b"a/b hi\n");
+        assert_eq!(run(&verbose, &empty), b"a/b (null)\n");
+        assert_eq!(run(&verbose.clone().with_eol(false), &empty), b"");
+        let format = Printer::new(OutputMode::Format(Format::parse("[%p]").unwrap()));
+        assert_eq!(run(&format, &empty), b"[]\n");
+        assert_eq!(run(&format.clone().with_eol(false), &msg), b"[hi]");
+        assert!(!format.uses_time());
+        assert!(Printer::new(OutputMode::Format(Format::parse("@s").unwrap())).uses_time());
+    }
+
+    #[test]
+    fn io_errors_are_reported() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        for mode in [OutputMode::Plain, OutputMode::Verbose, OutputMode::Format(Format::parse("%J").unwrap())] {
+            let err = Printer::new(mode).write(&Message::new("t", b"1"), &mut Broken, now()).unwrap_err();
+            assert!(matches!(err, WriteError::Io(ref e) if e.kind() == io::ErrorKind::BrokenPipe));
+        }
     }
 }
