@@ -617,6 +617,9 @@ fn write_properties<W: Write + ?Sized>(e: &mut Emitter<'_, W>, msg: &Message<'_>
                 e.int((*v).into())?;
             }
             Property::TopicAlias(v) => {
+                // The alias itself. (Some mosquitto 2.0 sources read this with the wrong property
+                // id and print a stale number; a mosquitto broker never sends aliases to
+                // subscribers, so that output cannot be observed and is not copied.)
                 e.key(n, b"topic-alias")?;
                 e.int((*v).into())?;
             }
