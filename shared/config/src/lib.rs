@@ -176,6 +176,8 @@
 //! 15. **Plugin options** (`plugin_opt_*`) attach to a `plugin` line of the
 //!     same section; Mosquitto lets them reach across listener sections.
 
+#![warn(missing_docs)]
+
 mod check;
 mod error;
 mod model;

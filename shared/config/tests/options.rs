@@ -570,7 +570,10 @@ fn wrong_values_have_exact_messages() {
         ("listener 1883\npsk_hint", "mq.conf:2: psk_hint needs a value: a PSK hint"),
         // bridges
         ("connection", "mq.conf:1: connection needs a value: a bridge name"),
-        ("connection b\naddress host:0\ntopic #", "mq.conf:2: address 0 is below the minimum of 1"),
+        (
+            "connection b\naddress host:0\ntopic #",
+            "mq.conf:2: invalid address value \"host:0\": expected one or more host[:port] (port 1 to 65535)",
+        ),
         (
             "connection b\naddress :1883\ntopic #",
             "mq.conf:2: invalid address value \":1883\": expected one or more host[:port] (port 1 \
@@ -676,6 +679,25 @@ fn wrong_values_have_exact_messages() {
             "mq.conf:4: bridge_bind_address needs a value: an address",
         ),
         ("connection b\naddress h\ntopic #\nbridge_cafile", "mq.conf:4: bridge_cafile needs a value: a path"),
+        ("connection b\naddress h\ntopic #\nbridge_certfile", "mq.conf:4: bridge_certfile needs a value: a path"),
+        ("connection b\naddress h\ntopic #\nbridge_keyfile", "mq.conf:4: bridge_keyfile needs a value: a path"),
+        (
+            "connection b\naddress h\ntopic #\nbridge_identity",
+            "mq.conf:4: bridge_identity needs a value: a PSK identity",
+        ),
+        ("connection b\naddress h\ntopic #\nclientid", "mq.conf:4: clientid needs a value: a client id"),
+        ("connection b\naddress h\ntopic #\nusername", "mq.conf:4: username needs a value: a user name"),
+        ("connection b\naddress h\ntopic #\npassword", "mq.conf:4: password needs a value: a password"),
+        ("connection b\naddress h\ntopic #\nremote_password", "mq.conf:4: remote_password needs a value: a password"),
+        ("connection b\naddress h\ntopic #\nlocal_username", "mq.conf:4: local_username needs a value: a user name"),
+        (
+            "connection b\naddresses h:x\ntopic #",
+            "mq.conf:2: invalid addresses value \"h:x\": expected one or more host[:port] (port 1 to 65535)",
+        ),
+        (
+            "plugin /p.so\nauth_plugin_deny_special_chars 2",
+            "mq.conf:2: invalid auth_plugin_deny_special_chars value \"2\": expected true or false",
+        ),
         ("connection b\naddress h\ntopic #\nbridge_capath", "mq.conf:4: bridge_capath needs a value: a path"),
         (
             "connection b\naddress h\ntopic #\nbridge_insecure maybe",
