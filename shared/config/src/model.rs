@@ -484,7 +484,8 @@ impl PersistenceSettings {
 pub struct WebsocketsSettings {
     /// `websockets_log_level <int>` (default 0). Not reloadable.
     pub log_level: Setting<i32>,
-    /// `websockets_headers_size <n>` (default 1024, 0..=65535). Not reloadable.
+    /// `websockets_headers_size <n>` (0..=65535; default 1024 as documented for
+    /// Mosquitto 2.0). Not reloadable.
     pub headers_size: Setting<u16>,
 }
 

@@ -221,7 +221,8 @@ pub(crate) fn suggest(name: &str) -> Option<&'static str> {
     if name.len() < 3 {
         return None;
     }
-    let limit = if name.len() < 8 { 1 } else { 2 };
+    // Short names get one edit; longer ones two ("listen" -> "listener").
+    let limit = if name.len() < 5 { 1 } else { 2 };
     OPTIONS
         .iter()
         .map(|(n, _)| *n)
@@ -264,6 +265,8 @@ mod tests {
     fn suggestions() {
         assert_eq!(suggest("alow_anonymous"), Some("allow_anonymous"));
         assert_eq!(suggest("Listener"), Some("listener"));
+        assert_eq!(suggest("listen"), Some("listener"));
+        assert_eq!(suggest("usr"), Some("user"));
         assert_eq!(suggest("bogus_option"), None);
         assert_eq!(suggest("xy"), None);
     }
