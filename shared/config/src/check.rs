@@ -69,6 +69,7 @@ impl Config {
 
 type Push<'a> = dyn FnMut(&Option<Span>, &'static str, &'static str) + 'a;
 
+/// Refused security options: TLS-PSK files and plugins.
 fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     push(&sec.psk_file.span, "psk_file", PSK);
     for plugin in &sec.plugins {
@@ -76,6 +77,7 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     }
 }
 
+/// Refused listener options: TLS, TLS-PSK and WebSockets.
 fn listener_options(l: &Listener, push: &mut Push<'_>) {
     let tls = &l.tls;
     let paths: [(&Setting<Option<PathBuf>>, &'static str); 6] = [

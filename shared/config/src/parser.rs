@@ -189,6 +189,7 @@ pub(crate) struct Parser {
 }
 
 impl Parser {
+    /// A parser for the main file `main_file` (resolved, if it exists).
     pub(crate) fn new(main_file: Option<PathBuf>) -> Self {
         Self {
             d: Diag::default(),
@@ -247,6 +248,7 @@ impl Parser {
         }
     }
 
+    /// Give the next line its place in the reading order.
     fn begin_line(&mut self, span: &Span) {
         self.d.seq += 1;
         self.d.line_seq.insert(span.clone(), self.d.seq);
@@ -260,6 +262,7 @@ impl Parser {
         );
     }
 
+    /// Dispatch one line on its option name.
     fn line(&mut self, l: &Line<'_>, fs: &mut FileState) {
         match l.name {
             // ----- general -----
@@ -452,12 +455,15 @@ impl Parser {
 
     // ----- generic setters -----
 
+    /// Read a boolean and store it in the field `get` selects.
     fn boolean(&mut self, l: &Line<'_>, get: impl FnOnce(&mut State) -> &mut Setting<bool>) {
         if let Some(v) = self.d.boolean(l) {
             set_scalar(&mut self.d, get(&mut self.s), v, l, None);
         }
     }
 
+    /// Read a whole number in `min..=max` and store it in the field `get`
+    /// selects.
     fn int<T: TryFrom<i64>>(
         &mut self,
         l: &Line<'_>,
@@ -474,6 +480,8 @@ impl Parser {
         }
     }
 
+    /// Read a text value (the rest of the line) into an optional field; a
+    /// second occurrence is an error.
     fn text<T: From<String>>(
         &mut self,
         l: &Line<'_>,
@@ -485,6 +493,7 @@ impl Parser {
         }
     }
 
+    /// Read one keyword out of `choices` and store its value.
     fn choice<T: Copy>(
         &mut self,
         l: &Line<'_>,
@@ -496,12 +505,14 @@ impl Parser {
         }
     }
 
+    /// Warn that the option on `l` is deprecated.
     fn deprecated(&mut self, l: &Line<'_>, advice: &'static str) {
         self.d.warn(&l.span, WarningKind::Deprecated { option: l.name.to_owned(), advice });
     }
 
     // ----- general options with special rules -----
 
+    /// `per_listener_settings`: must precede every security option.
     fn per_listener_settings(&mut self, l: &Line<'_>) {
         let Some(v) = self.d.boolean(l) else { return };
         let current = &self.s.cfg.per_listener_settings;
@@ -532,6 +543,7 @@ impl Parser {
         }
     }
 
+    /// `max_packet_size`: 0 (no limit) or at least 20.
     fn max_packet_size(&mut self, l: &Line<'_>) {
         let Some(v) = self.d.int(l, 0, MAX_MQTT_PACKET) else {
             return;
@@ -546,6 +558,7 @@ impl Parser {
         set_scalar(&mut self.d, &mut self.s.cfg.max_packet_size, v, l, None);
     }
 
+    /// `persistent_client_expiration <n><h|d|w|m|y>`.
     fn expiration(&mut self, l: &Line<'_>) {
         const EXPECT: &str = "a number followed by h, d, w, m or y (hours, days, weeks, \
                               30-day months, 365-day years), e.g. 14d";
@@ -594,6 +607,7 @@ impl Parser {
         }
     }
 
+    /// `log_dest`: repeatable; `file` takes the rest of the line as a path.
     fn log_dest(&mut self, l: &Line<'_>) {
         const EXPECT: &str = "stdout, stderr, syslog, topic, dlt, none or file <path>";
         let kind = l.rest.split([' ', '\t']).next().unwrap_or("");
@@ -647,6 +661,7 @@ impl Parser {
         }
     }
 
+    /// `log_type`: repeatable, OR-ed; `none` clears.
     fn log_type(&mut self, l: &Line<'_>) {
         let Some(t) = self.d.choice(l, &LogTypes::NAMES) else {
             return;
@@ -660,6 +675,8 @@ impl Parser {
         *types = if t == LogTypes::NONE { LogTypes::NONE } else { types.union(t) };
     }
 
+    /// `include_dir <dir>`: parse every `*.conf` file of `dir`, in Mosquitto's
+    /// order, at this point of the main file.
     fn include_dir(&mut self, l: &Line<'_>, fs: &FileState) {
         if fs.level > 0 {
             // Mosquitto ignores it silently; an error says why nothing loads.
@@ -752,6 +769,8 @@ impl Parser {
         }
     }
 
+    /// Password, ACL and PSK files, `allow_anonymous`,
+    /// `allow_zero_length_clientid`, `auto_id_prefix`.
     fn security_option(&mut self, l: &Line<'_>, fs: &FileState) {
         self.note_security(l);
         let Some(target) = self.security_target(l, fs) else {
@@ -793,6 +812,7 @@ impl Parser {
         }
     }
 
+    /// `plugin` / `auth_plugin <path>`: later plugin options attach to it.
     fn plugin(&mut self, l: &Line<'_>, fs: &mut FileState) {
         self.note_security(l);
         fs.plugin = None;
@@ -825,6 +845,7 @@ impl Parser {
         self.s.security(target).plugins.get_mut(idx)
     }
 
+    /// `auth_plugin_deny_special_chars` of the current plugin.
     fn plugin_deny_special_chars(&mut self, l: &Line<'_>, fs: &FileState) {
         let Some(v) = self.d.boolean(l) else { return };
         if let Some(plugin) = self.current_plugin(l, fs) {
@@ -837,6 +858,7 @@ impl Parser {
         }
     }
 
+    /// `plugin_opt_<key>` / `auth_opt_<key> <value>` of the current plugin.
     fn plugin_option(&mut self, l: &Line<'_>, fs: &FileState) {
         let key = l.name.strip_prefix("auth_opt_").or_else(|| l.name.strip_prefix("plugin_opt_")).unwrap_or("");
         if key.is_empty() {

@@ -41,6 +41,7 @@ impl fmt::Display for NotReloaded {
     }
 }
 
+/// Keep the old value of a non-reloadable setting, reporting a change.
 fn keep<T: PartialEq + Clone>(out: &mut Vec<NotReloaded>, option: &str, old: &Setting<T>, new: &mut Setting<T>) {
     if old != new {
         out.push(NotReloaded { option: option.to_owned(), span: new.span.clone().or_else(|| old.span.clone()) });

@@ -5,6 +5,7 @@ use super::listener::TLS_VERSIONS;
 use super::*;
 
 impl Parser {
+    /// `connection <name>`: opens a bridge section.
     pub(super) fn connection(&mut self, l: &Line<'_>, fs: &mut FileState) {
         fs.plugin = None;
         fs.section = Section::Broken;
@@ -20,6 +21,7 @@ impl Parser {
         fs.section = Section::Bridge(self.s.cfg.bridges.len() - 1);
     }
 
+    /// An option of the open bridge section.
     pub(super) fn bridge_option(&mut self, l: &Line<'_>, fs: &FileState) {
         let b = match fs.section {
             Section::Bridge(b) => b,
@@ -155,6 +157,7 @@ impl Parser {
         }
     }
 
+    /// `address` / `addresses host[:port] ...`.
     fn bridge_addresses(&mut self, l: &Line<'_>, b: usize) {
         const EXPECT: &str = "one or more host[:port] (port 1 to 65535)";
         if let Some(first) = &self.s.cfg.bridges[b].addresses.span {
@@ -206,6 +209,7 @@ impl Parser {
         self.s.cfg.bridges[b].addresses = Setting::at(addresses, l.span.clone());
     }
 
+    /// `restart_timeout <s>` or `restart_timeout <base> <cap>`.
     fn restart_timeout(&mut self, l: &Line<'_>, b: usize) {
         const EXPECT: &str = "seconds, or a base and a cap in seconds";
         let words: Vec<&str> =

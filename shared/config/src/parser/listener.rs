@@ -5,6 +5,8 @@
 use super::*;
 
 impl Parser {
+    /// `listener <port> [<address>]` or `listener 0 <path>`: opens a listener
+    /// section.
     pub(super) fn listener(&mut self, l: &Line<'_>, fs: &mut FileState) {
         const EXPECT: &str = "a port number, optionally followed by a bind address (or, with \
                               port 0, a Unix socket path)";
@@ -66,6 +68,7 @@ impl Parser {
         fs.section = Section::Listener(self.s.listeners.len() - 1);
     }
 
+    /// `port` / `bind_address`: the legacy default listener, top level only.
     pub(super) fn default_listener_option(&mut self, l: &Line<'_>, fs: &FileState) {
         match fs.section {
             Section::Top => {}
@@ -95,7 +98,8 @@ impl Parser {
         }
     }
 
-    /// Where a listener option goes.
+    /// Where a listener option goes: the open listener section, or the
+    /// legacy default listener at top level (checked at the end).
     fn listener_target(&mut self, l: &Line<'_>, fs: &FileState) -> Option<LTarget> {
         match fs.section {
             Section::Listener(i) => Some(LTarget::Listener(i)),
@@ -115,6 +119,7 @@ impl Parser {
         }
     }
 
+    /// An option of the listener section (or of the default listener).
     pub(super) fn listener_option(&mut self, l: &Line<'_>, fs: &FileState) {
         let Some(t) = self.listener_target(l, fs) else {
             return;
@@ -211,6 +216,7 @@ impl Parser {
     }
 }
 
+/// `tls_version` / `bridge_tls_version` values.
 pub(super) const TLS_VERSIONS: [(&str, Option<TlsVersion>); 3] = [
     ("tlsv1.3", Some(TlsVersion::Tls1_3)),
     ("tlsv1.2", Some(TlsVersion::Tls1_2)),

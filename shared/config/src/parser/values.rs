@@ -50,6 +50,7 @@ impl Diag {
         self.error(&l.span, ErrorKind::UnexpectedText { option: l.name.to_owned(), text: text.to_owned() });
     }
 
+    /// `true`/`1` or `false`/`0`.
     pub(super) fn boolean(&mut self, l: &Line<'_>) -> Option<bool> {
         let tok = self.token(l, EXPECT_BOOL)?;
         match tok {
@@ -63,6 +64,7 @@ impl Diag {
         }
     }
 
+    /// Report `value` as not what `l`'s option takes.
     pub(super) fn invalid(&mut self, l: &Line<'_>, value: &str, expected: &str) {
         self.error(
             &l.span,
