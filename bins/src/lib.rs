@@ -1,1 +1,64 @@
-//! The mq binaries.
+//! The `mq` umbrella command: `mq broker`, `mq passwd`, and (as they land) `mq pub`, `mq sub`, `mq rr`,
+//! `mq bench`. Every subcommand reuses the argument types of the library behind the standalone tool, so
+//! `mq passwd` and `mq-passwd` cannot drift. The generated man pages and completions come from
+//! [`command`].
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// mq: an MQTT broker and the command-line tools that go with it, speaking Mosquitto's flags,
+/// configuration files and password files.
+#[derive(Debug, Parser)]
+#[command(name = "mq", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `mq`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MQTT broker (mosquitto).
+    Broker(mq_broker::BrokerArgs),
+    /// Manage password files (mosquitto_passwd).
+    #[command(disable_help_flag = true)]
+    Passwd(mq_passwd::cli::PasswdArgs),
+}
+
+/// The `mq` command definition, for documentation generators.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Runs `mq` with the process arguments and returns its exit status.
+pub fn main_mq() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `mq passwd` reports usage errors as mosquitto_passwd does (exit 1).
+            if args.get(1).is_some_and(|a| a == "passwd") && !matches!(e.kind(), clap::error::ErrorKind::DisplayVersion)
+            {
+                return mq_passwd::cli::report(Err(mq_passwd::cli::PasswdError::from(e)));
+            }
+            e.exit();
+        }
+    };
+    match cli.command {
+        Command::Broker(args) => broker(args),
+        Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
+    }
+}
+
+/// Runs the broker; errors are printed once, each configuration error on a line of its own, and mapped
+/// to Mosquitto's exit statuses.
+pub fn broker(args: mq_broker::BrokerArgs) -> ExitCode {
+    match mq_broker::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,971 @@
+//! One client connection: the CONNECT handshake, then a loop that reads and handles packets, pulls
+//! deliveries from the session into the output buffer, writes, and watches keep alive, takeover and
+//! shutdown. One task per connection does all of it; reads and writes use readiness so a large write to
+//! a slow client never stops its acknowledgements from being read.
+//!
+//! Decode errors close the connection; MQTT 5 clients first get a DISCONNECT (or, during CONNECT, a
+//! CONNACK) carrying the reason code from [`mq_proto::DecodeError::reason_code`].
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mq_proto::topic::{check_topic_filter, split_shared};
+use mq_proto::{
+    Ack, ConnAck, ConnAckProperties, Connect, ConnectReturnCode, DecodeError, Disconnect, FixedHeader, Packet,
+    PacketId, ProtocolVersion, Publish, PublishHeader, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
+    Unsubscribe,
+};
+use tokio::time::Sleep;
+
+use crate::broker::{AttachRequest, Broker};
+use crate::log;
+use crate::message::{Delivery, Message};
+use crate::outbuf::OutBuf;
+use crate::session::{Expiry, Inflight, Kick, KickReason, Session, Stage};
+use crate::settings::{ListenerCtx, Settings};
+use crate::stats::Local;
+use crate::stream::Stream;
+
+/// A client must send CONNECT within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Stop pulling deliveries into the output buffer beyond this many bytes.
+const HIGH_WATER: usize = 64 * 1024;
+/// Stop reading from a client whose own output (acknowledgements) piles up beyond this.
+const READ_STOP: usize = 4 * 1024 * 1024;
+/// Read at most this much per loop turn, so writes get their turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
+/// being kept alive by queued messages.
+const COPY_PAYLOAD_UP_TO: usize = 1024;
+/// How long a shutting-down connection may spend flushing.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// Why a connection ends.
+#[derive(Debug)]
+enum Close {
+    /// The client sent DISCONNECT; `will` says whether to publish the will (reason 0x04).
+    Disconnect { will: bool },
+    /// The peer closed the socket or it failed.
+    Io(Option<io::Error>),
+    /// A protocol error: DISCONNECT with this reason to MQTT 5 clients, then close.
+    Protocol(ReasonCode, String),
+    /// Keep alive expired.
+    KeepAlive,
+    /// Another connection took the client id.
+    TakenOver,
+    /// The broker is shutting down.
+    Shutdown,
+}
+
+impl From<io::Error> for Close {
+    fn from(e: io::Error) -> Self {
+        Close::Io(Some(e))
+    }
+}
+
+impl From<DecodeError> for Close {
+    fn from(e: DecodeError) -> Self {
+        Close::Protocol(e.reason_code(), e.to_string())
+    }
+}
+
+/// Serves one accepted connection to its end.
+pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) {
+    broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
+    let settings = broker.settings();
+    if settings.connection_messages {
+        log!(Notice, "New connection from {peer} on port {}.", listener.port);
+    }
+    let mut rbuf = BytesMut::new();
+    let mut local = Local::default();
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&stream, &mut rbuf, &settings, &mut local)).await;
+    broker.stats.flush(&mut local);
+    let connect = match first {
+        Ok(Ok(Some(c))) => c,
+        Ok(Ok(None)) => {
+            log!(Notice, "Client <unknown> disconnected due to protocol error.");
+            return;
+        }
+        Ok(Err(e)) => {
+            log!(Notice, "Client <unknown> disconnected due to protocol error: {e}.");
+            return;
+        }
+        Err(_) => {
+            log!(Notice, "Client <unknown> has exceeded timeout, disconnecting.");
+            return;
+        }
+    };
+    if let Some(conn) = Conn::accept(broker, listener, stream, peer, connect, rbuf, settings).await {
+        conn.run().await;
+    }
+}
+
+/// Reads until the first packet is complete. `Ok(None)`: closed, or the first packet is not CONNECT.
+/// Decode errors of a CONNECT are answered with a CONNACK where the version allows.
+async fn read_connect(
+    stream: &Stream,
+    rbuf: &mut BytesMut,
+    settings: &Settings,
+    local: &mut Local,
+) -> Result<Option<Box<Connect>>, DecodeError> {
+    let limit = settings.incoming_packet_limit();
+    loop {
+        match mq_proto::decode(rbuf, ProtocolVersion::V5, limit) {
+            Ok(Some(Packet::Connect(c))) => {
+                local.msgs_received += 1;
+                return Ok(Some(c));
+            }
+            Ok(Some(_)) => return Ok(None), // [MQTT-3.1.0-1] the first packet must be CONNECT
+            Ok(None) => {}
+            Err(e) => {
+                answer_bad_connect(stream, rbuf, &e);
+                return Err(e);
+            }
+        }
+        if stream.readable().await.is_err() {
+            return Ok(None);
+        }
+        if rbuf.capacity() - rbuf.len() < 512 {
+            rbuf.reserve(4096);
+        }
+        match stream.try_read_buf(rbuf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => local.bytes_received += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// Sends the CONNACK a broken CONNECT deserves: MQTT 5 clients get the error's reason code; 3.x clients
+/// get return code 1 for an unsupported protocol level and nothing otherwise ([MQTT-3.1.2-2]).
+fn answer_bad_connect(stream: &Stream, raw: &BytesMut, e: &DecodeError) {
+    let level = connect_level(raw);
+    let (packet, version) = match (e, level) {
+        (DecodeError::UnsupportedProtocol { .. }, _) => (
+            ConnAck { code: ConnectReturnCode::UNACCEPTABLE_PROTOCOL_VERSION.0, ..Default::default() },
+            ProtocolVersion::V311,
+        ),
+        (_, Some(5)) => (ConnAck { code: e.reason_code().0, ..Default::default() }, ProtocolVersion::V5),
+        _ => return,
+    };
+    let mut out = BytesMut::new();
+    if Packet::ConnAck(packet).encode(version, &mut out).is_ok() {
+        // Best effort: the connection is closed right after.
+        let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
+    }
+}
+
+/// The protocol level byte of a CONNECT at the front of `raw`, if it can be found.
+fn connect_level(raw: &[u8]) -> Option<u8> {
+    let h = FixedHeader::peek(raw, ProtocolVersion::V5).ok()??;
+    let body = raw.get(h.header_len..)?;
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    body.get(2 + name_len).map(|l| l & 0x7F)
+}
+
+/// A generated client identifier: the prefix and a random UUID, as Mosquitto makes them
+/// (`auto-E90F5C8D-02BA-0987-6174-A1493EF3A750`).
+fn generate_client_id(prefix: &str) -> String {
+    let b: [u8; 16] = rand::random();
+    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    let h = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
+    format!("{prefix}{}-{}-{}-{}-{}", h(0..8), h(8..12), h(12..16), h(16..20), h(20..32))
+}
+
+/// An accepted connection after its CONNACK.
+struct Conn {
+    broker: Arc<Broker>,
+    listener: Arc<ListenerCtx>,
+    settings: Arc<Settings>,
+    stream: Stream,
+    rbuf: BytesMut,
+    out: OutBuf,
+    version: ProtocolVersion,
+    session: Arc<Session>,
+    id: u64,
+    kick: Arc<Kick>,
+    client_id: Arc<str>,
+    /// Client's keep alive in force (0: none), and the sleep that checks it.
+    keep_alive: u16,
+    sleep: Option<Pin<Box<Sleep>>>,
+    last_rx: Instant,
+    /// Topic aliases the client set (index = alias - 1).
+    aliases: Vec<Option<Arc<str>>>,
+    /// Outgoing in-flight window and largest packet the client accepts.
+    window: usize,
+    max_out_packet: usize,
+    expiry: Expiry,
+    connect_expiry_zero: bool,
+    local: Local,
+}
+
+impl Conn {
+    /// Validates and authenticates CONNECT, attaches the session and sends CONNACK. `None` when the
+    /// client was refused (the CONNACK saying why has been sent).
+    async fn accept(
+        broker: Arc<Broker>,
+        listener: Arc<ListenerCtx>,
+        stream: Stream,
+        peer: String,
+        connect: Box<Connect>,
+        rbuf: BytesMut,
+        settings: Arc<Settings>,
+    ) -> Option<Conn> {
+        let c = *connect;
+        let v = c.protocol;
+        let security = listener.security.read().clone();
+        let refuse = |code: ReasonCode, why: &str| {
+            let packet = if v.is_v5() {
+                ConnAck { code: code.0, ..Default::default() }
+            } else {
+                ConnAck { code: ConnectReturnCode::from_reason(code).0, ..Default::default() }
+            };
+            let mut out = BytesMut::new();
+            if Packet::ConnAck(packet).encode(v, &mut out).is_ok() {
+                let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
+            }
+            log!(
+                Notice,
+                "Client {} disconnected, {why}.",
+                if c.client_id.is_empty() { "<unknown>" } else { &c.client_id }
+            );
+        };
+
+        if c.properties.authentication_method.is_some() {
+            refuse(ReasonCode::BAD_AUTHENTICATION_METHOD, "extended authentication is not supported");
+            return None;
+        }
+        let mut client_id = c.client_id.clone();
+        if listener.use_username_as_clientid {
+            match &c.username {
+                Some(u) => client_id = u.clone(),
+                None => {
+                    refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+                    return None;
+                }
+            }
+        }
+        let mut assigned = None;
+        if client_id.is_empty() {
+            // MQTT 3.1 requires an id; 3.1.1 allows an empty one only with a clean session.
+            let allowed =
+                security.allow_zero_length_clientid && v != ProtocolVersion::V31 && (v.is_v5() || c.clean_start);
+            if !allowed {
+                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "client identifier not valid");
+                return None;
+            }
+            client_id = generate_client_id(&security.auto_id_prefix);
+            if v.is_v5() {
+                assigned = Some(client_id.clone());
+            }
+        }
+        if let Some(prefix) = &settings.clientid_prefixes
+            && !client_id.starts_with(prefix.as_str())
+        {
+            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+            return None;
+        }
+        let mut keep_alive = c.keep_alive;
+        let mut server_keep_alive = None;
+        if settings.max_keepalive < u16::MAX && (keep_alive > settings.max_keepalive || keep_alive == 0) {
+            if v.is_v5() {
+                keep_alive = settings.max_keepalive;
+                server_keep_alive = Some(keep_alive);
+            } else {
+                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "keepalive too large");
+                return None;
+            }
+        }
+        if let Some(w) = &c.will {
+            if w.retain && !settings.retain_available {
+                refuse(ReasonCode::RETAIN_NOT_SUPPORTED, "will retain not supported");
+                return None;
+            }
+            if w.qos > listener_max_qos(&listener) {
+                refuse(ReasonCode::QOS_NOT_SUPPORTED, "will QoS not supported");
+                return None;
+            }
+        }
+        if security.authenticate(c.username.as_deref(), c.password.as_deref()).await.is_err() {
+            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+            return None;
+        }
+
+        let expiry = if v.is_v5() {
+            match c.properties.session_expiry_interval.unwrap_or(0) {
+                0 => Expiry::AtDisconnect,
+                u32::MAX => Expiry::Never,
+                s => Expiry::After(Duration::from_secs(s.into())),
+            }
+        } else if c.clean_start {
+            Expiry::AtDisconnect
+        } else {
+            settings.persistent_client_expiration.map_or(Expiry::Never, Expiry::After)
+        };
+        let mut will = c.will.clone();
+        if let (Some(w), Some(mount)) = (&mut will, &listener.mount_point) {
+            w.topic = format!("{mount}{}", w.topic).into();
+        }
+        let id = broker.next_id();
+        let kick = Kick::new();
+        let client_id: Arc<str> = client_id.into();
+        let username: Option<Arc<str>> = c.username.as_deref().map(Into::into);
+        let attached = broker.attach(AttachRequest {
+            client_id: client_id.clone(),
+            clean_start: c.clean_start,
+            expiry,
+            version: v,
+            username: username.clone(),
+            conn: id,
+            kick: kick.clone(),
+            will,
+        });
+        broker.stats.connections.fetch_add(1, Ordering::Relaxed);
+        broker.stats.connected.fetch_add(1, Ordering::Relaxed);
+
+        if settings.connection_messages {
+            let u = c.username.as_deref().map(|u| format!(", u'{u}'")).unwrap_or_default();
+            log!(
+                Notice,
+                "New client connected from {peer} as {client_id} ({}, c{}, k{}{u}).",
+                v.log_tag(),
+                u8::from(c.clean_start),
+                c.keep_alive
+            );
+        }
+
+        let mut props = ConnAckProperties::default();
+        if v.is_v5() {
+            if settings.max_inflight > 0 {
+                props.receive_maximum = Some(settings.max_inflight);
+            }
+            if listener.max_qos < QoS::ExactlyOnce {
+                props.maximum_qos = Some(listener.max_qos.as_u8());
+            }
+            if !settings.retain_available {
+                props.retain_available = Some(0);
+            }
+            props.maximum_packet_size = settings.max_packet_size;
+            if listener.max_topic_alias > 0 {
+                props.topic_alias_maximum = Some(listener.max_topic_alias);
+            }
+            props.server_keep_alive = server_keep_alive;
+            props.assigned_client_identifier = assigned;
+        }
+        let receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
+        let mut conn = Conn {
+            window: settings.window(receive_maximum),
+            max_out_packet: c.properties.maximum_packet_size.map_or(mq_proto::MAX_PACKET_SIZE, |m| m as usize),
+            broker,
+            listener,
+            settings,
+            stream,
+            rbuf,
+            out: OutBuf::default(),
+            version: v,
+            session: attached.session,
+            id,
+            kick,
+            client_id,
+            keep_alive,
+            sleep: None,
+            last_rx: Instant::now(),
+            aliases: Vec::new(),
+            expiry,
+            connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
+            local: Local::default(),
+        };
+        conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
+        if attached.present {
+            conn.resend_inflight();
+        }
+        Some(conn)
+    }
+
+    /// Encodes a packet into the output buffer.
+    fn send(&mut self, p: Packet) {
+        if p.encode(self.version, self.out.buf()).is_ok() {
+            self.local.msgs_sent += 1;
+        }
+    }
+
+    /// After a resumed session: resends unacknowledged PUBLISHes with DUP set and PUBRELs, in order
+    /// ([MQTT-4.4.0-1]).
+    fn resend_inflight(&mut self) {
+        let session = self.session.clone();
+        let st = session.state.lock();
+        let now = Instant::now();
+        for f in &st.inflight {
+            match f.stage {
+                Stage::Published => {
+                    let _ = self.encode_delivery(&f.delivery, PacketId::new(f.pid), true, now);
+                }
+                Stage::Released => {
+                    if let Some(pid) = PacketId::new(f.pid) {
+                        self.send(Packet::PubRel(Ack::new(pid)));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run(mut self) {
+        let close = self.serve_loop().await;
+        self.finish(close).await;
+    }
+
+    async fn serve_loop(&mut self) -> Close {
+        loop {
+            if let Err(c) = self.pull() {
+                return c;
+            }
+            if !self.out.is_empty()
+                && let Err(e) = self.flush()
+            {
+                return e.into();
+            }
+            self.broker.stats.flush(&mut self.local);
+            self.arm_keepalive();
+
+            enum Event {
+                Kicked(KickReason),
+                Readable(io::Result<()>),
+                Writable(io::Result<()>),
+                Woken,
+                Tick,
+            }
+            let want_write = !self.out.is_empty();
+            let can_read = self.out.len() < READ_STOP;
+            let can_pull = self.out.len() < HIGH_WATER;
+            let has_sleep = self.sleep.is_some();
+            let ev = {
+                let sleep = async {
+                    match self.sleep.as_mut() {
+                        Some(s) => s.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    r = self.kick.kicked() => Event::Kicked(r),
+                    r = self.stream.readable(), if can_read => Event::Readable(r),
+                    r = self.stream.writable(), if want_write => Event::Writable(r),
+                    () = self.session.wake.notified(), if can_pull => Event::Woken,
+                    () = sleep, if has_sleep => Event::Tick,
+                }
+            };
+            match ev {
+                Event::Kicked(KickReason::TakenOver { .. }) => return Close::TakenOver,
+                Event::Kicked(KickReason::Shutdown) => return Close::Shutdown,
+                Event::Readable(Err(e)) | Event::Writable(Err(e)) => return e.into(),
+                Event::Readable(Ok(())) => {
+                    if let Err(c) = self.read_and_handle() {
+                        return c;
+                    }
+                }
+                Event::Writable(Ok(())) => {
+                    if let Err(e) = self.flush() {
+                        return e.into();
+                    }
+                }
+                Event::Woken => {}
+                Event::Tick => {
+                    if Instant::now() >= self.keepalive_deadline() {
+                        return Close::KeepAlive;
+                    }
+                    // Packets arrived since the sleep was set: sleep until the new deadline.
+                    let d = self.keepalive_deadline();
+                    if let Some(s) = self.sleep.as_mut() {
+                        s.as_mut().reset(d.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// [MQTT-3.1.2-24] one and a half times the keep alive without a packet closes the connection.
+    fn keepalive_deadline(&self) -> Instant {
+        self.last_rx + Duration::from_millis(u64::from(self.keep_alive) * 1500)
+    }
+
+    fn arm_keepalive(&mut self) {
+        if self.keep_alive > 0 && self.sleep.is_none() {
+            self.sleep = Some(Box::pin(tokio::time::sleep_until(self.keepalive_deadline().into())));
+        }
+    }
+
+    /// Writes what the socket takes.
+    fn flush(&mut self) -> io::Result<()> {
+        let n = self.out.write_to(&self.stream)?;
+        self.local.bytes_sent += n as u64;
+        Ok(())
+    }
+
+    /// Reads what is available and handles every complete packet.
+    fn read_and_handle(&mut self) -> Result<(), Close> {
+        let mut total = 0;
+        let mut eof = false;
+        loop {
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(8192);
+            }
+            match self.stream.try_read_buf(&mut self.rbuf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    if total >= READ_BUDGET {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if total > 0 {
+            self.local.bytes_received += total as u64;
+            self.last_rx = Instant::now();
+        }
+        let limit = self.settings.incoming_packet_limit();
+        while let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? {
+            self.local.msgs_received += 1;
+            self.handle(p)?;
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            // Idle connections hold no read buffer.
+            self.rbuf = BytesMut::new();
+        }
+        if eof {
+            return Err(Close::Io(None));
+        }
+        Ok(())
+    }
+
+    fn protocol_error(&self, why: impl Into<String>) -> Close {
+        Close::Protocol(ReasonCode::PROTOCOL_ERROR, why.into())
+    }
+
+    fn handle(&mut self, p: Packet) -> Result<(), Close> {
+        match p {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(a) => {
+                self.session.state.lock().take_inflight(a.packet_id.get(), Stage::Published);
+                Ok(())
+            }
+            Packet::PubRec(a) => self.on_pubrec(a),
+            Packet::PubRel(a) => {
+                let found = self.session.state.lock().incoming_qos2.remove(&a.packet_id.get());
+                let reason = if found || !self.version.is_v5() {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.send(Packet::PubComp(Ack::with_reason(a.packet_id, reason)));
+                Ok(())
+            }
+            Packet::PubComp(a) => {
+                self.session.state.lock().take_inflight(a.packet_id.get(), Stage::Released);
+                Ok(())
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            Packet::PingReq => {
+                self.send(Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(d) => self.on_disconnect(d),
+            Packet::Connect(_) => Err(self.protocol_error("second CONNECT")),
+            Packet::Auth(_) => Err(self.protocol_error("AUTH without extended authentication")),
+            other => Err(self.protocol_error(format!("{} from a client", other.packet_type()))),
+        }
+    }
+
+    fn on_publish(&mut self, mut p: Publish) -> Result<(), Close> {
+        let v5 = self.version.is_v5();
+        if v5 {
+            if let Some(alias) = p.properties.topic_alias.take() {
+                if alias == 0 || alias > self.listener.max_topic_alias {
+                    return Err(Close::Protocol(ReasonCode::TOPIC_ALIAS_INVALID, format!("topic alias {alias}")));
+                }
+                let i = usize::from(alias - 1);
+                if p.topic.is_empty() {
+                    match self.aliases.get(i).cloned().flatten() {
+                        Some(t) => p.topic = t,
+                        None => return Err(self.protocol_error(format!("unknown topic alias {alias}"))),
+                    }
+                } else {
+                    if self.aliases.len() <= i {
+                        self.aliases.resize(i + 1, None);
+                    }
+                    self.aliases[i] = Some(p.topic.clone());
+                }
+            }
+            // [MQTT-3.3.4-6] a client does not send subscription identifiers.
+            if !p.properties.subscription_identifiers.is_empty() {
+                return Err(self.protocol_error("PUBLISH with a subscription identifier"));
+            }
+        }
+        if p.qos > self.listener.max_qos {
+            return Err(Close::Protocol(ReasonCode::QOS_NOT_SUPPORTED, format!("QoS {} PUBLISH", p.qos.as_u8())));
+        }
+        if p.retain && !self.settings.retain_available {
+            return Err(Close::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH".into()));
+        }
+        self.local.pub_received += 1;
+        self.local.pub_bytes_received += p.payload.len() as u64;
+        let pid = p.packet_id;
+        if log::logger().enabled(log::Level::Debug) {
+            log!(
+                Debug,
+                "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+                self.client_id,
+                u8::from(p.dup),
+                p.qos.as_u8(),
+                u8::from(p.retain),
+                pid.map_or(0, PacketId::get),
+                p.topic,
+                p.payload.len()
+            );
+        }
+
+        // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
+        if p.qos == QoS::ExactlyOnce
+            && let Some(id) = pid
+        {
+            let mut st = self.session.state.lock();
+            if st.incoming_qos2.contains(&id.get()) {
+                drop(st);
+                self.send(Packet::PubRec(Ack::new(id)));
+                return Ok(());
+            }
+            let max = if self.settings.max_inflight == 0 {
+                usize::from(u16::MAX)
+            } else {
+                usize::from(self.settings.max_inflight)
+            };
+            if v5 && st.incoming_qos2.len() >= max {
+                return Err(Close::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded".into()));
+            }
+            st.incoming_qos2.insert(id.get());
+        }
+
+        let denied = p.topic.starts_with("$SYS/") || p.topic.starts_with("$share/") || &*p.topic == "$SYS";
+        let too_big = self.settings.message_size_limit > 0 && p.payload.len() > self.settings.message_size_limit;
+        let outcome = if too_big {
+            log!(Notice, "Dropped too large PUBLISH from {} ({} bytes).", self.client_id, p.payload.len());
+            Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
+        } else if denied {
+            Some(ReasonCode::NOT_AUTHORIZED)
+        } else {
+            None
+        };
+        let reason = match outcome {
+            Some(r) => r,
+            None => {
+                let now = Instant::now();
+                let topic: Arc<str> = match &self.listener.mount_point {
+                    Some(m) => format!("{m}{}", p.topic).into(),
+                    None => p.topic.clone(),
+                };
+                let expires_at =
+                    p.properties.message_expiry_interval.take().map(|s| now + Duration::from_secs(s.into()));
+                let payload = if p.payload.len() <= COPY_PAYLOAD_UP_TO {
+                    Bytes::copy_from_slice(&p.payload)
+                } else {
+                    std::mem::take(&mut p.payload)
+                };
+                let msg = Message {
+                    topic,
+                    payload,
+                    qos: p.qos,
+                    retain: p.retain,
+                    properties: std::mem::take(&mut p.properties),
+                    expires_at,
+                    origin: self.session.id,
+                };
+                let queued = self.broker.publish(Arc::new(msg), &mut self.local);
+                if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
+            }
+        };
+        // MQTT 3.x has no way to report these; the acknowledgement is plain (Mosquitto does the same).
+        let reason = if v5 { reason } else { ReasonCode::SUCCESS };
+        match (p.qos, pid) {
+            (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(Ack::with_reason(id, reason))),
+            (QoS::ExactlyOnce, Some(id)) => {
+                if reason.is_error() {
+                    self.session.state.lock().incoming_qos2.remove(&id.get());
+                }
+                self.send(Packet::PubRec(Ack::with_reason(id, reason)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
+        let pid = a.packet_id.get();
+        let mut st = self.session.state.lock();
+        let Some(i) = st.inflight.iter().position(|f| f.pid == pid && f.stage == Stage::Published) else {
+            drop(st);
+            if self.version.is_v5() {
+                self.send(Packet::PubRel(Ack::with_reason(a.packet_id, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)));
+            }
+            return Ok(());
+        };
+        if a.reason.is_error() {
+            // The receiver refused the message: the exchange ends here.
+            st.inflight.remove(i);
+            return Ok(());
+        }
+        if let Some(f) = st.inflight.get_mut(i) {
+            f.stage = Stage::Released;
+        }
+        drop(st);
+        self.send(Packet::PubRel(Ack::new(a.packet_id)));
+        Ok(())
+    }
+
+    fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
+        let v = self.version;
+        let now = Instant::now();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained: Vec<(Arc<Message>, QoS, Option<u32>)> = Vec::new();
+        let sub_id = s.properties.subscription_identifier;
+        for (filter, opts) in s.filters {
+            if check_topic_filter(&filter).is_err() {
+                if v == ProtocolVersion::V31 {
+                    return Err(self.protocol_error(format!("invalid topic filter '{filter}'")));
+                }
+                codes.push(if v.is_v5() { ReasonCode::TOPIC_FILTER_INVALID } else { ReasonCode::UNSPECIFIED_ERROR });
+                continue;
+            }
+            let shared = split_shared(&filter).and_then(Result::ok);
+            if shared.is_some() && opts.no_local && v.is_v5() {
+                // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+                return Err(self.protocol_error("No Local on a shared subscription"));
+            }
+            let granted = opts.qos.min(self.listener.max_qos);
+            let full = match (&self.listener.mount_point, shared) {
+                (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
+                (Some(m), None) => format!("{m}{filter}"),
+                (None, _) => filter.clone(),
+            };
+            let granted_opts = mq_proto::SubscriptionOptions { qos: granted, ..opts };
+            let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
+            log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
+            codes.push(ReasonCode(granted.as_u8()));
+            let send_retained = shared.is_none()
+                && match opts.retain_handling {
+                    RetainHandling::SendAtSubscribe => true,
+                    RetainHandling::SendIfNew => !existed,
+                    RetainHandling::DoNotSend => false,
+                };
+            if send_retained {
+                let mut found = Vec::new();
+                self.broker.retained.read().matching(&full, now, &mut found);
+                retained.extend(found.into_iter().map(|m| (m, granted, sub_id)));
+            }
+        }
+        self.send(Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            reason_codes: codes,
+            properties: Default::default(),
+        }));
+        // Retained messages follow the SUBACK, through the session queue like any delivery.
+        for (msg, granted, id) in retained {
+            let qos = if self.settings.upgrade_outgoing_qos { granted } else { granted.min(msg.qos) };
+            let d = Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None };
+            if self.session.enqueue(d) == crate::session::Enqueued::Dropped {
+                self.local.pub_dropped += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for filter in &u.filters {
+            let full = match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
+                (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
+                (Some(m), None) => format!("{m}{filter}"),
+                (None, _) => filter.clone(),
+            };
+            let existed = self.broker.unsubscribe(&self.session, &full);
+            log!(Unsubscribe, "{} {}", self.client_id, filter);
+            codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
+        }
+        if !self.version.is_v5() {
+            codes.clear();
+        }
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            reason_codes: codes,
+            properties: Default::default(),
+        }));
+        Ok(())
+    }
+
+    fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
+        if let Some(s) = d.properties.session_expiry_interval {
+            // [MQTT-3.14.2-2] a session that ended with the connection cannot be given a lifetime now.
+            if self.connect_expiry_zero && s != 0 {
+                return Err(self.protocol_error("session expiry set in DISCONNECT after 0 in CONNECT"));
+            }
+            self.expiry = match s {
+                0 => Expiry::AtDisconnect,
+                u32::MAX => Expiry::Never,
+                s => Expiry::After(Duration::from_secs(s.into())),
+            };
+        }
+        Err(Close::Disconnect { will: d.reason == ReasonCode::DISCONNECT_WITH_WILL })
+    }
+
+    /// Moves deliveries from the session into the output buffer, as far as the in-flight window and
+    /// the buffer's high-water mark allow. Fails when the session was taken over.
+    fn pull(&mut self) -> Result<(), Close> {
+        if self.out.len() >= HIGH_WATER {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let session = self.session.clone();
+        let mut st = session.state.lock();
+        if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
+            return Err(Close::TakenOver);
+        }
+        while self.out.len() < HIGH_WATER {
+            let Some(front) = st.pending.front() else { break };
+            if front.qos != QoS::AtMostOnce && st.inflight.len() >= self.window {
+                break;
+            }
+            let Some(d) = st.pop_pending() else { break };
+            if d.msg.expired(now) {
+                self.local.pub_dropped += 1;
+                continue;
+            }
+            if d.qos == QoS::AtMostOnce {
+                if !self.encode_delivery(&d, None, false, now) {
+                    self.local.pub_dropped += 1;
+                }
+                continue;
+            }
+            let Some(pid) = st.next_pid() else {
+                st.pending.push_front(d);
+                break;
+            };
+            if self.encode_delivery(&d, PacketId::new(pid), false, now) {
+                st.inflight.push_back(Inflight { pid, delivery: d, stage: Stage::Published });
+            } else {
+                self.local.pub_dropped += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes one delivery as a PUBLISH. `false` if it cannot be sent (larger than the client's
+    /// Maximum Packet Size: dropped, as [MQTT-3.1.2-25] requires).
+    fn encode_delivery(&mut self, d: &Delivery, pid: Option<PacketId>, dup: bool, now: Instant) -> bool {
+        let msg = &d.msg;
+        let topic = match &self.listener.mount_point {
+            Some(m) => msg.topic.strip_prefix(m.as_str()).unwrap_or(&msg.topic),
+            None => &msg.topic,
+        };
+        let extra = self.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
+        let owned;
+        let properties = if extra {
+            let mut p = msg.properties.clone();
+            p.message_expiry_interval = msg.remaining_expiry(now);
+            p.subscription_identifiers.clone_from(&d.sub_ids);
+            owned = p;
+            &owned
+        } else {
+            &msg.properties
+        };
+        let header = PublishHeader { dup, qos: d.qos, retain: d.retain, topic, packet_id: pid, properties };
+        match header.packet_len(msg.payload.len(), self.version) {
+            Ok(n) if n <= self.max_out_packet => {}
+            _ => return false,
+        }
+        if header.encode(msg.payload.len(), self.version, self.out.buf()).is_err() {
+            return false;
+        }
+        self.out.payload(&msg.payload);
+        self.local.msgs_sent += 1;
+        self.local.pub_sent += 1;
+        self.local.pub_bytes_sent += msg.payload.len() as u64;
+        true
+    }
+
+    /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
+    /// session (publishing the will when the close was not a normal DISCONNECT).
+    async fn finish(mut self, close: Close) {
+        let (publish_will, reason, log_line) = match &close {
+            Close::Disconnect { will } => (*will, None, format!("Client {} disconnected.", self.client_id)),
+            Close::Io(None) => (true, None, format!("Client {} closed its connection.", self.client_id)),
+            Close::Io(Some(e)) => {
+                (true, None, format!("Socket error on client {}, disconnecting: {e}.", self.client_id))
+            }
+            Close::Protocol(code, why) => {
+                (true, Some(*code), format!("Client {} disconnected due to protocol error: {why}.", self.client_id))
+            }
+            Close::KeepAlive => (
+                true,
+                Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+                format!("Client {} has exceeded timeout, disconnecting.", self.client_id),
+            ),
+            Close::TakenOver => (
+                false,
+                Some(ReasonCode::SESSION_TAKEN_OVER),
+                format!("Client {} already connected, closing old connection.", self.client_id),
+            ),
+            Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
+        };
+        if self.settings.connection_messages && !log_line.is_empty() {
+            log!(Notice, "{log_line}");
+        }
+        if matches!(close, Close::Shutdown) {
+            // Deliver what is queued for this client before going.
+            let deadline = Instant::now() + SHUTDOWN_FLUSH;
+            let _ = tokio::time::timeout_at(deadline.into(), async {
+                loop {
+                    if self.pull().is_err() {
+                        break;
+                    }
+                    if self.out.is_empty() || self.flush().is_err() {
+                        break;
+                    }
+                    if !self.out.is_empty() && self.stream.writable().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        if let (Some(code), true) = (reason, self.version.is_v5()) {
+            self.send(Packet::Disconnect(Disconnect::new(code)));
+        }
+        if !matches!(close, Close::Io(_)) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while !self.out.is_empty() {
+                    if self.flush().is_err() || self.stream.writable().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        self.broker.detach(&self.session, self.id, publish_will, self.expiry);
+        self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
+        self.broker.stats.flush(&mut self.local);
+    }
+}
+
+fn listener_max_qos(l: &ListenerCtx) -> QoS {
+    l.max_qos
+}

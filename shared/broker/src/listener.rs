@@ -1,0 +1,183 @@
+//! Listeners: sockets bound from the configuration before the runtime starts (so privileges can be
+//! dropped after binding), then accept loops that spawn one connection task per client.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mq_config::{ListenerAddr, SocketDomain};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::broker::Broker;
+use crate::connection;
+use crate::log;
+use crate::settings::ListenerCtx;
+use crate::stream::Stream;
+
+/// A bound socket waiting for the runtime.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+}
+
+/// Why a listener could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("unable to open listener {what}: {source}")]
+pub struct BindError {
+    pub what: String,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Binds every socket of one configured listener. A host name resolves to possibly several
+/// addresses; without a host, IPv4 and IPv6 wildcards are bound (as restricted by `socket_domain`).
+pub fn bind(
+    addr: &ListenerAddr,
+    domain: Option<SocketDomain>,
+    interface: Option<&str>,
+    local_only: bool,
+) -> Result<Vec<BoundSocket>, BindError> {
+    match addr {
+        ListenerAddr::Unix { path } => {
+            // A stale socket file from an earlier run would make bind fail.
+            let _ = std::fs::remove_file(path);
+            let l = std::os::unix::net::UnixListener::bind(path)
+                .map_err(|source| BindError { what: path.display().to_string(), source })?;
+            l.set_nonblocking(true).map_err(|source| BindError { what: path.display().to_string(), source })?;
+            Ok(vec![BoundSocket::Unix(l, path.clone())])
+        }
+        ListenerAddr::Tcp { port, host } => {
+            let addrs: Vec<SocketAddr> = match host {
+                Some(h) => (h.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(|source| BindError { what: format!("{h}:{port}"), source })?
+                    .collect(),
+                None => vec![SocketAddr::from(([0, 0, 0, 0], *port)), SocketAddr::from(([0u16; 8], *port))],
+            };
+            let addrs: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match domain {
+                    Some(SocketDomain::Ipv4) => a.is_ipv4(),
+                    Some(SocketDomain::Ipv6) => a.is_ipv6(),
+                    None => true,
+                })
+                .collect();
+            let mut out = Vec::new();
+            let mut last_err = None;
+            for a in addrs {
+                match bind_tcp(a, interface) {
+                    Ok(l) => out.push(BoundSocket::Tcp(l)),
+                    // In local-only mode a machine without IPv6 still gets its IPv4 loopback listener.
+                    Err(e) if local_only && a.is_ipv6() => {
+                        log!(Warning, "Unable to open listener on [{}]:{}: {e}.", a.ip(), a.port());
+                    }
+                    Err(e) => last_err = Some(BindError { what: a.to_string(), source: e }),
+                }
+            }
+            match (out.is_empty(), last_err) {
+                (_, Some(e)) => Err(e),
+                (true, None) => Err(BindError {
+                    what: format!("port {port}"),
+                    source: io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to bind"),
+                }),
+                (false, None) => Ok(out),
+            }
+        }
+    }
+}
+
+fn bind_tcp(addr: SocketAddr, interface: Option<&str>) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // IPv4 has its own socket: keep the IPv6 one from claiming IPv4 too.
+        socket.set_only_v6(true)?;
+    }
+    if let Some(dev) = interface {
+        socket.bind_device(Some(dev.as_bytes()))?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Accepts connections on one socket until shutdown.
+pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: BoundSocket) {
+    let nodelay = broker.settings().set_tcp_nodelay;
+    match socket {
+        BoundSocket::Tcp(l) => {
+            let listener = match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => l,
+                Err(e) => {
+                    log!(Error, "Unable to use listener: {e}.");
+                    return;
+                }
+            };
+            loop {
+                let accepted = tokio::select! {
+                    () = broker.wait_shutdown() => break,
+                    r = listener.accept() => r,
+                };
+                match accepted {
+                    Ok((stream, peer)) => {
+                        if nodelay {
+                            let _ = stream.set_nodelay(true);
+                        }
+                        spawn_connection(&broker, &ctx, Stream::Tcp(stream), format!("{}:{}", peer.ip(), peer.port()));
+                    }
+                    Err(e) => accept_error(e).await,
+                }
+            }
+        }
+        BoundSocket::Unix(l, path) => {
+            let listener = match tokio::net::UnixListener::from_std(l) {
+                Ok(l) => l,
+                Err(e) => {
+                    log!(Error, "Unable to use listener {}: {e}.", path.display());
+                    return;
+                }
+            };
+            loop {
+                let accepted = tokio::select! {
+                    () = broker.wait_shutdown() => break,
+                    r = listener.accept() => r,
+                };
+                match accepted {
+                    Ok((stream, _)) => {
+                        spawn_connection(&broker, &ctx, Stream::Unix(stream), path.display().to_string())
+                    }
+                    Err(e) => accept_error(e).await,
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Out of file descriptors and similar: log, back off briefly, go on.
+async fn accept_error(e: io::Error) {
+    log!(Error, "Unable to accept new connection: {e}.");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+fn spawn_connection(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, stream: Stream, peer: String) {
+    if let Some(max) = ctx.max_connections
+        && ctx.connections.load(Ordering::Relaxed) >= max
+    {
+        log!(Notice, "Client connection from {peer} denied: max_connections exceeded.");
+        return;
+    }
+    ctx.connections.fetch_add(1, Ordering::Relaxed);
+    broker.active_connections.fetch_add(1, Ordering::AcqRel);
+    let (broker, ctx) = (broker.clone(), ctx.clone());
+    tokio::spawn(async move {
+        connection::serve(broker.clone(), ctx.clone(), stream, peer).await;
+        ctx.connections.fetch_sub(1, Ordering::Relaxed);
+        broker.active_connections.fetch_sub(1, Ordering::AcqRel);
+    });
+}

@@ -1,0 +1,212 @@
+//! Logging in Mosquitto's shape: `log_dest` (stdout, stderr, file, syslog, topic), `log_type`
+//! categories, `log_timestamp` / `log_timestamp_format`, `connection_messages`, and `-v` (everything
+//! to stdout... as Mosquitto: `-v` turns on all types).
+//!
+//! Lines look like Mosquitto's: `1764105600: New connection from 127.0.0.1:50000 on port 1883.` The
+//! logger is process-wide (one broker per process) and reconfigured on SIGHUP; the file destination is
+//! reopened then, so logrotate works.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use mq_config::{LogSettings, LogTypes};
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+/// A log category (Mosquitto's `log_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Information,
+    Debug,
+    Subscribe,
+    Unsubscribe,
+}
+
+impl Level {
+    fn bits(self) -> LogTypes {
+        match self {
+            Level::Error => LogTypes::ERROR,
+            Level::Warning => LogTypes::WARNING,
+            Level::Notice => LogTypes::NOTICE,
+            Level::Information => LogTypes::INFORMATION,
+            Level::Debug => LogTypes::DEBUG,
+            Level::Subscribe => LogTypes::SUBSCRIBE,
+            Level::Unsubscribe => LogTypes::UNSUBSCRIBE,
+        }
+    }
+
+    /// The `$SYS/broker/log/...` topic for `log_dest topic` (debug never goes there).
+    pub fn topic(self) -> Option<&'static str> {
+        Some(match self {
+            Level::Error => "$SYS/broker/log/E",
+            Level::Warning => "$SYS/broker/log/W",
+            Level::Notice => "$SYS/broker/log/N",
+            Level::Information => "$SYS/broker/log/I",
+            Level::Subscribe => "$SYS/broker/log/M/subscribe",
+            Level::Unsubscribe => "$SYS/broker/log/M/unsubscribe",
+            Level::Debug => return None,
+        })
+    }
+
+    fn syslog_severity(self) -> u8 {
+        match self {
+            Level::Error => 3,
+            Level::Warning => 4,
+            Level::Notice => 5,
+            Level::Information | Level::Subscribe | Level::Unsubscribe => 6,
+            Level::Debug => 7,
+        }
+    }
+}
+
+struct Sinks {
+    types: LogTypes,
+    stdout: bool,
+    stderr: bool,
+    file: Option<(PathBuf, File)>,
+    syslog: Option<(UnixDatagram, u8)>,
+    topic: Option<mpsc::Sender<(Level, String)>>,
+    timestamp: bool,
+    timestamp_format: Option<String>,
+}
+
+/// The process-wide logger.
+pub struct Logger {
+    sinks: RwLock<Sinks>,
+}
+
+/// The logger; before [`Logger::configure`] it writes errors, warnings, notices and information to
+/// stderr.
+pub fn logger() -> &'static Logger {
+    static LOGGER: OnceLock<Logger> = OnceLock::new();
+    LOGGER.get_or_init(|| Logger {
+        sinks: RwLock::new(Sinks {
+            types: LogTypes::DEFAULT,
+            stdout: false,
+            stderr: true,
+            file: None,
+            syslog: None,
+            topic: None,
+            timestamp: true,
+            timestamp_format: None,
+        }),
+    })
+}
+
+/// Why a log destination could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("unable to open log file {path}: {source}")]
+pub struct LogError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl Logger {
+    /// Applies the configuration; `verbose` (`-v`) turns on every type. The file is (re)opened for
+    /// appending. `topic` receives lines for `log_dest topic`.
+    pub fn configure(
+        &self,
+        cfg: &LogSettings,
+        verbose: bool,
+        topic: Option<mpsc::Sender<(Level, String)>>,
+    ) -> Result<(), LogError> {
+        let dest = &cfg.dest.value;
+        let file = match &dest.file {
+            Some(path) => Some((
+                path.clone(),
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| LogError { path: path.clone(), source })?,
+            )),
+            None => None,
+        };
+        let syslog = if dest.syslog {
+            UnixDatagram::unbound().ok().and_then(|s| s.connect("/dev/log").ok().map(|()| s)).map(|s| {
+                // Facility: daemon (3) by default, or local0..local7 (16..23).
+                let facility = cfg.facility.value.map_or(3, |n| 16 + n);
+                (s, facility)
+            })
+        } else {
+            None
+        };
+        let mut types = if verbose { LogTypes::ALL } else { cfg.types.value };
+        if dest.is_none() {
+            types = LogTypes::NONE;
+        }
+        let mut s = self.sinks.write();
+        *s = Sinks {
+            types,
+            // `-v` also makes sure the lines are seen, as Mosquitto's does.
+            stdout: dest.stdout || (verbose && !dest.stderr),
+            stderr: dest.stderr,
+            file,
+            syslog,
+            topic: if dest.topic { topic } else { None },
+            timestamp: cfg.timestamp.value,
+            timestamp_format: cfg.timestamp_format.value.clone(),
+        };
+        Ok(())
+    }
+
+    /// Whether lines of `level` go anywhere (so callers can skip formatting).
+    pub fn enabled(&self, level: Level) -> bool {
+        self.sinks.read().types.contains(level.bits())
+    }
+
+    /// Writes one line.
+    pub fn log(&self, level: Level, args: fmt::Arguments<'_>) {
+        let s = self.sinks.read();
+        if !s.types.contains(level.bits()) {
+            return;
+        }
+        let msg = args.to_string();
+        let line = if s.timestamp {
+            let stamp = match &s.timestamp_format {
+                Some(f) => jiff::ZonedDateTime::now().strftime(f).to_string(),
+                None => jiff::Timestamp::now().as_second().to_string(),
+            };
+            format!("{stamp}: {msg}\n")
+        } else {
+            format!("{msg}\n")
+        };
+        if s.stdout {
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        }
+        if s.stderr {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+        if let Some((_, f)) = &s.file {
+            let mut f: &File = f;
+            let _ = f.write_all(line.as_bytes());
+        }
+        if let Some((sock, facility)) = &s.syslog {
+            let pri = u16::from(*facility) * 8 + u16::from(level.syslog_severity());
+            let _ = sock.send(format!("<{pri}>mq[{}]: {msg}", std::process::id()).as_bytes());
+        }
+        if let (Some(tx), Some(_)) = (&s.topic, level.topic()) {
+            // Never block the logging caller: a full channel drops the line.
+            let _ = tx.try_send((level, msg));
+        }
+    }
+}
+
+/// Logs a formatted line at a level: `log!(Information, "New connection from {peer}.")`.
+#[macro_export]
+macro_rules! log {
+    ($level:ident, $($arg:tt)*) => {{
+        let l = $crate::log::logger();
+        if l.enabled($crate::log::Level::$level) {
+            l.log($crate::log::Level::$level, format_args!($($arg)*));
+        }
+    }};
+}

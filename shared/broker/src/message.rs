@@ -1,0 +1,66 @@
+//! Messages as the broker holds them: one immutable [`Message`] per PUBLISH received, shared by every
+//! subscriber it goes to (Mosquitto's reference-counted message store), and one small [`Delivery`] per
+//! subscriber saying how that subscriber gets it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mq_proto::{PublishProperties, QoS};
+
+/// An application message, immutable once routed.
+#[derive(Debug)]
+pub struct Message {
+    /// Topic name (after the listener's mount point is applied).
+    pub topic: Arc<str>,
+    /// Payload, shared with every copy on its way to subscribers.
+    pub payload: Bytes,
+    /// QoS the publisher sent it with.
+    pub qos: QoS,
+    /// Retain flag as published.
+    pub retain: bool,
+    /// MQTT 5 properties passed through unchanged (never Topic Alias, Subscription Identifier or
+    /// Message Expiry Interval: those are per delivery).
+    pub properties: PublishProperties,
+    /// When the message expires (MQTT 5 Message Expiry Interval), counted from its arrival.
+    pub expires_at: Option<Instant>,
+    /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
+    pub origin: u64,
+}
+
+impl Message {
+    /// Whether the message has expired at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    /// Seconds left before expiry, as forwarded in Message Expiry Interval ([MQTT-3.3.2-6]).
+    pub fn remaining_expiry(&self, now: Instant) -> Option<u32> {
+        self.expires_at.map(|t| {
+            let left = t.saturating_duration_since(now);
+            // Round up: a message with 0.4 s left still has a second to live for the receiver.
+            u32::try_from(left.as_secs() + u64::from(left.subsec_nanos() > 0)).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// Bytes this message accounts for in queue limits.
+    pub fn size(&self) -> usize {
+        self.payload.len()
+    }
+}
+
+/// One subscriber's copy of a message.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The shared message.
+    pub msg: Arc<Message>,
+    /// QoS it is delivered with.
+    pub qos: QoS,
+    /// Retain flag as delivered (set for retained messages sent on subscribe, or Retain As Published).
+    pub retain: bool,
+    /// Subscription identifiers of the subscriptions it matched (MQTT 5).
+    pub sub_ids: Vec<u32>,
+    /// The shared subscription (`$share/group/filter`) it came through, if any: if the subscriber goes
+    /// away before acknowledging it, it goes to another member.
+    pub shared: Option<Arc<str>>,
+}

@@ -1,0 +1,291 @@
+//! Sessions (MQTT §4.1): what the broker keeps for a client id, across connections when the session is
+//! persistent: subscriptions, the queue of messages not yet sent, messages in flight, QoS 2 packet ids
+//! received but not released, expiry and a delayed will.
+//!
+//! A session is shared: publishers' connection tasks push deliveries into its queue
+//! ([`Session::enqueue`]) and its own connection task, when one is attached, pulls them out. The state is
+//! plain data behind one short-held mutex (never held across an await), so a later persistence layer can
+//! store it as it is.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::message::Delivery;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
+/// A client's session.
+#[derive(Debug)]
+pub struct Session {
+    /// Unique for the broker's lifetime (a new session for the same client id gets a new id).
+    pub id: u64,
+    /// The client identifier.
+    pub client_id: Arc<str>,
+    /// Everything that changes.
+    pub state: Mutex<SessionState>,
+    /// Wakes the attached connection when its queue goes from empty to non-empty.
+    pub wake: Notify,
+    /// Whether a connection is attached (read without the lock by shared-subscription dispatch).
+    pub online: AtomicBool,
+}
+
+/// How long a session outlives its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Ends when the connection closes (clean session, or MQTT 5 expiry interval 0).
+    AtDisconnect,
+    /// Ends this long after the connection closes.
+    After(Duration),
+    /// Never ends (MQTT 5 interval 0xFFFFFFFF, or a 3.x persistent session without
+    /// `persistent_client_expiration`).
+    Never,
+}
+
+/// Queue limits in force for a session (from `max_queued_messages` and friends).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Most deliveries waiting beyond the in-flight window; 0 = no limit.
+    pub max_messages: usize,
+    /// Most payload bytes waiting; 0 = no limit.
+    pub max_bytes: usize,
+    /// Queue QoS 0 messages for a disconnected persistent session.
+    pub queue_qos0: bool,
+}
+
+/// A QoS 1 or 2 delivery sent and not yet acknowledged.
+#[derive(Debug, Clone)]
+pub struct Inflight {
+    /// Packet identifier used for it.
+    pub pid: u16,
+    /// What was sent.
+    pub delivery: Delivery,
+    /// Where the exchange stands.
+    pub stage: Stage,
+}
+
+/// Progress of an outgoing QoS 1/2 exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// PUBLISH sent (or to be resent); waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    Published,
+    /// PUBREL sent; waiting for PUBCOMP.
+    Released,
+}
+
+/// Why an attached connection must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    /// Another connection took the client id; `session_ends` says whether this session ends with it
+    /// (which decides whether the old connection's will is published).
+    TakenOver { session_ends: bool },
+    /// The broker is shutting down.
+    Shutdown,
+}
+
+/// The handle a connection leaves in its session while attached.
+#[derive(Debug)]
+pub struct Kick {
+    notify: Notify,
+    reason: Mutex<Option<KickReason>>,
+}
+
+impl Kick {
+    /// A fresh handle.
+    pub fn new() -> Arc<Kick> {
+        Arc::new(Kick { notify: Notify::new(), reason: Mutex::new(None) })
+    }
+
+    /// Asks the connection to stop.
+    pub fn kick(&self, reason: KickReason) {
+        *self.reason.lock() = Some(reason);
+        self.notify.notify_one();
+    }
+
+    /// Waits until kicked.
+    pub async fn kicked(&self) -> KickReason {
+        loop {
+            if let Some(r) = *self.reason.lock() {
+                return r;
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    /// The reason, if kicked.
+    pub fn reason(&self) -> Option<KickReason> {
+        *self.reason.lock()
+    }
+}
+
+/// Which connection is attached.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Connection id.
+    pub conn: u64,
+    /// Its kick handle.
+    pub kick: Arc<Kick>,
+}
+
+/// A will waiting for its delay to pass (MQTT 5 Will Delay Interval).
+#[derive(Debug, Clone)]
+pub struct PendingWill {
+    /// The will.
+    pub will: Will,
+    /// When to publish it.
+    pub at: Instant,
+}
+
+/// A subscription as the session remembers it (the subscription table holds the routing side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubRecord {
+    /// Options as granted.
+    pub opts: SubscriptionOptions,
+    /// Subscription identifier (MQTT 5).
+    pub id: Option<u32>,
+}
+
+/// The mutable part of a session.
+#[derive(Debug)]
+pub struct SessionState {
+    /// The attached connection, if any.
+    pub attached: Option<Attachment>,
+    /// Protocol version of the last connection.
+    pub version: ProtocolVersion,
+    /// User name of the last connection (ACLs of a resumed session use it).
+    pub username: Option<Arc<str>>,
+    /// Deliveries waiting to be sent, oldest first.
+    pub pending: VecDeque<Delivery>,
+    /// Payload bytes in `pending`.
+    pub pending_bytes: usize,
+    /// Deliveries sent and not yet acknowledged, in send order.
+    pub inflight: VecDeque<Inflight>,
+    /// Last packet identifier used for an outgoing PUBLISH.
+    pub last_pid: u16,
+    /// QoS 2 packet ids received and routed, awaiting PUBREL.
+    pub incoming_qos2: FastSet<u16>,
+    /// Subscriptions by filter as subscribed (including `$share/...`).
+    pub subs: FastMap<Box<str>, SubRecord>,
+    /// How long the session outlives its connection.
+    pub expiry: Expiry,
+    /// When the last connection closed (None while attached).
+    pub disconnected_at: Option<Instant>,
+    /// The will of the attached connection (published if it ends abnormally).
+    pub will: Option<Will>,
+    /// A will waiting for its delay.
+    pub pending_will: Option<PendingWill>,
+    /// Limits for `pending`.
+    pub limits: QueueLimits,
+    /// Deliveries dropped because the queue was full.
+    pub dropped: u64,
+    /// Whether a drop was logged since the queue last had room (Mosquitto logs once per episode).
+    pub drop_logged: bool,
+}
+
+/// What [`Session::enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued for sending.
+    Queued,
+    /// Dropped: the queue is full.
+    Dropped,
+    /// Not queued: QoS 0 for a disconnected session.
+    Skipped,
+}
+
+impl Session {
+    /// A new, empty session.
+    pub fn new(id: u64, client_id: Arc<str>, version: ProtocolVersion, limits: QueueLimits) -> Session {
+        Session {
+            id,
+            client_id,
+            state: Mutex::new(SessionState {
+                attached: None,
+                version,
+                username: None,
+                pending: VecDeque::new(),
+                pending_bytes: 0,
+                inflight: VecDeque::new(),
+                last_pid: 0,
+                incoming_qos2: FastSet::default(),
+                subs: FastMap::default(),
+                expiry: Expiry::AtDisconnect,
+                disconnected_at: None,
+                will: None,
+                pending_will: None,
+                limits,
+                dropped: 0,
+                drop_logged: false,
+            }),
+            wake: Notify::new(),
+            online: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a connection is attached.
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Queues a delivery, honouring the queue limits. Wakes the attached connection if the queue was
+    /// empty (a non-empty queue means the connection already has work it will come back for).
+    pub fn enqueue(&self, d: Delivery) -> Enqueued {
+        let mut st = self.state.lock();
+        let online = st.attached.is_some();
+        if !online && d.qos == QoS::AtMostOnce && !st.limits.queue_qos0 {
+            return Enqueued::Skipped;
+        }
+        let size = d.msg.size();
+        let full = (st.limits.max_messages > 0 && st.pending.len() >= st.limits.max_messages)
+            || (st.limits.max_bytes > 0 && st.pending_bytes + size > st.limits.max_bytes);
+        if full {
+            st.dropped += 1;
+            return Enqueued::Dropped;
+        }
+        let was_empty = st.pending.is_empty();
+        st.pending_bytes += size;
+        st.pending.push_back(d);
+        drop(st);
+        if was_empty && online {
+            self.wake.notify_one();
+        }
+        Enqueued::Queued
+    }
+}
+
+impl SessionState {
+    /// The next free packet identifier for an outgoing PUBLISH, skipping ids still in flight
+    /// ([MQTT-2.2.1-3]); `None` when all 65,535 are in use.
+    pub fn next_pid(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            self.last_pid = self.last_pid.wrapping_add(1).max(1);
+            let candidate = self.last_pid;
+            if !self.inflight.iter().any(|f| f.pid == candidate) {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// Takes the next pending delivery, keeping `pending_bytes` right.
+    pub fn pop_pending(&mut self) -> Option<Delivery> {
+        let d = self.pending.pop_front()?;
+        self.pending_bytes = self.pending_bytes.saturating_sub(d.msg.size());
+        if self.pending.is_empty() {
+            self.drop_logged = false;
+        }
+        Some(d)
+    }
+
+    /// Removes the in-flight entry for `pid` at `stage`, returning it.
+    pub fn take_inflight(&mut self, pid: u16, stage: Stage) -> Option<Inflight> {
+        let i = self.inflight.iter().position(|f| f.pid == pid && f.stage == stage)?;
+        self.inflight.remove(i)
+    }
+}

@@ -1,0 +1,167 @@
+//! The `$SYS/broker/...` tree (Mosquitto's `sys_tree.c`): broker statistics published as retained
+//! messages every `sys_interval` seconds, each topic only when its value changed (uptime always), so
+//! `mq-sub -v -t '$SYS/#'` shows the whole tree at once.
+//!
+//! Differences from Mosquitto: the values carry no message expiry (Mosquitto 2.0.11 gave them 60 s, so
+//! late subscribers missed unchanged values, a bug fixed in 2.0.16); `heap/current` and
+//! `heap/maximum` report the process's resident and peak resident memory, which every build can
+//! measure (Mosquitto needs a memory-tracking build).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mq_proto::QoS;
+
+use crate::broker::Broker;
+use crate::message::Message;
+use crate::stats::{Local, Stats};
+
+/// The version string published once at start.
+pub fn version_string() -> String {
+    format!("mq version {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Exponentially damped per-minute rates over 1, 5 and 15 minutes, as Mosquitto computes its `load/`
+/// values.
+struct Load {
+    last: u64,
+    avg: [f64; 3],
+}
+
+impl Load {
+    fn update(&mut self, count: u64, dt: f64) -> [f64; 3] {
+        let rate = count.saturating_sub(self.last) as f64 * 60.0 / dt;
+        self.last = count;
+        for (avg, period) in self.avg.iter_mut().zip([60.0, 300.0, 900.0]) {
+            *avg = rate + (-dt / period).exp() * (*avg - rate);
+        }
+        self.avg
+    }
+}
+
+/// Publishes the tree until shutdown.
+pub async fn run(broker: Arc<Broker>) {
+    let mut last_values: HashMap<String, String> = HashMap::new();
+    let mut loads: HashMap<&'static str, Load> = HashMap::new();
+    let mut last_tick = Instant::now();
+    publish(&broker, "$SYS/broker/version", version_string());
+    loop {
+        let interval = broker.settings().sys_interval;
+        if interval > 0 {
+            let now = Instant::now();
+            let dt = now.duration_since(last_tick).as_secs_f64().max(1e-3);
+            last_tick = now;
+            for (topic, value) in snapshot(&broker, &mut loads, dt) {
+                let changed = last_values.get(&topic) != Some(&value);
+                if changed || topic == "$SYS/broker/uptime" {
+                    publish(&broker, &topic, value.clone());
+                    last_values.insert(topic, value);
+                }
+            }
+        }
+        let wait = Duration::from_secs(u64::from(interval.max(1)));
+        tokio::select! {
+            () = broker.wait_shutdown() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+fn publish(broker: &Broker, topic: &str, value: String) {
+    let msg = Message {
+        topic: topic.into(),
+        payload: Bytes::from(value),
+        // Mosquitto queues $SYS values at QoS 2; subscribers get min(2, their QoS).
+        qos: QoS::ExactlyOnce,
+        retain: true,
+        properties: Default::default(),
+        expires_at: None,
+        origin: 0,
+    };
+    let mut local = Local::default();
+    broker.publish(Arc::new(msg), &mut local);
+    broker.stats.flush(&mut local);
+}
+
+/// Resident and peak resident memory in bytes, from `/proc/self/status`.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -> Vec<(String, String)> {
+    let s = &broker.stats;
+    let get = |c: &AtomicU64| Stats::get(c);
+    let (total, connected) = broker.session_counts();
+    let (mut queued, mut queued_bytes) = (0usize, 0usize);
+    for session in broker.sessions.lock().values() {
+        let st = session.state.lock();
+        queued += st.pending.len() + st.inflight.len();
+        queued_bytes += st.pending_bytes + st.inflight.iter().map(|f| f.delivery.msg.size()).sum::<usize>();
+    }
+    let (retained, retained_bytes) = {
+        let r = broker.retained.read();
+        (r.len(), r.bytes())
+    };
+    let (subs, shared) = {
+        let t = broker.subs.read();
+        (t.count(), t.shared_count())
+    };
+    let (rss, peak) = memory();
+    let mut v: Vec<(String, String)> = vec![
+        ("uptime".into(), format!("{} seconds", broker.started.elapsed().as_secs())),
+        ("clients/total".into(), total.to_string()),
+        ("clients/connected".into(), connected.to_string()),
+        ("clients/active".into(), connected.to_string()),
+        ("clients/disconnected".into(), (total - connected).to_string()),
+        ("clients/inactive".into(), (total - connected).to_string()),
+        ("clients/maximum".into(), broker.max_sessions.load(Ordering::Relaxed).to_string()),
+        ("clients/expired".into(), get(&s.expired).to_string()),
+        ("messages/received".into(), get(&s.msgs_received).to_string()),
+        ("messages/sent".into(), get(&s.msgs_sent).to_string()),
+        ("messages/stored".into(), (queued + retained).to_string()),
+        ("store/messages/count".into(), (queued + retained).to_string()),
+        ("store/messages/bytes".into(), (queued_bytes + retained_bytes).to_string()),
+        ("publish/messages/received".into(), get(&s.pub_received).to_string()),
+        ("publish/messages/sent".into(), get(&s.pub_sent).to_string()),
+        ("publish/messages/dropped".into(), get(&s.pub_dropped).to_string()),
+        ("publish/bytes/received".into(), get(&s.pub_bytes_received).to_string()),
+        ("publish/bytes/sent".into(), get(&s.pub_bytes_sent).to_string()),
+        ("bytes/received".into(), get(&s.bytes_received).to_string()),
+        ("bytes/sent".into(), get(&s.bytes_sent).to_string()),
+        ("retained messages/count".into(), retained.to_string()),
+        ("subscriptions/count".into(), subs.to_string()),
+        ("shared_subscriptions/count".into(), shared.to_string()),
+        ("heap/current".into(), rss.to_string()),
+        ("heap/maximum".into(), peak.to_string()),
+    ];
+    let counters: [(&'static str, u64); 9] = [
+        ("messages/received", get(&s.msgs_received)),
+        ("messages/sent", get(&s.msgs_sent)),
+        ("publish/received", get(&s.pub_received)),
+        ("publish/sent", get(&s.pub_sent)),
+        ("publish/dropped", get(&s.pub_dropped)),
+        ("bytes/received", get(&s.bytes_received)),
+        ("bytes/sent", get(&s.bytes_sent)),
+        ("sockets", get(&s.sockets)),
+        ("connections", get(&s.connections)),
+    ];
+    for (name, count) in counters {
+        let load = loads.entry(name).or_insert(Load { last: count, avg: [0.0; 3] });
+        let avg = load.update(count, dt);
+        for (suffix, value) in ["1min", "5min", "15min"].into_iter().zip(avg) {
+            v.push((format!("load/{name}/{suffix}"), format!("{value:.2}")));
+        }
+    }
+    v.into_iter().map(|(k, val)| (format!("$SYS/broker/{k}"), val)).collect()
+}
