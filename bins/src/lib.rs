@@ -31,6 +31,17 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// Every command that gets a man page and completions: `(file stem, definition)`. `mq broker` has a
+/// page of its own (`mq-broker.1`) since it has no standalone binary.
+pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
+    let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
+    vec![
+        ("mq", Cli::command()),
+        ("mq-broker", broker),
+        ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
+    ]
+}
+
 /// Runs `mq` with the process arguments and returns its exit status.
 pub fn main_mq() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
