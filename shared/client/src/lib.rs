@@ -1,1 +1,84 @@
-//! MQTT client tools on the mq protocol crate: mq-pub, mq-sub, mq-rr
+//! The MQTT client tools `mq-pub`, `mq-sub` and `mq-rr` (also spelled `mq pub|sub|rr`), drop-ins for
+//! Mosquitto's `mosquitto_pub`, `mosquitto_sub` and `mosquitto_rr`, built on the `mq_proto` codec.
+//!
+//! # Layout
+//! - [`args`]: the clap definitions ([`PubArgs`], [`SubArgs`], [`RrArgs`], sharing [`args::ConnectArgs`]).
+//! - `props`, `url`, `config`: `-D` properties, `-L`/`--proxy` URLs, and the checks that turn the
+//!   options into a validated connection setup.
+//! - `transport`, `conn`, `debug`: TCP / unix socket / SOCKS5, one MQTT connection with keep alive, and
+//!   the `-d` packet lines.
+//! - [`publish`], [`subscribe`], [`rr`]: the three tools; `exec` runs `mq-sub --exec` handlers; `output`
+//!   prints messages with `mq_format` and turns a closed stdout into a quiet exit.
+//! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses.
+//!
+//! # Entry points
+//! Each tool has `run(args) -> Result<(), ClientError>` (async) and a synchronous `main` that builds a
+//! single-threaded runtime, runs it and maps the result to an exit status: [`pub_main`], [`sub_main`],
+//! [`rr_main`]. The binaries parse with `mq_cli::parse_or_exit` and call those.
+
+pub mod args;
+mod config;
+mod conn;
+mod debug;
+pub mod error;
+mod exec;
+mod output;
+mod props;
+pub mod publish;
+pub mod rr;
+pub mod subscribe;
+mod transport;
+mod url;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory as _;
+
+pub use args::{PubArgs, RrArgs, SubArgs};
+pub use error::{ClientError, ToolKind};
+
+/// How `mq-pub` names itself and where its options file is.
+pub const PUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-pub", options_file: "mq-pub" };
+/// How `mq-sub` names itself and where its options file is.
+pub const SUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-sub", options_file: "mq-sub" };
+/// How `mq-rr` names itself and where its options file is.
+pub const RR_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-rr", options_file: "mq-rr" };
+
+/// Runs a tool's future on a single-threaded runtime (one connection needs no more).
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ClientError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ClientError::Io)?;
+    Ok(rt.block_on(f))
+}
+
+/// Maps a run's result to what is printed and the exit status (`tool` names the tool in the `--help`
+/// hint, e.g. `mq-pub` or `mq pub`; `help` renders the usage for errors that show it).
+pub fn report(
+    kind: ToolKind,
+    tool: &str,
+    quiet: bool,
+    result: Result<(), ClientError>,
+    help: impl FnOnce() -> String,
+) -> ExitCode {
+    mq_cli::finish(result.map(|()| 0).map_err(|e| e.failure(kind, tool, help)), quiet)
+}
+
+/// `mq-pub`: runs and returns the exit status. `tool` is the name for messages (`mq-pub` or `mq pub`).
+pub fn pub_main(args: PubArgs, tool: &str) -> ExitCode {
+    let quiet = args.connect.quiet;
+    let result = block_on(publish::run(args)).and_then(|r| r);
+    report(ToolKind::Pub, tool, quiet, result, || PubArgs::command().render_help().to_string())
+}
+
+/// `mq-sub`: runs and returns the exit status. `tool` is the name for messages (`mq-sub` or `mq sub`).
+pub fn sub_main(args: SubArgs, tool: &str) -> ExitCode {
+    let quiet = args.connect.quiet;
+    let result = block_on(subscribe::run(args)).and_then(|r| r);
+    report(ToolKind::Sub, tool, quiet, result, || SubArgs::command().render_help().to_string())
+}
+
+/// `mq-rr`: runs and returns the exit status. `tool` is the name for messages (`mq-rr` or `mq rr`).
+pub fn rr_main(args: RrArgs, tool: &str) -> ExitCode {
+    let quiet = args.connect.quiet;
+    let result = block_on(rr::run(args)).and_then(|r| r);
+    report(ToolKind::Rr, tool, quiet, result, || RrArgs::command().render_help().to_string())
+}

@@ -1,0 +1,221 @@
+//! Everything that can make a client tool fail, and the one mapping from a failure to what is printed and
+//! the exit status (Mosquitto's texts and statuses wherever Mosquitto has them).
+
+use std::io;
+use std::path::PathBuf;
+
+use mq_cli::Failure;
+pub use mq_cli::UsageError;
+use mq_proto::{ConnectReturnCode, DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
+
+/// Exit status of `-W` timeouts (libmosquitto's MOSQ_ERR_TIMEOUT, which `mosquitto_sub -W` exits with).
+pub const EXIT_TIMEOUT: u8 = 27;
+
+/// A failure of a client tool.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Bad command line.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+
+    /// A TLS option or a TLS URL was given; TLS is not supported yet.
+    #[error("TLS is not supported yet ({0} given); refusing to connect without it")]
+    TlsUnsupported(&'static str),
+
+    /// `ws://` / `wss://` URLs.
+    #[error("WebSockets are not supported yet ({0} given)")]
+    WebSocketsUnsupported(String),
+
+    /// The host name did not resolve.
+    #[error("Unable to connect (Lookup error.).")]
+    Lookup(String),
+
+    /// The connection could not be made (refused, unreachable, ...).
+    #[error("{}", os_text(.0))]
+    Connect(#[source] io::Error),
+
+    /// The SOCKS5 proxy refused or failed.
+    #[error("proxy: {0}")]
+    Proxy(String),
+
+    /// The broker refused the connection: the exit status is its return / reason code.
+    #[error("Connection error: {}", refusal_text(*.version, *.code))]
+    Refused { version: ProtocolVersion, code: u8 },
+
+    /// The connection went away.
+    #[error("The connection was lost.")]
+    ConnectionLost,
+
+    /// An I/O error on the connection.
+    #[error("{}", os_text(.0))]
+    Io(#[source] io::Error),
+
+    /// The broker sent something that is not valid MQTT.
+    #[error("The broker sent a malformed packet: {0}")]
+    Protocol(#[from] DecodeError),
+
+    /// The broker sent a packet that has no place at this point.
+    #[error("Protocol error: unexpected {0} from the broker")]
+    Unexpected(PacketType),
+
+    /// The broker closed the connection with a DISCONNECT (MQTT 5 carries a reason).
+    #[error("The broker disconnected: {}", .0.description(PacketType::Disconnect))]
+    Disconnected(ReasonCode),
+
+    /// A packet could not be encoded (a value too long for MQTT).
+    #[error("{0}")]
+    Encode(#[from] EncodeError),
+
+    /// `-f`: the file could not be opened or read.
+    #[error("Unable to open file \"{}\".\nError loading input file \"{}\".", .0.display(), .0.display())]
+    FileOpen(PathBuf),
+
+    /// `-f`: the file does not fit in one MQTT packet (or in the broker's Maximum Packet Size).
+    #[error("{0}")]
+    TooLarge(String),
+
+    /// `-s`/`-l`: stdin could not be read.
+    #[error("Error loading input from stdin.")]
+    Stdin(#[source] io::Error),
+
+    /// A password without a user name, which MQTT 3.x cannot carry.
+    #[error("Problem setting username and/or password.")]
+    Credentials,
+
+    /// `--pw-file` could not be read, or `--pw-prompt` failed.
+    #[error("Unable to read the password: {0}")]
+    Password(String),
+
+    /// `-W` ran out.
+    #[error("Timed out")]
+    Timeout,
+
+    /// The broker refused every subscription.
+    #[error("All subscription requests were denied.")]
+    AllSubscriptionsDenied,
+
+    /// The broker supports a lower QoS than asked for (MQTT 5 Maximum QoS).
+    #[error("The broker only supports QoS {0} and lower.")]
+    QosNotSupported(u8),
+
+    /// `--exec`: the command could not be started, or failed with `--exec-stop-on-error`.
+    #[error("{0}")]
+    Exec(String),
+
+    /// Writing the output failed (other than the reader going away).
+    #[error("{}", os_text(.0))]
+    Output(#[source] io::Error),
+}
+
+/// The text of an OS error without Rust's " (os error N)" suffix, as C's strerror() prints it.
+fn os_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Mosquitto's wording of a refused CONNACK.
+fn refusal_text(version: ProtocolVersion, code: u8) -> String {
+    if version.is_v5() {
+        let text = ReasonCode(code).description(PacketType::ConnAck);
+        if ReasonCode(code) == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION {
+            format!("{text}. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.")
+        } else {
+            text.to_string()
+        }
+    } else {
+        ConnectReturnCode(code).description().to_string()
+    }
+}
+
+/// Which tool is reporting, for the few messages that differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolKind {
+    Pub,
+    Sub,
+    Rr,
+}
+
+impl ClientError {
+    /// What the tool prints and the status it exits with (the one mapping, used by every tool and by
+    /// both spellings `mq-pub` / `mq pub`). `tool` is the name for the `--help` hint.
+    pub fn failure(&self, kind: ToolKind, tool: &str, help: impl FnOnce() -> String) -> Failure {
+        match self {
+            ClientError::Usage(u) => u.failure(tool, help),
+            ClientError::Refused { code, .. } => {
+                let mut lines = vec![self.to_string()];
+                // mosquitto_pub adds a second line; mosquitto_sub and mosquitto_rr don't.
+                if kind == ToolKind::Pub {
+                    lines.push("Error: The connection was refused.".into());
+                }
+                Failure::new(*code, lines)
+            }
+            ClientError::Timeout => Failure::line(EXIT_TIMEOUT, "Timed out"),
+            ClientError::Lookup(_) | ClientError::AllSubscriptionsDenied => Failure::line(1, self.to_string()),
+            ClientError::Output(e) if mq_cli::is_broken_pipe(e) => Failure::silent(0),
+            other => {
+                let text = other.to_string();
+                let mut lines = text.lines();
+                let first = lines.next().unwrap_or_default();
+                let mut out = vec![format!("Error: {first}")];
+                out.extend(lines.map(str::to_string));
+                Failure::new(1, out)
+            }
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(e: ClientError, kind: ToolKind) -> (Vec<String>, u8) {
+        let f = e.failure(kind, "mq-pub", String::new);
+        (f.lines, f.code)
+    }
+
+    #[test]
+    fn refused_connack_texts_and_statuses() {
+        let e = ClientError::Refused { version: ProtocolVersion::V311, code: 5 };
+        assert_eq!(
+            lines(e, ToolKind::Pub),
+            (
+                vec![
+                    "Connection error: Connection Refused: not authorised.".into(),
+                    "Error: The connection was refused.".into()
+                ],
+                5
+            )
+        );
+        let e = ClientError::Refused { version: ProtocolVersion::V5, code: 135 };
+        assert_eq!(lines(e, ToolKind::Sub), (vec!["Connection error: Not authorized".into()], 135));
+    }
+
+    #[test]
+    fn connection_refused_reads_like_strerror() {
+        let e = ClientError::Connect(io::Error::from_raw_os_error(111));
+        assert_eq!(lines(e, ToolKind::Sub), (vec!["Error: Connection refused".into()], 1));
+    }
+
+    #[test]
+    fn timeout_and_file_errors() {
+        assert_eq!(lines(ClientError::Timeout, ToolKind::Sub), (vec!["Timed out".into()], 27));
+        let (l, c) = lines(ClientError::FileOpen("/x".into()), ToolKind::Pub);
+        assert_eq!(l, ["Error: Unable to open file \"/x\".", "Error loading input file \"/x\"."]);
+        assert_eq!(c, 1);
+    }
+
+    #[test]
+    fn closed_stdout_is_a_quiet_success() {
+        let f = ClientError::Output(io::ErrorKind::BrokenPipe.into()).failure(ToolKind::Sub, "mq-sub", String::new);
+        assert_eq!((f.lines.len(), f.code), (0, 0));
+    }
+}
