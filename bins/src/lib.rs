@@ -35,11 +35,7 @@ pub fn command() -> clap::Command {
 /// page of its own (`mq-broker.1`) since it has no standalone binary.
 pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
-    vec![
-        ("mq", Cli::command()),
-        ("mq-broker", broker),
-        ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
-    ]
+    vec![("mq", Cli::command()), ("mq-broker", broker), ("mq-passwd", mq_passwd::cli::PasswdArgs::command())]
 }
 
 /// Runs `mq` with the process arguments and returns its exit status.

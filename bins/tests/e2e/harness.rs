@@ -108,14 +108,29 @@ impl Broker {
     }
 
     fn start(kind: Kind, extra: &str) -> Result<Broker, String> {
+        Self::start_with(kind, &|port| format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n"))
+    }
+
+    /// `mq broker` with a whole configuration written by `conf` for the port it is given (which the
+    /// readiness check connects to).
+    pub fn mq_conf(conf: impl Fn(u16) -> String) -> Broker {
+        Self::start_with(Kind::Mq, &conf).expect("mq broker starts")
+    }
+
+    /// Mosquitto with a whole configuration, or `None` when it is not installed.
+    pub fn mosquitto_conf(conf: impl Fn(u16) -> String) -> Option<Broker> {
+        mosquitto_bin("mosquitto")?;
+        Some(Self::start_with(Kind::Mosquitto, &conf).expect("mosquitto starts"))
+    }
+
+    fn start_with(kind: Kind, conf: &dyn Fn(u16) -> String) -> Result<Broker, String> {
         let mut last = String::new();
         // A port found free can be taken before the broker binds it: try a few.
         for _ in 0..5 {
             let port = free_port();
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let conf = dir.path().join("broker.conf");
-            let text = format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
-            std::fs::write(&conf, text).map_err(|e| e.to_string())?;
+            let conf_path = dir.path().join("broker.conf");
+            std::fs::write(&conf_path, conf(port)).map_err(|e| e.to_string())?;
             let mut cmd = match kind {
                 Kind::Mq => {
                     let mut c = mq("mq");
@@ -124,7 +139,7 @@ impl Broker {
                 }
                 Kind::Mosquitto => command(mosquitto_bin("mosquitto").ok_or("no mosquitto")?),
             };
-            cmd.arg("-c").arg(&conf).current_dir(dir.path());
+            cmd.arg("-c").arg(&conf_path).current_dir(dir.path());
             let mut child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -163,7 +178,9 @@ impl Broker {
 
     /// Waits until the broker's log contains `needle`.
     pub fn wait_log(&self, needle: &str) -> String {
-        self.log.wait_for(needle, TIMEOUT).unwrap_or_else(|| panic!("broker log never said {needle:?}:\n{}", self.log()))
+        self.log
+            .wait_for(needle, TIMEOUT)
+            .unwrap_or_else(|| panic!("broker log never said {needle:?}:\n{}", self.log()))
     }
 
     /// The broker's working directory (its config lives there).

@@ -2,4 +2,6 @@
 //!
 //! One test binary with a module per area (ripgrep's layout). Each module says what it covers.
 
+mod harness;
 mod passwd;
+mod security;

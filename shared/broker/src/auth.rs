@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use mq_passwd::PasswordFile;
+
+use crate::acl::{Acl, AclError};
 use tokio::sync::Semaphore;
 
 /// Security settings of one listener (or of all, without `per_listener_settings`).
@@ -19,6 +21,17 @@ pub struct Security {
     pub auto_id_prefix: String,
     /// The password file, if configured.
     pub passwords: Option<PasswordFile>,
+    /// The ACL, if configured.
+    pub acl: Option<Arc<Acl>>,
+}
+
+/// Why security files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    #[error("{0}")]
+    Passwords(#[from] mq_passwd::LoadError),
+    #[error("{0}")]
+    Acl(#[from] AclError),
 }
 
 /// Why a login is refused.
@@ -41,13 +54,16 @@ impl Security {
         allow_zero_length_clientid: bool,
         auto_id_prefix: &str,
         password_file: Option<&Path>,
-    ) -> Result<Security, mq_passwd::LoadError> {
+        acl_file: Option<&Path>,
+    ) -> Result<Security, SecurityError> {
         let passwords = password_file.map(PasswordFile::load).transpose()?;
+        let acl = acl_file.map(Acl::load).transpose()?.map(Arc::new);
         Ok(Security {
             allow_anonymous,
             allow_zero_length_clientid,
             auto_id_prefix: auto_id_prefix.to_owned(),
             passwords,
+            acl,
         })
     }
 

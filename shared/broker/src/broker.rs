@@ -27,7 +27,9 @@ use tokio::sync::Notify;
 use crate::log;
 use crate::message::{Delivery, Message};
 use crate::retain::RetainStore;
-use crate::session::{Attachment, Enqueued, Expiry, Kick, KickReason, PendingWill, Session, Stage, SubRecord};
+use crate::session::{
+    Attachment, Enqueued, Expiry, Kick, KickReason, PendingWill, Session, SessionAccess, Stage, SubRecord,
+};
 use crate::settings::Settings;
 use crate::stats::{Local, Stats};
 use crate::subs::{Hit, SubTable, Subscriber};
@@ -57,6 +59,8 @@ pub struct Broker {
     pub max_sessions: AtomicU64,
     /// Connection tasks running (shutdown waits for them).
     pub active_connections: AtomicU64,
+    /// Bumped on every reload, so connections know to refresh what they cached.
+    pub generation: AtomicU64,
 }
 
 /// What a connection asks for when it attaches to its session.
@@ -66,7 +70,7 @@ pub struct AttachRequest {
     pub clean_start: bool,
     pub expiry: Expiry,
     pub version: ProtocolVersion,
-    pub username: Option<Arc<str>>,
+    pub access: SessionAccess,
     pub conn: u64,
     pub kick: Arc<Kick>,
     pub will: Option<Will>,
@@ -95,6 +99,7 @@ impl Broker {
             shutdown: Notify::new(),
             max_sessions: AtomicU64::new(0),
             active_connections: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -122,9 +127,18 @@ impl Broker {
         self.settings.read().clone()
     }
 
-    /// Replaces the settings (SIGHUP).
+    /// Replaces the settings (SIGHUP), refreshes every session's ACL snapshot from its listener, and
+    /// tells connections to refresh what they cached.
     pub fn set_settings(&self, s: Settings) {
         *self.settings.write() = Arc::new(s);
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
+        for session in sessions {
+            let mut st = session.state.lock();
+            if let Some(a) = &mut st.access {
+                a.acl = a.security.read().acl.clone();
+            }
+        }
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// A fresh id for a session or connection.
@@ -201,7 +215,7 @@ impl Broker {
                 st.pending_will = None;
                 st.attached = Some(Attachment { conn: req.conn, kick: req.kick.clone() });
                 st.version = req.version;
-                st.username = req.username.clone();
+                st.access = Some(req.access.clone());
                 st.expiry = req.expiry;
                 st.disconnected_at = None;
                 st.limits = settings.queue;
@@ -220,7 +234,7 @@ impl Broker {
             {
                 let mut st = s.state.lock();
                 st.attached = Some(Attachment { conn: req.conn, kick: req.kick.clone() });
-                st.username = req.username.clone();
+                st.access = Some(req.access.clone());
                 st.expiry = req.expiry;
                 st.will = req.will.clone();
             }
@@ -336,6 +350,7 @@ impl Broker {
             },
             expires_at: p.message_expiry_interval.map(|s| now + Duration::from_secs(s.into())),
             origin: 0,
+            source: None,
         };
         let mut local = Local::default();
         self.publish(Arc::new(msg), &mut local);

@@ -21,11 +21,13 @@ use mq_proto::{
 };
 use tokio::time::Sleep;
 
+use crate::acl::Want;
+use crate::auth::Security;
 use crate::broker::{AttachRequest, Broker};
 use crate::log;
-use crate::message::{Delivery, Message};
+use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
-use crate::session::{Expiry, Inflight, Kick, KickReason, Session, Stage};
+use crate::session::{Expiry, Inflight, Kick, KickReason, Session, SessionAccess, Stage};
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
@@ -190,6 +192,10 @@ struct Conn {
     id: u64,
     kick: Arc<Kick>,
     client_id: Arc<str>,
+    username: Option<Arc<str>>,
+    /// Security in force (refreshed when the broker's generation changes).
+    security: Arc<Security>,
+    generation: u64,
     /// Client's keep alive in force (0: none), and the sleep that checks it.
     keep_alive: u16,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -315,12 +321,17 @@ impl Conn {
         let kick = Kick::new();
         let client_id: Arc<str> = client_id.into();
         let username: Option<Arc<str>> = c.username.as_deref().map(Into::into);
+        let generation = broker.generation.load(Ordering::Acquire);
         let attached = broker.attach(AttachRequest {
             client_id: client_id.clone(),
             clean_start: c.clean_start,
             expiry,
             version: v,
-            username: username.clone(),
+            access: SessionAccess {
+                security: listener.security.clone(),
+                acl: security.acl.clone(),
+                username: username.clone(),
+            },
             conn: id,
             kick: kick.clone(),
             will,
@@ -372,6 +383,9 @@ impl Conn {
             id,
             kick,
             client_id,
+            username,
+            security,
+            generation,
             keep_alive,
             sleep: None,
             last_rx: Instant::now(),
@@ -419,8 +433,19 @@ impl Conn {
         self.finish(close).await;
     }
 
+    /// Picks up reloaded settings and security.
+    fn refresh(&mut self) {
+        let g = self.broker.generation.load(Ordering::Acquire);
+        if g != self.generation {
+            self.generation = g;
+            self.settings = self.broker.settings();
+            self.security = self.listener.security.read().clone();
+        }
+    }
+
     async fn serve_loop(&mut self) -> Close {
         loop {
+            self.refresh();
             if let Err(c) = self.pull() {
                 return c;
             }
@@ -656,7 +681,32 @@ impl Conn {
             st.incoming_qos2.insert(id.get());
         }
 
-        let denied = p.topic.starts_with("$SYS/") || p.topic.starts_with("$share/") || &*p.topic == "$SYS";
+        let topic: Arc<str> = match &self.listener.mount_point {
+            Some(m) => format!("{m}{}", p.topic).into(),
+            None => p.topic.clone(),
+        };
+        // Clients never publish into $SYS or $share (Mosquitto's rule), nor where the ACL says no.
+        let denied = p.topic.starts_with("$SYS/")
+            || p.topic.starts_with("$share/")
+            || &*p.topic == "$SYS"
+            || self
+                .security
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
+        if denied {
+            log!(
+                Debug,
+                "Denied PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+                self.client_id,
+                u8::from(p.dup),
+                p.qos.as_u8(),
+                u8::from(p.retain),
+                pid.map_or(0, PacketId::get),
+                p.topic,
+                p.payload.len()
+            );
+        }
         let too_big = self.settings.message_size_limit > 0 && p.payload.len() > self.settings.message_size_limit;
         let outcome = if too_big {
             log!(Notice, "Dropped too large PUBLISH from {} ({} bytes).", self.client_id, p.payload.len());
@@ -670,10 +720,6 @@ impl Conn {
             Some(r) => r,
             None => {
                 let now = Instant::now();
-                let topic: Arc<str> = match &self.listener.mount_point {
-                    Some(m) => format!("{m}{}", p.topic).into(),
-                    None => p.topic.clone(),
-                };
                 let expires_at =
                     p.properties.message_expiry_interval.take().map(|s| now + Duration::from_secs(s.into()));
                 let payload = if p.payload.len() <= COPY_PAYLOAD_UP_TO {
@@ -689,6 +735,13 @@ impl Conn {
                     properties: std::mem::take(&mut p.properties),
                     expires_at,
                     origin: self.session.id,
+                    source: (p.retain && self.settings.check_retain_source).then(|| {
+                        Arc::new(Source {
+                            security: self.listener.security.clone(),
+                            username: self.username.clone(),
+                            client_id: self.client_id.clone(),
+                        })
+                    }),
                 };
                 let queued = self.broker.publish(Arc::new(msg), &mut self.local);
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
@@ -757,6 +810,14 @@ impl Conn {
                 (Some(m), None) => format!("{m}{filter}"),
                 (None, _) => filter.clone(),
             };
+            if let Some(acl) = &self.security.acl
+                && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
+                && v != ProtocolVersion::V31
+            {
+                log!(Notice, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
+                codes.push(if v.is_v5() { ReasonCode::NOT_AUTHORIZED } else { ReasonCode::UNSPECIFIED_ERROR });
+                continue;
+            }
             let granted_opts = mq_proto::SubscriptionOptions { qos: granted, ..opts };
             let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
             log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
@@ -770,6 +831,8 @@ impl Conn {
             if send_retained {
                 let mut found = Vec::new();
                 self.broker.retained.read().matching(&full, now, &mut found);
+                // `check_retain_source`: the publisher must still be allowed to write there.
+                found.retain(|m| m.source.as_ref().is_none_or(|s| s.may_write(&m.topic)));
                 retained.extend(found.into_iter().map(|m| (m, granted, sub_id)));
             }
         }

@@ -16,6 +16,7 @@
 //! PUBLISH header per subscriber and writes the shared payload with vectored writes. Each hop is FIFO,
 //! so messages from one publisher keep their order.
 
+pub mod acl;
 pub mod auth;
 pub mod broker;
 pub mod cli;
@@ -63,9 +64,9 @@ pub enum BrokerError {
     /// The log file could not be opened.
     #[error(transparent)]
     Log(#[from] log::LogError),
-    /// A password file could not be read or parsed.
+    /// A password or ACL file could not be read or parsed.
     #[error("{0}")]
-    Security(#[from] mq_passwd::LoadError),
+    Security(#[from] auth::SecurityError),
     /// The pid file could not be written.
     #[error("unable to write pid file {path}: {source}")]
     PidFile { path: PathBuf, source: std::io::Error },
@@ -115,6 +116,7 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
                 eff.allow_zero_length_clientid,
                 eff.auto_id_prefix,
                 eff.password_file,
+                eff.acl_file,
             )?))))
         };
         let sec = if *cfg.per_listener_settings {
@@ -296,6 +298,7 @@ async fn serve(
                         properties: Default::default(),
                         expires_at: Some(Instant::now() + Duration::from_secs(20)),
                         origin: 0,
+                        source: None,
                     };
                     let mut local = stats::Local::default();
                     b.publish(Arc::new(msg), &mut local);

@@ -26,6 +26,30 @@ pub struct Message {
     pub expires_at: Option<Instant>,
     /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
     pub origin: u64,
+    /// Who published a retained message, kept only with `check_retain_source` so the publisher's
+    /// write access can be checked again before the message is sent to a new subscriber.
+    pub source: Option<Arc<Source>>,
+}
+
+/// The publisher of a retained message.
+#[derive(Debug)]
+pub struct Source {
+    /// Its listener's security (reloadable).
+    pub security: Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>,
+    /// Its user name.
+    pub username: Option<Arc<str>>,
+    /// Its client id.
+    pub client_id: Arc<str>,
+}
+
+impl Source {
+    /// Whether the publisher may still write `topic`.
+    pub fn may_write(&self, topic: &str) -> bool {
+        let sec = self.security.read();
+        sec.acl
+            .as_ref()
+            .is_none_or(|acl| acl.check(crate::acl::Want::Write, self.username.as_deref(), &self.client_id, topic))
+    }
 }
 
 impl Message {

@@ -177,6 +177,7 @@ mod tests {
             properties: Default::default(),
             expires_at: None,
             origin: 0,
+            source: None,
         })
     }
 

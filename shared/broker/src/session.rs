@@ -16,6 +16,8 @@ use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::acl::{Acl, Want};
+use crate::auth::Security;
 use crate::message::Delivery;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -142,6 +144,18 @@ pub struct PendingWill {
     pub at: Instant,
 }
 
+/// Whose rules decide what a session may receive: the listener it last connected through and the user
+/// name it connected with. `acl` is a snapshot of that listener's ACL, refreshed on reload.
+#[derive(Debug, Clone)]
+pub struct SessionAccess {
+    /// The listener's security (reloadable).
+    pub security: Arc<parking_lot::RwLock<Arc<Security>>>,
+    /// The ACL in force, if any.
+    pub acl: Option<Arc<Acl>>,
+    /// The user name of the connection.
+    pub username: Option<Arc<str>>,
+}
+
 /// A subscription as the session remembers it (the subscription table holds the routing side).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubRecord {
@@ -158,8 +172,8 @@ pub struct SessionState {
     pub attached: Option<Attachment>,
     /// Protocol version of the last connection.
     pub version: ProtocolVersion,
-    /// User name of the last connection (ACLs of a resumed session use it).
-    pub username: Option<Arc<str>>,
+    /// Access rules of the last connection (ACLs of a resumed session use them).
+    pub access: Option<SessionAccess>,
     /// Deliveries waiting to be sent, oldest first.
     pub pending: VecDeque<Delivery>,
     /// Payload bytes in `pending`.
@@ -208,7 +222,7 @@ impl Session {
             state: Mutex::new(SessionState {
                 attached: None,
                 version,
-                username: None,
+                access: None,
                 pending: VecDeque::new(),
                 pending_bytes: 0,
                 inflight: VecDeque::new(),
@@ -239,6 +253,13 @@ impl Session {
         let mut st = self.state.lock();
         let online = st.attached.is_some();
         if !online && d.qos == QoS::AtMostOnce && !st.limits.queue_qos0 {
+            return Enqueued::Skipped;
+        }
+        // Read access is checked per message at delivery, as Mosquitto does.
+        if let Some(a) = &st.access
+            && let Some(acl) = &a.acl
+            && !acl.check(Want::Read, a.username.as_deref(), &self.client_id, &d.msg.topic)
+        {
             return Enqueued::Skipped;
         }
         let size = d.msg.size();

@@ -80,6 +80,7 @@ fn publish(broker: &Broker, topic: &str, value: String) {
         properties: Default::default(),
         expires_at: None,
         origin: 0,
+        source: None,
     };
     let mut local = Local::default();
     broker.publish(Arc::new(msg), &mut local);

@@ -1,0 +1,449 @@
+//! Authentication and authorisation in `mq broker`: password files (ours and `mosquitto_passwd`'s),
+//! `allow_anonymous`, ACL files (user, topic, pattern, deny; checked on publish, subscribe and delivery),
+//! `per_listener_settings`, `clientid_prefixes`, `use_username_as_clientid`, reload on SIGHUP, and hostile
+//! input. Clients are rumqttc (3.1.1 and 5) and Mosquitto's tools.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rumqttc::v5::mqttbytes::v5 as r5;
+use tokio::sync::mpsc;
+
+use crate::harness::{Broker, TIMEOUT, free_port, mosquitto_bin, mq};
+
+const PASSWORD_USERS: [(&str, &str); 4] =
+    [("alice", "alice-pw"), ("bob", "bob-pw"), ("carol", "carol-pw"), ("admin", "admin-pw")];
+
+/// Writes a password file with `mq-passwd -b` for every user.
+fn password_file(dir: &Path, users: &[(&str, &str)]) -> std::path::PathBuf {
+    let path = dir.join("passwords");
+    for (i, (u, p)) in users.iter().enumerate() {
+        let mut cmd = mq("mq-passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let st = cmd.arg("-b").arg(&path).arg(u).arg(p).status().expect("mq-passwd runs");
+        assert!(st.success());
+    }
+    path
+}
+
+/// A 3.1.1 client whose event loop runs in a task, forwarding what arrives.
+struct V4 {
+    client: rumqttc::AsyncClient,
+    rx: mpsc::UnboundedReceiver<rumqttc::Packet>,
+}
+
+async fn v4(port: u16, id: &str, login: Option<(&str, &str)>) -> Result<V4, rumqttc::ConnectReturnCode> {
+    let mut o = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
+    if let Some((u, p)) = login {
+        o.set_credentials(u, p);
+    }
+    let (client, mut el) = rumqttc::AsyncClient::new(o, 100);
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, el.poll()).await.expect("CONNACK in time") {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => break,
+            Ok(_) => {}
+            Err(rumqttc::ConnectionError::ConnectionRefused(code)) => return Err(code),
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(ev) = el.poll().await {
+            if let rumqttc::Event::Incoming(p) = ev
+                && tx.send(p).is_err()
+            {
+                break;
+            }
+        }
+    });
+    Ok(V4 { client, rx })
+}
+
+impl V4 {
+    /// Subscribes and returns the SUBACK return codes.
+    async fn subscribe(&mut self, filter: &str) -> Vec<rumqttc::SubscribeReasonCode> {
+        self.client.subscribe(filter, rumqttc::QoS::AtLeastOnce).await.unwrap();
+        loop {
+            if let rumqttc::Packet::SubAck(s) = self.next().await {
+                return s.return_codes;
+            }
+        }
+    }
+
+    async fn publish(&self, topic: &str, payload: &str) {
+        self.client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.as_bytes().to_vec()).await.unwrap();
+    }
+
+    async fn next(&mut self) -> rumqttc::Packet {
+        tokio::time::timeout(TIMEOUT, self.rx.recv()).await.expect("packet in time").expect("connection open")
+    }
+
+    /// Topics and payloads of the PUBLISHes received until one on `marker` arrives (exclusive).
+    async fn until(&mut self, marker: &str) -> Vec<(String, String)> {
+        let mut seen = Vec::new();
+        loop {
+            if let rumqttc::Packet::Publish(p) = self.next().await {
+                if p.topic == marker {
+                    return seen;
+                }
+                seen.push((p.topic.clone(), String::from_utf8_lossy(&p.payload).into_owned()));
+            }
+        }
+    }
+}
+
+/// A v5 CONNECT's outcome: the CONNACK reason code.
+async fn v5_connect_code(port: u16, id: &str, login: Option<(&str, &str)>) -> r5::ConnectReturnCode {
+    let mut o = rumqttc::v5::MqttOptions::new(id, "127.0.0.1", port);
+    if let Some((u, p)) = login {
+        o.set_credentials(u, p);
+    }
+    let (_client, mut el) = rumqttc::v5::AsyncClient::new(o, 10);
+    loop {
+        match tokio::time::timeout(TIMEOUT, el.poll()).await.expect("CONNACK in time") {
+            Ok(rumqttc::v5::Event::Incoming(r5::Packet::ConnAck(c))) => return c.code,
+            Ok(_) => {}
+            Err(rumqttc::v5::ConnectionError::ConnectionRefused(code)) => return code,
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+}
+
+fn secured(dir: &Path, acl: Option<&str>) -> impl Fn(u16) -> String {
+    let pw = password_file(dir, &PASSWORD_USERS);
+    let acl_line = acl.map(|text| {
+        let path = dir.join("acl");
+        std::fs::write(&path, text).unwrap();
+        format!("acl_file {}\n", path.display())
+    });
+    move |port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n{}",
+            pw.display(),
+            acl_line.clone().unwrap_or_default()
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_file_logins_in_v311_and_v5() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::mq_conf(secured(dir.path(), None));
+    let port = broker.port;
+    assert!(v4(port, "a1", Some(("alice", "alice-pw"))).await.is_ok());
+    assert_eq!(v4(port, "a2", Some(("alice", "wrong"))).await.err(), Some(rumqttc::ConnectReturnCode::NotAuthorized));
+    assert_eq!(v4(port, "a3", Some(("nobody", "x"))).await.err(), Some(rumqttc::ConnectReturnCode::NotAuthorized));
+    assert_eq!(v4(port, "a4", None).await.err(), Some(rumqttc::ConnectReturnCode::NotAuthorized), "anonymous refused");
+    assert_eq!(v5_connect_code(port, "b1", Some(("bob", "bob-pw"))).await, r5::ConnectReturnCode::Success);
+    assert_eq!(v5_connect_code(port, "b2", Some(("bob", "nope"))).await, r5::ConnectReturnCode::NotAuthorized);
+    assert_eq!(v5_connect_code(port, "b3", None).await, r5::ConnectReturnCode::NotAuthorized);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acl_table_v311() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = "\
+# anonymous rules come first (no anonymous clients here, but they must not leak to users)
+topic read public/#
+
+user alice
+topic readwrite alice/#
+topic read shared/#
+topic deny shared/secret
+
+user bob
+topic write shared/#
+topic write alice/inbox
+
+user admin
+topic read #
+
+pattern readwrite users/%u/#
+pattern read clients/%c/#
+";
+    let broker = Broker::mq_conf(secured(dir.path(), Some(acl)));
+    let port = broker.port;
+    let mut admin = v4(port, "admin", Some(("admin", "admin-pw"))).await.unwrap();
+    let mut alice = v4(port, "alice-c", Some(("alice", "alice-pw"))).await.unwrap();
+    let mut bob = v4(port, "bob-c", Some(("bob", "bob-pw"))).await.unwrap();
+    let mut carol = v4(port, "carol-c", Some(("carol", "carol-pw"))).await.unwrap();
+
+    use rumqttc::SubscribeReasonCode::{Failure, Success};
+    let granted = vec![Success(rumqttc::QoS::AtLeastOnce)];
+    assert_eq!(admin.subscribe("#").await, granted);
+    assert_eq!(alice.subscribe("shared/#").await, granted);
+    assert_eq!(alice.subscribe("alice/inbox").await, granted);
+    // Subscriptions that could never deliver anything are refused in SUBACK (beyond Mosquitto 2.0).
+    assert_eq!(alice.subscribe("bob/#").await, vec![Failure]);
+    assert_eq!(alice.subscribe("public/#").await, vec![Failure], "anonymous rules do not apply to users");
+    assert_eq!(alice.subscribe("shared/secret").await, vec![Failure], "a deny covering the filter");
+    assert_eq!(carol.subscribe("users/carol/#").await, granted, "pattern with %u");
+    assert_eq!(carol.subscribe("users/alice/#").await, vec![Failure]);
+    assert_eq!(carol.subscribe("clients/carol-c/#").await, granted, "pattern with %c");
+    assert_eq!(bob.subscribe("alice/#").await, vec![Failure], "bob may only write");
+
+    // Writes: bob may write shared/#; alice may not.
+    bob.publish("shared/news", "from-bob").await;
+    bob.publish("shared/secret", "hidden").await;
+    bob.publish("done/bob", "").await; // denied for bob too, but admin never sees it: use a permitted marker
+    bob.publish("alice/inbox", "marker").await;
+    let got = alice.until("alice/inbox").await;
+    assert_eq!(got, [("shared/news".to_string(), "from-bob".to_string())], "deny wins on read for alice");
+    let got = admin.until("alice/inbox").await;
+    assert_eq!(
+        got,
+        [("shared/news".into(), "from-bob".into()), ("shared/secret".into(), "hidden".into())],
+        "admin reads everything bob may write; done/bob was refused"
+    );
+
+    alice.publish("shared/news", "from-alice").await; // alice may only read shared/#
+    alice.publish("alice/own", "ok").await;
+    alice.publish("users/alice/x", "pattern-ok").await;
+    alice.publish("alice/inbox", "m2").await;
+    let got = admin.until("alice/inbox").await;
+    assert_eq!(got, [("alice/own".into(), "ok".into()), ("users/alice/x".into(), "pattern-ok".into())]);
+
+    carol.publish("users/carol/a", "c1").await;
+    carol.publish("users/alice/a", "c2").await;
+    carol.publish("users/carol/end", "c3").await;
+    let got = admin.until("users/carol/end").await;
+    assert_eq!(got, [("users/carol/a".into(), "c1".into())], "carol writes only under her own name");
+    let got = carol.until("users/carol/end").await;
+    assert_eq!(got, [("users/carol/a".into(), "c1".into())], "carol reads her own tree back");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acl_v5_reason_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::mq_conf(secured(dir.path(), Some("user alice\ntopic read r/#\ntopic write w/#\n")));
+    let mut o = rumqttc::v5::MqttOptions::new("v5-alice", "127.0.0.1", broker.port);
+    o.set_credentials("alice", "alice-pw");
+    let (client, mut el) = rumqttc::v5::AsyncClient::new(o, 10);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(ev) = el.poll().await {
+            if let rumqttc::v5::Event::Incoming(p) = ev
+                && tx.send(p).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut next = async || tokio::time::timeout(TIMEOUT, rx.recv()).await.expect("in time").expect("open");
+    use rumqttc::v5::mqttbytes::QoS;
+    client.subscribe("x/#", QoS::AtLeastOnce).await.unwrap();
+    client.publish("r/1", QoS::AtLeastOnce, false, "no").await.unwrap();
+    client.publish("w/1", QoS::AtLeastOnce, false, "yes").await.unwrap();
+    let (mut suback, mut pubacks) = (None, Vec::new());
+    while suback.is_none() || pubacks.len() < 2 {
+        match next().await {
+            r5::Packet::SubAck(s) => suback = Some(s.return_codes),
+            r5::Packet::PubAck(a) => pubacks.push(a.reason),
+            _ => {}
+        }
+    }
+    assert_eq!(suback.unwrap(), vec![r5::SubscribeReasonCode::NotAuthorized]);
+    // PUBACK order follows PUBLISH order.
+    assert_eq!(pubacks, vec![r5::PubAckReason::NotAuthorized, r5::PubAckReason::NoMatchingSubscribers]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_listener_settings_keep_each_listener_its_own_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw_a = password_file(&dir.path().join("a").tap_mkdir(), &[("alice", "a-pw")]);
+    let pw_b = password_file(&dir.path().join("b").tap_mkdir(), &[("alice", "b-pw")]);
+    let acl_b = dir.path().join("acl_b");
+    std::fs::write(&acl_b, "user alice\ntopic read only/#\n").unwrap();
+    let port_b = free_port();
+    let broker = Broker::mq_conf(|port| {
+        format!(
+            "per_listener_settings true\n\
+             listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n\
+             listener {port_b} 127.0.0.1\nallow_anonymous true\npassword_file {}\nacl_file {}\n",
+            pw_a.display(),
+            pw_b.display(),
+            acl_b.display()
+        )
+    });
+    // Listener A: its own password, no anonymous, no ACL.
+    assert!(v4(broker.port, "x1", Some(("alice", "a-pw"))).await.is_ok());
+    assert!(v4(broker.port, "x2", Some(("alice", "b-pw"))).await.is_err());
+    assert!(v4(broker.port, "x3", None).await.is_err());
+    // Listener B: the other password, anonymous allowed, and its ACL applies.
+    assert!(v4(port_b, "y1", Some(("alice", "a-pw"))).await.is_err());
+    let mut b = v4(port_b, "y2", Some(("alice", "b-pw"))).await.unwrap();
+    assert_eq!(b.subscribe("elsewhere/#").await, vec![rumqttc::SubscribeReasonCode::Failure]);
+    assert!(v4(port_b, "y3", None).await.is_ok());
+    let mut a = v4(broker.port, "x4", Some(("alice", "a-pw"))).await.unwrap();
+    assert_eq!(
+        a.subscribe("elsewhere/#").await,
+        vec![rumqttc::SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)]
+    );
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clientid_prefixes_and_username_as_clientid() {
+    let broker = Broker::mq("clientid_prefixes sensor-\n");
+    assert!(v4(broker.port, "sensor-1", None).await.is_ok());
+    assert_eq!(v4(broker.port, "other", None).await.err(), Some(rumqttc::ConnectReturnCode::NotAuthorized));
+
+    let dir = tempfile::tempdir().unwrap();
+    let conf = secured(dir.path(), None);
+    let broker = Broker::mq_conf(|port| format!("{}use_username_as_clientid true\n", conf(port)));
+    // Two connections with different client ids but one user name: the second takes the first over.
+    let mut first = v4(broker.port, "id-1", Some(("bob", "bob-pw"))).await.unwrap();
+    let _second = v4(broker.port, "id-2", Some(("bob", "bob-pw"))).await.unwrap();
+    let closed = tokio::time::timeout(TIMEOUT, first.rx.recv()).await.expect("old connection closed in time");
+    assert!(closed.is_none(), "the first connection was taken over: {closed:?}");
+    broker.wait_log("as bob");
+}
+
+#[test]
+fn bad_password_and_acl_lines_stop_the_start_with_their_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "good:$7$101$AAECAwQFBgcICQoL$Xr99N9ym9ys8TWxis5ajETJq6EVYzmc6nb8t3pUYnPBbCAbICS4xejTltonXWCtJNBvA+By+TXUqU6qCblO00w==\nbroken-line-without-colon\n").unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(&conf, format!("listener {} 127.0.0.1\npassword_file {}\n", free_port(), pw.display())).unwrap();
+    let out = mq("mq").arg("broker").arg("-c").arg(&conf).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("{}:2:", pw.display())), "{err}");
+
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "user a\ntopic read ok/#\ntopic read bad/#/x\nnonsense\n").unwrap();
+    std::fs::write(&conf, format!("listener {} 127.0.0.1\nacl_file {}\n", free_port(), acl.display())).unwrap();
+    let out = mq("mq").arg("broker").arg("-c").arg(&conf).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("{}:3: invalid topic 'bad/#/x'", acl.display())), "{err}");
+    assert!(err.contains(&format!("{}:4: unknown keyword 'nonsense'", acl.display())), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_passwords_and_acl_without_dropping_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = secured(dir.path(), Some("user alice\ntopic read a/#\n"));
+    let broker = Broker::mq_conf(|port| format!("user root\n{}", conf(port)));
+    let mut alice = v4(broker.port, "alice-c", Some(("alice", "alice-pw"))).await.unwrap();
+    assert_eq!(alice.subscribe("b/#").await, vec![rumqttc::SubscribeReasonCode::Failure]);
+
+    // New password for alice, and b/# readable.
+    let st = mq("mq-passwd").arg("-b").arg(dir.path().join("passwords")).arg("alice").arg("new-pw").status().unwrap();
+    assert!(st.success());
+    std::fs::write(dir.path().join("acl"), "user alice\ntopic read a/#\ntopic read b/#\n").unwrap();
+    broker.signal("HUP");
+    broker.wait_log("Reloading config.");
+    // The connected client stays connected and gets the new rules.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        if alice.subscribe("b/#").await == vec![rumqttc::SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "reload never took effect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(v4(broker.port, "n1", Some(("alice", "new-pw"))).await.is_ok());
+    assert!(v4(broker.port, "n2", Some(("alice", "alice-pw"))).await.is_err());
+
+    // A broken ACL on reload keeps the old rules and says why.
+    std::fs::write(dir.path().join("acl"), "user alice\ntopic read a/#/bad\n").unwrap();
+    broker.signal("HUP");
+    broker.wait_log("keeping the old ones");
+    assert_eq!(alice.subscribe("b/x").await, vec![rumqttc::SubscribeReasonCode::Success(rumqttc::QoS::AtLeastOnce)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_storm_does_not_stop_other_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::mq_conf(secured(dir.path(), None));
+    let port = broker.port;
+    let mut sub = v4(port, "sub", Some(("admin", "admin-pw"))).await.unwrap();
+    sub.subscribe("flow/#").await;
+    let publisher = v4(port, "pub", Some(("bob", "bob-pw"))).await.unwrap();
+    // 200 connections with wrong passwords (and huge user names and passwords) at once.
+    let huge_user = "u".repeat(65_535);
+    let huge_pw = "p".repeat(65_535);
+    let mut storm = Vec::new();
+    for i in 0..200 {
+        let (u, p) =
+            if i % 10 == 0 { (huge_user.clone(), huge_pw.clone()) } else { ("alice".into(), format!("bad{i}")) };
+        storm.push(tokio::spawn(async move {
+            let mut o = rumqttc::MqttOptions::new(format!("bad{i}"), "127.0.0.1", port);
+            o.set_credentials(u, p);
+            o.set_max_packet_size(300_000, 300_000);
+            let (_c, mut el) = rumqttc::AsyncClient::new(o, 10);
+            loop {
+                match el.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+        }));
+    }
+    for i in 0..200 {
+        publisher.publish("flow/n", &i.to_string()).await;
+    }
+    publisher.publish("flow/end", "").await;
+    let got = sub.until("flow/end").await;
+    assert_eq!(got.len(), 200, "every message of the well-behaved publisher arrived");
+    for t in storm {
+        assert!(!t.await.unwrap(), "no wrong password got in");
+    }
+}
+
+#[test]
+fn mosquitto_passwd_files_work_in_mq_broker() {
+    let Some(tool) = mosquitto_bin("mosquitto_passwd") else { return };
+    let Some(pubber) = mosquitto_bin("mosquitto_pub") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    assert!(
+        crate::harness::command(&tool)
+            .arg("-c")
+            .arg("-b")
+            .arg(&pw)
+            .arg("eve")
+            .arg("s3cret")
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        crate::harness::command(&tool)
+            .arg("-H")
+            .arg("sha512")
+            .arg("-b")
+            .arg(&pw)
+            .arg("old")
+            .arg("legacy")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let broker = Broker::mq_conf(|port| format!("listener {port} 127.0.0.1\npassword_file {}\n", pw.display()));
+    let publish = |u: &str, p: &str| {
+        crate::harness::command(&pubber)
+            .args(["-p", &broker.port_arg(), "-t", "t", "-m", "x", "-u", u, "-P", p])
+            .status()
+            .unwrap()
+            .code()
+    };
+    assert_eq!(publish("eve", "s3cret"), Some(0));
+    assert_eq!(publish("old", "legacy"), Some(0));
+    assert_eq!(publish("eve", "wrong"), Some(5));
+}
