@@ -1,5 +1,4 @@
-//! The `mq` umbrella command: `mq broker`, `mq passwd`, and (as they land) `mq pub`, `mq sub`, `mq rr`,
-//! `mq bench`. Every subcommand reuses the argument types of the library behind the standalone tool, so
+//! The `mq` umbrella command: `mq broker`, `mq pub`, `mq sub`, `mq rr`, `mq passwd` (and `mq bench`). Every subcommand reuses the argument types of the library behind the standalone tool, so
 //! `mq passwd` and `mq-passwd` cannot drift. The generated man pages and completions come from
 //! [`command`].
 
@@ -21,6 +20,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the MQTT broker (mosquitto).
     Broker(mq_broker::BrokerArgs),
+    /// Publish a message (mosquitto_pub); the same options as mq-pub.
+    Pub(mq_client::PubArgs),
+    /// Subscribe and print messages (mosquitto_sub); the same options as mq-sub.
+    Sub(mq_client::SubArgs),
+    /// Send a request and wait for the response (mosquitto_rr); the same options as mq-rr.
+    Rr(mq_client::RrArgs),
     /// Manage password files (mosquitto_passwd).
     #[command(disable_help_flag = true)]
     Passwd(mq_passwd::cli::PasswdArgs),
@@ -35,12 +40,38 @@ pub fn command() -> clap::Command {
 /// page of its own (`mq-broker.1`) since it has no standalone binary.
 pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
-    vec![("mq", Cli::command()), ("mq-broker", broker), ("mq-passwd", mq_passwd::cli::PasswdArgs::command())]
+    vec![
+        ("mq", Cli::command()),
+        ("mq-broker", broker),
+        ("mq-pub", mq_client::PubArgs::command()),
+        ("mq-sub", mq_client::SubArgs::command()),
+        ("mq-rr", mq_client::RrArgs::command()),
+        ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
+    ]
 }
 
 /// Runs `mq` with the process arguments and returns its exit status.
 pub fn main_mq() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The client tools parse their own way (options file, Mosquitto's usage errors), with the
+    // subcommand's name in their messages.
+    let rest = || args.iter().skip(2).cloned();
+    let named = |name: &str| std::iter::once(std::ffi::OsString::from(name)).chain(rest());
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("pub") => {
+            let tool = mq_cli::Tool { name: "mq pub", ..mq_client::PUB_TOOL };
+            return mq_client::pub_main(mq_cli::usage::parse_args_or_exit(tool, named(tool.name)), tool.name);
+        }
+        Some("sub") => {
+            let tool = mq_cli::Tool { name: "mq sub", ..mq_client::SUB_TOOL };
+            return mq_client::sub_main(mq_cli::usage::parse_args_or_exit(tool, named(tool.name)), tool.name);
+        }
+        Some("rr") => {
+            let tool = mq_cli::Tool { name: "mq rr", ..mq_client::RR_TOOL };
+            return mq_client::rr_main(mq_cli::usage::parse_args_or_exit(tool, named(tool.name)), tool.name);
+        }
+        _ => {}
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -54,6 +85,9 @@ pub fn main_mq() -> ExitCode {
     };
     match cli.command {
         Command::Broker(args) => broker(args),
+        Command::Pub(args) => mq_client::pub_main(args, "mq pub"),
+        Command::Sub(args) => mq_client::sub_main(args, "mq sub"),
+        Command::Rr(args) => mq_client::rr_main(args, "mq rr"),
         Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
     }
 }
