@@ -2,6 +2,9 @@
 //!
 //! One test binary with a module per area (ripgrep's layout). Each module says what it covers.
 
+mod broker_connect;
+mod broker_sessions;
+mod broker_util;
 mod harness;
 mod passwd;
 mod security;
