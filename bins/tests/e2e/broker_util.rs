@@ -556,6 +556,22 @@ impl Raw {
         }
     }
 
+    /// Receives (and acknowledges) messages until one satisfies `last`, skipping other packets;
+    /// returns the messages before it. With a marker sent after the event under test, this proves what
+    /// did not arrive without waiting for a timeout.
+    pub fn publishes_until(&mut self, last: impl Fn(&Publish) -> bool) -> Vec<Publish> {
+        let mut before = Vec::new();
+        loop {
+            if let Packet::Publish(p) = self.recv() {
+                self.ack(&p);
+                if last(&p) {
+                    return before;
+                }
+                before.push(p);
+            }
+        }
+    }
+
     /// Subscribes (3.x encoding unless the connection is MQTT 5) and returns the SUBACK.
     pub fn subscribe(&mut self, pid: u16, filters: &[(&str, u8)]) -> SubAck {
         let bytes = if self.version == ProtocolVersion::V5 {
@@ -686,6 +702,29 @@ pub fn assert_healthy(port: u16) {
     assert_eq!(tp(&p), ("health/check".into(), "ok".into()));
 }
 
+/// Watches the `$SYS` topic `topic` until its value satisfies `ok` (values are republished when they
+/// change, every `sys_interval`); returns that value.
+pub fn sys_value_reaches(port: u16, topic: &str, ok: impl Fn(&str) -> bool) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = format!("sys-watch-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mut c = Raw::v311(port, &id);
+    c.subscribe(1, &[(topic, 0)]);
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        match c.next(deadline.saturating_duration_since(Instant::now())) {
+            Next::Packet(Packet::Publish(p)) => {
+                let v = String::from_utf8_lossy(&p.payload).into_owned();
+                if ok(&v) {
+                    return v;
+                }
+                seen.push(v);
+            }
+            other => panic!("{topic} never reached the expected value; saw {seen:?}, then {other:?}"),
+        }
+    }
+}
+
 /// Polls a `rumqttc` event loop (3.1.1 or 5) in its own task until the first error, which ends it.
 macro_rules! poller {
     ($eventloop:expr) => {{
@@ -790,7 +829,7 @@ async fn join_aborted<E>(mut ev: Events<E>) {
     let _ = tokio::time::timeout(WAIT, &mut ev.task).await;
 }
 
-fn qos4(q: u8) -> rumqttc::QoS {
+pub fn qos4(q: u8) -> rumqttc::QoS {
     match q {
         0 => rumqttc::QoS::AtMostOnce,
         1 => rumqttc::QoS::AtLeastOnce,
@@ -798,7 +837,7 @@ fn qos4(q: u8) -> rumqttc::QoS {
     }
 }
 
-fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+pub fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
     match q {
         0 => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
         1 => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,

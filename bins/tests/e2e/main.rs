@@ -3,6 +3,8 @@
 //! One test binary with a module per area (ripgrep's layout). Each module says what it covers.
 
 mod broker_connect;
+mod broker_qos;
+mod broker_retain;
 mod broker_sessions;
 mod broker_util;
 mod harness;

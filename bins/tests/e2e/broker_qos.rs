@@ -1,0 +1,306 @@
+//! `mq broker`: quality of service. The QoS 0/1/2 flows in both directions (publisher to broker, broker
+//! to subscriber), delivered QoS = min(publish, subscription) and `upgrade_outgoing_qos`, QoS 2
+//! exactly-once on a resent PUBLISH and packet id reuse, per-publisher order, the outgoing in-flight
+//! window (`max_inflight_messages`, MQTT 5 Receive Maximum) with clients that do not acknowledge,
+//! `max_queued_messages` with its drops counted in `$SYS/broker/publish/messages/dropped`, and DUP
+//! redelivery of unacknowledged QoS 1 and 2 messages (and PUBREL) when a persistent session
+//! reconnects.
+
+use mq_proto::{Packet, QoS};
+
+use crate::broker_util::wire::{self, Connect, Pub};
+use crate::broker_util::{QUIET, Raw, V4, V5, broker, sys_value_reaches, tp, tp4, tp5, v4_options, v5_options};
+
+#[test]
+fn publisher_side_flows_for_each_qos_and_version() {
+    let b = broker("");
+    for c in [Connect::v31("p31"), Connect::v311("p311"), Connect::v5("p5")] {
+        let (mut p, _) = Raw::connect(b.port, &c);
+        p.publish(&Pub::new("flow/t", "q0"));
+        p.publish(&Pub::new("flow/t", "q1").qos(1, 10)); // PUBACK 10
+        p.publish(&Pub::new("flow/t", "q2").qos(2, 11)); // PUBREC 11, PUBREL, PUBCOMP 11
+        p.ping();
+    }
+}
+
+#[test]
+fn subscriber_side_flows_for_each_qos() {
+    let b = broker("");
+    let mut sub = Raw::v311(b.port, "sub");
+    sub.subscribe(1, &[("flow/t", 2)]);
+    let mut publ = Raw::v311(b.port, "pub");
+    for q in 0..3u8 {
+        publ.publish(&Pub::new("flow/t", format!("q{q}")).qos(q, 1));
+    }
+    let p0 = sub.recv_publish();
+    assert_eq!((p0.qos, p0.packet_id, p0.dup), (QoS::AtMostOnce, None, false));
+    let p1 = sub.recv_publish();
+    assert_eq!((p1.qos, p1.dup), (QoS::AtLeastOnce, false));
+    sub.ack(&p1);
+    let p2 = sub.recv_publish();
+    assert_eq!((p2.qos, p2.dup), (QoS::ExactlyOnce, false));
+    assert_ne!(p1.packet_id, p2.packet_id, "both may be in flight at once");
+    sub.send(&wire::pubrec(p2.packet_id.expect("pid").get()));
+    match sub.recv() {
+        Packet::PubRel(a) => assert_eq!(Some(a.packet_id), p2.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    sub.send(&wire::pubcomp(p2.packet_id.expect("pid").get()));
+    sub.ping();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_qos_is_the_minimum_of_publish_and_subscription() {
+    let b = broker("");
+    let mut subs = Vec::new();
+    for q in 0..3u8 {
+        let mut s = V4::new(b.port, &format!("sub{q}")).await;
+        s.subscribe("min/t", q).await;
+        subs.push(s);
+    }
+    let mut p = V4::new(b.port, "pub").await;
+    for q in 0..3u8 {
+        p.publish("min/t", q, false, format!("{q}")).await;
+    }
+    for (sq, s) in subs.iter_mut().enumerate() {
+        for pq in 0..3u8 {
+            let m = s.recv().await;
+            assert_eq!(tp4(&m).1, pq.to_string());
+            assert_eq!(m.qos as u8, pq.min(sq as u8), "published at {pq}, subscribed at {sq}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_outgoing_qos_delivers_at_the_subscription_qos() {
+    let b = broker("upgrade_outgoing_qos true");
+    let mut s = V4::new(b.port, "sub").await;
+    s.subscribe("up/t", 2).await;
+    let mut p = V4::new(b.port, "pub").await;
+    p.publish("up/t", 0, false, "was qos 0").await;
+    let m = s.recv().await;
+    assert_eq!((tp4(&m).1.as_str(), m.qos as u8), ("was qos 0", 2));
+}
+
+#[test]
+fn resent_qos2_publish_is_delivered_once() {
+    let b = broker("");
+    let mut sub = Raw::v311(b.port, "sub");
+    sub.subscribe(1, &[("once/#", 1)]);
+    let mut publ = Raw::v311(b.port, "pub");
+    let msg = Pub::new("once/t", "exactly once").qos(2, 5);
+    publ.send(&msg.v3());
+    assert!(matches!(publ.recv(), Packet::PubRec(a) if a.packet_id.get() == 5));
+    publ.send(&msg.clone().dup().v3());
+    assert!(matches!(publ.recv(), Packet::PubRec(a) if a.packet_id.get() == 5));
+    publ.send(&wire::pubrel(5));
+    assert!(matches!(publ.recv(), Packet::PubComp(a) if a.packet_id.get() == 5));
+    // The id is free again: a new message with it is a new message.
+    publ.publish(&Pub::new("once/t", "same id, new message").qos(2, 5));
+    publ.publish(&Pub::new("once/marker", "marker").qos(1, 6));
+    let got: Vec<String> = (0..3).map(|_| tp(&sub.recv_publish_ack()).1).collect();
+    assert_eq!(got, ["exactly once", "same id, new message", "marker"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_one_publisher_keep_their_order() {
+    let b = broker("");
+    let mut s = V5::new(b.port, "sub").await;
+    s.subscribe("order/#", 1).await;
+    let p = V5::new(b.port, "pub").await;
+    for i in 0..100 {
+        let q = [0u8, 1, 2][i % 3];
+        p.client
+            .publish(format!("order/{}", i % 7), crate::broker_util::qos5(q), false, i.to_string())
+            .await
+            .expect("publish");
+    }
+    for i in 0..100 {
+        assert_eq!(tp5(&s.recv().await).1, i.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_inflight_messages_limits_unacknowledged_deliveries() {
+    let b = broker("max_inflight_messages 3");
+    let mut o = v4_options(b.port, "slow");
+    o.set_manual_acks(true);
+    let (mut s, _) = V4::connect(o).await;
+    s.subscribe("win/t", 1).await;
+    let mut p = V4::new(b.port, "pub").await;
+    for i in 0..8 {
+        p.publish("win/t", 1, false, i.to_string()).await;
+    }
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let m = s.recv().await;
+        assert_eq!(tp4(&m).1, i.to_string());
+        held.push(m);
+    }
+    let more = s.ev.seen_within(QUIET, |e| matches!(e, rumqttc::Event::Incoming(rumqttc::Packet::Publish(_)))).await;
+    assert!(!more, "a fourth message was sent with three unacknowledged");
+    // Each acknowledgement lets exactly one more through.
+    s.client.ack(&held.remove(0)).await.expect("ack");
+    let m = s.recv().await;
+    assert_eq!(tp4(&m).1, "3");
+    held.push(m);
+    let more = s.ev.seen_within(QUIET, |e| matches!(e, rumqttc::Event::Incoming(rumqttc::Packet::Publish(_)))).await;
+    assert!(!more, "two messages for one acknowledgement");
+    for m in held.drain(..) {
+        s.client.ack(&m).await.expect("ack");
+    }
+    for i in 4..8 {
+        let m = s.recv().await;
+        assert_eq!(tp4(&m).1, i.to_string());
+        s.client.ack(&m).await.expect("ack");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_receive_maximum_limits_unacknowledged_deliveries() {
+    let b = broker("");
+    let mut o = v5_options(b.port, "slow5");
+    o.set_manual_acks(true);
+    o.set_receive_maximum(Some(2));
+    let (mut s, _) = V5::connect(o).await;
+    s.subscribe("rm/t", 2).await;
+    let mut p = V5::new(b.port, "pub").await;
+    for i in 0..5 {
+        p.publish("rm/t", 1 + (i % 2), false, i.to_string()).await;
+    }
+    let first = s.recv().await;
+    let second = s.recv().await;
+    assert_eq!((tp5(&first).1, tp5(&second).1), ("0".into(), "1".into()));
+    let more = s
+        .ev
+        .seen_within(QUIET, |e| matches!(e, rumqttc::v5::Event::Incoming(crate::broker_util::p5::Packet::Publish(_))))
+        .await;
+    assert!(!more, "more than Receive Maximum (2) messages in flight");
+    s.client.ack(&first).await.expect("ack");
+    assert_eq!(tp5(&s.recv().await).1, "2");
+}
+
+#[test]
+fn max_queued_messages_drops_for_offline_sessions_and_counts_drops() {
+    let b = broker("max_queued_messages 2\nsys_interval 1");
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("offline").clean(false));
+    c.subscribe(1, &[("mq/t", 1)]);
+    c.send(&wire::disconnect());
+    c.expect_closed();
+    let mut publ = Raw::v311(b.port, "pub");
+    for i in 0..5 {
+        publ.publish(&Pub::new("mq/t", format!("m{i}")).qos(1, i + 1));
+    }
+    let (mut c, ack) = Raw::connect(b.port, &Connect::v311("offline").clean(false));
+    assert!(ack.session_present);
+    assert_eq!(tp(&c.recv_publish_ack()).1, "m0");
+    assert_eq!(tp(&c.recv_publish_ack()).1, "m1");
+    publ.publish(&Pub::new("mq/t", "after").qos(1, 9));
+    assert_eq!(tp(&c.recv_publish_ack()).1, "after", "more than max_queued_messages were kept");
+    sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| v == "3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_queued_messages_drops_for_a_stuck_online_client() {
+    let b = broker("max_inflight_messages 1\nmax_queued_messages 2");
+    let mut o = v4_options(b.port, "stuck");
+    o.set_manual_acks(true);
+    let (mut s, _) = V4::connect(o).await;
+    s.subscribe("stuck/t", 1).await;
+    let mut p = V4::new(b.port, "pub").await;
+    for i in 0..6 {
+        p.publish("stuck/t", 1, false, i.to_string()).await;
+    }
+    // One in flight, two queued, three dropped.
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let m = s.recv().await;
+        got.push(tp4(&m).1);
+        s.client.ack(&m).await.expect("ack");
+    }
+    assert_eq!(got, ["0", "1", "2"]);
+    p.publish("stuck/t", 1, false, "after").await;
+    let m = s.recv().await;
+    assert_eq!(tp4(&m).1, "after", "a dropped message was delivered");
+}
+
+/// A persistent 3.1.1 subscriber to `dup/t` at `qos`, and the publisher.
+fn dup_setup(qos: u8) -> (crate::harness::Broker, Raw, Raw) {
+    let b = broker("");
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("redo").clean(false));
+    c.subscribe(1, &[("dup/t", qos)]);
+    let publ = Raw::v311(b.port, "pub");
+    (b, c, publ)
+}
+
+#[test]
+fn unacknowledged_qos1_is_resent_with_dup_on_reconnect() {
+    let (b, mut c, mut publ) = dup_setup(1);
+    publ.publish(&Pub::new("dup/t", "ack me").qos(1, 1));
+    let first = c.recv_publish();
+    assert!(!first.dup);
+    c.drop_connection();
+
+    let (mut c, ack) = Raw::connect(b.port, &Connect::v311("redo").clean(false));
+    assert!(ack.session_present);
+    let again = c.recv_publish();
+    assert_eq!(tp(&again), tp(&first));
+    assert!(again.dup, "a redelivery has DUP set");
+    assert_eq!(again.packet_id, first.packet_id, "a redelivery keeps its packet id");
+    c.ack(&again);
+    c.send(&wire::disconnect());
+    c.expect_closed();
+
+    // Acknowledged: not sent a third time.
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("redo").clean(false));
+    publ.publish(&Pub::new("dup/t", "marker").qos(1, 2));
+    let next = c.recv_publish();
+    assert_eq!((tp(&next).1.as_str(), next.dup), ("marker", false));
+}
+
+#[test]
+fn unacknowledged_qos2_publish_is_resent_with_dup_on_reconnect() {
+    let (b, mut c, mut publ) = dup_setup(2);
+    publ.publish(&Pub::new("dup/t", "exactly once").qos(2, 1));
+    let first = c.recv_publish();
+    assert_eq!((first.qos, first.dup), (QoS::ExactlyOnce, false));
+    c.drop_connection();
+
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("redo").clean(false));
+    let again = c.recv_publish();
+    assert_eq!((tp(&again), again.dup, again.packet_id), (tp(&first), true, first.packet_id));
+    c.ack(&again);
+    c.ping();
+}
+
+#[test]
+fn unfinished_qos2_exchange_resends_pubrel_on_reconnect() {
+    let (b, mut c, mut publ) = dup_setup(2);
+    publ.publish(&Pub::new("dup/t", "released").qos(2, 1));
+    let first = c.recv_publish();
+    let pid = first.packet_id.expect("pid");
+    c.send(&wire::pubrec(pid.get()));
+    assert!(matches!(c.recv(), Packet::PubRel(a) if a.packet_id == pid));
+    c.drop_connection();
+
+    // The message is not sent again, but the PUBREL is.
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("redo").clean(false));
+    match c.recv() {
+        Packet::PubRel(a) => assert_eq!(a.packet_id, pid),
+        other => panic!("expected the PUBREL again, got {other:?}"),
+    }
+    c.send(&wire::pubcomp(pid.get()));
+    publ.publish(&Pub::new("dup/t", "marker").qos(2, 2));
+    assert_eq!(tp(&c.recv_publish_ack()).1, "marker");
+}
+
+#[test]
+fn v5_puback_says_no_matching_subscribers() {
+    let b = broker("");
+    let mut p = Raw::v5(b.port, "lonely");
+    assert_eq!(p.publish(&Pub::new("nobody/listens", "x").qos(1, 1)), 0x10);
+    assert_eq!(p.publish(&Pub::new("nobody/listens", "x").qos(2, 2)), 0x10);
+    let mut s = Raw::v5(b.port, "listener");
+    s.subscribe(1, &[("nobody/listens", 0)]);
+    assert_eq!(p.publish(&Pub::new("nobody/listens", "x").qos(1, 3)), 0x00);
+}
