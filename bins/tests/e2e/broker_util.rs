@@ -411,6 +411,8 @@ pub struct Raw {
     /// The version used to decode what the broker sends.
     pub version: ProtocolVersion,
     closed: bool,
+    /// Packets read while waiting for another one (a PUBREL), served first by [`Raw::next`].
+    stash: std::collections::VecDeque<Packet>,
 }
 
 fn version_of(level: u8) -> ProtocolVersion {
@@ -426,13 +428,25 @@ impl Raw {
     pub fn open(port: u16) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the broker");
         s.set_nodelay(true).expect("nodelay");
-        Raw { sock: Sock::Tcp(s), buf: BytesMut::new(), version: ProtocolVersion::V311, closed: false }
+        Raw {
+            sock: Sock::Tcp(s),
+            buf: BytesMut::new(),
+            version: ProtocolVersion::V311,
+            closed: false,
+            stash: Default::default(),
+        }
     }
 
     /// A Unix-socket connection, nothing sent yet.
     pub fn open_unix(path: &Path) -> Raw {
         let s = UnixStream::connect(path).expect("connect to the unix socket");
-        Raw { sock: Sock::Unix(s), buf: BytesMut::new(), version: ProtocolVersion::V311, closed: false }
+        Raw {
+            sock: Sock::Unix(s),
+            buf: BytesMut::new(),
+            version: ProtocolVersion::V311,
+            closed: false,
+            stash: Default::default(),
+        }
     }
 
     /// Sends `c` and returns the CONNACK (failing the test on anything else).
@@ -487,6 +501,9 @@ impl Raw {
 
     /// The next packet, or why there is none, waiting at most `timeout`.
     pub fn next(&mut self, timeout: Duration) -> Next {
+        if let Some(p) = self.stash.pop_front() {
+            return Next::Packet(p);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             match mq_proto::decode(&mut self.buf, self.version, mq_proto::MAX_PACKET_SIZE) {
@@ -546,10 +563,15 @@ impl Raw {
             (mq_proto::QoS::AtLeastOnce, Some(id)) => self.send(&wire::puback(id.get())),
             (mq_proto::QoS::ExactlyOnce, Some(id)) => {
                 self.send(&wire::pubrec(id.get()));
-                match self.recv() {
-                    Packet::PubRel(a) => assert_eq!(a.packet_id, id),
-                    other => panic!("expected PUBREL, got {other:?}"),
+                // Other messages may come before the PUBREL: keep them for later.
+                let mut other = Vec::new();
+                loop {
+                    match self.recv() {
+                        Packet::PubRel(a) if a.packet_id == id => break,
+                        p => other.push(p),
+                    }
                 }
+                self.stash.extend(other);
                 self.send(&wire::pubcomp(id.get()));
             }
             _ => {}
