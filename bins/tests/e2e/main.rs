@@ -3,12 +3,14 @@
 //! One test binary with a module per area (ripgrep's layout). Each module says what it covers.
 
 mod broker_connect;
+mod broker_malformed;
 mod broker_qos;
 mod broker_retain;
 mod broker_sessions;
 mod broker_shared;
 mod broker_topics;
 mod broker_util;
+mod broker_v5;
 mod broker_will;
 mod harness;
 mod passwd;
