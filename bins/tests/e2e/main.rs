@@ -12,6 +12,8 @@ mod broker_topics;
 mod broker_util;
 mod broker_v5;
 mod broker_will;
+mod client_util;
 mod harness;
 mod passwd;
+mod pub_sub;
 mod security;
