@@ -13,6 +13,8 @@ mod broker_util;
 mod broker_v5;
 mod broker_will;
 mod client_util;
+mod clients_cli;
+mod exec;
 mod harness;
 mod passwd;
 mod pub_sub;
