@@ -31,6 +31,7 @@ complete -c mq -n "__fish_mq_needs_command" -f -a "pub" -d 'Publish a message (m
 complete -c mq -n "__fish_mq_needs_command" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub); the same options as mq-sub'
 complete -c mq -n "__fish_mq_needs_command" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
 complete -c mq -n "__fish_mq_needs_command" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mq -n "__fish_mq_needs_command" -f -a "bench" -d 'Load-test a broker: many connections, publishers or subscribers from one process'
 complete -c mq -n "__fish_mq_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mq -n "__fish_mq_using_subcommand broker" -s c -l config-file -d 'Configuration file (mosquitto.conf syntax)' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -s p -l port -d 'Listen on this port of the loopback interface (up to 10 times); ignored when the configuration file defines listeners' -r
@@ -211,9 +212,76 @@ complete -c mq -n "__fish_mq_using_subcommand passwd" -s c -d 'Create a new pass
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s D -d 'Delete the user rather than adding or updating its password'
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s U -d 'Upgrade a plain-text password file (user:password lines) to hashed passwords'
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s V -l version -d 'Print version'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "broker" -d 'Run the MQTT broker (mosquitto)'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "pub" -d 'Publish a message (mosquitto_pub); the same options as mq-pub'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub); the same options as mq-sub'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'
+complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "pub" -d 'Publish from many clients'
+complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'
+complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s h -l host -d 'Broker host' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s p -l port -d 'Broker port' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s V -l protocol-version -d 'MQTT version: mqttv31, mqttv311 or mqttv5 (31, 311, 5)' -r -f -a "mqttv31\t''
+mqttv311\t''
+mqttv5\t''"
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l count -d 'Number of clients' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s k -l keepalive -d 'Keep alive in seconds' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s u -l username -d 'User name' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s P -l pw -d 'Password' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json-file -d 'Append the JSON summary to this file as well' -r -F
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json -d 'Print one JSON line as the summary'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s h -l host -d 'Broker host' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s p -l port -d 'Broker port' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s V -l protocol-version -d 'MQTT version: mqttv31, mqttv311 or mqttv5 (31, 311, 5)' -r -f -a "mqttv31\t''
+mqttv311\t''
+mqttv5\t''"
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s c -l count -d 'Number of clients' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s k -l keepalive -d 'Keep alive in seconds' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s u -l username -d 'User name' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s P -l pw -d 'Password' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json-file -d 'Append the JSON summary to this file as well' -r -F
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s t -l topic -d 'Topic; %i is the client number, %c the client id' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'QoS' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s s -l size -d 'Payload size in bytes (at least 20: the payload carries a send time and sequence number)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l rate -d 'Messages per second per client (0: as fast as possible)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l messages -d 'Stop each client after this many messages (0: no limit; the duration still applies)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l inflight -d 'QoS 1/2 messages in flight per client (the broker\'s Receive Maximum caps it in MQTT 5)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json -d 'Print one JSON line as the summary'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l retain -d 'Publish retained'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s h -l host -d 'Broker host' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s p -l port -d 'Broker port' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s V -l protocol-version -d 'MQTT version: mqttv31, mqttv311 or mqttv5 (31, 311, 5)' -r -f -a "mqttv31\t''
+mqttv311\t''
+mqttv5\t''"
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l count -d 'Number of clients' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s k -l keepalive -d 'Keep alive in seconds' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s u -l username -d 'User name' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s P -l pw -d 'Password' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json-file -d 'Append the JSON summary to this file as well' -r -F
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic filter; %i is the client number, %c the client id' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json -d 'Print one JSON line as the summary'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "pub" -d 'Publish from many clients'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "broker" -d 'Run the MQTT broker (mosquitto)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "pub" -d 'Publish a message (mosquitto_pub); the same options as mq-pub'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub); the same options as mq-sub'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "bench" -d 'Load-test a broker: many connections, publishers or subscribers from one process'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "pub" -d 'Publish from many clients'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'

@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage password files (mosquitto_passwd).
     #[command(disable_help_flag = true)]
     Passwd(mq_passwd::cli::PasswdArgs),
+    /// Load-test a broker: many connections, publishers or subscribers from one process.
+    #[command(disable_help_flag = true)]
+    Bench(mq_bench::BenchArgs),
 }
 
 /// The `mq` command definition, for documentation generators.
@@ -40,6 +43,7 @@ pub fn command() -> clap::Command {
 /// page of its own (`mq-broker.1`) since it has no standalone binary.
 pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
+    let bench = mq_bench::BenchArgs::command().name("mq-bench").bin_name("mq bench");
     vec![
         ("mq", Cli::command()),
         ("mq-broker", broker),
@@ -47,6 +51,7 @@ pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
         ("mq-sub", mq_client::SubArgs::command()),
         ("mq-rr", mq_client::RrArgs::command()),
         ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
+        ("mq-bench", bench),
     ]
 }
 
@@ -89,6 +94,13 @@ pub fn main_mq() -> ExitCode {
         Command::Sub(args) => mq_client::sub_main(args, "mq sub"),
         Command::Rr(args) => mq_client::rr_main(args, "mq rr"),
         Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
+        Command::Bench(args) => match mq_bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -147,8 +147,19 @@ impl Broker {
     }
 
     /// Stores a retained message (if flagged) and queues the message for every matching subscriber.
-    /// Returns how many sessions it was queued for.
+    /// Returns how many sessions it was queued for; sessions whose queues are congested (see
+    /// [`Enqueued::Congested`]) are added to `congested`.
     pub fn publish(&self, msg: Arc<Message>, local: &mut Local) -> usize {
+        self.publish_flow(msg, local, None)
+    }
+
+    /// [`Broker::publish`], collecting congested sessions for the publisher to wait on.
+    pub fn publish_flow(
+        &self,
+        msg: Arc<Message>,
+        local: &mut Local,
+        mut congested: Option<&mut Vec<Arc<Session>>>,
+    ) -> usize {
         if msg.retain {
             self.retained.write().set(msg.clone());
         }
@@ -157,8 +168,18 @@ impl Broker {
         let settings = self.settings();
         let mut queued = 0;
         for hit in hits {
+            let session = congested.is_some().then(|| hit.session.clone());
             match self.deliver(&settings, hit, &msg) {
                 Enqueued::Queued => queued += 1,
+                Enqueued::Congested => {
+                    queued += 1;
+                    if let (Some(list), Some(s)) = (congested.as_deref_mut(), session)
+                        && s.id != msg.origin
+                        && !list.iter().any(|x| x.id == s.id)
+                    {
+                        list.push(s);
+                    }
+                }
                 Enqueued::Dropped => local.pub_dropped += 1,
                 Enqueued::Skipped => {}
             }

@@ -43,6 +43,9 @@ const READ_BUDGET: usize = 256 * 1024;
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
 const COPY_PAYLOAD_UP_TO: usize = 1024;
+/// A congested subscriber that takes nothing from its queue for this long is stalled: publishers stop
+/// waiting for it and its overflow is dropped from then on.
+const CONGESTION_WAIT: Duration = Duration::from_millis(100);
 /// How long a shutting-down connection may spend flushing.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
@@ -208,6 +211,8 @@ struct Conn {
     expiry: Expiry,
     connect_expiry_zero: bool,
     local: Local,
+    /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
+    congested: Vec<Arc<Session>>,
 }
 
 impl Conn {
@@ -393,6 +398,7 @@ impl Conn {
             expiry,
             connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
             local: Local::default(),
+            congested: Vec::new(),
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
         if attached.present {
@@ -445,17 +451,37 @@ impl Conn {
 
     async fn serve_loop(&mut self) -> Close {
         loop {
+            // Socket readiness does not count against tokio's cooperative budget: a publisher whose
+            // socket always has data would never yield, and a subscriber it woke (placed in this worker's
+            // LIFO slot, which other workers cannot steal) would starve. Spend budget explicitly.
+            tokio::task::consume_budget().await;
             self.refresh();
-            if let Err(c) = self.pull() {
-                return c;
-            }
+            let more = match self.pull() {
+                Ok(more) => more,
+                Err(c) => return c,
+            };
             if !self.out.is_empty()
                 && let Err(e) = self.flush()
             {
                 return e.into();
             }
+            if more && self.out.len() < HIGH_WATER {
+                // The queue holds more than the buffer took and the socket took it all: go again. (No
+                // wake-up would come: publishers wake a session only when its queue was empty.)
+                continue;
+            }
             self.broker.stats.flush(&mut self.local);
             self.arm_keepalive();
+            if !self.congested.is_empty() {
+                self.wait_for_room().await;
+                // Packets read before the pause are handled now, before reading more.
+                if let Err(c) = self.handle_buffered() {
+                    return c;
+                }
+                if !self.congested.is_empty() {
+                    continue;
+                }
+            }
 
             enum Event {
                 Kicked(KickReason),
@@ -513,6 +539,37 @@ impl Conn {
         }
     }
 
+    /// Flow control: before reading more from this publisher, waits (bounded) until the subscribers its
+    /// messages congested have room again. A subscriber that does not drain in time is marked stalled:
+    /// publishers stop waiting for it and its overflow is dropped, so it cannot hold anyone back.
+    async fn wait_for_room(&mut self) {
+        for s in std::mem::take(&mut self.congested) {
+            let mut drained = s.state.lock().drained;
+            let mut deadline = tokio::time::Instant::now() + CONGESTION_WAIT;
+            loop {
+                let notified = s.space.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if s.has_room() || !s.is_online() {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    let mut st = s.state.lock();
+                    if st.drained != drained {
+                        // Slow but moving: keep waiting.
+                        drained = st.drained;
+                        deadline = tokio::time::Instant::now() + CONGESTION_WAIT;
+                        continue;
+                    }
+                    st.stalled = true;
+                    drop(st);
+                    log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
+                    break;
+                }
+            }
+        }
+    }
+
     /// [MQTT-3.1.2-24] one and a half times the keep alive without a packet closes the connection.
     fn keepalive_deadline(&self) -> Instant {
         self.last_rx + Duration::from_millis(u64::from(self.keep_alive) * 1500)
@@ -558,17 +615,26 @@ impl Conn {
             self.local.bytes_received += total as u64;
             self.last_rx = Instant::now();
         }
+        self.handle_buffered()?;
+        if eof {
+            return Err(Close::Io(None));
+        }
+        Ok(())
+    }
+
+    /// Handles the complete packets in the read buffer, stopping early when a publication congested a
+    /// subscriber (flow control: the rest waits until there is room).
+    fn handle_buffered(&mut self) -> Result<(), Close> {
         let limit = self.settings.incoming_packet_limit();
-        while let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? {
+        while self.congested.is_empty()
+            && let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)?
+        {
             self.local.msgs_received += 1;
             self.handle(p)?;
         }
         if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
             // Idle connections hold no read buffer.
             self.rbuf = BytesMut::new();
-        }
-        if eof {
-            return Err(Close::Io(None));
         }
         Ok(())
     }
@@ -743,7 +809,7 @@ impl Conn {
                         })
                     }),
                 };
-                let queued = self.broker.publish(Arc::new(msg), &mut self.local);
+                let queued = self.broker.publish_flow(Arc::new(msg), &mut self.local, Some(&mut self.congested));
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
             }
         };
@@ -891,10 +957,11 @@ impl Conn {
     }
 
     /// Moves deliveries from the session into the output buffer, as far as the in-flight window and
-    /// the buffer's high-water mark allow. Fails when the session was taken over.
-    fn pull(&mut self) -> Result<(), Close> {
+    /// the buffer's high-water mark allow. Returns whether it stopped at the high-water mark with
+    /// deliveries left; fails when the session was taken over.
+    fn pull(&mut self) -> Result<bool, Close> {
         if self.out.len() >= HIGH_WATER {
-            return Ok(());
+            return Ok(true);
         }
         let now = Instant::now();
         let session = self.session.clone();
@@ -902,6 +969,7 @@ impl Conn {
         if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
             return Err(Close::TakenOver);
         }
+        let was_over = st.over_limit(0);
         while self.out.len() < HIGH_WATER {
             let Some(front) = st.pending.front() else { break };
             if front.qos != QoS::AtMostOnce && st.inflight.len() >= self.window {
@@ -928,7 +996,13 @@ impl Conn {
                 self.local.pub_dropped += 1;
             }
         }
-        Ok(())
+        let more = self.out.len() >= HIGH_WATER
+            && st.pending.front().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
+        if was_over && !st.over_limit(0) {
+            drop(st);
+            session.space.notify_waiters();
+        }
+        Ok(more)
     }
 
     /// Encodes one delivery as a PUBLISH. `false` if it cannot be sent (larger than the client's
@@ -1000,6 +1074,7 @@ impl Conn {
                     if self.pull().is_err() {
                         break;
                     }
+                    tokio::task::consume_budget().await;
                     if self.out.is_empty() || self.flush().is_err() {
                         break;
                     }

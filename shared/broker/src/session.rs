@@ -34,6 +34,8 @@ pub struct Session {
     pub state: Mutex<SessionState>,
     /// Wakes the attached connection when its queue goes from empty to non-empty.
     pub wake: Notify,
+    /// Wakes publishers waiting for this session's queue to drain below its limit (flow control).
+    pub space: Notify,
     /// Whether a connection is attached (read without the lock by shared-subscription dispatch).
     pub online: AtomicBool,
 }
@@ -200,6 +202,11 @@ pub struct SessionState {
     pub dropped: u64,
     /// Whether a drop was logged since the queue last had room (Mosquitto logs once per episode).
     pub drop_logged: bool,
+    /// The queue stayed full while a publisher waited: the client is not keeping up, so publishers no
+    /// longer wait for it and what overflows is dropped. Cleared when the queue drains.
+    pub stalled: bool,
+    /// Deliveries taken from `pending` since the session began (progress, for stall detection).
+    pub drained: u64,
 }
 
 /// What [`Session::enqueue`] did.
@@ -207,6 +214,9 @@ pub struct SessionState {
 pub enum Enqueued {
     /// Queued for sending.
     Queued,
+    /// Queued beyond the limit: the client is draining its queue, so the publisher should pause
+    /// reading until there is room (see [`Session::has_room`]) instead of the message being dropped.
+    Congested,
     /// Dropped: the queue is full.
     Dropped,
     /// Not queued: QoS 0 for a disconnected session.
@@ -236,8 +246,11 @@ impl Session {
                 limits,
                 dropped: 0,
                 drop_logged: false,
+                stalled: false,
+                drained: 0,
             }),
             wake: Notify::new(),
+            space: Notify::new(),
             online: AtomicBool::new(false),
         }
     }
@@ -247,8 +260,19 @@ impl Session {
         self.online.load(Ordering::Acquire)
     }
 
+    /// Whether the queue is below its limits.
+    pub fn has_room(&self) -> bool {
+        let st = self.state.lock();
+        !st.over_limit(0)
+    }
+
     /// Queues a delivery, honouring the queue limits. Wakes the attached connection if the queue was
     /// empty (a non-empty queue means the connection already has work it will come back for).
+    ///
+    /// Flow control: when the queue of a connected client that is keeping up is full, a QoS 1/2
+    /// delivery is still queued (up to twice the limit) and [`Enqueued::Congested`] tells the publisher
+    /// to pause; QoS 0 overflow and a stalled client's overflow are dropped, so one stuck subscriber
+    /// never holds publishers back for more than a moment.
     pub fn enqueue(&self, d: Delivery) -> Enqueued {
         let mut st = self.state.lock();
         let online = st.attached.is_some();
@@ -263,11 +287,15 @@ impl Session {
             return Enqueued::Skipped;
         }
         let size = d.msg.size();
-        let full = (st.limits.max_messages > 0 && st.pending.len() >= st.limits.max_messages)
-            || (st.limits.max_bytes > 0 && st.pending_bytes + size > st.limits.max_bytes);
-        if full {
-            st.dropped += 1;
-            return Enqueued::Dropped;
+        let mut result = Enqueued::Queued;
+        if st.over_limit(size) {
+            // QoS 0 is at most once: its overflow is dropped. QoS 1/2 get flow control.
+            if online && d.qos != QoS::AtMostOnce && !st.stalled && !st.over_hard_limit(size) {
+                result = Enqueued::Congested;
+            } else {
+                st.dropped += 1;
+                return Enqueued::Dropped;
+            }
         }
         let was_empty = st.pending.is_empty();
         st.pending_bytes += size;
@@ -276,11 +304,23 @@ impl Session {
         if was_empty && online {
             self.wake.notify_one();
         }
-        Enqueued::Queued
+        result
     }
 }
 
 impl SessionState {
+    /// Whether queueing `extra` more bytes would pass a queue limit.
+    pub fn over_limit(&self, extra: usize) -> bool {
+        (self.limits.max_messages > 0 && self.pending.len() >= self.limits.max_messages)
+            || (self.limits.max_bytes > 0 && self.pending_bytes + extra > self.limits.max_bytes)
+    }
+
+    /// The limit flow control may queue up to: twice the configured one.
+    fn over_hard_limit(&self, extra: usize) -> bool {
+        (self.limits.max_messages > 0 && self.pending.len() >= 2 * self.limits.max_messages)
+            || (self.limits.max_bytes > 0 && self.pending_bytes + extra > 2 * self.limits.max_bytes)
+    }
+
     /// The next free packet identifier for an outgoing PUBLISH, skipping ids still in flight
     /// ([MQTT-2.2.1-3]); `None` when all 65,535 are in use.
     pub fn next_pid(&mut self) -> Option<u16> {
@@ -298,8 +338,10 @@ impl SessionState {
     pub fn pop_pending(&mut self) -> Option<Delivery> {
         let d = self.pending.pop_front()?;
         self.pending_bytes = self.pending_bytes.saturating_sub(d.msg.size());
+        self.drained += 1;
         if self.pending.is_empty() {
             self.drop_logged = false;
+            self.stalled = false;
         }
         Some(d)
     }

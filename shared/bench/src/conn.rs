@@ -1,0 +1,113 @@
+//! A lean MQTT connection for load generation, on `mq-proto`: CONNECT/CONNACK, then non-blocking reads
+//! and writes driven by readiness, with batched output.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use mq_proto::{ConnAck, Connect, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use tokio::net::TcpStream;
+
+use crate::BenchError;
+use crate::args::Common;
+
+/// One benchmark client's socket and buffers.
+pub struct Conn {
+    pub stream: TcpStream,
+    pub rbuf: BytesMut,
+    pub wbuf: BytesMut,
+    pub version: ProtocolVersion,
+    /// The broker's Receive Maximum (MQTT 5), else 65535.
+    pub receive_maximum: u16,
+}
+
+impl Conn {
+    /// Connects and completes the MQTT handshake.
+    pub async fn open(addr: SocketAddr, client_id: &str, common: &Common) -> Result<Conn, BenchError> {
+        let stream = TcpStream::connect(addr).await.map_err(BenchError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let version: ProtocolVersion = common.version.into();
+        let mut connect = Connect::new(version, client_id);
+        connect.keep_alive = common.keepalive;
+        connect.username = common.username.clone();
+        connect.password = common.password.clone().map(Bytes::from);
+        let mut conn = Conn {
+            stream,
+            rbuf: BytesMut::with_capacity(4096),
+            wbuf: BytesMut::new(),
+            version,
+            receive_maximum: u16::MAX,
+        };
+        Packet::Connect(Box::new(connect)).encode(version, &mut conn.wbuf).map_err(BenchError::Encode)?;
+        conn.flush_all().await?;
+        match conn.next().await? {
+            Packet::ConnAck(ConnAck { code: 0, properties, .. }) => {
+                conn.receive_maximum = properties.receive_maximum.unwrap_or(u16::MAX);
+                Ok(conn)
+            }
+            Packet::ConnAck(ack) => Err(BenchError::Refused(ack.code)),
+            other => Err(BenchError::Unexpected(other.packet_type().name())),
+        }
+    }
+
+    /// Reads what is available. `Ok(false)` when the broker closed the connection.
+    pub fn read_ready(&mut self) -> Result<bool, BenchError> {
+        loop {
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(64 * 1024);
+            }
+            match self.stream.try_read_buf(&mut self.rbuf) {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(BenchError::Io(e)),
+            }
+        }
+    }
+
+    /// The next complete packet in the read buffer, if any.
+    pub fn decode(&mut self) -> Result<Option<Packet>, BenchError> {
+        mq_proto::decode(&mut self.rbuf, self.version, MAX_PACKET_SIZE).map_err(BenchError::Decode)
+    }
+
+    /// Writes what the socket takes now.
+    pub fn flush(&mut self) -> Result<(), BenchError> {
+        while !self.wbuf.is_empty() {
+            match self.stream.try_write(&self.wbuf) {
+                Ok(n) => {
+                    let _ = self.wbuf.split_to(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(BenchError::Io(e)),
+            }
+        }
+        if self.wbuf.is_empty() {
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes everything, waiting as needed.
+    pub async fn flush_all(&mut self) -> Result<(), BenchError> {
+        loop {
+            self.flush()?;
+            if self.wbuf.is_empty() {
+                return Ok(());
+            }
+            self.stream.writable().await.map_err(BenchError::Io)?;
+        }
+    }
+
+    /// Waits for the next packet.
+    pub async fn next(&mut self) -> Result<Packet, BenchError> {
+        loop {
+            if let Some(p) = self.decode()? {
+                return Ok(p);
+            }
+            self.stream.readable().await.map_err(BenchError::Io)?;
+            if !self.read_ready()? {
+                return Err(BenchError::Closed);
+            }
+        }
+    }
+}
