@@ -800,24 +800,28 @@ impl<E: std::fmt::Debug> Events<E> {
         }
     }
 
-    /// Whether `f` picks an event (kept or new) within `t`, without failing on errors.
-    pub async fn seen_within(&mut self, t: Duration, mut f: impl FnMut(&E) -> bool) -> bool {
-        if let Some(i) = self.backlog.iter().position(&mut f) {
-            self.backlog.remove(i);
-            return true;
+    /// The first event `f` picks (kept or new) within `t`; `None` at the deadline or when the event
+    /// loop ends.
+    pub async fn pick_within<T>(&mut self, t: Duration, mut f: impl FnMut(&E) -> Option<T>) -> Option<T> {
+        if let Some(i) = self.backlog.iter().position(|e| f(e).is_some()) {
+            let e = self.backlog.remove(i).expect("index");
+            return f(&e);
         }
         let deadline = tokio::time::Instant::now() + t;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(Ok(e))) => {
-                    if f(&e) {
-                        return true;
-                    }
-                    self.backlog.push_back(e);
-                }
-                Ok(Some(Err(_)) | None) | Err(_) => return false,
+                Ok(Some(Ok(e))) => match f(&e) {
+                    Some(t) => return Some(t),
+                    None => self.backlog.push_back(e),
+                },
+                Ok(Some(Err(_)) | None) | Err(_) => return None,
             }
         }
+    }
+
+    /// Whether `f` picks an event (kept or new) within `t`, without failing on errors.
+    pub async fn seen_within(&mut self, t: Duration, mut f: impl FnMut(&E) -> bool) -> bool {
+        self.pick_within(t, |e| f(e).then_some(())).await.is_some()
     }
 
     /// Waits for the event loop's error (the connection ended) and returns it.
@@ -954,6 +958,16 @@ impl V4 {
     pub async fn recv(&mut self) -> rumqttc::Publish {
         self.ev
             .wait_for("PUBLISH", |e| match e {
+                rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => Some(p.clone()),
+                _ => None,
+            })
+            .await
+    }
+
+    /// The next message received within `t`, if any.
+    pub async fn recv_within(&mut self, t: Duration) -> Option<rumqttc::Publish> {
+        self.ev
+            .pick_within(t, |e| match e {
                 rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => Some(p.clone()),
                 _ => None,
             })

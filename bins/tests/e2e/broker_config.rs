@@ -1,0 +1,295 @@
+//! `mq broker` as a process: configuration errors (`file:line:` on stderr, non-zero exit), options
+//! refused as "not supported yet" (TLS, WebSockets, bridges, persistence), `--test-config`, no
+//! configuration (local-only on 127.0.0.1 and ::1 port 1883), `-p`, a Unix-socket listener, two
+//! listeners, `max_connections`, `pid_file`, SIGHUP reload, SIGTERM/SIGINT graceful shutdown (MQTT 5
+//! clients get DISCONNECT 0x8B, wills are published), and `-v`.
+
+use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mq_proto::Packet;
+
+use crate::broker_util::wire::{Connect, Pub, Will};
+use crate::broker_util::{Raw, assert_healthy, broker, tp};
+use crate::harness::{Broker, Proc, free_port, mosquitto_bin, mq};
+
+/// Runs `mq broker args...` in `dir` to its exit; returns (status code, stderr + stdout).
+fn run_to_exit(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut p = Proc::spawn(mq("mq").arg("broker").args(args).current_dir(dir).stdin(std::process::Stdio::null()));
+    let status = p.wait();
+    (status.code(), format!("{}{}", p.stderr.text(), p.stdout.text()))
+}
+
+/// Starts `mq broker args...` in `dir` and waits until `port` on 127.0.0.1 accepts connections.
+fn start(dir: &Path, args: &[&str], port: u16) -> Proc {
+    let p = Proc::spawn(mq("mq").arg("broker").args(args).current_dir(dir).stdin(std::process::Stdio::null()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(Instant::now() < deadline, "not listening on {port}: {}", p.stderr.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("kill");
+    assert!(ok.success());
+}
+
+#[test]
+fn a_bad_line_exits_non_zero_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (text, line) in [
+        ("# comment\nlistener 1883 127.0.0.1\nno_such_option true\n", 3),
+        ("max_inflight_messages lots\n", 1),
+        ("listener 1883\n\n\nmax_connections -5x\n", 4),
+    ] {
+        let conf = dir.path().join("bad.conf");
+        std::fs::write(&conf, text).expect("write");
+        let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
+        assert!(code.is_some_and(|c| c != 0), "exit {code:?} for {text:?}");
+        assert!(out.contains(&format!("bad.conf:{line}:")), "no file:line in {out:?}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = run_to_exit(dir.path(), &["-c", "/nonexistent/mq.conf"]);
+    assert!(code.is_some_and(|c| c != 0), "exit {code:?}");
+    assert!(out.contains("/nonexistent/mq.conf"), "{out}");
+}
+
+#[test]
+fn features_not_built_yet_are_refused_with_not_supported_yet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for extra in [
+        "certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key",
+        "protocol websockets",
+        "psk_hint hint",
+        "persistence true",
+    ] {
+        let conf = dir.path().join("future.conf");
+        std::fs::write(&conf, format!("listener {} 127.0.0.1\n{extra}\n", free_port())).expect("write");
+        let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
+        assert!(code.is_some_and(|c| c != 0), "exit {code:?} for {extra:?}");
+        assert!(out.contains("not supported yet") && out.contains("future.conf:2:"), "{extra:?}: {out}");
+    }
+    let conf = dir.path().join("bridge.conf");
+    std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\n").expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
+    assert!(code.is_some_and(|c| c != 0) && out.contains("not supported yet"), "{code:?} {out}");
+}
+
+#[test]
+fn test_config_checks_without_starting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("ok.conf");
+    std::fs::write(&conf, "listener 1883 127.0.0.1\nmax_queued_messages 10\n").expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+/// A local address that is not loopback, if the machine has one.
+fn non_loopback_ipv4() -> Option<std::net::IpAddr> {
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?; // TEST-NET-1: nothing is sent
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn without_config_it_listens_on_loopback_1883_only() {
+    if std::net::TcpListener::bind("127.0.0.1:1883").is_err() {
+        eprintln!("skipping: port 1883 is in use on this machine");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = start(dir.path(), &[], 1883);
+    let (mut c, _) = Raw::connect(1883, &Connect::v311("local"));
+    c.ping();
+    if let Some(ip) = non_loopback_ipv4() {
+        assert!(TcpStream::connect((ip, 1883)).is_err(), "reachable on {ip}:1883");
+    }
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        assert!(TcpStream::connect("[::1]:1883").is_ok(), "not listening on [::1]:1883");
+    }
+    signal(p.child.id(), "TERM");
+}
+
+#[test]
+fn port_option_listens_on_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _p = start(dir.path(), &["-p", &port.to_string()], port);
+    Raw::v311(port, "via-p").ping();
+    if let Some(ip) = non_loopback_ipv4() {
+        assert!(TcpStream::connect((ip, port)).is_err(), "-p listens beyond loopback on {ip}");
+    }
+}
+
+#[test]
+fn port_option_is_ignored_when_the_file_has_listeners() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, ignored) = (free_port(), free_port());
+    let conf = dir.path().join("l.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\n")).expect("write");
+    let p = start(dir.path(), &["-c", conf.to_str().expect("utf-8"), "-p", &ignored.to_string()], port);
+    assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, ignored)).is_err());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr.text().contains("-p ignored") && !p.stdout.text().contains("-p ignored") {
+        assert!(Instant::now() < deadline, "no warning about -p: {}", p.stderr.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn unix_socket_listener_works_alongside_tcp() {
+    let sockdir = tempfile::tempdir().expect("tempdir");
+    let path = sockdir.path().join("mq.sock");
+    let b = broker(&format!("listener 0 {}\nallow_anonymous true", path.display()));
+    let mut tcp = Raw::v311(b.port, "tcp-sub");
+    tcp.subscribe(1, &[("unix/t", 1)]);
+    let mut ux = Raw::open_unix(&path);
+    assert_eq!(ux.handshake(&Connect::v5("unix-pub")).code, 0);
+    ux.publish(&Pub::new("unix/t", "over a unix socket").qos(1, 1));
+    assert_eq!(tp(&tcp.recv_publish_ack()).1, "over a unix socket");
+
+    if let Some(pubbin) = mosquitto_bin("mosquitto_pub") {
+        let st = std::process::Command::new(pubbin)
+            .args(["--unix", path.to_str().expect("utf-8"), "-t", "unix/t", "-m", "from mosquitto_pub", "-q", "1"])
+            .status()
+            .expect("mosquitto_pub");
+        assert!(st.success());
+        assert_eq!(tp(&tcp.recv_publish_ack()).1, "from mosquitto_pub");
+    }
+}
+
+#[test]
+fn two_listeners_share_one_broker() {
+    let second = free_port();
+    let b = broker(&format!("listener {second} 127.0.0.1\nallow_anonymous true"));
+    let mut s = Raw::v311(second, "on-second");
+    s.subscribe(1, &[("two/t", 1)]);
+    let mut p = Raw::v311(b.port, "on-first");
+    p.publish(&Pub::new("two/t", "across listeners").qos(1, 1));
+    assert_eq!(tp(&s.recv_publish_ack()).1, "across listeners");
+}
+
+/// Connects `id`, retrying while the listener is full (a connection closed a moment ago may not have
+/// been counted out yet, the harness's readiness probe included).
+fn connect_when_free(port: u16, id: &str) -> Raw {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Raw::open(port);
+        if c.try_send(&Connect::v311(id).bytes())
+            && let crate::broker_util::Next::Packet(Packet::ConnAck(a)) = c.next(Duration::from_secs(2))
+        {
+            assert_eq!(a.code, 0);
+            return c;
+        }
+        assert!(Instant::now() < deadline, "{id} never got a connection slot");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn max_connections_limits_a_listener() {
+    let b = broker("max_connections 2");
+    let mut one = connect_when_free(b.port, "one");
+    let two = connect_when_free(b.port, "two");
+    let mut three = Raw::open(b.port);
+    let _ = three.try_send(&Connect::v311("three").bytes());
+    let got = three.expect_closed();
+    assert!(got.iter().all(|p| !matches!(p, Packet::ConnAck(a) if a.code == 0)), "a third client got in: {got:?}");
+    one.ping();
+    // A freed slot can be taken again.
+    two.drop_connection();
+    connect_when_free(b.port, "again").ping();
+}
+
+#[test]
+fn pid_file_is_written_and_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Started as root, the broker runs as the `mosquitto` user and removes the file as that user.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let pid_path = dir.path().join("mq.pid");
+    let mut b = broker(&format!("pid_file {}", pid_path.display()));
+    let text = std::fs::read_to_string(&pid_path).expect("pid file");
+    assert_eq!(text.trim(), b.pid().to_string());
+    b.signal("TERM");
+    assert!(b.wait_exit().success());
+    assert!(!pid_path.exists(), "pid file left behind");
+}
+
+#[test]
+fn sighup_reloads_limits() {
+    let b = broker("message_size_limit 10");
+    let mut p = Raw::v5(b.port, "before");
+    assert_eq!(p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, 1)), 0x83, "limit in force before");
+    let conf = b.dir().join("broker.conf");
+    std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\nmessage_size_limit 1000\n", b.port))
+        .expect("rewrite config");
+    b.signal("HUP");
+    b.wait_log("Reloading config");
+    // The new limit applies as soon as the reload is done.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut pid = 1;
+    loop {
+        pid += 1;
+        if p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, pid)) == 0x10 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "message_size_limit was not reloaded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Listeners are not reloaded: still serving on the same port.
+    assert_healthy(b.port);
+}
+
+/// Shuts a broker down with `sig` while a v5 client, a v3 client with a will, and a v5 subscriber to
+/// the will are connected.
+fn graceful(sig: &str) {
+    let mut b: Broker = broker("");
+    let mut watcher = Raw::v5(b.port, "watcher");
+    watcher.subscribe(1, &[("bye/#", 1)]);
+    let (mut willing, _) = Raw::connect(b.port, &Connect::v311("willing").will(Will::new("bye/willing", "gone")));
+    willing.ping();
+    b.signal(sig);
+    let got = watcher.expect_closed();
+    let published: Vec<_> =
+        got.iter().filter_map(|p| if let Packet::Publish(p) = p { Some(tp(p)) } else { None }).collect();
+    assert_eq!(published, [("bye/willing".to_string(), "gone".to_string())], "{got:?}");
+    assert!(matches!(got.last(), Some(Packet::Disconnect(d)) if d.reason.0 == 0x8B), "{got:?}");
+    willing.expect_closed();
+    assert!(b.wait_exit().success());
+    assert!(b.log().contains("terminating"), "{}", b.log());
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    graceful("TERM");
+}
+
+#[test]
+fn sigint_shuts_down_gracefully() {
+    graceful("INT");
+}
+
+#[test]
+fn verbose_logs_debug_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let conf = dir.path().join("v.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\n")).expect("write");
+    let p = start(dir.path(), &["-c", conf.to_str().expect("utf-8"), "-v"], port);
+    let mut c = Raw::v311(port, "chatty");
+    c.publish(&Pub::new("v/t", "x").qos(1, 3));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let needle = "Received PUBLISH from chatty (d0, q1, r0, m3, 'v/t', ... (1 bytes))";
+    while !p.stderr.text().contains(needle) && !p.stdout.text().contains(needle) {
+        assert!(Instant::now() < deadline, "no debug line: {}", p.stderr.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
