@@ -17,6 +17,7 @@ mod client_util;
 mod clients_cli;
 mod exec;
 mod harness;
+mod large;
 mod passwd;
 mod pub_sub;
 mod security;
