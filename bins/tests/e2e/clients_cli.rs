@@ -214,6 +214,6 @@ fn options_files_are_prepended() {
 #[test]
 fn usage_error_from_an_options_file_is_reported() {
     let dir = options_dir("mq-sub", "-q 7\n");
-    let r = run(&mut with_xdg(mq("mq-sub"), dir.path()).args(["-t", "a"]));
+    let r = run(with_xdg(mq("mq-sub"), dir.path()).args(["-t", "a"]));
     assert_eq!((r.code(), r.stderr.lines().next()), (1, Some("Error: Invalid QoS given: 7")));
 }
