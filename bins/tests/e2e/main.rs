@@ -9,6 +9,7 @@ mod broker_qos;
 mod broker_retain;
 mod broker_sessions;
 mod broker_shared;
+mod broker_sys;
 mod broker_topics;
 mod broker_util;
 mod broker_v5;

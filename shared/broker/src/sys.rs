@@ -47,10 +47,15 @@ pub async fn run(broker: Arc<Broker>) {
     let mut last_values: HashMap<String, String> = HashMap::new();
     let mut loads: HashMap<&'static str, Load> = HashMap::new();
     let mut last_tick = Instant::now();
-    publish(&broker, "$SYS/broker/version", version_string());
+    // Like Mosquitto, `sys_interval 0` publishes nothing at all, the version included.
+    let mut version_sent = false;
     loop {
         let interval = broker.settings().sys_interval;
         if interval > 0 {
+            if !version_sent {
+                publish(&broker, "$SYS/broker/version", version_string());
+                version_sent = true;
+            }
             let now = Instant::now();
             let dt = now.duration_since(last_tick).as_secs_f64().max(1e-3);
             last_tick = now;
