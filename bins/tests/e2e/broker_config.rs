@@ -36,7 +36,8 @@ fn start(dir: &Path, args: &[&str], port: u16) -> Proc {
 /// the broker installs its handlers a moment after its listening sockets exist, and a signal before
 /// that ends it with the default action.
 fn wait_signal_handlers(pid: u32) {
-    let want: u64 = 1 << (1 - 1) | 1 << (2 - 1) | 1 << (15 - 1);
+    let bit = |sig: u32| 1u64 << (sig - 1);
+    let want = bit(1) | bit(2) | bit(15); // SIGHUP, SIGINT, SIGTERM
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
