@@ -255,7 +255,8 @@ fn progress_bar(len: usize, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Writes the PUBLISH header for `len` bytes and then the file, chunk by chunk.
+/// Writes the PUBLISH header for `len` bytes and then the file: with sendfile(2) where the kernel
+/// supports it for this file (no copy through user space), else chunk by chunk.
 async fn stream_file(
     conn: &mut Conn,
     p: &Publish,
@@ -265,52 +266,69 @@ async fn stream_file(
     len: usize,
     bar: &ProgressBar,
 ) -> Result<(), ClientError> {
-    use std::io::Seek as _;
-    // --repeat sends the file again from the start.
-    file.seek(std::io::SeekFrom::Start(0)).map_err(|_| ClientError::FileOpen(path.to_path_buf()))?;
+    let shrank = || ClientError::TooLarge(format!("File \"{}\" shrank while it was being sent.", path.display()));
     let header = conn.publish_header(p, mid, len)?;
-    let mut buf = vec![0u8; CHUNK.min(len).max(header.len())];
-    // The header goes out with the first chunk, in one write.
-    let mut start = header.len();
-    buf[..start].copy_from_slice(&header);
-    let mut left = len;
-    let mut header_left = header.len();
+    // Only a write that makes no progress at all for this long fails, so slow links can take their time.
     let stall = MIN_STALL;
-    loop {
-        let want = left.min(buf.len() - start);
-        let mut filled = start;
-        while filled < start + want {
-            // Reading a regular file blocks only briefly (usually the page cache); this runtime serves one
-            // connection, so there is nothing else to starve.
-            let n = file.read(&mut buf[filled..start + want]).map_err(|_| ClientError::FileOpen(path.to_path_buf()))?;
-            if n == 0 {
-                return Err(ClientError::TooLarge(format!(
-                    "File \"{}\" shrank while it was being sent.",
-                    path.display()
-                )));
+    let stalled = || ClientError::Io(std::io::ErrorKind::TimedOut.into());
+    timeout(stall, conn.stream_mut().write_all(&header)).await.map_err(|_| stalled())??;
+    let mut offset: i64 = 0;
+    while (offset as usize) < len {
+        let want = (len - offset as usize).min(1 << 30);
+        match timeout(stall, conn.stream_mut().send_file(file, &mut offset, want)).await {
+            Err(_) => return Err(stalled()),
+            Ok(Ok(0)) => return Err(shrank()),
+            Ok(Ok(n)) => bar.inc(n as u64),
+            Ok(Err(e)) if offset == 0 && is_unsupported(&e) => {
+                copy_file(conn, path, file, len, bar, stall).await?;
+                break;
             }
-            filled += n;
+            Ok(Err(e)) => return Err(e.into()),
         }
+    }
+    conn.mark_sent();
+    Ok(())
+}
+
+/// Whether sendfile(2) cannot be used for this file (some file systems, some kernels).
+fn is_unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(code) if [nix::libc::EINVAL, nix::libc::ENOSYS, nix::libc::EOPNOTSUPP].contains(&code))
+}
+
+/// The fallback of [`stream_file`]: read a chunk, write it, repeat.
+async fn copy_file(
+    conn: &mut Conn,
+    path: &Path,
+    file: &mut File,
+    len: usize,
+    bar: &ProgressBar,
+    stall: Duration,
+) -> Result<(), ClientError> {
+    use std::io::Seek as _;
+    let unreadable = || ClientError::FileOpen(path.to_path_buf());
+    file.seek(std::io::SeekFrom::Start(0)).map_err(|_| unreadable())?;
+    let mut buf = vec![0u8; CHUNK.min(len)];
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len());
+        // Reading a regular file blocks only briefly (usually the page cache); this runtime serves one
+        // connection, so there is nothing else to starve.
+        file.read_exact(&mut buf[..want]).map_err(|_| {
+            ClientError::TooLarge(format!("File \"{}\" shrank while it was being sent.", path.display()))
+        })?;
         let mut off = 0;
-        while off < filled {
-            // Only a write that makes no progress at all times out, so slow links can take their time.
-            let n = timeout(stall, conn.stream_mut().write(&buf[off..filled]))
+        while off < want {
+            let n = timeout(stall, conn.stream_mut().write(&buf[off..want]))
                 .await
                 .map_err(|_| ClientError::Io(std::io::ErrorKind::TimedOut.into()))??;
             if n == 0 {
                 return Err(ClientError::ConnectionLost);
             }
             off += n;
-            bar.inc(n.saturating_sub(header_left) as u64);
-            header_left = header_left.saturating_sub(n);
+            bar.inc(n as u64);
         }
         left -= want;
-        start = 0;
-        if left == 0 {
-            break;
-        }
     }
-    conn.mark_sent();
     Ok(())
 }
 

@@ -149,6 +149,29 @@ async fn socks5_connect(s: &mut TcpStream, proxy: &ProxyUrl, host: &str, port: u
     Ok(())
 }
 
+impl Stream {
+    /// Sends up to `count` bytes of `file` from `*offset` (advanced by what was sent) with sendfile(2),
+    /// waiting until the socket can take some. The kernel copies from the page cache to the socket, so
+    /// the file never passes through this process's memory.
+    pub async fn send_file(&self, file: &std::fs::File, offset: &mut i64, count: usize) -> io::Result<usize> {
+        let send = |offset: &mut i64| {
+            nix::sys::sendfile::sendfile(self.fd(), file, Some(offset), count).map_err(io::Error::from)
+        };
+        match self {
+            Stream::Tcp(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(offset)).await,
+            Stream::Unix(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(offset)).await,
+        }
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd as _;
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
