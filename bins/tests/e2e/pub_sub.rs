@@ -581,3 +581,39 @@ fn stdin_file_and_maximum_packet_size() {
         assert!(r.stderr.contains("is 5000 bytes; the broker accepts packets of at most 2000 bytes"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn pub_line_mode_reconnects() {
+    for kind in [Kind::Mq, Kind::Mosquitto] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let Some(mut broker) = broker_on(kind, port, dir.path()) else { continue };
+        let port_arg = port.to_string();
+        let mut c = mq("mq-sub");
+        c.args(["-p", &port_arg, "-d", "-t", "lr", "-C", "2", "-q", "1"]).stdin(Stdio::null());
+        let sub = Proc::spawn(&mut c);
+        sub.wait_for("received SUBACK");
+        let mut c = mq("mq-pub");
+        c.args(["-p", &port_arg, "-t", "lr", "-l", "-q", "1"]).stdin(Stdio::piped());
+        let mut publisher = Proc::spawn(&mut c);
+        let mut stdin = publisher.child.stdin.take().unwrap();
+        stdin.write_all(b"before\n").unwrap();
+        sub.wait_for("before");
+        broker.kill().unwrap();
+        broker.wait().unwrap();
+        let mut broker = broker_on(kind, port, dir.path()).unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        while sub.stdout.text().matches("received SUBACK").count() < 2 {
+            assert!(Instant::now() < deadline, "no resubscription");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Written while the publisher may still be reconnecting: it is sent once it is connected again.
+        stdin.write_all(b"after\n").unwrap();
+        drop(stdin);
+        assert!(publisher.wait().success(), "{}", publisher.stderr.text());
+        let r = finish(sub).ok();
+        assert_eq!(strip_debug(&r.stdout), b"before\nafter\n", "{kind:?}");
+        let _ = broker.kill();
+        let _ = broker.wait();
+    }
+}

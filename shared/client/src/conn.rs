@@ -32,6 +32,9 @@ use crate::transport::{self, Stream};
 /// written straight from their own buffer.
 const COPY_LIMIT: usize = 64 * 1024;
 
+/// The shortest wait for CONNACK.
+const CONNACK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An open, accepted MQTT connection.
 #[derive(Debug)]
 pub struct Conn {
@@ -71,11 +74,15 @@ impl Conn {
             order: Vec::new(),
         };
         conn.send(&Packet::Connect(Box::new(session.connect.clone()))).await?;
-        let ack = match conn.recv().await {
-            Ok(Packet::ConnAck(ack)) => ack,
-            Ok(other) => return Err(ClientError::Unexpected(other.packet_type())),
+        // A broker that accepts the connection but never answers is given one keep-alive period (at least
+        // CONNACK_TIMEOUT), as a silent broker would be later on.
+        let wait = Duration::from_secs(session.connect.keep_alive.into()).max(CONNACK_TIMEOUT);
+        let ack = match tokio::time::timeout(wait, conn.recv()).await {
+            Ok(Ok(Packet::ConnAck(ack))) => ack,
+            Ok(Ok(other)) => return Err(ClientError::Unexpected(other.packet_type())),
             // A broker that does not speak the version asked for may just close the connection.
-            Err(e) => return Err(e),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ClientError::ConnectionLost),
         };
         if !ack.is_success() {
             return Err(ClientError::Refused { version: conn.version, code: ack.code });
