@@ -12,9 +12,11 @@
 //! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses.
 //!
 //! # Entry points
-//! Each tool has `run(args) -> Result<(), ClientError>` (async) and a synchronous `main` that builds a
-//! single-threaded runtime, runs it and maps the result to an exit status: [`pub_main`], [`sub_main`],
-//! [`rr_main`]. The binaries parse with `mq_cli::parse_or_exit` and call those.
+//! Each tool has `run(args) -> Result<(), ClientError>` (async: [`publish::run`], [`subscribe::run`],
+//! [`rr::run`]) and a synchronous `main` that builds a single-threaded runtime, runs it and maps the
+//! result to an exit status with [`report`]: [`pub_main`], [`sub_main`], [`rr_main`]. The binaries parse
+//! with `mq_cli::parse_or_exit` (options file, Mosquitto's usage errors) and call those; [`pub_cli`],
+//! [`sub_cli`] and [`rr_cli`] do both for an argument list, for the `mq pub|sub|rr` subcommands.
 
 pub mod args;
 mod config;
@@ -81,4 +83,60 @@ pub fn rr_main(args: RrArgs, tool: &str) -> ExitCode {
     let quiet = args.connect.quiet;
     let result = block_on(rr::run(args)).and_then(|r| r);
     report(ToolKind::Rr, tool, quiet, result, || RrArgs::command().render_help().to_string())
+}
+
+/// `mq pub ARGS...`: reads `~/.config/mq-pub`, parses `argv` (its first item names the program, e.g.
+/// `mq pub`) with Mosquitto's usage conventions, runs, and returns the exit status; `name` is used in
+/// messages (`Use 'mq pub --help' to see usage.`).
+pub fn pub_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
+    let args: PubArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-pub" }, argv);
+    pub_main(args, name)
+}
+
+/// `mq sub ARGS...`: as [`pub_cli`], with `~/.config/mq-sub`.
+pub fn sub_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
+    let args: SubArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-sub" }, argv);
+    sub_main(args, name)
+}
+
+/// `mq rr ARGS...`: as [`pub_cli`], with `~/.config/mq-rr`.
+pub fn rr_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
+    let args: RrArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-rr" }, argv);
+    rr_main(args, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::*;
+
+    /// The argument types also work as subcommands of an umbrella command that has its own `-h` and a
+    /// propagated `--version` (as `mq` does).
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "mq", version, propagate_version = true)]
+    struct Umbrella {
+        #[command(subcommand)]
+        command: Sub,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Sub {
+        Pub(PubArgs),
+        Sub(SubArgs),
+        Rr(RrArgs),
+    }
+
+    #[test]
+    fn args_work_as_subcommands() {
+        Umbrella::command().debug_assert();
+        let u = Umbrella::try_parse_from(["mq", "pub", "-h", "broker", "-V", "5", "-t", "a", "-m", "x"]).unwrap();
+        let Sub::Pub(p) = u.command else { panic!("not pub") };
+        assert_eq!(p.connect.host.as_deref(), Some("broker"));
+        let u = Umbrella::try_parse_from(["mq", "sub", "-t", "a", "-t", "b", "-v"]).unwrap();
+        assert!(matches!(u.command, Sub::Sub(s) if s.topics == ["a", "b"] && s.output.verbose));
+        assert!(Umbrella::try_parse_from(["mq", "rr", "-t", "a", "-e", "b", "-m", "x"]).is_ok());
+        let help = Umbrella::try_parse_from(["mq", "pub", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
 }
