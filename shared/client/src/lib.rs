@@ -117,11 +117,11 @@ mod tests {
     #[command(name = "mq", version, propagate_version = true)]
     struct Umbrella {
         #[command(subcommand)]
-        command: Sub,
+        command: Tool,
     }
 
     #[derive(Debug, clap::Subcommand)]
-    enum Sub {
+    enum Tool {
         Pub(PubArgs),
         Sub(SubArgs),
         Rr(RrArgs),
@@ -131,10 +131,10 @@ mod tests {
     fn args_work_as_subcommands() {
         Umbrella::command().debug_assert();
         let u = Umbrella::try_parse_from(["mq", "pub", "-h", "broker", "-V", "5", "-t", "a", "-m", "x"]).unwrap();
-        let Sub::Pub(p) = u.command else { panic!("not pub") };
+        let Tool::Pub(p) = u.command else { panic!("not pub") };
         assert_eq!(p.connect.host.as_deref(), Some("broker"));
         let u = Umbrella::try_parse_from(["mq", "sub", "-t", "a", "-t", "b", "-v"]).unwrap();
-        assert!(matches!(u.command, Sub::Sub(s) if s.topics == ["a", "b"] && s.output.verbose));
+        assert!(matches!(u.command, Tool::Sub(s) if s.topics == ["a", "b"] && s.output.verbose));
         assert!(Umbrella::try_parse_from(["mq", "rr", "-t", "a", "-e", "b", "-m", "x"]).is_ok());
         let help = Umbrella::try_parse_from(["mq", "pub", "--help"]).unwrap_err();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
