@@ -259,7 +259,15 @@ fn pid_file_is_written_and_removed() {
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
     let pid_path = dir.path().join("mq.pid");
     let mut b = broker(&format!("pid_file {}", pid_path.display()));
-    let text = std::fs::read_to_string(&pid_path).expect("pid file");
+    // Written just after the listeners are bound, so maybe a moment after the port accepts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        match std::fs::read_to_string(&pid_path) {
+            Ok(t) if t.ends_with('\n') => break t,
+            _ => assert!(Instant::now() < deadline, "no pid file"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     assert_eq!(text.trim(), b.pid().to_string());
     wait_signal_handlers(b.pid());
     b.signal("TERM");
@@ -310,7 +318,7 @@ fn graceful(sig: &str) {
     assert!(matches!(got.last(), Some(Packet::Disconnect(d)) if d.reason.0 == 0x8B), "{got:?}");
     willing.expect_closed();
     assert!(b.wait_exit().success());
-    assert!(b.log().contains("terminating"), "{}", b.log());
+    b.wait_log("terminating");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod broker_config;
 mod broker_connect;
+mod broker_interop;
 mod broker_malformed;
 mod broker_qos;
 mod broker_retain;
