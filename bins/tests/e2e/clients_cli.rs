@@ -124,6 +124,15 @@ fn errors_and_statuses_match_mosquitto() {
 }
 
 #[test]
+fn quiet_silences_runtime_errors_not_usage_errors() {
+    let port = closed_port();
+    let r = run(mq("mq-sub").args(["--quiet", "-p", &port, "-t", "a"]));
+    assert_eq!((r.code(), r.stderr.as_str()), (1, ""));
+    let r = run(mq("mq-sub").args(["--quiet", "-q", "5", "-t", "a"]));
+    assert_eq!((r.code(), r.stderr.lines().next()), (1, Some("Error: Invalid QoS given: 5")));
+}
+
+#[test]
 fn help_prints_usage_and_exits_1_like_mosquitto() {
     for tool in ["mq-pub", "mq-sub", "mq-rr"] {
         let r = run(mq(tool).arg("--help"));

@@ -617,3 +617,23 @@ fn pub_line_mode_reconnects() {
         let _ = broker.wait();
     }
 }
+
+#[test]
+fn keepalive_pings_and_retain_as_published() {
+    for b in brokers("") {
+        // -k 5: a PINGREQ after five idle seconds, answered.
+        let r = run(&mut tool("mq-sub", &b, &["-t", "ka", "-k", "5", "-d", "-W", "6"]));
+        assert_eq!(r.code(), 27);
+        let lines = debug_lines(&r.stdout);
+        assert!(lines.contains(&"Client <id> sending PINGREQ".to_string()), "{lines:?}");
+        assert!(lines.contains(&"Client <id> received PINGRESP".to_string()), "{lines:?}");
+
+        // --retain-as-published (MQTT 5) keeps the retain flag of live messages.
+        let rap = mq_sub(&b, &["-t", "rap", "-V", "5", "--retain-as-published", "-F", "%r", "-C", "1"]);
+        let plain = mq_sub(&b, &["-t", "rap", "-V", "5", "-F", "%r", "-C", "1"]);
+        mq_pub(&b, &["-t", "rap", "-r", "-m", "x"]);
+        assert_eq!(strip_debug(&finish(rap).ok().stdout), b"1\n", "{:?}", b.kind);
+        assert_eq!(strip_debug(&finish(plain).ok().stdout), b"0\n", "{:?}", b.kind);
+        mq_pub(&b, &["-t", "rap", "-r", "-n"]);
+    }
+}
