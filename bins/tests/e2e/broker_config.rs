@@ -1,8 +1,9 @@
 //! `mq broker` as a process: configuration errors (`file:line:` on stderr, non-zero exit), options
 //! refused as "not supported yet" (TLS, WebSockets, bridges, persistence), `--test-config`, no
 //! configuration (local-only on 127.0.0.1 and ::1 port 1883), `-p`, a Unix-socket listener, two
-//! listeners, `max_connections`, `pid_file`, SIGHUP reload, SIGTERM/SIGINT graceful shutdown (MQTT 5
-//! clients get DISCONNECT 0x8B, wills are published), and `-v`.
+//! listeners, `include_dir`, `mount_point`, `max_connections`, `pid_file`, `user` (privileges dropped
+//! when started as root), SIGHUP reload, SIGUSR2 subscription dump, SIGTERM/SIGINT graceful shutdown
+//! (MQTT 5 clients get DISCONNECT 0x8B, wills are published), `connection_messages` and `-v`.
 
 use std::net::{Ipv4Addr, TcpStream, UdpSocket};
 use std::path::Path;
@@ -371,4 +372,80 @@ fn verbose_logs_debug_lines() {
         assert!(Instant::now() < deadline, "no debug line: {}", p.stderr.text());
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+#[test]
+fn include_dir_adds_listeners() {
+    let confdir = tempfile::tempdir().expect("tempdir");
+    let second = free_port();
+    std::fs::write(confdir.path().join("10-second.conf"), format!("listener {second} 127.0.0.1\n")).expect("write");
+    std::fs::write(confdir.path().join("ignored.txt"), "this is not a config file\n").expect("write");
+    let b = broker(&format!("include_dir {}", confdir.path().display()));
+    let mut s = Raw::v311(second, "included");
+    s.subscribe(1, &[("inc/t", 1)]);
+    let mut p = Raw::v311(b.port, "main");
+    p.publish(&Pub::new("inc/t", "through the included listener").qos(1, 1));
+    assert_eq!(tp(&s.recv_publish_ack()).1, "through the included listener");
+}
+
+#[test]
+fn mount_point_prefixes_a_listeners_topics() {
+    let tenant = free_port();
+    let b = broker(&format!("listener {tenant} 127.0.0.1\nmount_point tenant/"));
+    let mut outside = Raw::v311(b.port, "outside");
+    outside.subscribe(1, &[("tenant/#", 1)]);
+    let mut inside = Raw::v311(tenant, "inside");
+    inside.subscribe(1, &[("in/#", 1)]);
+    // Published inside: seen outside under the prefix.
+    let mut ip = Raw::v311(tenant, "inside-pub");
+    ip.publish(&Pub::new("in/a", "from inside").qos(1, 1));
+    assert_eq!(tp(&outside.recv_publish_ack()), ("tenant/in/a".into(), "from inside".into()));
+    let m = inside.recv_publish_ack();
+    assert_eq!(tp(&m), ("in/a".into(), "from inside".into()), "the prefix is stripped on delivery");
+    // Published outside under the prefix: seen inside without it.
+    let mut op = Raw::v311(b.port, "outside-pub");
+    op.publish(&Pub::new("tenant/in/b", "from outside").qos(1, 1));
+    assert_eq!(tp(&inside.recv_publish_ack()), ("in/b".into(), "from outside".into()));
+    // Outside the prefix: not visible inside.
+    op.publish(&Pub::new("in/c", "not for the tenant").qos(1, 2));
+    op.publish(&Pub::new("tenant/in/marker", "marker").qos(1, 3));
+    let got: Vec<_> = inside.publishes_until(|p| p.payload == "marker").iter().map(tp).collect();
+    assert_eq!(got, []);
+}
+
+#[test]
+fn connection_messages_false_keeps_connections_out_of_the_log() {
+    let b = broker("connection_messages false\nlog_type all");
+    let mut c = Raw::v311(b.port, "quiet-client");
+    c.subscribe(1, &[("q/t", 0)]);
+    // The subscribe line proves the log is flowing; no connect line came before it.
+    let log = b.wait_log("quiet-client 0 q/t");
+    assert!(!log.contains("New client connected"), "{log}");
+}
+
+#[test]
+fn privileges_are_dropped_when_started_as_root() {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let uid_of = |status: &str| -> Option<u32> {
+        status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    if uid_of(&status) != Some(0) {
+        eprintln!("skipping: not running as root");
+        return;
+    }
+    let b = broker("");
+    let broker_status = std::fs::read_to_string(format!("/proc/{}/status", b.pid())).expect("broker status");
+    assert_ne!(uid_of(&broker_status), Some(0), "the broker still runs as root");
+    Raw::v311(b.port, "still-serving").ping();
+}
+
+#[test]
+fn sigusr2_dumps_the_subscriptions() {
+    let b = broker("");
+    let mut c = Raw::v311(b.port, "dumped");
+    c.subscribe(1, &[("dump/+/t", 1), ("$share/g/dump/s", 0)]);
+    wait_signal_handlers(b.pid());
+    b.signal("USR2");
+    let log = b.wait_log("dump/+/t (dumped, 1)");
+    assert!(log.contains("$share/g/dump/s (dumped, 0)"), "{log}");
 }

@@ -2,7 +2,7 @@
 //! to subscriber), delivered QoS = min(publish, subscription) and `upgrade_outgoing_qos`, QoS 2
 //! exactly-once on a resent PUBLISH and packet id reuse, per-publisher order, the outgoing in-flight
 //! window (`max_inflight_messages`, MQTT 5 Receive Maximum) with clients that do not acknowledge,
-//! `max_queued_messages` with its drops counted in `$SYS/broker/publish/messages/dropped`, and DUP
+//! `max_queued_messages` and `max_queued_bytes` with their drops counted in `$SYS/broker/publish/messages/dropped`, and DUP
 //! redelivery of unacknowledged QoS 1 and 2 messages (and PUBREL) when a persistent session
 //! reconnects.
 
@@ -198,6 +198,26 @@ fn max_queued_messages_drops_for_offline_sessions_and_counts_drops() {
     publ.publish(&Pub::new("mq/t", "after").qos(1, 9));
     assert_eq!(tp(&c.recv_publish_ack()).1, "after", "more than max_queued_messages were kept");
     sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| v == "3");
+}
+
+#[test]
+fn max_queued_bytes_bounds_the_queue_of_offline_sessions() {
+    let b = broker("max_queued_bytes 10\nsys_interval 1");
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("bytes").clean(false));
+    c.subscribe(1, &[("mqb/t", 1)]);
+    c.send(&wire::disconnect());
+    c.expect_closed();
+    let mut publ = Raw::v311(b.port, "pub");
+    for (i, payload) in ["aaaaaa", "bbbbbb", "cccc", "dd"].iter().enumerate() {
+        publ.publish(&Pub::new("mqb/t", *payload).qos(1, i as u16 + 1));
+    }
+    // 6 bytes fit, 6 more would not (12 > 10), then 4 fit (10), then 2 would not.
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("bytes").clean(false));
+    assert_eq!(tp(&c.recv_publish_ack()).1, "aaaaaa");
+    assert_eq!(tp(&c.recv_publish_ack()).1, "cccc");
+    publ.publish(&Pub::new("mqb/t", "after").qos(1, 9));
+    assert_eq!(tp(&c.recv_publish_ack()).1, "after");
+    sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| v == "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! message counts, load averages and the rest at once (also through `mosquitto_sub -v -t '$SYS/#'`);
 //! counters move with `sys_interval 1` (clients connected/total/disconnected/expired, messages and
 //! bytes, retained and subscription counts); clients cannot publish under `$SYS`; `sys_interval 0`
-//! publishes nothing.
+//! publishes nothing; `log_dest topic` publishes log lines under `$SYS/broker/log/`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -197,5 +197,23 @@ fn sys_interval_0_publishes_nothing() {
     match s.next(Duration::from_millis(1500)) {
         Next::Timeout => {}
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn log_dest_topic_publishes_log_lines() {
+    let b = broker("log_dest topic\nlog_type all");
+    let mut s = Raw::v311(b.port, "log-reader");
+    s.subscribe(1, &[("$SYS/broker/log/#", 0)]);
+    let _c = Raw::v311(b.port, "logged-client");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = s.recv_publish();
+        let (topic, line) = tp(&m);
+        if topic == "$SYS/broker/log/N" && line.contains("New client connected") && line.contains("logged-client") {
+            assert!(!m.retain);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no connect line on $SYS/broker/log/N");
     }
 }
