@@ -277,9 +277,6 @@ pub struct OutputArgs {
     args_override_self = true
 )]
 pub struct PubArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
     /// Topic to publish to.
     #[arg(short = 't', long = "topic", value_name = "topic", value_parser = parse_pub_topic, help_heading = "Message")]
     pub topic: Option<String>,
@@ -308,6 +305,9 @@ pub struct PubArgs {
     #[arg(long = "repeat-delay", value_name = "time", value_parser = parse_repeat_delay, help_heading = "Message")]
     pub repeat_delay: Option<f64>,
 
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
     /// Print usage (long form only: -h is --host).
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -332,9 +332,6 @@ pub struct PubArgs {
     args_override_self = true
 )]
 pub struct SubArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
     /// Topic filter to subscribe to; repeat for more.
     #[arg(short = 't', long = "topic", value_name = "topic", value_parser = parse_sub_topic, action = ArgAction::Append, help_heading = "Subscription")]
     pub topics: Vec<String>,
@@ -390,6 +387,9 @@ pub struct SubArgs {
     #[command(flatten)]
     pub exec: ExecArgs,
 
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
     /// Print usage (long form only: -h is --host).
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -437,9 +437,6 @@ pub struct ExecArgs {
     args_override_self = true
 )]
 pub struct RrArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
     /// Topic to publish the request to.
     #[arg(short = 't', long = "topic", value_name = "topic", value_parser = parse_pub_topic, help_heading = "Request")]
     pub topic: Option<String>,
@@ -465,6 +462,9 @@ pub struct RrArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 
     /// Print usage (long form only: -h is --host).
     #[arg(long = "help", action = ArgAction::Help)]
