@@ -106,6 +106,8 @@ fn output_bytes_match_mosquitto_sub() {
             common.extend_from_slice(args);
             subs.push((args, mq_sub(&b, &common), mosquitto_sub(&b, &common).unwrap()));
         }
+        // QoS 0 and 1 only: a QoS 2 message is printed on PUBREL, which the broker may send after the next
+        // message, in an order that differs between two subscribers.
         let messages: &[&[&str]] = &[
             &["-t", "fmt/a", "-m", "plain text"],
             &["-t", "fmt/b", "-n"],
@@ -114,7 +116,7 @@ fn output_bytes_match_mosquitto_sub() {
                 "-t",
                 "fmt/d/e",
                 "-q",
-                "2",
+                "1",
                 "-m",
                 "héllo \"quoted\" \\ \u{1}",
                 "-D",
