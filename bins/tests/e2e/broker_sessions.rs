@@ -214,3 +214,21 @@ fn unsubscribe_stops_delivery_and_v5_reports_missing_subscriptions() {
     assert_eq!(tp(&c.recv_publish_ack()).1, "marker");
     assert!(matches!(c.next(Duration::from_millis(100)), Next::Timeout));
 }
+
+#[test]
+fn takeover_resends_what_the_old_connection_left_unacknowledged() {
+    let b = broker("");
+    let (mut old, _) = Raw::connect(b.port, &Connect::v5("handover").clean(false).expiry(60));
+    old.subscribe(1, &[("ho/t", 1)]);
+    let mut publ = Raw::v5(b.port, "pub");
+    publ.publish(&Pub::new("ho/t", "unacknowledged").qos(1, 1));
+    let first = old.recv_publish();
+    // The new connection arrives while the old one still holds the message.
+    let (mut new, ack) = Raw::connect(b.port, &Connect::v5("handover").clean(false).expiry(60));
+    assert!(ack.session_present);
+    old.expect_disconnect(Some(0x8E));
+    let again = new.recv_publish();
+    assert_eq!((tp(&again), again.dup, again.packet_id), (tp(&first), true, first.packet_id));
+    new.ack(&again);
+    new.ping();
+}

@@ -272,3 +272,44 @@ fn request_response_and_problem_information_are_accepted() {
     assert_eq!(ack.code, 0);
     c.ping();
 }
+
+#[test]
+fn resubscribing_without_an_identifier_removes_it() {
+    let b = broker("");
+    let mut s = Raw::v5(b.port, "sub");
+    s.send(&wire::subscribe(1, &[("rs/t", 1)], Some(&[prop::var(prop::SUBSCRIPTION_ID, 9)])));
+    s.suback();
+    s.send(&wire::subscribe(2, &[("rs/t", 1)], Some(&[])));
+    s.suback();
+    let mut p = Raw::v5(b.port, "pub");
+    p.publish(&Pub::new("rs/t", "x").qos(1, 1));
+    assert_eq!(s.recv_publish_ack().properties.subscription_identifiers, Vec::<u32>::new());
+}
+
+#[test]
+fn retained_messages_carry_the_subscription_identifier() {
+    let b = broker("");
+    let mut p = Raw::v5(b.port, "pub");
+    p.publish(&Pub::new("rid/t", "kept").qos(1, 1).retain());
+    let mut s = Raw::v5(b.port, "sub");
+    s.send(&wire::subscribe(1, &[("rid/#", 1)], Some(&[prop::var(prop::SUBSCRIPTION_ID, 77)])));
+    let m = loop {
+        if let Packet::Publish(p) = s.recv() {
+            break p;
+        }
+    };
+    assert_eq!((tp(&m).1.as_str(), m.retain, m.properties.subscription_identifiers.clone()), ("kept", true, vec![77]));
+}
+
+#[test]
+fn topic_aliases_do_not_survive_a_reconnect() {
+    let b = broker("");
+    let (mut c, _) = Raw::connect(b.port, &Connect::v5("forgetful").clean(false).expiry(60));
+    c.publish(&Pub::new("ta/t", "set").qos(1, 1).prop(prop::u16(prop::TOPIC_ALIAS, 1)));
+    c.send(&wire::disconnect());
+    c.expect_closed();
+    let (mut c, ack) = Raw::connect(b.port, &Connect::v5("forgetful").clean(false).expiry(60));
+    assert!(ack.session_present, "the session goes on, its aliases do not");
+    c.send(&Pub::new("", "use").prop(prop::u16(prop::TOPIC_ALIAS, 1)).v5());
+    c.expect_disconnect(Some(0x82));
+}

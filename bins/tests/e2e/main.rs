@@ -8,6 +8,7 @@ mod broker_interop;
 mod broker_malformed;
 mod broker_qos;
 mod broker_retain;
+mod broker_robustness;
 mod broker_sessions;
 mod broker_shared;
 mod broker_sys;
