@@ -136,4 +136,7 @@ pub struct SubArgs {
     /// QoS.
     #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub qos: u8,
+    /// Each client stops after this many messages (0: run for the whole duration).
+    #[arg(short = 'n', long = "messages", default_value_t = 0)]
+    pub messages: u64,
 }

@@ -142,16 +142,18 @@ where
             (c.clone(), live.clone(), body.clone(), ready_tx.clone(), first_error.clone());
         handles.push(tokio::spawn(async move {
             let id = client_id(&common, i);
+            // Count before reporting ready: the spawner reads the counts once every client reported.
             let result = Conn::open(addr, &id, &common).await;
-            let _ = ready.send(());
             match result {
                 Ok(conn) => {
                     live.connected.fetch_add(1, Ordering::Relaxed);
+                    let _ = ready.send(());
                     Some(body(i, id, conn).await)
                 }
                 Err(e) => {
                     live.errors.fetch_add(1, Ordering::Relaxed);
                     first_error.set(e.to_string());
+                    let _ = ready.send(());
                     None
                 }
             }
@@ -168,6 +170,15 @@ where
         return Err(BenchError::NoClients(first_error.get().unwrap_or_default()));
     }
     Ok((handles, connect_time))
+}
+
+/// Awaits every task, in order.
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await);
+    }
+    out
 }
 
 /// A tiny once-set string slot (first error wins) without another dependency.
@@ -485,14 +496,22 @@ async fn run_sub(a: args::SubArgs) -> Result<(), BenchError> {
         async move { subscriber(i, &id, conn, &sa, &l, &e).await }
     })
     .await?;
-    tokio::time::sleep(Duration::from_secs_f64(c.duration)).await;
-    end.notify_waiters();
+    // Run for the duration, or until every client has its messages (`-n`).
+    let all = futures_join(handles);
+    tokio::pin!(all);
+    let results = tokio::select! {
+        r = &mut all => r,
+        () = tokio::time::sleep(Duration::from_secs_f64(c.duration)) => {
+            end.notify_waiters();
+            all.await
+        }
+    };
     let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)
         .map_err(|e| BenchError::Io(std::io::Error::other(e.to_string())))?;
     let (mut received, mut lost, mut ooo) = (0u64, 0u64, 0u64);
     let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
-    for h in handles {
-        if let Ok(Some(Ok(r))) = h.await {
+    for r in results {
+        if let Ok(Some(Ok(r))) = r {
             let _ = hist.add(&r.hist);
             received += r.received;
             lost += r.lost;
@@ -611,6 +630,9 @@ async fn subscriber(
                     r.last = Some(now);
                 }
                 conn.flush()?;
+                if a.messages > 0 && r.received >= a.messages {
+                    break;
+                }
             }
             res = conn.stream.writable(), if want_write => {
                 res.map_err(BenchError::Io)?;

@@ -240,7 +240,7 @@ impl Broker {
                 st.expiry = req.expiry;
                 st.disconnected_at = None;
                 st.limits = settings.queue;
-                st.will = req.will.clone();
+                st.will = req.will.clone().map(Box::new);
                 drop(st);
                 old.online.store(true, Ordering::Release);
                 session = Some(old);
@@ -257,7 +257,7 @@ impl Broker {
                 st.attached = Some(Attachment { conn: req.conn, kick: req.kick.clone() });
                 st.access = Some(req.access.clone());
                 st.expiry = req.expiry;
-                st.will = req.will.clone();
+                st.will = req.will.clone().map(Box::new);
             }
             s.online.store(true, Ordering::Release);
             map.insert(req.client_id.clone(), s.clone());
@@ -285,7 +285,7 @@ impl Broker {
         session.online.store(false, Ordering::Release);
         st.disconnected_at = Some(now);
         st.expiry = expiry;
-        let will = st.will.take().filter(|_| publish_will);
+        let will = st.will.take().filter(|_| publish_will).map(|w| *w);
         let ends = expiry == Expiry::AtDisconnect;
         // Messages of shared subscriptions not yet acknowledged go to other members (QoS 2 messages
         // already sent stay: they must complete with this client [MQTT-4.8.2-5]).
@@ -296,7 +296,7 @@ impl Broker {
             if delay == 0 || ends {
                 publish_now = Some(will);
             } else {
-                st.pending_will = Some(PendingWill { will, at: now + Duration::from_secs(delay.into()) });
+                st.pending_will = Some(Box::new(PendingWill { will, at: now + Duration::from_secs(delay.into()) }));
             }
         }
         drop(st);
@@ -320,7 +320,8 @@ impl Broker {
         let mut st = session.state.lock();
         let filters: Vec<Box<str>> = st.subs.drain().map(|(f, _)| f).collect();
         let reassign = take_shared(&mut st);
-        let wills: Vec<Will> = st.will.take().into_iter().chain(st.pending_will.take().map(|p| p.will)).collect();
+        let wills: Vec<Will> =
+            st.will.take().map(|w| *w).into_iter().chain(st.pending_will.take().map(|p| p.will)).collect();
         st.pending.clear();
         st.pending_bytes = 0;
         st.inflight.clear();
@@ -392,6 +393,27 @@ impl Broker {
         removed
     }
 
+    /// Milliseconds since the broker started (the clock of keep alive).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Closes connections whose keep alive ran out. Run several times a second.
+    pub fn check_keepalive(&self) {
+        let now = self.now_ms();
+        let kicks: Vec<Arc<Kick>> = self
+            .sessions
+            .lock()
+            .values()
+            .filter_map(|s| s.state.lock().attached.as_ref().map(|a| a.kick.clone()))
+            .collect();
+        for k in kicks {
+            if k.silent_too_long(now) && k.reason().is_none() {
+                k.kick(KickReason::KeepAlive);
+            }
+        }
+    }
+
     /// Publishes delayed wills that are due and ends sessions that expired. Run every second.
     pub fn sweep(&self, now: Instant) {
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
@@ -434,7 +456,8 @@ impl Broker {
         let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
         for s in sessions {
             let mut st = s.state.lock();
-            let wills: Vec<Will> = st.will.take().into_iter().chain(st.pending_will.take().map(|p| p.will)).collect();
+            let wills: Vec<Will> =
+                st.will.take().map(|w| *w).into_iter().chain(st.pending_will.take().map(|p| p.will)).collect();
             drop(st);
             for w in wills {
                 self.publish_will(w);

@@ -7,7 +7,6 @@
 //! CONNACK) carrying the reason code from [`mq_proto::DecodeError::reason_code`].
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use mq_proto::{
     PacketId, ProtocolVersion, Publish, PublishHeader, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
     Unsubscribe,
 };
-use tokio::time::Sleep;
+use tokio::io::Interest;
 
 use crate::acl::Want;
 use crate::auth::Security;
@@ -79,7 +78,17 @@ impl From<DecodeError> for Close {
 }
 
 /// Serves one accepted connection to its end.
+///
+/// The handshake runs in a boxed future of its own and the connection state lives in a box: the task
+/// itself then holds little more than the loop's state, which is most of what an idle client costs.
 pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) {
+    if let Some(conn) = Box::pin(handshake(broker, listener, stream, peer)).await {
+        conn.run().await;
+    }
+}
+
+/// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken.
+async fn handshake(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) -> Option<Box<Conn>> {
     broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
     let settings = broker.settings();
     if settings.connection_messages {
@@ -93,20 +102,18 @@ pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stre
         Ok(Ok(Some(c))) => c,
         Ok(Ok(None)) => {
             log!(Notice, "Client <unknown> disconnected due to protocol error.");
-            return;
+            return None;
         }
         Ok(Err(e)) => {
             log!(Notice, "Client <unknown> disconnected due to protocol error: {e}.");
-            return;
+            return None;
         }
         Err(_) => {
             log!(Notice, "Client <unknown> has exceeded timeout, disconnecting.");
-            return;
+            return None;
         }
     };
-    if let Some(conn) = Conn::accept(broker, listener, stream, peer, connect, rbuf, settings).await {
-        conn.run().await;
-    }
+    Conn::accept(broker, listener, stream, peer, connect, rbuf, settings).await.map(Box::new)
 }
 
 /// Reads until the first packet is complete. `Ok(None)`: closed, or the first packet is not CONNECT.
@@ -199,10 +206,6 @@ struct Conn {
     /// Security in force (refreshed when the broker's generation changes).
     security: Arc<Security>,
     generation: u64,
-    /// Client's keep alive in force (0: none), and the sleep that checks it.
-    keep_alive: u16,
-    sleep: Option<Pin<Box<Sleep>>>,
-    last_rx: Instant,
     /// Topic aliases the client set (index = alias - 1).
     aliases: Vec<Option<Arc<str>>>,
     /// Outgoing in-flight window and largest packet the client accepts.
@@ -323,7 +326,7 @@ impl Conn {
             w.topic = format!("{mount}{}", w.topic).into();
         }
         let id = broker.next_id();
-        let kick = Kick::new();
+        let kick = Kick::new(keep_alive, broker.now_ms());
         let client_id: Arc<str> = client_id.into();
         let username: Option<Arc<str>> = c.username.as_deref().map(Into::into);
         let generation = broker.generation.load(Ordering::Acquire);
@@ -391,9 +394,6 @@ impl Conn {
             username,
             security,
             generation,
-            keep_alive,
-            sleep: None,
-            last_rx: Instant::now(),
             aliases: Vec::new(),
             expiry,
             connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
@@ -434,9 +434,9 @@ impl Conn {
         }
     }
 
-    async fn run(mut self) {
+    async fn run(mut self: Box<Self>) {
         let close = self.serve_loop().await;
-        self.finish(close).await;
+        Box::pin(self.finish(close)).await;
     }
 
     /// Picks up reloaded settings and security.
@@ -471,9 +471,8 @@ impl Conn {
                 continue;
             }
             self.broker.stats.flush(&mut self.local);
-            self.arm_keepalive();
             if !self.congested.is_empty() {
-                self.wait_for_room().await;
+                Box::pin(self.wait_for_room()).await;
                 // Packets read before the pause are handled now, before reading more.
                 if let Err(c) = self.handle_buffered() {
                     return c;
@@ -485,56 +484,42 @@ impl Conn {
 
             enum Event {
                 Kicked(KickReason),
-                Readable(io::Result<()>),
-                Writable(io::Result<()>),
+                Ready(io::Result<tokio::io::Ready>),
                 Woken,
-                Tick,
             }
-            let want_write = !self.out.is_empty();
-            let can_read = self.out.len() < READ_STOP;
+            let mut interest = None;
+            if self.out.len() < READ_STOP {
+                interest = Some(Interest::READABLE);
+            }
+            if !self.out.is_empty() {
+                interest = Some(interest.map_or(Interest::WRITABLE, |i| i | Interest::WRITABLE));
+            }
             let can_pull = self.out.len() < HIGH_WATER;
-            let has_sleep = self.sleep.is_some();
-            let ev = {
-                let sleep = async {
-                    match self.sleep.as_mut() {
-                        Some(s) => s.as_mut().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    r = self.kick.kicked() => Event::Kicked(r),
-                    r = self.stream.readable(), if can_read => Event::Readable(r),
-                    r = self.stream.writable(), if want_write => Event::Writable(r),
-                    () = self.session.wake.notified(), if can_pull => Event::Woken,
-                    () = sleep, if has_sleep => Event::Tick,
-                }
+            // One readiness future for both directions keeps an idle connection's task small.
+            let ev = tokio::select! {
+                biased;
+                r = self.kick.kicked() => Event::Kicked(r),
+                r = self.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Event::Ready(r),
+                () = self.session.wake.notified(), if can_pull => Event::Woken,
             };
             match ev {
                 Event::Kicked(KickReason::TakenOver { .. }) => return Close::TakenOver,
                 Event::Kicked(KickReason::Shutdown) => return Close::Shutdown,
-                Event::Readable(Err(e)) | Event::Writable(Err(e)) => return e.into(),
-                Event::Readable(Ok(())) => {
-                    if let Err(c) = self.read_and_handle() {
+                Event::Kicked(KickReason::KeepAlive) => return Close::KeepAlive,
+                Event::Ready(Err(e)) => return e.into(),
+                Event::Ready(Ok(ready)) => {
+                    if ready.is_writable()
+                        && let Err(e) = self.flush()
+                    {
+                        return e.into();
+                    }
+                    if (ready.is_readable() || ready.is_read_closed())
+                        && let Err(c) = self.read_and_handle()
+                    {
                         return c;
                     }
                 }
-                Event::Writable(Ok(())) => {
-                    if let Err(e) = self.flush() {
-                        return e.into();
-                    }
-                }
                 Event::Woken => {}
-                Event::Tick => {
-                    if Instant::now() >= self.keepalive_deadline() {
-                        return Close::KeepAlive;
-                    }
-                    // Packets arrived since the sleep was set: sleep until the new deadline.
-                    let d = self.keepalive_deadline();
-                    if let Some(s) = self.sleep.as_mut() {
-                        s.as_mut().reset(d.into());
-                    }
-                }
             }
         }
     }
@@ -570,17 +555,6 @@ impl Conn {
         }
     }
 
-    /// [MQTT-3.1.2-24] one and a half times the keep alive without a packet closes the connection.
-    fn keepalive_deadline(&self) -> Instant {
-        self.last_rx + Duration::from_millis(u64::from(self.keep_alive) * 1500)
-    }
-
-    fn arm_keepalive(&mut self) {
-        if self.keep_alive > 0 && self.sleep.is_none() {
-            self.sleep = Some(Box::pin(tokio::time::sleep_until(self.keepalive_deadline().into())));
-        }
-    }
-
     /// Writes what the socket takes.
     fn flush(&mut self) -> io::Result<()> {
         let n = self.out.write_to(&self.stream)?;
@@ -613,7 +587,7 @@ impl Conn {
         }
         if total > 0 {
             self.local.bytes_received += total as u64;
-            self.last_rx = Instant::now();
+            self.kick.touch(self.broker.now_ms());
         }
         self.handle_buffered()?;
         if eof {
@@ -969,7 +943,10 @@ impl Conn {
         if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
             return Err(Close::TakenOver);
         }
-        let was_over = st.over_limit(0);
+        let congested = |st: &crate::session::SessionState| {
+            st.over_limit(0) || (st.limits.max_messages == 0 && st.pending.len() >= 1000)
+        };
+        let was_over = congested(&st);
         while self.out.len() < HIGH_WATER {
             let Some(front) = st.pending.front() else { break };
             if front.qos != QoS::AtMostOnce && st.inflight.len() >= self.window {
@@ -998,7 +975,7 @@ impl Conn {
         }
         let more = self.out.len() >= HIGH_WATER
             && st.pending.front().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
-        if was_over && !st.over_limit(0) {
+        if was_over && !congested(&st) {
             drop(st);
             session.space.notify_waiters();
         }
@@ -1041,7 +1018,7 @@ impl Conn {
 
     /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
     /// session (publishing the will when the close was not a normal DISCONNECT).
-    async fn finish(mut self, close: Close) {
+    async fn finish(mut self: Box<Self>, close: Close) {
         let (publish_will, reason, log_line) = match &close {
             Close::Disconnect { will } => (*will, None, format!("Client {} disconnected.", self.client_id)),
             Close::Io(None) => (true, None, format!("Client {} closed its connection.", self.client_id)),

@@ -197,6 +197,18 @@ fn drop_privileges(cfg: &Config) -> Result<(), BrokerError> {
     Ok(())
 }
 
+/// Raises the open-file limit to the hard limit: every client costs a descriptor.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+        let now = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s);
+        log!(Information, "Open file limit: {now} (about {} clients).", now.saturating_sub(32));
+    }
+}
+
 fn write_pid_file(path: &Path) -> Result<(), BrokerError> {
     std::fs::write(path, format!("{}\n", std::process::id()))
         .map_err(|source| BrokerError::PidFile { path: path.to_owned(), source })
@@ -213,6 +225,7 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         return Ok(());
     }
     log::logger().configure(&cfg.log, args.verbose, None)?;
+    raise_fd_limit();
     let securities = load_security(&cfg)?;
 
     // Bind everything before daemonising and dropping privileges.
@@ -318,11 +331,20 @@ async fn serve(
     {
         let b = broker.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // Keep alive is checked four times a second for every connection here, rather than by a
+            // timer per connection; sessions and wills once a second.
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut n = 0u32;
             loop {
                 tokio::select! {
                     () = b.wait_shutdown() => return,
-                    _ = tick.tick() => b.sweep(Instant::now()),
+                    _ = tick.tick() => {
+                        b.check_keepalive();
+                        n = n.wrapping_add(1);
+                        if n.is_multiple_of(4) {
+                            b.sweep(Instant::now());
+                        }
+                    }
                 }
             }
         });

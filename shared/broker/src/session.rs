@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
@@ -21,6 +21,10 @@ use crate::auth::Security;
 use crate::message::Delivery;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// With `max_queued_messages 0` (no limit), publishers of QoS 1/2 messages are paused from this many
+/// queued messages on.
+const UNLIMITED_FLOW_MARK: usize = 1000;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// A client's session.
@@ -91,19 +95,42 @@ pub enum KickReason {
     TakenOver { session_ends: bool },
     /// The broker is shutting down.
     Shutdown,
+    /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24]).
+    KeepAlive,
 }
 
-/// The handle a connection leaves in its session while attached.
+/// The handle a connection leaves in its session while attached: how to stop it, and when it last
+/// heard from its client (the broker's sweep enforces keep alive for every connection at once, so no
+/// connection needs a timer of its own).
 #[derive(Debug)]
 pub struct Kick {
     notify: Notify,
     reason: Mutex<Option<KickReason>>,
+    /// Milliseconds since broker start when the last bytes arrived.
+    last_rx: AtomicU64,
+    /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive).
+    grace_ms: u64,
 }
 
 impl Kick {
-    /// A fresh handle.
-    pub fn new() -> Arc<Kick> {
-        Arc::new(Kick { notify: Notify::new(), reason: Mutex::new(None) })
+    /// A fresh handle for a connection with `keep_alive` seconds, last heard from at `now_ms`.
+    pub fn new(keep_alive: u16, now_ms: u64) -> Arc<Kick> {
+        Arc::new(Kick {
+            notify: Notify::new(),
+            reason: Mutex::new(None),
+            last_rx: AtomicU64::new(now_ms),
+            grace_ms: u64::from(keep_alive) * 1500,
+        })
+    }
+
+    /// Records that bytes arrived at `now_ms`.
+    pub fn touch(&self, now_ms: u64) {
+        self.last_rx.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Whether the keep alive ran out at `now_ms`.
+    pub fn silent_too_long(&self, now_ms: u64) -> bool {
+        self.grace_ms > 0 && now_ms > self.last_rx.load(Ordering::Relaxed) + self.grace_ms
     }
 
     /// Asks the connection to stop.
@@ -192,10 +219,11 @@ pub struct SessionState {
     pub expiry: Expiry,
     /// When the last connection closed (None while attached).
     pub disconnected_at: Option<Instant>,
-    /// The will of the attached connection (published if it ends abnormally).
-    pub will: Option<Will>,
+    /// The will of the attached connection (published if it ends abnormally). Boxed: most clients have
+    /// none, and idle sessions should be small.
+    pub will: Option<Box<Will>>,
     /// A will waiting for its delay.
-    pub pending_will: Option<PendingWill>,
+    pub pending_will: Option<Box<PendingWill>>,
     /// Limits for `pending`.
     pub limits: QueueLimits,
     /// Deliveries dropped because the queue was full.
@@ -260,10 +288,10 @@ impl Session {
         self.online.load(Ordering::Acquire)
     }
 
-    /// Whether the queue is below its limits.
+    /// Whether the queue is below its limits (or, without a limit, below the flow-control mark).
     pub fn has_room(&self) -> bool {
         let st = self.state.lock();
-        !st.over_limit(0)
+        !st.over_limit(0) && (st.limits.max_messages > 0 || st.pending.len() < UNLIMITED_FLOW_MARK)
     }
 
     /// Queues a delivery, honouring the queue limits. Wakes the attached connection if the queue was
@@ -288,14 +316,20 @@ impl Session {
         }
         let size = d.msg.size();
         let mut result = Enqueued::Queued;
+        // QoS 0 is at most once: its overflow is dropped. QoS 1/2 get flow control: queued beyond the
+        // limit while the client drains (the publisher pauses), dropped once it stalls.
+        let flow = online && d.qos != QoS::AtMostOnce && !st.stalled;
         if st.over_limit(size) {
-            // QoS 0 is at most once: its overflow is dropped. QoS 1/2 get flow control.
-            if online && d.qos != QoS::AtMostOnce && !st.stalled && !st.over_hard_limit(size) {
+            if flow && !st.over_hard_limit(size) {
                 result = Enqueued::Congested;
             } else {
                 st.dropped += 1;
                 return Enqueued::Dropped;
             }
+        } else if flow && st.limits.max_messages == 0 && st.pending.len() >= UNLIMITED_FLOW_MARK {
+            // Without a queue limit nothing is dropped, but publishers still pace themselves to the
+            // subscriber instead of growing its queue without bound.
+            result = Enqueued::Congested;
         }
         let was_empty = st.pending.is_empty();
         st.pending_bytes += size;

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Runs the same load scenarios against `mq broker` and Mosquitto (when installed) on free loopback
+# ports, alternating brokers, several rounds, and prints medians and the ratio mq / Mosquitto.
+#
+#   bench/compare.sh                 # every scenario, 3 rounds
+#   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
+#
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency idle big. Needs a release build (`cargo build
+# --release -p mq`); the load generator is `mq bench`, the same for both brokers. Everything stays on
+# 127.0.0.1 and every run is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency idle big"}
+MQ=${MQ:-target/release/mq}
+MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+OUT=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$OUT"' EXIT
+ulimit -n "$(ulimit -Hn)"
+
+[ -x "$MQ" ] || { echo "build first: cargo build --release -p mq" >&2; exit 1; }
+BROKERS="mq"
+if [ -x "$MOSQUITTO" ]; then BROKERS="mq mosquitto"; else echo "Mosquitto not installed: mq only" >&2; fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_broker NAME EXTRA_CONF: starts a broker, sets PORT and BPID.
+start_broker() {
+  PORT=$(free_port)
+  local conf="$OUT/$1.conf"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\n%b' "$PORT" "$2" > "$conf"
+  if [ "$1" = mq ]; then
+    "$MQ" broker -c "$conf" > "$OUT/$1.log" 2>&1 &
+  else
+    [ "$(id -u)" = 0 ] && echo "user root" >> "$conf"
+    "$MOSQUITTO" -c "$conf" > "$OUT/$1.log" 2>&1 &
+  fi
+  BPID=$!
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "broker $1 did not start:" >&2; cat "$OUT/$1.log" >&2; exit 1
+}
+stop_broker() { kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+bench() { "$MQ" bench "$@" -p "$PORT" --json; }
+field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
+
+# One measurement: prints "name value" lines for the scenario.
+run_scenario() {
+  local s=$1 b=$2
+  case $s in
+    fanin0)   # 100 publishers -> 1 wildcard subscriber, QoS 0, 64 B, offered 100 x 5,000 msg/s
+      start_broker "$b" ""
+      bench sub -c 1 -t 'bench/#' -D $((DURATION + 3)) > "$OUT/sub" & local sp=$!
+      sleep 0.5; bench pub -c 100 -t 'bench/%i' -r 5000 -D "$DURATION" > "$OUT/pub"; wait $sp
+      echo "fanin0_rate $(field rate < "$OUT/sub")"
+      echo "fanin0_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,$(field sent < "$OUT/pub"))),2))")"
+      stop_broker ;;
+    fanin1)   # 100 publishers -> 1 subscriber, QoS 1, as fast as acknowledgements allow
+      for q in default unlimited; do
+        [ "$q" = unlimited ] && extra='max_queued_messages 0\n' || extra=''
+        start_broker "$b" "$extra"
+        bench sub -c 1 -q 1 -t 'bench/#' -D $((DURATION + 3)) > "$OUT/sub" & local sp=$!
+        sleep 0.5; bench pub -c 100 -q 1 -t 'bench/%i' -D "$DURATION" > "$OUT/pub"; wait $sp
+        echo "fanin1_${q}_rate $(field rate < "$OUT/sub")"
+        echo "fanin1_${q}_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,$(field sent < "$OUT/pub"))),2))")"
+        stop_broker
+      done ;;
+    fanout0)  # 1 publisher -> 100 subscribers, QoS 0, offered 10,000 msg/s (1,000,000 deliveries/s)
+      start_broker "$b" ""
+      bench sub -c 100 -t 'fan/x' -D $((DURATION + 4)) > "$OUT/sub" & local sp=$!
+      sleep 1.5; bench pub -c 1 -t 'fan/x' -r 10000 -D "$DURATION" > "$OUT/pub"; wait $sp
+      echo "fanout0_rate $(field rate < "$OUT/sub")"
+      stop_broker ;;
+    fanout1)  # 1 publisher -> 100 subscribers, QoS 1
+      start_broker "$b" ""
+      bench sub -c 100 -q 1 -t 'fan/x' -D $((DURATION + 4)) > "$OUT/sub" & local sp=$!
+      sleep 1.5; bench pub -c 1 -q 1 -t 'fan/x' -D "$DURATION" > "$OUT/pub"; wait $sp
+      echo "fanout1_rate $(field rate < "$OUT/sub")"
+      echo "fanout1_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,100*$(field sent < "$OUT/pub"))),2))")"
+      stop_broker ;;
+    latency)  # 1 publisher at 2,000 msg/s -> 1 subscriber
+      start_broker "$b" ""
+      bench sub -c 1 -t 'lat/x' -D $((DURATION + 2)) > "$OUT/sub" & local sp=$!
+      sleep 0.5; bench pub -c 1 -t 'lat/x' -r 2000 -D "$DURATION" > "$OUT/pub"; wait $sp
+      echo "latency_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
+      echo "latency_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
+      echo "latency_max_us $(field "latency_us['max']" < "$OUT/sub")"
+      stop_broker ;;
+    idle)     # 10,000 idle connections, then as many as the open-file limit allows
+      local max=$(( $(ulimit -Hn) - 200 ))
+      for n in 10000 "$max"; do
+        start_broker "$b" ""
+        local before; before=$(rss_kib "$BPID")
+        bench conn -c "$n" -R 20000 -D 3 > "$OUT/conn" &
+        local cp=$!
+        # Sample the broker's memory while every connection is held.
+        sleep 1; for _ in $(seq 60); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        local during; during=$(rss_kib "$BPID")
+        wait $cp
+        local label=$([ "$n" = 10000 ] && echo 10k || echo max)
+        echo "idle_${label}_connect_rate $(field connect_rate < "$OUT/conn")"
+        echo "idle_${label}_connected $(field connected < "$OUT/conn")"
+        echo "idle_${label}_kib_per_conn $(python3 -c "print(round(($during-$before)/max(1,$(field connected < "$OUT/conn")),3))")"
+        stop_broker
+      done ;;
+    big)      # one 256 MiB payload, QoS 1, publisher -> subscriber
+      start_broker "$b" ""
+      bench sub -c 1 -q 1 -t 'big/x' -n 1 -D 60 > "$OUT/sub" & local sp=$!
+      sleep 0.5
+      local t0; t0=$(date +%s.%N)
+      bench pub -c 1 -q 1 -t 'big/x' -s 268435000 -n 1 -D 60 > "$OUT/pub"
+      wait $sp
+      local t1; t1=$(date +%s.%N)
+      echo "big_mib_per_s $(python3 -c "print(round(268435000/1048576/($t1-$t0),1))")"
+      stop_broker ;;
+  esac
+}
+
+declare -A RESULTS
+for round in $(seq "$ROUNDS"); do
+  for s in $SCENARIOS; do
+    for b in $BROKERS; do
+      echo "round $round: $s on $b" >&2
+      while read -r k v; do RESULTS["$b:$k"]+="$v "; done < <(run_scenario "$s" "$b")
+    done
+  done
+done
+
+median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v),1) if v else '-')" $1; }
+printf '\n| metric | mq | mosquitto | mq / mosquitto |\n|---|---|---|---|\n'
+for key in $(for k in "${!RESULTS[@]}"; do echo "${k#*:}"; done | sort -u); do
+  m=$(median "${RESULTS[mq:$key]:-}")
+  o=$(median "${RESULTS[mosquitto:$key]:-}")
+  r=$(python3 -c "a,b='$m','$o'; print('-' if '-' in (a,b) or float(b)==0 else round(float(a)/float(b),2))")
+  printf '| %s | %s | %s | %s |\n' "$key" "$m" "$o" "$r"
+done
