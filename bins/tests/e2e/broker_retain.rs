@@ -190,6 +190,18 @@ fn retain_available_false_refuses_retained_publishes() {
 }
 
 #[test]
+fn retain_available_false_refuses_a_retained_will() {
+    let b = broker("retain_available false");
+    let mut c = Raw::open(b.port);
+    let ack = c.handshake(&Connect::v5("will-r").will(wire::Will::new("ra/will", "x").retain()));
+    assert_eq!(ack.code, 0x9A);
+    c.expect_closed();
+    // A will without retain is fine.
+    let (mut ok, _) = Raw::connect(b.port, &Connect::v5("will-plain").will(wire::Will::new("ra/will", "x")));
+    ok.ping();
+}
+
+#[test]
 fn mqtt31_clients_set_and_get_retained_messages() {
     let b = broker("");
     let (mut p, _) = Raw::connect(b.port, &Connect::v31("p31"));

@@ -232,3 +232,19 @@ fn takeover_resends_what_the_old_connection_left_unacknowledged() {
     new.ack(&again);
     new.ping();
 }
+
+#[test]
+fn a_session_resumes_across_protocol_versions() {
+    let b = broker("");
+    let (mut c, _) = Raw::connect(b.port, &Connect::v311("shifty").clean(false));
+    c.subscribe(1, &[("xv/t", 1)]);
+    c.send(&disconnect());
+    c.expect_closed();
+    let mut publ = Raw::v311(b.port, "pub");
+    publ.publish(&Pub::new("xv/t", "queued for 3.1.1, delivered as 5").qos(1, 1));
+    let (mut c, ack) = Raw::connect(b.port, &Connect::v5("shifty").clean(false).expiry(60));
+    assert!(ack.session_present);
+    // Decoded as MQTT 5: a property block is there.
+    assert_eq!(tp(&c.recv_publish_ack()).1, "queued for 3.1.1, delivered as 5");
+    c.ping();
+}

@@ -246,6 +246,17 @@ fn max_qos_disconnects_publishers_above_it_with_0x9b() {
 }
 
 #[test]
+fn max_qos_refuses_a_will_above_it_with_connack_0x9b() {
+    let b = broker("max_qos 1");
+    let mut c = Raw::open(b.port);
+    let ack = c.handshake(&Connect::v5("will-q2").will(wire::Will::new("mq/will", "x").qos(2)));
+    assert_eq!(ack.code, 0x9B);
+    c.expect_closed();
+    let (mut ok, _) = Raw::connect(b.port, &Connect::v5("will-q1").will(wire::Will::new("mq/will", "x").qos(1)));
+    ok.ping();
+}
+
+#[test]
 fn pubrel_for_an_unknown_packet_id_gets_pubcomp_0x92() {
     let b = broker("");
     let mut c = Raw::v5(b.port, "lost");
