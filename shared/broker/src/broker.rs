@@ -11,9 +11,10 @@
 //! - `retained`, read-locked per SUBSCRIBE, write-locked per retained PUBLISH;
 //! - each session's state, locked to queue or take deliveries.
 //!
-//! Lock order: `sessions` may be held while taking a session's state. `subs` and `retained` are never
-//! held while taking a session's state, nor the reverse: routing first collects the target sessions
-//! under the `subs` read lock, releases it, then queues.
+//! Lock order: `sessions` may be held while taking a session's state, and `subs` while taking a
+//! session's state (routing queues deliveries under the `subs` read lock, so it touches no reference
+//! counts per delivery). Never the reverse: no path takes `sessions` or `subs` while holding a session's
+//! state. `retained` is never held together with another lock.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,13 +164,14 @@ impl Broker {
         if msg.retain {
             self.retained.write().set(msg.clone());
         }
-        let mut hits = Vec::new();
-        self.subs.read().route(&msg.topic, msg.origin, &mut hits);
         let settings = self.settings();
+        let subs = self.subs.read();
+        let mut hits = Vec::new();
+        subs.route(&msg.topic, msg.origin, &mut hits);
         let mut queued = 0;
         for hit in hits {
             let session = congested.is_some().then(|| hit.session.clone());
-            match self.deliver(&settings, hit, &msg) {
+            match deliver(&settings, hit, &msg) {
                 Enqueued::Queued => queued += 1,
                 Enqueued::Congested => {
                     queued += 1;
@@ -180,33 +182,11 @@ impl Broker {
                         list.push(s);
                     }
                 }
-                Enqueued::Dropped => local.pub_dropped += 1,
+                Enqueued::Dropped | Enqueued::FirstDrop => local.pub_dropped += 1,
                 Enqueued::Skipped => {}
             }
         }
         queued
-    }
-
-    /// Queues `msg` for one subscriber.
-    fn deliver(&self, settings: &Settings, hit: Hit, msg: &Arc<Message>) -> Enqueued {
-        let qos = if settings.upgrade_outgoing_qos { hit.qos } else { hit.qos.min(msg.qos) };
-        let d = Delivery {
-            msg: msg.clone(),
-            qos,
-            retain: hit.retain_as_published && msg.retain,
-            sub_ids: hit.sub_ids,
-            shared: hit.shared,
-        };
-        let r = hit.session.enqueue(d);
-        if r == Enqueued::Dropped {
-            let mut st = hit.session.state.lock();
-            if !st.drop_logged {
-                st.drop_logged = true;
-                drop(st);
-                log!(Notice, "Outgoing messages are being dropped for client {}.", hit.session.client_id);
-            }
-        }
-        r
     }
 
     /// Attaches a connection to the session of its client id: resumes the stored session unless
@@ -344,11 +324,11 @@ impl Broker {
             return;
         }
         let settings = self.settings();
+        let subs = self.subs.read();
         for d in deliveries {
             let Some(key) = d.shared.clone() else { continue };
-            let hit = self.subs.read().reassign(&key, from);
-            if let Some(hit) = hit {
-                self.deliver(&settings, hit, &d.msg);
+            if let Some(hit) = subs.reassign(&key, from) {
+                deliver(&settings, hit, &d.msg);
             }
         }
     }
@@ -471,6 +451,24 @@ impl Broker {
         let online = map.values().filter(|s| s.is_online()).count();
         (map.len(), online)
     }
+}
+
+/// Queues `msg` for one subscriber.
+fn deliver(settings: &Settings, hit: Hit<'_>, msg: &Arc<Message>) -> Enqueued {
+    let qos = if settings.upgrade_outgoing_qos { hit.qos } else { hit.qos.min(msg.qos) };
+    let d = Delivery {
+        msg: msg.clone(),
+        qos,
+        retain: hit.retain_as_published && msg.retain,
+        sub_ids: hit.sub_ids,
+        shared: hit.shared,
+    };
+    let r = hit.session.enqueue(d);
+    if r == Enqueued::FirstDrop {
+        log!(Notice, "Outgoing messages are being dropped for client {}.", hit.session.client_id);
+        return Enqueued::Dropped;
+    }
+    r
 }
 
 /// Whether a detached session has outlived its expiry.

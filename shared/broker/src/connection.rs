@@ -885,7 +885,10 @@ impl Conn {
         for (msg, granted, id) in retained {
             let qos = if self.settings.upgrade_outgoing_qos { granted } else { granted.min(msg.qos) };
             let d = Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None };
-            if self.session.enqueue(d) == crate::session::Enqueued::Dropped {
+            if matches!(
+                self.session.enqueue(d),
+                crate::session::Enqueued::Dropped | crate::session::Enqueued::FirstDrop
+            ) {
                 self.local.pub_dropped += 1;
             }
         }

@@ -247,6 +247,8 @@ pub enum Enqueued {
     Congested,
     /// Dropped: the queue is full.
     Dropped,
+    /// Dropped, the first time since the queue last drained (the caller logs it once, as Mosquitto).
+    FirstDrop,
     /// Not queued: QoS 0 for a disconnected session.
     Skipped,
 }
@@ -324,6 +326,10 @@ impl Session {
                 result = Enqueued::Congested;
             } else {
                 st.dropped += 1;
+                if !st.drop_logged {
+                    st.drop_logged = true;
+                    return Enqueued::FirstDrop;
+                }
                 return Enqueued::Dropped;
             }
         } else if flow && st.limits.max_messages == 0 && st.pending.len() >= UNLIMITED_FLOW_MARK {

@@ -52,11 +52,12 @@ impl FilterSubs {
     }
 }
 
-/// A session a message goes to, with how.
+/// A session a message goes to, with how. Borrows the session from the table: routing delivers while
+/// the table's read lock is held, so no reference count is touched per delivery.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub struct Hit<'a> {
     /// The receiving session.
-    pub session: Arc<Session>,
+    pub session: &'a Arc<Session>,
     /// Subscription QoS (the delivery QoS is the minimum of this and the message's).
     pub qos: QoS,
     /// Retain As Published.
@@ -160,7 +161,7 @@ impl SubTable {
     }
 
     /// Appends to `out` every session `topic` goes to, for a message published by session `origin`.
-    pub fn route(&self, topic: &str, origin: u64, out: &mut Vec<Hit>) {
+    pub fn route<'a>(&'a self, topic: &str, origin: u64, out: &mut Vec<Hit<'a>>) {
         let start = out.len();
         let mut entries = 0usize;
         self.trie.for_each_match(topic, |entry| {
@@ -170,7 +171,7 @@ impl SubTable {
                     continue;
                 }
                 out.push(Hit {
-                    session: s.session.clone(),
+                    session: &s.session,
                     qos: s.opts.qos,
                     retain_as_published: s.opts.retain_as_published,
                     sub_ids: s.id.into_iter().collect(),
@@ -180,7 +181,7 @@ impl SubTable {
             for g in &entry.groups {
                 if let Some(s) = pick_member(g) {
                     out.push(Hit {
-                        session: s.session.clone(),
+                        session: &s.session,
                         qos: s.opts.qos,
                         retain_as_published: s.opts.retain_as_published,
                         sub_ids: s.id.into_iter().collect(),
@@ -198,7 +199,7 @@ impl SubTable {
 
     /// Picks a member of the shared group `key` to take over a message, preferring connected members
     /// other than `except`.
-    pub fn reassign(&self, key: &str, except: u64) -> Option<Hit> {
+    pub fn reassign(&self, key: &str, except: u64) -> Option<Hit<'_>> {
         let (_, inner) = mq_proto::topic::split_shared(key)?.ok()?;
         let entry = self.trie.get(inner)?;
         let g = entry.groups.iter().find(|g| &*g.key == key)?;
@@ -209,7 +210,7 @@ impl SubTable {
             .find(|s| s.session.id != except && s.session.is_online())
             .or_else(|| g.members.iter().find(|s| s.session.id != except))?;
         Some(Hit {
-            session: s.session.clone(),
+            session: &s.session,
             qos: s.opts.qos,
             retain_as_published: s.opts.retain_as_published,
             sub_ids: s.id.into_iter().collect(),
@@ -258,7 +259,7 @@ fn pick_member(g: &SharedGroup) -> Option<&Subscriber> {
 
 /// Merges hits for the same session (outside shared subscriptions) from `start` on: highest QoS, Retain
 /// As Published if any asks for it, every subscription identifier.
-fn merge_duplicates(out: &mut Vec<Hit>, start: usize) {
+fn merge_duplicates(out: &mut Vec<Hit<'_>>, start: usize) {
     let tail = &mut out[start..];
     tail.sort_by_key(|h| (h.shared.is_some(), h.session.id));
     let mut write = start;
