@@ -141,8 +141,10 @@ async fn read_connect(
         if stream.readable().await.is_err() {
             return Ok(None);
         }
-        if rbuf.capacity() - rbuf.len() < 512 {
-            rbuf.reserve(4096);
+        // CONNECT packets are small: a small buffer keeps a burst of handshakes from leaving memory
+        // fragmented (larger packets reserve what they need when their header is seen).
+        if rbuf.capacity() - rbuf.len() < 128 {
+            rbuf.reserve(512);
         }
         match stream.try_read_buf(rbuf) {
             Ok(0) => return Ok(None),
@@ -567,8 +569,9 @@ impl Conn {
         let mut total = 0;
         let mut eof = false;
         loop {
+            // Start small (most reads of an idle client are a PINGREQ); grow while data keeps coming.
             if self.rbuf.capacity() - self.rbuf.len() < 1024 {
-                self.rbuf.reserve(8192);
+                self.rbuf.reserve(if total == 0 && self.rbuf.is_empty() { 2048 } else { 16 * 1024 });
             }
             match self.stream.try_read_buf(&mut self.rbuf) {
                 Ok(0) => {
