@@ -18,6 +18,7 @@ mod broker_v5;
 mod broker_will;
 mod client_util;
 mod clients_cli;
+mod configs;
 mod exec;
 mod harness;
 mod large;

@@ -377,6 +377,11 @@ impl Conn {
             }
             props.server_keep_alive = server_keep_alive;
             props.assigned_client_identifier = assigned;
+            // Request/response (MQTT 5 §4.10): a client that asks gets a topic prefix of its own for
+            // responses. `$` topics are not matched by `#`, so other clients' wildcards do not see them.
+            if c.properties.request_response_information == Some(1) {
+                props.response_information = Some(format!("$response/{client_id}/"));
+            }
         }
         let receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
         let mut conn = Conn {
@@ -955,8 +960,18 @@ impl Conn {
         let was_over = congested(&st);
         while self.out.len() < HIGH_WATER {
             let Some(front) = st.pending.front() else { break };
-            if front.qos != QoS::AtMostOnce && st.inflight.len() >= self.window {
-                break;
+            if front.qos != QoS::AtMostOnce {
+                if st.inflight.len() >= self.window {
+                    break;
+                }
+                // `max_inflight_bytes`: a single message larger than the limit still goes out alone.
+                let limit = self.settings.max_inflight_bytes;
+                if limit > 0 && !st.inflight.is_empty() {
+                    let bytes: usize = st.inflight.iter().map(|f| f.delivery.msg.size()).sum();
+                    if bytes + front.msg.size() > limit {
+                        break;
+                    }
+                }
             }
             let Some(d) = st.pop_pending() else { break };
             if d.msg.expired(now) {

@@ -64,9 +64,9 @@ pub enum BrokerError {
     /// The log file could not be opened.
     #[error(transparent)]
     Log(#[from] log::LogError),
-    /// A password or ACL file could not be read or parsed.
-    #[error("{0}")]
-    Security(#[from] auth::SecurityError),
+    /// A password or ACL file could not be read or parsed; `at` is the configuration line naming it.
+    #[error("{}{source}", at.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
+    Security { at: Option<mq_config::Span>, source: auth::SecurityError },
     /// The pid file could not be written.
     #[error("unable to write pid file {path}: {source}")]
     PidFile { path: PathBuf, source: std::io::Error },
@@ -110,14 +110,24 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
     let mut out = Vec::new();
     for l in &cfg.listeners {
         let eff = cfg.security_for(l);
+        // Errors name the configuration line that named the file.
+        let opts = if *cfg.per_listener_settings { &l.security } else { &cfg.security };
         let make = || -> Result<Arc<RwLock<Arc<Security>>>, BrokerError> {
-            Ok(Arc::new(RwLock::new(Arc::new(Security::load(
+            let sec = Security::load(
                 eff.allow_anonymous,
                 eff.allow_zero_length_clientid,
                 eff.auto_id_prefix,
                 eff.password_file,
                 eff.acl_file,
-            )?))))
+            )
+            .map_err(|source| {
+                let at = match &source {
+                    auth::SecurityError::Passwords(_) => opts.password_file.span.clone(),
+                    auth::SecurityError::Acl(_) => opts.acl_file.span.clone(),
+                };
+                BrokerError::Security { at, source }
+            })?;
+            Ok(Arc::new(RwLock::new(Arc::new(sec))))
         };
         let sec = if *cfg.per_listener_settings {
             make()?
@@ -220,13 +230,13 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     for w in &warnings {
         log!(Warning, "{w}");
     }
+    let securities = load_security(&cfg)?;
     if args.test_config {
         println!("Configuration OK");
         return Ok(());
     }
     log::logger().configure(&cfg.log, args.verbose, None)?;
     raise_fd_limit();
-    let securities = load_security(&cfg)?;
 
     // Bind everything before daemonising and dropping privileges.
     let mut bound: Vec<(Arc<ListenerCtx>, Vec<BoundSocket>)> = Vec::new();
