@@ -202,7 +202,6 @@ fn max_queued_messages_drops_for_offline_sessions_and_counts_drops() {
 }
 
 #[test]
-#[ignore = "broker bug: max_inflight_bytes is parsed but not enforced (connection.rs pull counts messages only)"]
 fn max_inflight_bytes_limits_unacknowledged_bytes() {
     let b = broker("max_inflight_bytes 10");
     let mut s = Raw::v311(b.port, "slow");

@@ -69,9 +69,9 @@ async fn response_information_when_asked() {
     o.set_request_response_info(Some(1));
     let (_c, mut el) = rumqttc::v5::AsyncClient::new(o, 10);
     let ack = loop {
-        match tokio::time::timeout(TIMEOUT, el.poll()).await.expect("in time").expect("connects") {
-            rumqttc::v5::Event::Incoming(r5::Packet::ConnAck(a)) => break a,
-            _ => {}
+        let ev = tokio::time::timeout(TIMEOUT, el.poll()).await.expect("in time").expect("connects");
+        if let rumqttc::v5::Event::Incoming(r5::Packet::ConnAck(a)) = ev {
+            break a;
         }
     };
     let info = ack.properties.and_then(|p| p.response_information);

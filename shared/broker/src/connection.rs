@@ -81,10 +81,22 @@ impl From<DecodeError> for Close {
 ///
 /// The handshake runs in a boxed future of its own and the connection state lives in a box: the task
 /// itself then holds little more than the loop's state, which is most of what an idle client costs.
+///
+/// The caller counted the connection in its listener and in the broker; this undoes both at the end.
 pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) {
+    /// Uncounts the connection however the task ends.
+    struct Counted(Arc<Broker>, Arc<ListenerCtx>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.connections.fetch_sub(1, Ordering::Relaxed);
+            self.0.active_connections.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let counted = Counted(broker.clone(), listener.clone());
     if let Some(conn) = Box::pin(handshake(broker, listener, stream, peer)).await {
         conn.run().await;
     }
+    drop(counted);
 }
 
 /// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken.
@@ -126,6 +138,9 @@ async fn read_connect(
 ) -> Result<Option<Box<Connect>>, DecodeError> {
     let limit = settings.incoming_packet_limit();
     loop {
+        // The protocol level decides how a broken CONNECT is answered; read it before decoding
+        // consumes the packet.
+        let level = connect_level(rbuf);
         match mq_proto::decode(rbuf, ProtocolVersion::V5, limit) {
             Ok(Some(Packet::Connect(c))) => {
                 local.msgs_received += 1;
@@ -134,7 +149,7 @@ async fn read_connect(
             Ok(Some(_)) => return Ok(None), // [MQTT-3.1.0-1] the first packet must be CONNECT
             Ok(None) => {}
             Err(e) => {
-                answer_bad_connect(stream, rbuf, &e);
+                answer_bad_connect(stream, level, &e);
                 return Err(e);
             }
         }
@@ -157,8 +172,7 @@ async fn read_connect(
 
 /// Sends the CONNACK a broken CONNECT deserves: MQTT 5 clients get the error's reason code; 3.x clients
 /// get return code 1 for an unsupported protocol level and nothing otherwise ([MQTT-3.1.2-2]).
-fn answer_bad_connect(stream: &Stream, raw: &BytesMut, e: &DecodeError) {
-    let level = connect_level(raw);
+fn answer_bad_connect(stream: &Stream, level: Option<u8>, e: &DecodeError) {
     let (packet, version) = match (e, level) {
         (DecodeError::UnsupportedProtocol { .. }, _) => (
             ConnAck { code: ConnectReturnCode::UNACCEPTABLE_PROTOCOL_VERSION.0, ..Default::default() },
@@ -906,6 +920,10 @@ impl Conn {
     fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
+            if check_topic_filter(filter).is_err() {
+                codes.push(ReasonCode::TOPIC_FILTER_INVALID);
+                continue;
+            }
             let full = match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
                 (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
                 (Some(m), None) => format!("{m}{filter}"),

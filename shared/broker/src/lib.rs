@@ -238,8 +238,37 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     log::logger().configure(&cfg.log, args.verbose, None)?;
     raise_fd_limit();
 
-    // Bind everything before daemonising and dropping privileges.
-    let mut bound: Vec<(Arc<ListenerCtx>, Vec<BoundSocket>)> = Vec::new();
+    // Order: daemonise (fork) before any thread exists; start the runtime and install the signal
+    // handlers; only then bind, so a signal sent as soon as the port accepts is handled; write the pid
+    // file; drop privileges last (files and sockets are open by then).
+    if args.daemon {
+        nix::unistd::daemon(true, false).map_err(BrokerError::Daemon)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name("mq-broker")
+        .enable_all()
+        .build()
+        .map_err(BrokerError::Runtime)?;
+    let result = runtime.block_on(async move {
+        let signals = Signals::install()?;
+        let bound = bind_listeners(&cfg, securities)?;
+        if let Some(p) = &cfg.pid_file.value {
+            write_pid_file(p)?;
+        }
+        drop_privileges(&cfg)?;
+        serve(args, cfg, bound, signals).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// A listener's context and its bound sockets.
+type Bound = (Arc<ListenerCtx>, Vec<BoundSocket>);
+
+/// Binds every configured listener and builds its context.
+fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> Result<Vec<Bound>, BrokerError> {
+    let mut bound: Vec<Bound> = Vec::new();
     for (index, (l, security)) in cfg.listeners.iter().zip(securities).enumerate() {
         let sockets =
             listener::bind(&l.addr.value, l.socket_domain.value, l.bind_interface.value.as_deref(), cfg.local_only)?;
@@ -275,33 +304,32 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
         }
         bound.push((ctx, sockets));
     }
-
-    if args.daemon {
-        nix::unistd::daemon(true, false).map_err(BrokerError::Daemon)?;
-    }
-    if let Some(p) = &cfg.pid_file.value {
-        write_pid_file(p)?;
-    }
-    drop_privileges(&cfg)?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .thread_name("mq-broker")
-        .enable_all()
-        .build()
-        .map_err(BrokerError::Runtime)?;
-    let result = runtime.block_on(serve(args, cfg, bound));
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    result
+    Ok(bound)
 }
 
-async fn serve(
-    args: BrokerArgs,
-    mut cfg: Config,
-    bound: Vec<(Arc<ListenerCtx>, Vec<BoundSocket>)>,
-) -> Result<(), BrokerError> {
-    use tokio::signal::unix::{SignalKind, signal};
+/// The signals the broker acts on.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+}
 
+impl Signals {
+    fn install() -> Result<Signals, BrokerError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |k| signal(k).map_err(BrokerError::Runtime);
+        Ok(Signals {
+            int: install(SignalKind::interrupt())?,
+            term: install(SignalKind::terminate())?,
+            hup: install(SignalKind::hangup())?,
+            usr2: install(SignalKind::user_defined2())?,
+        })
+    }
+}
+
+async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Signals) -> Result<(), BrokerError> {
+    let Signals { mut int, mut term, mut hup, mut usr2 } = signals;
     let broker = Arc::new(Broker::new(Settings::from_config(&cfg)));
     log!(Notice, "{} starting", sys::version_string());
 
@@ -360,15 +388,6 @@ async fn serve(
         });
     }
 
-    let (mut int, mut term, mut hup, mut usr2) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined2()),
-    ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        _ => return Err(BrokerError::Runtime(std::io::Error::other("unable to install signal handlers"))),
-    };
     loop {
         tokio::select! {
             _ = int.recv() => break,

@@ -174,10 +174,7 @@ fn spawn_connection(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, stream: Stream
     }
     ctx.connections.fetch_add(1, Ordering::Relaxed);
     broker.active_connections.fetch_add(1, Ordering::AcqRel);
-    let (broker, ctx) = (broker.clone(), ctx.clone());
-    tokio::spawn(async move {
-        connection::serve(broker.clone(), ctx.clone(), stream, peer).await;
-        ctx.connections.fetch_sub(1, Ordering::Relaxed);
-        broker.active_connections.fetch_sub(1, Ordering::AcqRel);
-    });
+    // `serve` undoes the counts itself: a wrapper future would hold a second copy of its arguments
+    // for the connection's whole life.
+    tokio::spawn(connection::serve(broker.clone(), ctx.clone(), stream, peer));
 }
