@@ -19,9 +19,11 @@ pub fn render() -> BTreeMap<PathBuf, Vec<u8>> {
             // Completions come with `mq`'s own (`mq broker ...`).
             continue;
         }
-        for (shell, name) in
-            [(Shell::Bash, format!("{stem}.bash")), (Shell::Zsh, format!("_{stem}")), (Shell::Fish, format!("{stem}.fish"))]
-        {
+        for (shell, name) in [
+            (Shell::Bash, format!("{stem}.bash")),
+            (Shell::Zsh, format!("_{stem}")),
+            (Shell::Fish, format!("{stem}.fish")),
+        ] {
             let mut out = Vec::new();
             let mut c = cmd.clone();
             clap_complete::generate(shell, &mut c, stem, &mut out);

@@ -181,6 +181,9 @@ fn bad_connect_packets_are_refused() {
     // Reserved flag bit 0: 3.x closes without CONNACK, 5 may answer with a CONNACK carrying 0x81.
     for level in [4u8, 5] {
         let mut c = Raw::open(b.port);
+        if level == 5 {
+            c.version = mq_proto::ProtocolVersion::V5;
+        }
         let mut connect = Connect::level(level, "reserved");
         connect.extra_flags = 0x01;
         c.send(&connect.bytes());

@@ -847,6 +847,15 @@ impl Conn {
         Ok(())
     }
 
+    /// A filter as stored: the listener's mount point before it (inside `$share/<group>/`).
+    fn mounted_filter(&self, filter: &str) -> String {
+        match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
+            (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
+            (Some(m), None) => format!("{m}{filter}"),
+            (None, _) => filter.to_owned(),
+        }
+    }
+
     fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
         let v = self.version;
         let now = Instant::now();
@@ -867,11 +876,7 @@ impl Conn {
                 return Err(self.protocol_error("No Local on a shared subscription"));
             }
             let granted = opts.qos.min(self.listener.max_qos);
-            let full = match (&self.listener.mount_point, shared) {
-                (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
-                (Some(m), None) => format!("{m}{filter}"),
-                (None, _) => filter.clone(),
-            };
+            let full = self.mounted_filter(&filter);
             if let Some(acl) = &self.security.acl
                 && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
                 && v != ProtocolVersion::V31
@@ -924,11 +929,7 @@ impl Conn {
                 codes.push(ReasonCode::TOPIC_FILTER_INVALID);
                 continue;
             }
-            let full = match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
-                (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
-                (Some(m), None) => format!("{m}{filter}"),
-                (None, _) => filter.clone(),
-            };
+            let full = self.mounted_filter(filter);
             let existed = self.broker.unsubscribe(&self.session, &full);
             log!(Unsubscribe, "{} {}", self.client_id, filter);
             codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });

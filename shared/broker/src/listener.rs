@@ -106,56 +106,56 @@ fn bind_tcp(addr: SocketAddr, interface: Option<&str>) -> io::Result<std::net::T
     Ok(socket.into())
 }
 
+/// A listening socket on the runtime.
+enum Listening {
+    Tcp(tokio::net::TcpListener, bool),
+    Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl Listening {
+    fn new(socket: BoundSocket, nodelay: bool) -> io::Result<Listening> {
+        Ok(match socket {
+            BoundSocket::Tcp(l) => Listening::Tcp(tokio::net::TcpListener::from_std(l)?, nodelay),
+            BoundSocket::Unix(l, path) => Listening::Unix(tokio::net::UnixListener::from_std(l)?, path),
+        })
+    }
+
+    /// The next client: its stream and how to name it in logs.
+    async fn accept(&self) -> io::Result<(Stream, String)> {
+        match self {
+            Listening::Tcp(l, nodelay) => {
+                let (stream, peer) = l.accept().await?;
+                if *nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
+                Ok((Stream::Tcp(stream), format!("{}:{}", peer.ip(), peer.port())))
+            }
+            Listening::Unix(l, path) => Ok((Stream::Unix(l.accept().await?.0), path.display().to_string())),
+        }
+    }
+}
+
 /// Accepts connections on one socket until shutdown.
 pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: BoundSocket) {
-    let nodelay = broker.settings().set_tcp_nodelay;
-    match socket {
-        BoundSocket::Tcp(l) => {
-            let listener = match tokio::net::TcpListener::from_std(l) {
-                Ok(l) => l,
-                Err(e) => {
-                    log!(Error, "Unable to use listener: {e}.");
-                    return;
-                }
-            };
-            loop {
-                let accepted = tokio::select! {
-                    () = broker.wait_shutdown() => break,
-                    r = listener.accept() => r,
-                };
-                match accepted {
-                    Ok((stream, peer)) => {
-                        if nodelay {
-                            let _ = stream.set_nodelay(true);
-                        }
-                        spawn_connection(&broker, &ctx, Stream::Tcp(stream), format!("{}:{}", peer.ip(), peer.port()));
-                    }
-                    Err(e) => accept_error(e).await,
-                }
-            }
+    let listening = match Listening::new(socket, broker.settings().set_tcp_nodelay) {
+        Ok(l) => l,
+        Err(e) => {
+            log!(Error, "Unable to use listener: {e}.");
+            return;
         }
-        BoundSocket::Unix(l, path) => {
-            let listener = match tokio::net::UnixListener::from_std(l) {
-                Ok(l) => l,
-                Err(e) => {
-                    log!(Error, "Unable to use listener {}: {e}.", path.display());
-                    return;
-                }
-            };
-            loop {
-                let accepted = tokio::select! {
-                    () = broker.wait_shutdown() => break,
-                    r = listener.accept() => r,
-                };
-                match accepted {
-                    Ok((stream, _)) => {
-                        spawn_connection(&broker, &ctx, Stream::Unix(stream), path.display().to_string())
-                    }
-                    Err(e) => accept_error(e).await,
-                }
-            }
-            let _ = std::fs::remove_file(&path);
+    };
+    loop {
+        let accepted = tokio::select! {
+            () = broker.wait_shutdown() => break,
+            r = listening.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => spawn_connection(&broker, &ctx, stream, peer),
+            Err(e) => accept_error(e).await,
         }
+    }
+    if let Listening::Unix(_, path) = &listening {
+        let _ = std::fs::remove_file(path);
     }
 }
 
