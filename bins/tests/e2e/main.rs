@@ -25,3 +25,4 @@ mod large;
 mod passwd;
 mod pub_sub;
 mod security;
+mod umbrella;

@@ -1,0 +1,73 @@
+//! The `mq` umbrella: `mq pub`, `mq sub`, `mq rr`, `mq passwd`, `mq bench` behave as the standalone tools,
+//! with the subcommand's name in their messages.
+
+use crate::harness::{Broker, Proc, mq};
+
+#[test]
+fn mq_pub_and_mq_sub_spellings() {
+    let broker = Broker::mq("");
+    let port = broker.port_arg();
+    let mut sub = Proc::spawn(mq("mq").args(["sub", "-d", "-p", &port, "-t", "um/x", "-C", "1", "-v"]));
+    sub.wait_for("received SUBACK");
+    let st = mq("mq").args(["pub", "-p", &port, "-t", "um/x", "-m", "via mq pub", "-q", "1"]).status().unwrap();
+    assert!(st.success());
+    assert!(sub.wait().success());
+    assert!(sub.stdout.text().contains("\num/x via mq pub\n"), "{}", sub.stdout.text());
+}
+
+#[test]
+fn usage_errors_name_the_subcommand() {
+    let out = mq("mq").args(["pub", "-t"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Use 'mq pub --help' to see usage."), "{err}");
+    let out = mq("mq").args(["sub"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mq sub --help"));
+}
+
+#[test]
+fn help_lists_every_tool() {
+    let out = mq("mq").arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for sub in ["broker", "pub", "sub", "rr", "passwd", "bench"] {
+        assert!(text.contains(sub), "mq --help lacks {sub}: {text}");
+    }
+}
+
+#[test]
+fn mq_passwd_writes_a_file_mq_broker_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    let st = mq("mq").args(["passwd", "-c", "-b"]).arg(&pw).args(["u", "p"]).status().unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&pw).unwrap();
+    assert!(text.starts_with("u:$7$"), "{text}");
+    let broker = Broker::mq_conf(|port| format!("listener {port} 127.0.0.1\npassword_file {}\n", pw.display()));
+    let ok =
+        mq("mq").args(["pub", "-p", &broker.port_arg(), "-t", "t", "-m", "x", "-u", "u", "-P", "p"]).status().unwrap();
+    assert!(ok.success());
+    let refused =
+        mq("mq").args(["pub", "-p", &broker.port_arg(), "-t", "t", "-m", "x", "-u", "u", "-P", "no"]).status().unwrap();
+    assert_eq!(refused.code(), Some(5), "not authorised, as mosquitto_pub exits");
+}
+
+#[test]
+fn mq_bench_runs_bounded_against_the_broker() {
+    let broker = Broker::mq("log_type all\n");
+    let port = broker.port_arg();
+    let mut sub =
+        Proc::spawn(mq("mq").args(["bench", "sub", "-p", &port, "-t", "b/#", "-n", "200", "-D", "20", "--json"]));
+    // The subscriber is ready when the broker logs its subscription.
+    broker.wait_log("b/#");
+    let out = mq("mq")
+        .args(["bench", "pub", "-p", &port, "-c", "4", "-t", "b/%i", "-n", "50", "-q", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pub_line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(pub_line.contains("\"sent\":200") && pub_line.contains("\"acked\":200"), "{pub_line}");
+    assert!(sub.wait().success());
+    let sub_line = sub.stdout.text();
+    assert!(sub_line.contains("\"received\":200") && sub_line.contains("\"lost\":0"), "{sub_line}");
+}
