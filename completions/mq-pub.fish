@@ -1,3 +1,9 @@
+complete -c mq-pub -s t -l topic -d 'Topic to publish to' -r
+complete -c mq-pub -s m -l message -d 'Send this text as the payload' -r
+complete -c mq-pub -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
+complete -c mq-pub -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
+complete -c mq-pub -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
+complete -c mq-pub -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
 complete -c mq-pub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq-pub -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-pub -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -29,12 +35,10 @@ complete -c mq-pub -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
 complete -c mq-pub -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq-pub -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq-pub -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq-pub -s t -l topic -d 'Topic to publish to' -r
-complete -c mq-pub -s m -l message -d 'Send this text as the payload' -r
-complete -c mq-pub -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq-pub -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
-complete -c mq-pub -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
-complete -c mq-pub -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
+complete -c mq-pub -s s -l stdin-file -d 'Send all of stdin as one payload'
+complete -c mq-pub -s n -l null-message -d 'Send a zero-length payload'
+complete -c mq-pub -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
+complete -c mq-pub -s r -l retain -d 'Ask the broker to retain the message'
 complete -c mq-pub -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
 complete -c mq-pub -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
 complete -c mq-pub -l pw-prompt -d 'Ask for the password on the terminal'
@@ -43,9 +47,5 @@ complete -c mq-pub -s d -l debug -d 'Print every packet sent and received, in Mo
 complete -c mq-pub -l quiet -d 'Do not print error messages (usage errors are still printed)'
 complete -c mq-pub -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
 complete -c mq-pub -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
-complete -c mq-pub -s s -l stdin-file -d 'Send all of stdin as one payload'
-complete -c mq-pub -s n -l null-message -d 'Send a zero-length payload'
-complete -c mq-pub -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
-complete -c mq-pub -s r -l retain -d 'Ask the broker to retain the message'
 complete -c mq-pub -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq-pub -l version -d 'Print the version (long form only: -V is --protocol-version)'

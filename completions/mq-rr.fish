@@ -1,3 +1,10 @@
+complete -c mq-rr -s t -l topic -d 'Topic to publish the request to' -r
+complete -c mq-rr -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
+complete -c mq-rr -s m -l message -d 'Send this text as the payload' -r
+complete -c mq-rr -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
+complete -c mq-rr -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
+complete -c mq-rr -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
+complete -c mq-rr -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
 complete -c mq-rr -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq-rr -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-rr -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -29,13 +36,12 @@ complete -c mq-rr -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
 complete -c mq-rr -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq-rr -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq-rr -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq-rr -s t -l topic -d 'Topic to publish the request to' -r
-complete -c mq-rr -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
-complete -c mq-rr -s m -l message -d 'Send this text as the payload' -r
-complete -c mq-rr -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq-rr -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
-complete -c mq-rr -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
-complete -c mq-rr -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
+complete -c mq-rr -s s -l stdin-file -d 'Send all of stdin as one payload'
+complete -c mq-rr -s n -l null-message -d 'Send a zero-length payload'
+complete -c mq-rr -s R -d 'Ignore retained responses'
+complete -c mq-rr -s v -l verbose -d 'Print the topic before each payload: `topic payload`'
+complete -c mq-rr -s N -d 'Do not add an end of line after each message'
+complete -c mq-rr -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq-rr -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
 complete -c mq-rr -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
 complete -c mq-rr -l pw-prompt -d 'Ask for the password on the terminal'
@@ -44,11 +50,5 @@ complete -c mq-rr -s d -l debug -d 'Print every packet sent and received, in Mos
 complete -c mq-rr -l quiet -d 'Do not print error messages (usage errors are still printed)'
 complete -c mq-rr -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
 complete -c mq-rr -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
-complete -c mq-rr -s s -l stdin-file -d 'Send all of stdin as one payload'
-complete -c mq-rr -s n -l null-message -d 'Send a zero-length payload'
-complete -c mq-rr -s R -d 'Ignore retained responses'
-complete -c mq-rr -s v -l verbose -d 'Print the topic before each payload: `topic payload`'
-complete -c mq-rr -s N -d 'Do not add an end of line after each message'
-complete -c mq-rr -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq-rr -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq-rr -l version -d 'Print the version (long form only: -V is --protocol-version)'

@@ -1,3 +1,13 @@
+complete -c mq-sub -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
+complete -c mq-sub -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
+complete -c mq-sub -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
+complete -c mq-sub -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
+complete -c mq-sub -s C -d 'Exit after this many messages' -r
+complete -c mq-sub -s W -d 'Exit after this many seconds, with status 27 and "Timed out"' -r
+complete -c mq-sub -l random-filter -d 'Print only about this percentage of the messages, 0.1 to 100' -r
+complete -c mq-sub -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
+complete -c mq-sub -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
+complete -c mq-sub -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
 complete -c mq-sub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq-sub -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-sub -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -29,24 +39,6 @@ complete -c mq-sub -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
 complete -c mq-sub -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq-sub -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq-sub -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq-sub -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
-complete -c mq-sub -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
-complete -c mq-sub -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
-complete -c mq-sub -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
-complete -c mq-sub -s C -d 'Exit after this many messages' -r
-complete -c mq-sub -s W -d 'Exit after this many seconds, with status 27 and "Timed out"' -r
-complete -c mq-sub -l random-filter -d 'Print only about this percentage of the messages, 0.1 to 100' -r
-complete -c mq-sub -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
-complete -c mq-sub -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
-complete -c mq-sub -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
-complete -c mq-sub -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
-complete -c mq-sub -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
-complete -c mq-sub -l pw-prompt -d 'Ask for the password on the terminal'
-complete -c mq-sub -l will-retain -d 'Retain the will'
-complete -c mq-sub -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
-complete -c mq-sub -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq-sub -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq-sub -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
 complete -c mq-sub -s E -d 'Exit as soon as the subscriptions are acknowledged (e.g. to create a persistent session with -c)'
 complete -c mq-sub -s R -d 'Do not print retained (stale) messages; with MQTT 5 the broker is asked not to send them'
 complete -c mq-sub -l retained-only -d 'Print only retained messages and exit at the first message that is not retained'
@@ -56,5 +48,13 @@ complete -c mq-sub -s v -l verbose -d 'Print the topic before each payload: `top
 complete -c mq-sub -s N -d 'Do not add an end of line after each message'
 complete -c mq-sub -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq-sub -l exec-stop-on-error -d 'Stop at the first command that fails (exit status not 0): its message is not acknowledged, so with -c the broker delivers it again next time; mq-sub exits with status 1. Without this option a failure is reported on stderr and the message counts as handled'
+complete -c mq-sub -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
+complete -c mq-sub -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
+complete -c mq-sub -l pw-prompt -d 'Ask for the password on the terminal'
+complete -c mq-sub -l will-retain -d 'Retain the will'
+complete -c mq-sub -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
+complete -c mq-sub -l quiet -d 'Do not print error messages (usage errors are still printed)'
+complete -c mq-sub -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
+complete -c mq-sub -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
 complete -c mq-sub -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq-sub -l version -d 'Print the version (long form only: -V is --protocol-version)'

@@ -40,6 +40,12 @@ complete -c mq -n "__fish_mq_using_subcommand broker" -s v -l verbose -d 'Log ev
 complete -c mq -n "__fish_mq_using_subcommand broker" -l test-config -d 'Check the configuration, print what is wrong, and exit without starting'
 complete -c mq -n "__fish_mq_using_subcommand broker" -s h -l help -d 'Print help'
 complete -c mq -n "__fish_mq_using_subcommand broker" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s m -l message -d 'Send this text as the payload' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
+complete -c mq -n "__fish_mq_using_subcommand pub" -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -71,12 +77,10 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine -d 'OpenSSL eng
 complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -s m -l message -d 'Send this text as the payload' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s s -l stdin-file -d 'Send all of stdin as one payload'
+complete -c mq -n "__fish_mq_using_subcommand pub" -s n -l null-message -d 'Send a zero-length payload'
+complete -c mq -n "__fish_mq_using_subcommand pub" -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
+complete -c mq -n "__fish_mq_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
 complete -c mq -n "__fish_mq_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l pw-prompt -d 'Ask for the password on the terminal'
@@ -85,12 +89,18 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -s d -l debug -d 'Print every
 complete -c mq -n "__fish_mq_using_subcommand pub" -l quiet -d 'Do not print error messages (usage errors are still printed)'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand pub" -s s -l stdin-file -d 'Send all of stdin as one payload'
-complete -c mq -n "__fish_mq_using_subcommand pub" -s n -l null-message -d 'Send a zero-length payload'
-complete -c mq -n "__fish_mq_using_subcommand pub" -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
-complete -c mq -n "__fish_mq_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l version -d 'Print the version (long form only: -V is --protocol-version)'
+complete -c mq -n "__fish_mq_using_subcommand sub" -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s C -d 'Exit after this many messages' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s W -d 'Exit after this many seconds, with status 27 and "Timed out"' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l random-filter -d 'Print only about this percentage of the messages, 0.1 to 100' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -122,24 +132,6 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine -d 'OpenSSL eng
 complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s C -d 'Exit after this many messages' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s W -d 'Exit after this many seconds, with status 27 and "Timed out"' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l random-filter -d 'Print only about this percentage of the messages, 0.1 to 100' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
-complete -c mq -n "__fish_mq_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l pw-prompt -d 'Ask for the password on the terminal'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l will-retain -d 'Retain the will'
-complete -c mq -n "__fish_mq_using_subcommand sub" -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s E -d 'Exit as soon as the subscriptions are acknowledged (e.g. to create a persistent session with -c)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s R -d 'Do not print retained (stale) messages; with MQTT 5 the broker is asked not to send them'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l retained-only -d 'Print only retained messages and exit at the first message that is not retained'
@@ -149,8 +141,23 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -s v -l verbose -d 'Print the
 complete -c mq -n "__fish_mq_using_subcommand sub" -s N -d 'Do not add an end of line after each message'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l exec-stop-on-error -d 'Stop at the first command that fails (exit status not 0): its message is not acknowledged, so with -c the broker delivers it again next time; mq-sub exits with status 1. Without this option a failure is reported on stderr and the message counts as handled'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
+complete -c mq -n "__fish_mq_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l pw-prompt -d 'Ask for the password on the terminal'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l will-retain -d 'Retain the will'
+complete -c mq -n "__fish_mq_using_subcommand sub" -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l quiet -d 'Do not print error messages (usage errors are still printed)'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l version -d 'Print the version (long form only: -V is --protocol-version)'
+complete -c mq -n "__fish_mq_using_subcommand rr" -s t -l topic -d 'Topic to publish the request to' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s m -l message -d 'Send this text as the payload' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
+complete -c mq -n "__fish_mq_using_subcommand rr" -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
@@ -182,13 +189,12 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine -d 'OpenSSL engi
 complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s t -l topic -d 'Topic to publish the request to' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s m -l message -d 'Send this text as the payload' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s s -l stdin-file -d 'Send all of stdin as one payload'
+complete -c mq -n "__fish_mq_using_subcommand rr" -s n -l null-message -d 'Send a zero-length payload'
+complete -c mq -n "__fish_mq_using_subcommand rr" -s R -d 'Ignore retained responses'
+complete -c mq -n "__fish_mq_using_subcommand rr" -s v -l verbose -d 'Print the topic before each payload: `topic payload`'
+complete -c mq -n "__fish_mq_using_subcommand rr" -s N -d 'Do not add an end of line after each message'
+complete -c mq -n "__fish_mq_using_subcommand rr" -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l nodelay -d 'Disable Nagle\'s algorithm (TCP_NODELAY) to send small packets sooner'
 complete -c mq -n "__fish_mq_using_subcommand rr" -s c -l disable-clean-session -d 'Keep the session when disconnecting (clean session off); needs -i. With MQTT 5 the session never expires unless -x says otherwise'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l pw-prompt -d 'Ask for the password on the terminal'
@@ -197,12 +203,6 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -s d -l debug -d 'Print every 
 complete -c mq -n "__fish_mq_using_subcommand rr" -l quiet -d 'Do not print error messages (usage errors are still printed)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand rr" -s s -l stdin-file -d 'Send all of stdin as one payload'
-complete -c mq -n "__fish_mq_using_subcommand rr" -s n -l null-message -d 'Send a zero-length payload'
-complete -c mq -n "__fish_mq_using_subcommand rr" -s R -d 'Ignore retained responses'
-complete -c mq -n "__fish_mq_using_subcommand rr" -s v -l verbose -d 'Print the topic before each payload: `topic payload`'
-complete -c mq -n "__fish_mq_using_subcommand rr" -s N -d 'Do not add an end of line after each message'
-complete -c mq -n "__fish_mq_using_subcommand rr" -l pretty -d 'Indent the JSON of %j and %J'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l version -d 'Print the version (long form only: -V is --protocol-version)'
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s H -d 'Hash algorithm: sha512-pbkdf2 (default, `$7$`), sha512 (`$6$`, Mosquitto 1.6 and earlier) or argon2id (Mosquitto 2.1 with argon2 only)' -r
@@ -269,6 +269,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json-file -d 'Append the JSON summary to this file as well' -r -F
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic filter; %i is the client number, %c the client id' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l messages -d 'Each client stops after this many messages (0: run for the whole duration)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l help -d 'Print help'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'

@@ -62,6 +62,8 @@ pub struct Broker {
     pub active_connections: AtomicU64,
     /// Bumped on every reload, so connections know to refresh what they cached.
     pub generation: AtomicU64,
+    /// Wakes publishers paused by flow control when a congested queue drains (they check their own).
+    pub space: Notify,
 }
 
 /// What a connection asks for when it attaches to its session.
@@ -101,6 +103,7 @@ impl Broker {
             max_sessions: AtomicU64::new(0),
             active_connections: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            space: Notify::new(),
         }
     }
 

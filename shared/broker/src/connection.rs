@@ -503,8 +503,14 @@ impl Conn {
                 }
             }
 
+            if let Some(reason) = self.kick.reason() {
+                return match reason {
+                    KickReason::TakenOver { .. } => Close::TakenOver,
+                    KickReason::Shutdown => Close::Shutdown,
+                    KickReason::KeepAlive => Close::KeepAlive,
+                };
+            }
             enum Event {
-                Kicked(KickReason),
                 Ready(io::Result<tokio::io::Ready>),
                 Woken,
             }
@@ -515,18 +521,15 @@ impl Conn {
             if !self.out.is_empty() {
                 interest = Some(interest.map_or(Interest::WRITABLE, |i| i | Interest::WRITABLE));
             }
-            let can_pull = self.out.len() < HIGH_WATER;
-            // One readiness future for both directions keeps an idle connection's task small.
+            // One readiness future for both directions and one notifier for deliveries and kicks keep an
+            // idle connection's task small. The notifier is always watched: a kick must be seen even by
+            // a connection whose client stopped reading.
             let ev = tokio::select! {
                 biased;
-                r = self.kick.kicked() => Event::Kicked(r),
+                () = self.kick.notified() => Event::Woken,
                 r = self.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Event::Ready(r),
-                () = self.session.wake.notified(), if can_pull => Event::Woken,
             };
             match ev {
-                Event::Kicked(KickReason::TakenOver { .. }) => return Close::TakenOver,
-                Event::Kicked(KickReason::Shutdown) => return Close::Shutdown,
-                Event::Kicked(KickReason::KeepAlive) => return Close::KeepAlive,
                 Event::Ready(Err(e)) => return e.into(),
                 Event::Ready(Ok(ready)) => {
                     if ready.is_writable()
@@ -553,7 +556,7 @@ impl Conn {
             let mut drained = s.state.lock().drained;
             let mut deadline = tokio::time::Instant::now() + CONGESTION_WAIT;
             loop {
-                let notified = s.space.notified();
+                let notified = self.broker.space.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 if s.has_room() || !s.is_online() {
@@ -648,7 +651,7 @@ impl Conn {
             }
             Packet::PubRec(a) => self.on_pubrec(a),
             Packet::PubRel(a) => {
-                let found = self.session.state.lock().incoming_qos2.remove(&a.packet_id.get());
+                let found = self.session.state.lock().incoming_qos2.remove(a.packet_id.get());
                 let reason = if found || !self.version.is_v5() {
                     ReasonCode::SUCCESS
                 } else {
@@ -727,7 +730,7 @@ impl Conn {
             && let Some(id) = pid
         {
             let mut st = self.session.state.lock();
-            if st.incoming_qos2.contains(&id.get()) {
+            if st.incoming_qos2.contains(id.get()) {
                 drop(st);
                 self.send(Packet::PubRec(Ack::new(id)));
                 return Ok(());
@@ -815,7 +818,7 @@ impl Conn {
             (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
                 if reason.is_error() {
-                    self.session.state.lock().incoming_qos2.remove(&id.get());
+                    self.session.state.lock().incoming_qos2.remove(id.get());
                 }
                 self.send(Packet::PubRec(Ack::with_reason(id, reason)));
             }
@@ -1017,7 +1020,7 @@ impl Conn {
             && st.pending.front().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
         if was_over && !congested(&st) {
             drop(st);
-            session.space.notify_waiters();
+            self.broker.space.notify_waiters();
         }
         Ok(more)
     }

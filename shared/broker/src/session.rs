@@ -7,7 +7,7 @@
 //! plain data behind one short-held mutex (never held across an await), so a later persistence layer can
 //! store it as it is.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +25,6 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// With `max_queued_messages 0` (no limit), publishers of QoS 1/2 messages are paused from this many
 /// queued messages on.
 const UNLIMITED_FLOW_MARK: usize = 1000;
-type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// A client's session.
 #[derive(Debug)]
@@ -36,10 +35,6 @@ pub struct Session {
     pub client_id: Arc<str>,
     /// Everything that changes.
     pub state: Mutex<SessionState>,
-    /// Wakes the attached connection when its queue goes from empty to non-empty.
-    pub wake: Notify,
-    /// Wakes publishers waiting for this session's queue to drain below its limit (flow control).
-    pub space: Notify,
     /// Whether a connection is attached (read without the lock by shared-subscription dispatch).
     pub online: AtomicBool,
 }
@@ -99,9 +94,10 @@ pub enum KickReason {
     KeepAlive,
 }
 
-/// The handle a connection leaves in its session while attached: how to stop it, and when it last
-/// heard from its client (the broker's sweep enforces keep alive for every connection at once, so no
-/// connection needs a timer of its own).
+/// The handle a connection leaves in its session while attached: how to wake it (deliveries queued),
+/// how to stop it, and when it last heard from its client (the broker's sweep enforces keep alive for
+/// every connection at once, so no connection needs a timer of its own). One notifier serves waking and
+/// stopping, so an idle connection waits on a single future besides its socket.
 #[derive(Debug)]
 pub struct Kick {
     notify: Notify,
@@ -139,14 +135,15 @@ impl Kick {
         self.notify.notify_one();
     }
 
-    /// Waits until kicked.
-    pub async fn kicked(&self) -> KickReason {
-        loop {
-            if let Some(r) = *self.reason.lock() {
-                return r;
-            }
-            self.notify.notified().await;
-        }
+    /// Wakes the connection: its session's queue has deliveries.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Completes after a wake or a kick (check [`Kick::reason`]); a wake given while nobody waited is
+    /// kept for the next call.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
     }
 
     /// The reason, if kicked.
@@ -212,7 +209,7 @@ pub struct SessionState {
     /// Last packet identifier used for an outgoing PUBLISH.
     pub last_pid: u16,
     /// QoS 2 packet ids received and routed, awaiting PUBREL.
-    pub incoming_qos2: FastSet<u16>,
+    pub incoming_qos2: PacketIds,
     /// Subscriptions by filter as subscribed (including `$share/...`).
     pub subs: FastMap<Box<str>, SubRecord>,
     /// How long the session outlives its connection.
@@ -235,6 +232,49 @@ pub struct SessionState {
     pub stalled: bool,
     /// Deliveries taken from `pending` since the session began (progress, for stall detection).
     pub drained: u64,
+}
+
+/// A small set of packet identifiers (QoS 2 messages received and not yet released). A client keeps
+/// at most its Receive Maximum of them, usually a handful, so a vector beats a hash set in time and in
+/// the memory every idle session carries.
+#[derive(Debug, Default, Clone)]
+pub struct PacketIds(Vec<u16>);
+
+impl PacketIds {
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: u16) -> bool {
+        self.0.contains(&id)
+    }
+
+    /// Adds `id`; returns false if it was there.
+    pub fn insert(&mut self, id: u16) -> bool {
+        if self.contains(id) {
+            return false;
+        }
+        self.0.push(id);
+        true
+    }
+
+    /// Removes `id`; returns whether it was there.
+    pub fn remove(&mut self, id: u16) -> bool {
+        match self.0.iter().position(|&x| x == id) {
+            Some(i) => {
+                self.0.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What [`Session::enqueue`] did.
@@ -267,7 +307,7 @@ impl Session {
                 pending_bytes: 0,
                 inflight: VecDeque::new(),
                 last_pid: 0,
-                incoming_qos2: FastSet::default(),
+                incoming_qos2: PacketIds::default(),
                 subs: FastMap::default(),
                 expiry: Expiry::AtDisconnect,
                 disconnected_at: None,
@@ -279,8 +319,6 @@ impl Session {
                 stalled: false,
                 drained: 0,
             }),
-            wake: Notify::new(),
-            space: Notify::new(),
             online: AtomicBool::new(false),
         }
     }
@@ -340,9 +378,8 @@ impl Session {
         let was_empty = st.pending.is_empty();
         st.pending_bytes += size;
         st.pending.push_back(d);
-        drop(st);
-        if was_empty && online {
-            self.wake.notify_one();
+        if was_empty && let Some(a) = &st.attached {
+            a.kick.wake();
         }
         result
     }
