@@ -98,6 +98,20 @@ impl Conn {
         }
     }
 
+    /// Writes `data` to the socket, waiting as needed (after everything buffered was written).
+    pub async fn write_direct(&mut self, mut data: &[u8]) -> Result<(), BenchError> {
+        use tokio::io::AsyncWriteExt;
+        debug_assert!(self.wbuf.is_empty());
+        while !data.is_empty() {
+            let n = self.stream.write(data).await.map_err(BenchError::Io)?;
+            if n == 0 {
+                return Err(BenchError::Closed);
+            }
+            data = data.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
     /// Waits for the next packet.
     pub async fn next(&mut self) -> Result<Packet, BenchError> {
         loop {

@@ -38,7 +38,7 @@ const HIGH_WATER: usize = 64 * 1024;
 /// Stop reading from a client whose own output (acknowledgements) piles up beyond this.
 const READ_STOP: usize = 4 * 1024 * 1024;
 /// Read at most this much per loop turn, so writes get their turn.
-const READ_BUDGET: usize = 256 * 1024;
+const READ_BUDGET: usize = 4 * 1024 * 1024;
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
 const COPY_PAYLOAD_UP_TO: usize = 1024;
