@@ -71,10 +71,10 @@ run_scenario() {
         echo "fanin1_${q}_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,$(field sent < "$OUT/pub"))),2))")"
         stop_broker
       done ;;
-    fanout0)  # 1 publisher -> 100 subscribers, QoS 0, offered 20,000 msg/s (2,000,000 deliveries/s)
+    fanout0)  # 1 publisher -> 100 subscribers, QoS 0, offered 40,000 msg/s (4,000,000 deliveries/s)
       start_broker "$b" ""
       bench sub -c 100 -t 'fan/x' -D $((DURATION + 4)) > "$OUT/sub" & local sp=$!
-      sleep 1.5; bench pub -c 1 -t 'fan/x' -r 20000 -D "$DURATION" > "$OUT/pub"; wait $sp
+      sleep 1.5; bench pub -c 1 -t 'fan/x' -r 40000 -D "$DURATION" > "$OUT/pub"; wait $sp
       echo "fanout0_rate $(field rate < "$OUT/sub")"
       stop_broker ;;
     fanout1)  # 1 publisher -> 100 subscribers, QoS 1
