@@ -83,7 +83,7 @@ impl From<DecodeError> for Close {
 /// itself then holds little more than the loop's state, which is most of what an idle client costs.
 ///
 /// The caller counted the connection in its listener and in the broker; this undoes both at the end.
-pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) {
+pub async fn serve(accepted: Box<Accepted>) {
     /// Uncounts the connection however the task ends.
     struct Counted(Arc<Broker>, Arc<ListenerCtx>);
     impl Drop for Counted {
@@ -92,15 +92,24 @@ pub async fn serve(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stre
             self.0.active_connections.fetch_sub(1, Ordering::AcqRel);
         }
     }
-    let counted = Counted(broker.clone(), listener.clone());
-    if let Some(conn) = Box::pin(handshake(broker, listener, stream, peer)).await {
+    let counted = Counted(accepted.broker.clone(), accepted.listener.clone());
+    if let Some(conn) = Box::pin(handshake(accepted)).await {
         conn.run().await;
     }
     drop(counted);
 }
 
+/// A connection just accepted, boxed so the connection's task does not carry it for its whole life.
+pub struct Accepted {
+    pub broker: Arc<Broker>,
+    pub listener: Arc<ListenerCtx>,
+    pub stream: Stream,
+    pub peer: String,
+}
+
 /// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken.
-async fn handshake(broker: Arc<Broker>, listener: Arc<ListenerCtx>, stream: Stream, peer: String) -> Option<Box<Conn>> {
+async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
+    let Accepted { broker, listener, stream, peer } = *accepted;
     broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
     let settings = broker.settings();
     if settings.connection_messages {

@@ -176,5 +176,10 @@ fn spawn_connection(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, stream: Stream
     broker.active_connections.fetch_add(1, Ordering::AcqRel);
     // `serve` undoes the counts itself: a wrapper future would hold a second copy of its arguments
     // for the connection's whole life.
-    tokio::spawn(connection::serve(broker.clone(), ctx.clone(), stream, peer));
+    tokio::spawn(connection::serve(Box::new(connection::Accepted {
+        broker: broker.clone(),
+        listener: ctx.clone(),
+        stream,
+        peer,
+    })));
 }
