@@ -205,6 +205,25 @@ fn connect_level(raw: &[u8]) -> Option<u8> {
     body.get(2 + name_len).map(|l| l & 0x7F)
 }
 
+/// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
+struct PublishSummary<'a>(&'a Publish);
+
+impl std::fmt::Display for PublishSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.0;
+        write!(
+            f,
+            "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(p.dup),
+            p.qos.as_u8(),
+            u8::from(p.retain),
+            p.packet_id.map_or(0, PacketId::get),
+            p.topic,
+            p.payload.len()
+        )
+    }
+}
+
 /// A generated client identifier: the prefix and a random UUID, as Mosquitto makes them
 /// (`auto-E90F5C8D-02BA-0987-6174-A1493EF3A750`).
 fn generate_client_id(prefix: &str) -> String {
@@ -720,19 +739,7 @@ impl Conn {
         self.local.pub_received += 1;
         self.local.pub_bytes_received += p.payload.len() as u64;
         let pid = p.packet_id;
-        if log::logger().enabled(log::Level::Debug) {
-            log!(
-                Debug,
-                "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                self.client_id,
-                u8::from(p.dup),
-                p.qos.as_u8(),
-                u8::from(p.retain),
-                pid.map_or(0, PacketId::get),
-                p.topic,
-                p.payload.len()
-            );
-        }
+        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p));
 
         // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
         if p.qos == QoS::ExactlyOnce
@@ -769,17 +776,7 @@ impl Conn {
                 .as_ref()
                 .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
         if denied {
-            log!(
-                Debug,
-                "Denied PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                self.client_id,
-                u8::from(p.dup),
-                p.qos.as_u8(),
-                u8::from(p.retain),
-                pid.map_or(0, PacketId::get),
-                p.topic,
-                p.payload.len()
-            );
+            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p));
         }
         let too_big = self.settings.message_size_limit > 0 && p.payload.len() > self.settings.message_size_limit;
         let outcome = if too_big {
