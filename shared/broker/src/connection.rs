@@ -587,10 +587,17 @@ impl Conn {
                 let notified = self.broker.space.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if s.has_room() || !s.is_online() {
+                // A kick (takeover, shutdown) ends the wait; the pause itself is not the client's
+                // silence, so keep alive counts it as heard from.
+                if s.has_room() || !s.is_online() || self.kick.reason().is_some() {
                     break;
                 }
-                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                self.kick.touch(self.broker.now_ms());
+                let timed_out = tokio::select! {
+                    r = tokio::time::timeout_at(deadline, notified) => r.is_err(),
+                    () = self.kick.notified() => false,
+                };
+                if timed_out {
                     let mut st = s.state.lock();
                     if st.drained != drained {
                         // Slow but moving: keep waiting.
