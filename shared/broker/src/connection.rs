@@ -1,7 +1,8 @@
 //! One client connection: the CONNECT handshake, then a loop that reads and handles packets, pulls
-//! deliveries from the session into the output buffer, writes, and watches keep alive, takeover and
-//! shutdown. One task per connection does all of it; reads and writes use readiness so a large write to
-//! a slow client never stops its acknowledgements from being read.
+//! deliveries from the session into the output buffer, writes, and stops when kicked (takeover,
+//! shutdown, keep alive expired: the broker's sweep watches keep alive for every connection). One task
+//! per connection does all of it; reads and writes use readiness so a large write to a slow client never
+//! stops its acknowledgements from being read.
 //!
 //! Decode errors close the connection; MQTT 5 clients first get a DISCONNECT (or, during CONNECT, a
 //! CONNACK) carrying the reason code from [`mq_proto::DecodeError::reason_code`].
