@@ -10,6 +10,7 @@
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -19,7 +20,6 @@ use mq_proto::{
     PacketId, ProtocolVersion, Publish, PublishHeader, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
     Unsubscribe,
 };
-use tokio::io::Interest;
 
 use crate::acl::Want;
 use crate::auth::Security;
@@ -539,40 +539,36 @@ impl Conn {
                     KickReason::KeepAlive => Close::KeepAlive,
                 };
             }
-            enum Event {
-                Ready(io::Result<tokio::io::Ready>),
-                Woken,
-            }
-            let mut interest = None;
-            if self.out.len() < READ_STOP {
-                interest = Some(Interest::READABLE);
-            }
-            if !self.out.is_empty() {
-                interest = Some(interest.map_or(Interest::WRITABLE, |i| i | Interest::WRITABLE));
-            }
-            // One readiness future for both directions and one notifier for deliveries and kicks keep an
-            // idle connection's task small. The notifier is always watched: a kick must be seen even by
-            // a connection whose client stopped reading.
-            let ev = tokio::select! {
-                biased;
-                () = self.kick.notified() => Event::Woken,
-                r = self.stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Event::Ready(r),
+            let want_read = self.out.len() < READ_STOP;
+            let want_write = !self.out.is_empty();
+            // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
+            // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
+            // stays small. The notifier is always watched: a kick must be seen even by a connection
+            // whose client stopped reading.
+            let (readable, writable) = {
+                let notified = self.kick.notified();
+                tokio::pin!(notified);
+                let stream = &self.stream;
+                std::future::poll_fn(|cx| {
+                    if notified.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok((false, false)));
+                    }
+                    let r = want_read && stream.poll_read_ready(cx)?.is_ready();
+                    let w = want_write && stream.poll_write_ready(cx)?.is_ready();
+                    if r || w { Poll::Ready(Ok((r, w))) } else { Poll::Pending }
+                })
+                .await
+                .unwrap_or_else(|e: io::Error| {
+                    // Reported by the read or write that follows.
+                    let _ = e;
+                    (want_read, want_write)
+                })
             };
-            match ev {
-                Event::Ready(Err(e)) => return e.into(),
-                Event::Ready(Ok(ready)) => {
-                    if ready.is_writable()
-                        && let Err(e) = self.flush()
-                    {
-                        return e.into();
-                    }
-                    if (ready.is_readable() || ready.is_read_closed())
-                        && let Err(c) = self.read_and_handle()
-                    {
-                        return c;
-                    }
-                }
-                Event::Woken => {}
+            if writable && let Err(e) = self.flush() {
+                return e.into();
+            }
+            if readable && let Err(c) = self.read_and_handle() {
+                return c;
             }
         }
     }

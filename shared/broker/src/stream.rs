@@ -15,6 +15,22 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// Polls for read readiness (the waker is kept in tokio's registration).
+    pub fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    /// Polls for write readiness (the waker is kept in tokio's registration).
+    pub fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_write_ready(cx),
+            Stream::Unix(s) => s.poll_write_ready(cx),
+        }
+    }
+
     /// Waits until the socket is ready for any of `interest`.
     pub async fn ready(&self, interest: tokio::io::Interest) -> io::Result<tokio::io::Ready> {
         match self {
