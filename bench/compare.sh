@@ -17,7 +17,7 @@ SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency idle big"}
 MQ=${MQ:-target/release/mq}
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 OUT=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 ulimit -n "$(ulimit -Hn)"
 
 [ -x "$MQ" ] || { echo "build first: cargo build --release -p mq" >&2; exit 1; }
