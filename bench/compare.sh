@@ -38,6 +38,8 @@ start_broker() {
     "$MOSQUITTO" -c "$conf" > "$OUT/$1.log" 2>&1 &
   fi
   BPID=$!
+  # Scenarios run in a subshell: make sure its broker goes with it, even when a step fails.
+  trap 'kill "$BPID" 2>/dev/null || true' EXIT
   for _ in $(seq 100); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null && return 0
     sleep 0.05
