@@ -71,3 +71,17 @@ fn mq_bench_runs_bounded_against_the_broker() {
     let sub_line = sub.stdout.text();
     assert!(sub_line.contains("\"received\":200") && sub_line.contains("\"lost\":0"), "{sub_line}");
 }
+
+/// The README's run command is `cargo run --release -p mq -- broker`; with five binaries in the package
+/// that only works while `mq` is its default binary.
+#[test]
+fn readme_run_command_reaches_the_broker() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -p mq -- broker"), "README run command changed");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("default-run = \"mq\""), "bins/Cargo.toml must keep default-run = \"mq\"");
+    // And that binary is the umbrella with the broker subcommand.
+    let out = mq("mq").args(["broker", "--help"]).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--config-file"));
+}
