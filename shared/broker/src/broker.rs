@@ -154,27 +154,35 @@ impl Broker {
     /// Returns how many sessions it was queued for; sessions whose queues are congested (see
     /// [`Enqueued::Congested`]) are added to `congested`.
     pub fn publish(&self, msg: Arc<Message>, local: &mut Local) -> usize {
-        self.publish_flow(msg, local, None)
+        self.publish_flow(msg, &self.settings(), local, None)
     }
 
-    /// [`Broker::publish`], collecting congested sessions for the publisher to wait on.
+    /// Publishes a message the broker makes itself, counting it in the statistics.
+    pub fn publish_internal(&self, msg: Message) {
+        let mut local = Local::default();
+        self.publish(Arc::new(msg), &mut local);
+        self.stats.flush(&mut local);
+    }
+
+    /// [`Broker::publish`] for connections: with the settings they hold (no lock per message), collecting
+    /// congested sessions for the publisher to wait on.
     pub fn publish_flow(
         &self,
         msg: Arc<Message>,
+        settings: &Settings,
         local: &mut Local,
         mut congested: Option<&mut Vec<Arc<Session>>>,
     ) -> usize {
         if msg.retain {
             self.retained.write().set(msg.clone());
         }
-        let settings = self.settings();
         let subs = self.subs.read();
         let mut hits = Vec::new();
         subs.route(&msg.topic, msg.origin, &mut hits);
         let mut queued = 0;
         for hit in hits {
             let session = congested.is_some().then(|| hit.session.clone());
-            match deliver(&settings, hit, &msg) {
+            match deliver(settings, hit, &msg) {
                 Enqueued::Queued => queued += 1,
                 Enqueued::Congested => {
                     queued += 1;
@@ -340,11 +348,7 @@ impl Broker {
     pub fn publish_will(&self, will: Will) {
         let now = Instant::now();
         let p = will.properties;
-        let msg = Message {
-            topic: will.topic,
-            payload: will.payload,
-            qos: will.qos,
-            retain: will.retain,
+        self.publish_internal(Message {
             properties: mq_proto::PublishProperties {
                 payload_format_indicator: p.payload_format_indicator,
                 content_type: p.content_type,
@@ -354,12 +358,8 @@ impl Broker {
                 ..Default::default()
             },
             expires_at: p.message_expiry_interval.map(|s| now + Duration::from_secs(s.into())),
-            origin: 0,
-            source: None,
-        };
-        let mut local = Local::default();
-        self.publish(Arc::new(msg), &mut local);
-        self.stats.flush(&mut local);
+            ..Message::from_broker(will.topic, will.payload, will.qos, will.retain)
+        });
     }
 
     /// Records a subscription in the table and the session. Returns whether it replaced one.

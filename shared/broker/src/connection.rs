@@ -345,7 +345,7 @@ impl Conn {
                 refuse(ReasonCode::RETAIN_NOT_SUPPORTED, "will retain not supported");
                 return None;
             }
-            if w.qos > listener_max_qos(&listener) {
+            if w.qos > listener.max_qos {
                 refuse(ReasonCode::QOS_NOT_SUPPORTED, "will QoS not supported");
                 return None;
             }
@@ -818,7 +818,8 @@ impl Conn {
                         })
                     }),
                 };
-                let queued = self.broker.publish_flow(Arc::new(msg), &mut self.local, Some(&mut self.congested));
+                let queued =
+                    self.broker.publish_flow(Arc::new(msg), &self.settings, &mut self.local, Some(&mut self.congested));
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
             }
         };
@@ -986,10 +987,7 @@ impl Conn {
         if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
             return Err(Close::TakenOver);
         }
-        let congested = |st: &crate::session::SessionState| {
-            st.over_limit(0) || (st.limits.max_messages == 0 && st.pending.len() >= 1000)
-        };
-        let was_over = congested(&st);
+        let was_over = st.congested();
         while self.out.len() < HIGH_WATER {
             let Some(front) = st.pending.front() else { break };
             if front.qos != QoS::AtMostOnce {
@@ -1028,7 +1026,7 @@ impl Conn {
         }
         let more = self.out.len() >= HIGH_WATER
             && st.pending.front().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
-        if was_over && !congested(&st) {
+        if was_over && !st.congested() {
             drop(st);
             self.broker.space.notify_waiters();
         }
@@ -1132,8 +1130,4 @@ impl Conn {
         self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
         self.broker.stats.flush(&mut self.local);
     }
-}
-
-fn listener_max_qos(l: &ListenerCtx) -> QoS {
-    l.max_qos
 }

@@ -341,18 +341,10 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
         tokio::spawn(async move {
             while let Some((level, line)) = log_rx.recv().await {
                 if let Some(topic) = level.topic() {
-                    let msg = message::Message {
-                        topic: topic.into(),
-                        payload: line.into(),
-                        qos: mq_proto::QoS::AtMostOnce,
-                        retain: false,
-                        properties: Default::default(),
+                    b.publish_internal(message::Message {
                         expires_at: Some(Instant::now() + Duration::from_secs(20)),
-                        origin: 0,
-                        source: None,
-                    };
-                    let mut local = stats::Local::default();
-                    b.publish(Arc::new(msg), &mut local);
+                        ..message::Message::from_broker(topic, line, mq_proto::QoS::AtMostOnce, false)
+                    });
                 }
             }
         });

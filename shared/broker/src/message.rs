@@ -53,6 +53,21 @@ impl Source {
 }
 
 impl Message {
+    /// A message the broker publishes itself (`$SYS`, log lines, wills): no properties, no expiry, no
+    /// publisher session.
+    pub fn from_broker(topic: impl Into<Arc<str>>, payload: impl Into<Bytes>, qos: QoS, retain: bool) -> Message {
+        Message {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain,
+            properties: PublishProperties::default(),
+            expires_at: None,
+            origin: 0,
+            source: None,
+        }
+    }
+
     /// Whether the message has expired at `now`.
     pub fn expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|t| now >= t)

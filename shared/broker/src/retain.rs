@@ -169,16 +169,7 @@ mod tests {
     use mq_proto::QoS;
 
     fn msg(topic: &str, payload: &'static [u8]) -> Arc<Message> {
-        Arc::new(Message {
-            topic: topic.into(),
-            payload: Bytes::from_static(payload),
-            qos: QoS::AtMostOnce,
-            retain: true,
-            properties: Default::default(),
-            expires_at: None,
-            origin: 0,
-            source: None,
-        })
+        Arc::new(Message::from_broker(topic, Bytes::from_static(payload), QoS::AtMostOnce, true))
     }
 
     fn topics(store: &RetainStore, filter: &str) -> Vec<String> {

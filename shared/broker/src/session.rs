@@ -330,8 +330,7 @@ impl Session {
 
     /// Whether the queue is below its limits (or, without a limit, below the flow-control mark).
     pub fn has_room(&self) -> bool {
-        let st = self.state.lock();
-        !st.over_limit(0) && (st.limits.max_messages > 0 || st.pending.len() < UNLIMITED_FLOW_MARK)
+        !self.state.lock().congested()
     }
 
     /// Queues a delivery, honouring the queue limits. Wakes the attached connection if the queue was
@@ -386,6 +385,12 @@ impl Session {
 }
 
 impl SessionState {
+    /// Whether publishers of QoS 1/2 messages should wait for this queue: at its limit, or, without a
+    /// limit, at the flow-control mark.
+    pub fn congested(&self) -> bool {
+        self.over_limit(0) || (self.limits.max_messages == 0 && self.pending.len() >= UNLIMITED_FLOW_MARK)
+    }
+
     /// Whether queueing `extra` more bytes would pass a queue limit.
     pub fn over_limit(&self, extra: usize) -> bool {
         (self.limits.max_messages > 0 && self.pending.len() >= self.limits.max_messages)

@@ -31,14 +31,6 @@ impl Stream {
         }
     }
 
-    /// Waits until the socket is ready for any of `interest`.
-    pub async fn ready(&self, interest: tokio::io::Interest) -> io::Result<tokio::io::Ready> {
-        match self {
-            Stream::Tcp(s) => s.ready(interest).await,
-            Stream::Unix(s) => s.ready(interest).await,
-        }
-    }
-
     /// Waits until the socket may be read.
     pub async fn readable(&self) -> io::Result<()> {
         match self {

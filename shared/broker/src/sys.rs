@@ -17,7 +17,7 @@ use mq_proto::QoS;
 
 use crate::broker::Broker;
 use crate::message::Message;
-use crate::stats::{Local, Stats};
+use crate::stats::Stats;
 
 /// The version string published once at start.
 pub fn version_string() -> String {
@@ -76,20 +76,8 @@ pub async fn run(broker: Arc<Broker>) {
 }
 
 fn publish(broker: &Broker, topic: &str, value: String) {
-    let msg = Message {
-        topic: topic.into(),
-        payload: Bytes::from(value),
-        // Mosquitto queues $SYS values at QoS 2; subscribers get min(2, their QoS).
-        qos: QoS::ExactlyOnce,
-        retain: true,
-        properties: Default::default(),
-        expires_at: None,
-        origin: 0,
-        source: None,
-    };
-    let mut local = Local::default();
-    broker.publish(Arc::new(msg), &mut local);
-    broker.stats.flush(&mut local);
+    // Mosquitto queues $SYS values at QoS 2; subscribers get min(2, their QoS).
+    broker.publish_internal(Message::from_broker(topic, Bytes::from(value), QoS::ExactlyOnce, true));
 }
 
 /// Resident and peak resident memory in bytes, from `/proc/self/status`.
