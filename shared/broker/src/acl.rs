@@ -19,6 +19,7 @@
 //! Beyond Mosquitto 2.0, which never checks SUBSCRIBE, [`Acl::may_subscribe`] refuses a filter the
 //! client could never read anything through, so the refusal shows in SUBACK rather than as silence.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use mq_proto::topic::{check_topic_filter, matches};
@@ -141,37 +142,45 @@ impl Acl {
         if errors.is_empty() { Ok(acl) } else { Err(errors) }
     }
 
-    /// The rules that apply to a client, with patterns substituted.
-    fn rules<'a>(&'a self, username: Option<&str>, client_id: &str) -> impl Iterator<Item = Rule> + 'a {
+    /// The rules that apply to a client as (access, filter), with patterns substituted. Rules without
+    /// `%u`/`%c` are borrowed: this runs for every delivery to a client under an ACL.
+    fn rules<'a>(
+        &'a self,
+        username: Option<&'a str>,
+        client_id: &'a str,
+    ) -> impl Iterator<Item = (Access, Cow<'a, str>)> + 'a {
         let own: &[Rule] = match username {
             Some(u) => self.users.get(u).map_or(&[], Vec::as_slice),
             None => &self.anonymous,
         };
         let unsafe_ids = username.is_some_and(|u| u.contains(['+', '#'])) || client_id.contains(['+', '#']);
-        let username = username.map(str::to_owned);
-        let client_id = client_id.to_owned();
         let patterns = self.patterns.iter().filter_map(move |p| {
             if unsafe_ids {
                 return None;
             }
-            let filter =
-                if p.filter.contains("%u") { p.filter.replace("%u", username.as_deref()?) } else { p.filter.clone() };
-            Some(Rule { access: p.access, filter: filter.replace("%c", &client_id) })
+            let mut filter = Cow::Borrowed(p.filter.as_str());
+            if filter.contains("%u") {
+                filter = Cow::Owned(filter.replace("%u", username?));
+            }
+            if filter.contains("%c") {
+                filter = Cow::Owned(filter.replace("%c", client_id));
+            }
+            Some((p.access, filter))
         });
-        own.iter().cloned().chain(patterns)
+        own.iter().map(|r| (r.access, Cow::Borrowed(r.filter.as_str()))).chain(patterns)
     }
 
     /// Whether the client may read or write `topic`.
     pub fn check(&self, want: Want, username: Option<&str>, client_id: &str, topic: &str) -> bool {
         let mut granted = false;
-        for r in self.rules(username, client_id) {
-            if !matches(&r.filter, topic) {
+        for (access, filter) in self.rules(username, client_id) {
+            if !matches(&filter, topic) {
                 continue;
             }
-            if r.access == Access::Deny {
+            if access == Access::Deny {
                 return false;
             }
-            granted |= r.access.grants(want);
+            granted |= access.grants(want);
         }
         granted
     }
@@ -183,11 +192,11 @@ impl Acl {
             Some(Ok((_, inner))) => inner,
             _ => filter,
         };
-        let rules: Vec<Rule> = self.rules(username, client_id).collect();
-        if rules.iter().any(|r| r.access == Access::Deny && covers(&r.filter, filter)) {
+        let rules: Vec<(Access, Cow<'_, str>)> = self.rules(username, client_id).collect();
+        if rules.iter().any(|(a, f)| *a == Access::Deny && covers(f, filter)) {
             return false;
         }
-        rules.iter().any(|r| r.access.grants(Want::Read) && overlaps(&r.filter, filter))
+        rules.iter().any(|(a, f)| a.grants(Want::Read) && overlaps(f, filter))
     }
 }
 
