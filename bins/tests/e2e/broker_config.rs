@@ -36,7 +36,7 @@ fn start(dir: &Path, args: &[&str], port: u16) -> Proc {
 /// Waits until process `pid` catches SIGHUP, SIGINT and SIGTERM (`SigCgt` in `/proc/<pid>/status`):
 /// the broker installs its handlers a moment after its listening sockets exist, and a signal before
 /// that ends it with the default action.
-fn wait_signal_handlers(pid: u32) {
+pub fn wait_signal_handlers(pid: u32) {
     let bit = |sig: u32| 1u64 << (sig - 1);
     let want = bit(1) | bit(2) | bit(15); // SIGHUP, SIGINT, SIGTERM
     let deadline = Instant::now() + Duration::from_secs(10);

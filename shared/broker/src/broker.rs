@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 
 use crate::log;
 use crate::message::{Delivery, Message};
+use crate::park::{Lot, PARK_AFTER_MS};
 use crate::retain::RetainStore;
 use crate::session::{
     Attachment, Enqueued, Expiry, Kick, KickReason, PendingWill, Session, SessionAccess, Stage, SubRecord,
@@ -64,6 +65,8 @@ pub struct Broker {
     pub generation: AtomicU64,
     /// Wakes publishers paused by flow control when a congested queue drains (they check their own).
     pub space: Notify,
+    /// Where idle connections park (none if the system refused an epoll instance).
+    pub lot: Option<Arc<Lot>>,
 }
 
 /// What a connection asks for when it attaches to its session.
@@ -104,6 +107,7 @@ impl Broker {
             active_connections: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             space: Notify::new(),
+            lot: Lot::new().ok().map(Arc::new),
         }
     }
 
@@ -381,7 +385,8 @@ impl Broker {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Closes connections whose keep alive ran out. Run several times a second.
+    /// Closes connections whose keep alive ran out and asks those idle long enough to park. Run several
+    /// times a second.
     pub fn check_keepalive(&self) {
         let now = self.now_ms();
         let kicks: Vec<Arc<Kick>> = self
@@ -390,9 +395,12 @@ impl Broker {
             .values()
             .filter_map(|s| s.state.lock().attached.as_ref().map(|a| a.kick.clone()))
             .collect();
+        let park = self.lot.as_ref().is_some_and(|l| l.open()) && !self.shutting_down.load(Ordering::Relaxed);
         for k in kicks {
             if k.silent_too_long(now) && k.reason().is_none() {
                 k.kick(KickReason::KeepAlive);
+            } else if park {
+                k.hint_park(now, PARK_AFTER_MS);
             }
         }
     }

@@ -8,6 +8,7 @@
 //! CONNACK) carrying the reason code from [`mq_proto::DecodeError::reason_code`].
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -27,7 +28,8 @@ use crate::broker::{AttachRequest, Broker};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
-use crate::session::{Expiry, Inflight, Kick, KickReason, Session, SessionAccess, Stage};
+use crate::park::PARK_AFTER_MS;
+use crate::session::{Expiry, Inflight, Kick, KickReason, Parked, Session, SessionAccess, Stage};
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
@@ -64,6 +66,8 @@ enum Close {
     TakenOver,
     /// The broker is shutting down.
     Shutdown,
+    /// Not a close: the connection is idle and parks (see [`Conn::run`]).
+    Idle,
 }
 
 impl From<io::Error> for Close {
@@ -78,26 +82,34 @@ impl From<DecodeError> for Close {
     }
 }
 
-/// Serves one accepted connection to its end.
+/// Serves one accepted connection to its end (or until it parks: see [`crate::park`]).
 ///
 /// The handshake runs in a boxed future of its own and the connection state lives in a box: the task
-/// itself then holds little more than the loop's state, which is most of what an idle client costs.
+/// itself then holds little more than the loop's state.
 ///
-/// The caller counted the connection in its listener and in the broker; this undoes both at the end.
+/// The caller counted the connection in its listener and in the broker; the connection undoes both when
+/// it is dropped, this guard if the handshake fails.
 pub async fn serve(accepted: Box<Accepted>) {
-    /// Uncounts the connection however the task ends.
-    struct Counted(Arc<Broker>, Arc<ListenerCtx>);
+    /// Uncounts a connection that never got past its handshake.
+    struct Counted(Option<(Arc<Broker>, Arc<ListenerCtx>)>);
     impl Drop for Counted {
         fn drop(&mut self) {
-            self.1.connections.fetch_sub(1, Ordering::Relaxed);
-            self.0.active_connections.fetch_sub(1, Ordering::AcqRel);
+            if let Some((broker, listener)) = self.0.take() {
+                uncount(&broker, &listener);
+            }
         }
     }
-    let counted = Counted(accepted.broker.clone(), accepted.listener.clone());
+    let mut counted = Counted(Some((accepted.broker.clone(), accepted.listener.clone())));
     if let Some(conn) = Box::pin(handshake(accepted)).await {
+        counted.0 = None;
+        drop(counted);
         conn.run().await;
     }
-    drop(counted);
+}
+
+fn uncount(broker: &Broker, listener: &ListenerCtx) {
+    listener.connections.fetch_sub(1, Ordering::Relaxed);
+    broker.active_connections.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// A connection just accepted, boxed so the connection's task does not carry it for its whole life.
@@ -261,6 +273,8 @@ struct Conn {
     local: Local,
     /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
     congested: Vec<Arc<Session>>,
+    /// Broker time (ms) from which the connection may park as soon as it is idle.
+    park_at_ms: u64,
 }
 
 impl Conn {
@@ -449,6 +463,7 @@ impl Conn {
             connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
             local: Local::default(),
             congested: Vec::new(),
+            park_at_ms: 0,
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
         if attached.present {
@@ -486,7 +501,55 @@ impl Conn {
 
     async fn run(mut self: Box<Self>) {
         let close = self.serve_loop().await;
+        if matches!(close, Close::Idle) {
+            self.park();
+            return;
+        }
         Box::pin(self.finish(close)).await;
+    }
+
+    /// Whether to park now. A connection with nothing to do parks at once (a client that connects and
+    /// waits costs no task from the start), but at most once per [`PARK_AFTER_MS`]: one resumed since
+    /// then waits until the sweep finds it idle that long, so a steady trickle of traffic does not park
+    /// and resume it for every packet.
+    fn should_park(&mut self) -> bool {
+        let hinted = self.kick.take_park_hint();
+        let now = self.broker.now_ms();
+        let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty();
+        if !idle {
+            if hinted {
+                // Busy after all: the sweep asks again once it has been idle long enough.
+                self.kick.active(now);
+            }
+            return false;
+        }
+        (hinted || now >= self.park_at_ms)
+            && !self.broker.shutting_down.load(Ordering::Relaxed)
+            && self.broker.lot.as_ref().is_some_and(|l| l.open())
+    }
+
+    /// Parks the idle connection: its socket leaves the reactor for the broker's parking epoll, the
+    /// state waits in its kick handle, and this task ends (see [`crate::park`]).
+    fn park(mut self: Box<Self>) {
+        let Some(lot) = self.broker.lot.clone() else {
+            tokio::spawn(self.run());
+            return;
+        };
+        // Nothing is buffered (that is what idle means): keep no buffer capacity while parked.
+        self.out = OutBuf::default();
+        self.rbuf = BytesMut::new();
+        self.congested = Vec::new();
+        let token = lot.token();
+        if let Err(e) = self.stream.park(token) {
+            tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
+            return;
+        }
+        let kick = self.kick.clone();
+        let watcher = kick.clone();
+        if let Err((conn, e)) = kick.park(self, |fd| lot.watch(fd, token, watcher)) {
+            log!(Warning, "Unable to park a connection, keeping it active: {e}.");
+            conn.resume();
+        }
     }
 
     /// Picks up reloaded settings and security.
@@ -538,6 +601,9 @@ impl Conn {
                     KickReason::Shutdown => Close::Shutdown,
                     KickReason::KeepAlive => Close::KeepAlive,
                 };
+            }
+            if self.should_park() {
+                return Close::Idle;
             }
             let want_read = self.out.len() < READ_STOP;
             let want_write = !self.out.is_empty();
@@ -614,7 +680,10 @@ impl Conn {
     /// Writes what the socket takes.
     fn flush(&mut self) -> io::Result<()> {
         let n = self.out.write_to(&self.stream)?;
-        self.local.bytes_sent += n as u64;
+        if n > 0 {
+            self.local.bytes_sent += n as u64;
+            self.kick.active(self.broker.now_ms());
+        }
         Ok(())
     }
 
@@ -1090,6 +1159,7 @@ impl Conn {
                 format!("Client {} already connected, closing old connection.", self.client_id),
             ),
             Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
+            Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {
             log!(Notice, "{log_line}");
@@ -1129,5 +1199,32 @@ impl Conn {
         self.broker.detach(&self.session, self.id, publish_will, self.expiry);
         self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
         self.broker.stats.flush(&mut self.local);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        uncount(&self.broker, &self.listener);
+    }
+}
+
+impl Parked for Conn {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.stream.parked().map(|(fd, _)| fd)
+    }
+
+    fn resume(mut self: Box<Self>) {
+        self.park_at_ms = self.broker.now_ms() + PARK_AFTER_MS;
+        if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
+            lot.unwatch(fd, token);
+        }
+        match self.stream.unpark() {
+            Ok(()) => {
+                tokio::spawn(self.run());
+            }
+            Err(e) => {
+                tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
+            }
+        }
     }
 }

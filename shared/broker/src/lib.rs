@@ -26,6 +26,7 @@ pub mod listener;
 pub mod log;
 pub mod message;
 pub mod outbuf;
+pub mod park;
 pub mod retain;
 pub mod session;
 pub mod settings;
@@ -358,6 +359,9 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
         listeners.push(ctx);
     }
     tokio::spawn(sys::run(broker.clone()));
+    if let Some(lot) = &broker.lot {
+        lot.start(tokio::runtime::Handle::current());
+    }
     {
         let b = broker.clone();
         tokio::spawn(async move {

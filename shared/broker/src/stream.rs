@@ -3,6 +3,7 @@
 //! can read and write the same socket without splitting it.
 
 use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use bytes::BytesMut;
 use tokio::net::{TcpStream, UnixStream};
@@ -12,14 +13,64 @@ use tokio::net::{TcpStream, UnixStream};
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Taken out of tokio's reactor while the connection is parked (see [`crate::park`]): no readiness
+    /// state is kept for it and every I/O call fails until [`Stream::unpark`].
+    Parked(ParkedSocket),
+}
+
+/// A parked connection's socket, with the token it is watched under.
+#[derive(Debug)]
+pub enum ParkedSocket {
+    Tcp(std::net::TcpStream, u64),
+    Unix(std::os::unix::net::UnixStream, u64),
+    /// Lost while being taken out of the reactor.
+    Gone,
+}
+
+fn parked() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection is parked")
 }
 
 impl Stream {
+    /// Takes the socket out of tokio's reactor, to be watched under `token`. On failure the socket is
+    /// gone and every later call fails.
+    pub fn park(&mut self, token: u64) -> io::Result<()> {
+        let parked = match std::mem::replace(self, Stream::Parked(ParkedSocket::Gone)) {
+            Stream::Tcp(s) => ParkedSocket::Tcp(s.into_std()?, token),
+            Stream::Unix(s) => ParkedSocket::Unix(s.into_std()?, token),
+            Stream::Parked(p) => p,
+        };
+        *self = Stream::Parked(parked);
+        Ok(())
+    }
+
+    /// The parked socket and its token.
+    pub fn parked(&self) -> Option<(BorrowedFd<'_>, u64)> {
+        match self {
+            Stream::Parked(ParkedSocket::Tcp(s, t)) => Some((s.as_fd(), *t)),
+            Stream::Parked(ParkedSocket::Unix(s, t)) => Some((s.as_fd(), *t)),
+            _ => None,
+        }
+    }
+
+    /// Puts a parked socket back into tokio's reactor (call within the runtime).
+    pub fn unpark(&mut self) -> io::Result<()> {
+        let back = match std::mem::replace(self, Stream::Parked(ParkedSocket::Gone)) {
+            Stream::Parked(ParkedSocket::Tcp(s, _)) => Stream::Tcp(TcpStream::from_std(s)?),
+            Stream::Parked(ParkedSocket::Unix(s, _)) => Stream::Unix(UnixStream::from_std(s)?),
+            Stream::Parked(ParkedSocket::Gone) => return Err(parked()),
+            live => live,
+        };
+        *self = back;
+        Ok(())
+    }
+
     /// Polls for read readiness (the waker is kept in tokio's registration).
     pub fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
         match self {
             Stream::Tcp(s) => s.poll_read_ready(cx),
             Stream::Unix(s) => s.poll_read_ready(cx),
+            Stream::Parked(_) => std::task::Poll::Ready(Err(parked())),
         }
     }
 
@@ -28,6 +79,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.poll_write_ready(cx),
             Stream::Unix(s) => s.poll_write_ready(cx),
+            Stream::Parked(_) => std::task::Poll::Ready(Err(parked())),
         }
     }
 
@@ -36,6 +88,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.readable().await,
             Stream::Unix(s) => s.readable().await,
+            Stream::Parked(_) => Err(parked()),
         }
     }
 
@@ -44,6 +97,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.writable().await,
             Stream::Unix(s) => s.writable().await,
+            Stream::Parked(_) => Err(parked()),
         }
     }
 
@@ -52,6 +106,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
+            Stream::Parked(_) => Err(parked()),
         }
     }
 
@@ -60,6 +115,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.try_write_vectored(bufs),
             Stream::Unix(s) => s.try_write_vectored(bufs),
+            Stream::Parked(_) => Err(parked()),
         }
     }
 }

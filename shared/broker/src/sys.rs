@@ -121,6 +121,8 @@ fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -
         ("clients/inactive".into(), (total - connected).to_string()),
         ("clients/maximum".into(), broker.max_sessions.load(Ordering::Relaxed).to_string()),
         ("clients/expired".into(), get(&s.expired).to_string()),
+        // Connected clients idle long enough to be parked (mq's own topic; see the broker's `park` module).
+        ("clients/parked".into(), broker.lot.as_ref().map_or(0, |l| l.len()).to_string()),
         ("messages/received".into(), get(&s.msgs_received).to_string()),
         ("messages/sent".into(), get(&s.msgs_sent).to_string()),
         ("messages/stored".into(), (queued + retained).to_string()),

@@ -1,0 +1,79 @@
+//! `mq broker`: idle connections park (their task ends and their socket is watched by the broker's
+//! parking epoll; `$SYS/broker/clients/parked` counts them), and whatever would have woken a connection
+//! resumes a parked one: bytes from its client, a delivery, keep alive running out (will published), a
+//! takeover, shutdown (MQTT 5 DISCONNECT 0x8B). mq-only behaviour: these tests do not run against
+//! Mosquitto.
+
+use mq_proto::Packet;
+
+use crate::broker_config::wait_signal_handlers;
+use crate::broker_util::wire::{Connect, Pub, Will};
+use crate::broker_util::{Raw, sys_value_reaches, tp};
+use crate::harness::Broker;
+
+/// Waits until `$SYS/broker/clients/parked` reaches `n` (the watcher itself may be counted too).
+fn parked_reaches(port: u16, n: u64) {
+    sys_value_reaches(port, "$SYS/broker/clients/parked", |v| v.parse::<u64>().is_ok_and(|p| p >= n));
+}
+
+#[test]
+fn parked_connections_resume_for_traffic_keep_alive_and_takeover() {
+    let b = Broker::mq("sys_interval 1");
+    let mut sub = Raw::v5(b.port, "park-sub");
+    sub.subscribe(1, &[("park/#", 1)]);
+    // Keep alive 2 s: closed after 3 s of silence, parked or not.
+    let (_silent, _) =
+        Raw::connect(b.port, &Connect::v311("park-silent").keep_alive(2).will(Will::new("park/will", "gone")));
+    let mut idle: Vec<Raw> = (0..20).map(|i| Raw::v311(b.port, &format!("park-idle-{i}"))).collect();
+    parked_reaches(b.port, 21);
+
+    // The silent client's keep alive ran out while it was parked: closed, will published.
+    let will = sub.recv_publish_ack();
+    assert_eq!(tp(&will), ("park/will".to_string(), "gone".to_string()));
+    b.wait_log("Client park-silent has exceeded timeout, disconnecting.");
+
+    // Bytes from a parked client: answered.
+    for c in &mut idle {
+        c.ping();
+    }
+    // A delivery to a parked subscriber: sent (and its acknowledgement handled).
+    parked_reaches(b.port, 21);
+    let mut p = Raw::v311(b.port, "park-pub");
+    assert_eq!(p.publish(&Pub::new("park/x", "to a parked subscriber").qos(1, 1)), 0);
+    let got = sub.recv_publish_ack();
+    assert_eq!(tp(&got), ("park/x".to_string(), "to a parked subscriber".to_string()));
+    sub.ping();
+
+    // A takeover of a parked connection closes the old one.
+    parked_reaches(b.port, 21);
+    let _new = Raw::v311(b.port, "park-idle-0");
+    idle[0].expect_closed();
+    // The others are still served.
+    idle[1].ping();
+}
+
+#[test]
+fn shutdown_reaches_parked_connections() {
+    let mut b = Broker::mq("sys_interval 1");
+    let mut parked = Raw::v5(b.port, "park-v5");
+    parked_reaches(b.port, 1);
+    wait_signal_handlers(b.pid());
+    b.signal("TERM");
+    let got = parked.expect_closed();
+    assert!(matches!(got.last(), Some(Packet::Disconnect(d)) if d.reason.0 == 0x8B), "{got:?}");
+    assert!(b.wait_exit().success());
+    b.wait_log("terminating");
+}
+
+#[test]
+fn a_parked_client_that_closes_its_socket_is_cleaned_up() {
+    let b = Broker::mq("sys_interval 1");
+    let mut sub = Raw::v311(b.port, "park-watch");
+    sub.subscribe(1, &[("gone/#", 0)]);
+    let (gone, _) = Raw::connect(b.port, &Connect::v311("park-gone").will(Will::new("gone/x", "closed")));
+    parked_reaches(b.port, 2);
+    gone.drop_connection();
+    assert_eq!(tp(&sub.recv_publish()), ("gone/x".to_string(), "closed".to_string()));
+    b.wait_log("Client park-gone closed its connection.");
+    sys_value_reaches(b.port, "$SYS/broker/clients/connected", |v| v == "2");
+}
