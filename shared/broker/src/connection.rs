@@ -28,7 +28,6 @@ use crate::broker::{AttachRequest, Broker};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
-use crate::park::PARK_AFTER_MS;
 use crate::session::{Expiry, Inflight, Kick, KickReason, Parked, Session, SessionAccess, Stage};
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
@@ -273,8 +272,8 @@ struct Conn {
     local: Local,
     /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
     congested: Vec<Arc<Session>>,
-    /// Broker time (ms) from which the connection may park as soon as it is idle.
-    park_at_ms: u64,
+    /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
+    park_at_once: bool,
 }
 
 impl Conn {
@@ -463,7 +462,7 @@ impl Conn {
             connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
             local: Local::default(),
             congested: Vec::new(),
-            park_at_ms: 0,
+            park_at_once: true,
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
         if attached.present {
@@ -508,10 +507,9 @@ impl Conn {
         Box::pin(self.finish(close)).await;
     }
 
-    /// Whether to park now. A connection with nothing to do parks at once (a client that connects and
-    /// waits costs no task from the start), but at most once per [`PARK_AFTER_MS`]: one resumed since
-    /// then waits until the sweep finds it idle that long, so a steady trickle of traffic does not park
-    /// and resume it for every packet.
+    /// Whether to park now. A new connection with nothing to do parks at once (a client that connects
+    /// and waits costs no task from the start); once resumed, a connection parks only when the sweep
+    /// finds it idle for [`crate::park::PARK_AFTER_MS`], so steady traffic never parks and resumes it per packet.
     fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
         let now = self.broker.now_ms();
@@ -523,7 +521,7 @@ impl Conn {
             }
             return false;
         }
-        (hinted || now >= self.park_at_ms)
+        (hinted || self.park_at_once)
             && !self.broker.shutting_down.load(Ordering::Relaxed)
             && self.broker.lot.as_ref().is_some_and(|l| l.open())
     }
@@ -1214,7 +1212,7 @@ impl Parked for Conn {
     }
 
     fn resume(mut self: Box<Self>) {
-        self.park_at_ms = self.broker.now_ms() + PARK_AFTER_MS;
+        self.park_at_once = false;
         if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
             lot.unwatch(fd, token);
         }
