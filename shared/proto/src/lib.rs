@@ -41,7 +41,7 @@ mod wire;
 pub use error::{DecodeError, EncodeError};
 pub use packet::{
     Ack, Auth, ConnAck, Connect, Disconnect, FixedHeader, MAX_PACKET_SIZE, Packet, Publish, PublishHeader, SubAck,
-    Subscribe, UnsubAck, Unsubscribe, Will, decode,
+    Subscribe, UnsubAck, Unsubscribe, Will, decode, decode_publish_head,
 };
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties, PublishProperties,

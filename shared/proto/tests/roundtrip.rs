@@ -367,6 +367,25 @@ proptest! {
             prop_assert_eq!(decode(&mut head, v, MAX_PACKET_SIZE), Ok(None), "prefix of {} bytes", cut);
             prop_assert_eq!(head.len(), cut);
         }
+        // A PUBLISH head decodes on its own once it is all there, from every prefix on.
+        if let Packet::Publish(publish) = &p {
+            let whole = publish.payload.len();
+            let head_len = buf.len() - whole;
+            for cut in 0..=buf.len() {
+                match decode_publish_head(&buf[..cut], v, MAX_PACKET_SIZE) {
+                    Ok(None) => prop_assert!(cut < head_len, "head incomplete at {} of {}", cut, head_len),
+                    Ok(Some((head, used, payload_len))) => {
+                        prop_assert!(cut >= head_len);
+                        prop_assert_eq!((used, payload_len), (head_len, whole));
+                        let mut expect = publish.clone();
+                        expect.payload = Bytes::new();
+                        prop_assert_eq!(head, expect);
+                    }
+                    Err(e) => prop_assert!(false, "{} at {}", e, cut),
+                }
+            }
+            prop_assert!(decode_publish_head(&buf, v, buf.len() - 1).is_err());
+        }
         let got = decode(&mut buf, v, MAX_PACKET_SIZE).unwrap();
         prop_assert_eq!(got, Some(p));
         prop_assert!(buf.is_empty());

@@ -19,7 +19,7 @@ pub use disconnect::{Auth, Disconnect};
 pub use publish::{Publish, PublishHeader};
 pub use subscribe::{SubAck, Subscribe, UnsubAck, Unsubscribe};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
 use crate::types::{PacketId, PacketType, ProtocolVersion};
@@ -128,6 +128,57 @@ pub fn decode(
     let mut frame = src.split_to(size).freeze();
     frame.advance(header.header_len);
     decode_body(header, Reader::new(frame, header.packet_type), version).map(Some)
+}
+
+/// The head of a PUBLISH at the start of `src`: everything but the payload, for a receiver that passes
+/// a large payload on while it arrives. Returns the packet with an empty payload, the bytes its head
+/// takes (fixed header included) and the payload's length; `Ok(None)` while the head is incomplete.
+/// The head is checked as [`decode`] checks it, including `max_packet_size` for the whole packet; the
+/// payload itself is not looked at.
+pub fn decode_publish_head(
+    src: &[u8],
+    version: ProtocolVersion,
+    max_packet_size: usize,
+) -> Result<Option<(Publish, usize, usize)>, DecodeError> {
+    let Some(header) = FixedHeader::peek(src, version)? else {
+        return Ok(None);
+    };
+    if header.packet_type != PacketType::Publish {
+        return Err(DecodeError::UnexpectedEnd { packet: header.packet_type, field: "PUBLISH head" });
+    }
+    let size = header.packet_len();
+    if size > max_packet_size {
+        return Err(DecodeError::PacketTooLarge { size, max: max_packet_size });
+    }
+    let body = src.get(header.header_len..).unwrap_or_default();
+    let (Some(&hi), Some(&lo)) = (body.first(), body.get(1)) else {
+        return Ok(None);
+    };
+    let mut head = 2 + usize::from(u16::from_be_bytes([hi, lo]));
+    if (header.flags >> 1) & 0x03 != 0 {
+        head += 2;
+    }
+    if version.is_v5() {
+        if body.len() < head {
+            return Ok(None);
+        }
+        let Some((props, used)) = peek_varint(body.get(head..).unwrap_or_default())? else {
+            return Ok(None);
+        };
+        head += used + props as usize;
+    }
+    if head > header.remaining_len {
+        // What `decode` reports when a field runs past the end of the packet.
+        return Err(DecodeError::UnexpectedEnd { packet: PacketType::Publish, field: "PUBLISH head" });
+    }
+    let Some(bytes) = body.get(..head) else {
+        return Ok(None);
+    };
+    let fixed = FixedHeader { remaining_len: head, ..header };
+    match decode_body(fixed, Reader::new(Bytes::copy_from_slice(bytes), PacketType::Publish), version)? {
+        Packet::Publish(p) => Ok(Some((p, header.header_len + head, header.remaining_len - head))),
+        other => Err(DecodeError::UnexpectedEnd { packet: other.packet_type(), field: "PUBLISH head" }),
+    }
 }
 
 fn decode_body(h: FixedHeader, mut r: Reader, version: ProtocolVersion) -> Result<Packet, DecodeError> {
