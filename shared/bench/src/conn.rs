@@ -4,12 +4,19 @@
 use std::io;
 use std::net::SocketAddr;
 
-use bytes::{Bytes, BytesMut};
-use mq_proto::{ConnAck, Connect, MAX_PACKET_SIZE, Packet, ProtocolVersion};
+use bytes::{Buf, Bytes, BytesMut};
+use mq_proto::{ConnAck, Connect, FixedHeader, MAX_PACKET_SIZE, Packet, PacketType, ProtocolVersion, Publish};
 use tokio::net::TcpStream;
 
 use crate::BenchError;
 use crate::args::Common;
+use crate::stamp::STAMP_LEN;
+
+/// PUBLISH packets at least this large are counted as they arrive, not kept: only the stamp at the
+/// front of the payload is (a load generator measures the broker, not its own memory).
+const KEEP_UP_TO: usize = 1 << 20;
+/// Most bytes one [`Conn::read_ready`] call reads.
+const READ_CHUNK: usize = 1 << 20;
 
 /// One benchmark client's socket and buffers.
 pub struct Conn {
@@ -19,6 +26,9 @@ pub struct Conn {
     pub version: ProtocolVersion,
     /// The broker's Receive Maximum (MQTT 5), else 65535.
     pub receive_maximum: u16,
+    /// A large PUBLISH being received: the packet with the stamp as its payload, and the payload
+    /// bytes still to come.
+    skipping: Option<(Box<Publish>, usize)>,
 }
 
 impl Conn {
@@ -37,6 +47,7 @@ impl Conn {
             wbuf: BytesMut::new(),
             version,
             receive_maximum: u16::MAX,
+            skipping: None,
         };
         Packet::Connect(Box::new(connect)).encode(version, &mut conn.wbuf).map_err(BenchError::Encode)?;
         conn.flush_all().await?;
@@ -52,7 +63,8 @@ impl Conn {
 
     /// Reads what is available. `Ok(false)` when the broker closed the connection.
     pub fn read_ready(&mut self) -> Result<bool, BenchError> {
-        loop {
+        let start = self.rbuf.len();
+        while self.rbuf.len() - start < READ_CHUNK {
             if self.rbuf.capacity() - self.rbuf.len() < 4096 {
                 self.rbuf.reserve(64 * 1024);
             }
@@ -63,10 +75,38 @@ impl Conn {
                 Err(e) => return Err(BenchError::Io(e)),
             }
         }
+        // More may be waiting: the socket stays readable.
+        Ok(true)
     }
 
     /// The next complete packet in the read buffer, if any.
     pub fn decode(&mut self) -> Result<Option<Packet>, BenchError> {
+        if let Some((_, left)) = &mut self.skipping {
+            let take = (*left).min(self.rbuf.len());
+            self.rbuf.advance(take);
+            *left -= take;
+            if *left > 0 {
+                return Ok(None);
+            }
+            return Ok(self.skipping.take().map(|(p, _)| Packet::Publish(*p)));
+        }
+        if let Ok(Some(h)) = FixedHeader::peek(&self.rbuf, self.version)
+            && h.packet_type == PacketType::Publish
+            && h.packet_len() >= KEEP_UP_TO
+            && self.rbuf.len() < h.packet_len()
+        {
+            let head =
+                mq_proto::decode_publish_head(&self.rbuf, self.version, MAX_PACKET_SIZE).map_err(BenchError::Decode)?;
+            let Some((mut publish, head_len, payload_len)) = head else { return Ok(None) };
+            let keep = STAMP_LEN.min(payload_len);
+            if self.rbuf.len() < head_len + keep {
+                return Ok(None);
+            }
+            self.rbuf.advance(head_len);
+            publish.payload = self.rbuf.split_to(keep).freeze();
+            self.skipping = Some((Box::new(publish), payload_len - keep));
+            return self.decode();
+        }
         mq_proto::decode(&mut self.rbuf, self.version, MAX_PACKET_SIZE).map_err(BenchError::Decode)
     }
 

@@ -177,7 +177,8 @@ impl Broker {
         local: &mut Local,
         mut congested: Option<&mut Vec<Arc<Session>>>,
     ) -> usize {
-        if msg.retain {
+        // A payload still arriving is retained once complete (by its publisher's connection).
+        if msg.retain && msg.large.is_none() {
             self.retained.write().set(msg.clone());
         }
         let subs = self.subs.read();

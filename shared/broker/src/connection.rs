@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mq_proto::topic::{check_topic_filter, split_shared};
 use mq_proto::{
     Ack, ConnAck, ConnAckProperties, Connect, ConnectReturnCode, DecodeError, Disconnect, FixedHeader, Packet,
@@ -25,6 +25,7 @@ use mq_proto::{
 use crate::acl::Want;
 use crate::auth::Security;
 use crate::broker::{AttachRequest, Broker};
+use crate::large::{LargePayload, STREAM_AT};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
@@ -218,11 +219,11 @@ fn connect_level(raw: &[u8]) -> Option<u8> {
 }
 
 /// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
-struct PublishSummary<'a>(&'a Publish);
+struct PublishSummary<'a>(&'a Publish, usize);
 
 impl std::fmt::Display for PublishSummary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = self.0;
+        let p = &self.0;
         write!(
             f,
             "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
@@ -231,7 +232,7 @@ impl std::fmt::Display for PublishSummary<'_> {
             u8::from(p.retain),
             p.packet_id.map_or(0, PacketId::get),
             p.topic,
-            p.payload.len()
+            self.1
         )
     }
 }
@@ -243,6 +244,30 @@ fn generate_client_id(prefix: &str) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
     let h = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
     format!("{prefix}{}-{}-{}-{}-{}", h(0..8), h(8..12), h(12..16), h(16..20), h(20..32))
+}
+
+/// A large PUBLISH whose payload is being read and passed on as it arrives (see [`crate::large`]).
+struct Inbound {
+    payload: Arc<LargePayload>,
+    /// The rest of the payload: read into from the front, each read split off and pushed.
+    rest: BytesMut,
+    /// The message, to retain once complete (retained messages only).
+    retain: Option<Arc<Message>>,
+    /// The acknowledgement owed once the packet is complete.
+    ack: Option<Packet>,
+    /// QoS 2 packet id recorded as received: forgotten if the payload never completes, so the
+    /// publisher's resend is routed.
+    qos2: Option<u16>,
+}
+
+/// What routing a PUBLISH left to do.
+struct Routed {
+    /// The acknowledgement to send (once the packet is complete).
+    ack: Option<Packet>,
+    /// The message routed, if it was.
+    msg: Option<Arc<Message>>,
+    /// A QoS 2 packet id was recorded as received.
+    fresh_qos2: bool,
 }
 
 /// An accepted connection after its CONNACK.
@@ -272,6 +297,8 @@ struct Conn {
     local: Local,
     /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
     congested: Vec<Arc<Session>>,
+    /// A large PUBLISH whose payload is being read and passed on.
+    inbound: Option<Box<Inbound>>,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
 }
@@ -462,6 +489,7 @@ impl Conn {
             connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
             local: Local::default(),
             congested: Vec::new(),
+            inbound: None,
             park_at_once: true,
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
@@ -482,7 +510,9 @@ impl Conn {
     /// ([MQTT-4.4.0-1]).
     fn resend_inflight(&mut self) {
         let session = self.session.clone();
-        let st = session.state.lock();
+        let mut st = session.state.lock();
+        // Messages whose publisher went away before the end of their payload were never published.
+        st.inflight.retain(|f| f.stage == Stage::Released || !f.delivery.msg.abandoned());
         let now = Instant::now();
         for f in &st.inflight {
             match f.stage {
@@ -513,7 +543,7 @@ impl Conn {
     fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
         let now = self.broker.now_ms();
-        let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty();
+        let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
         if !idle {
             if hinted {
                 // Busy after all: the sweep asks again once it has been idle long enough.
@@ -582,7 +612,8 @@ impl Conn {
                 continue;
             }
             self.broker.stats.flush(&mut self.local);
-            if !self.congested.is_empty() {
+            // The rest of a large payload is read whatever the congestion: its subscribers wait for it.
+            if !self.congested.is_empty() && self.inbound.is_none() {
                 Box::pin(self.wait_for_room()).await;
                 // Packets read before the pause are handled now, before reading more.
                 if let Err(c) = self.handle_buffered() {
@@ -603,8 +634,8 @@ impl Conn {
             if self.should_park() {
                 return Close::Idle;
             }
-            let want_read = self.out.len() < READ_STOP;
-            let want_write = !self.out.is_empty();
+            let want_read = self.inbound.is_some() || self.out.ready_len() < READ_STOP;
+            let want_write = self.out.can_write();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
             // stays small. The notifier is always watched: a kick must be seen even by a connection
@@ -690,17 +721,34 @@ impl Conn {
         let mut total = 0;
         let mut eof = false;
         loop {
-            // Start small (most reads of an idle client are a PINGREQ); grow while data keeps coming.
-            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
-                self.rbuf.reserve(if total == 0 && self.rbuf.is_empty() { 2048 } else { 16 * 1024 });
-            }
-            match self.stream.try_read_buf(&mut self.rbuf) {
+            let read = match &mut self.inbound {
+                Some(inbound) => self.stream.try_read(&mut inbound.rest[..]),
+                None => {
+                    // Start small (most reads of an idle client are a PINGREQ); grow while data keeps coming.
+                    if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                        self.rbuf.reserve(if total == 0 && self.rbuf.is_empty() { 2048 } else { 16 * 1024 });
+                    }
+                    self.stream.try_read_buf(&mut self.rbuf)
+                }
+            };
+            match read {
                 Ok(0) => {
                     eof = true;
                     break;
                 }
                 Ok(n) => {
                     total += n;
+                    match &mut self.inbound {
+                        Some(inbound) => {
+                            inbound.payload.push(inbound.rest.split_to(n).freeze());
+                            if inbound.rest.is_empty() {
+                                self.complete_inbound();
+                            }
+                        }
+                        None => {
+                            self.start_inbound()?;
+                        }
+                    }
                     if total >= READ_BUDGET {
                         break;
                     }
@@ -720,13 +768,65 @@ impl Conn {
         Ok(())
     }
 
+    /// When the read buffer starts with the complete head of a large PUBLISH whose payload is not all
+    /// there, routes it now and reads the rest of its payload into a buffer of its own, passing it on
+    /// as it arrives (see [`crate::large`]). Returns whether it did.
+    fn start_inbound(&mut self) -> Result<bool, Close> {
+        if self.inbound.is_some() || self.rbuf.first().is_none_or(|b| b >> 4 != 3) {
+            return Ok(false);
+        }
+        match FixedHeader::peek(&self.rbuf, self.version) {
+            Ok(Some(h)) if h.packet_len() >= STREAM_AT && self.rbuf.len() < h.packet_len() => {}
+            // Small, complete, or not even a header yet; errors are reported by `decode`.
+            _ => return Ok(false),
+        }
+        let limit = self.settings.incoming_packet_limit();
+        let Some((p, head_len, payload_len)) = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)? else {
+            return Ok(false);
+        };
+        self.rbuf.advance(head_len);
+        let first = std::mem::take(&mut self.rbuf).freeze();
+        let payload = LargePayload::new(payload_len);
+        self.local.msgs_received += 1;
+        let qos2 = (p.qos == QoS::ExactlyOnce).then(|| p.packet_id.map(PacketId::get)).flatten();
+        let routed = self.route_publish(p, Some(&payload))?;
+        let fresh_qos2 = qos2.filter(|_| routed.fresh_qos2);
+        self.inbound = Some(Box::new(Inbound {
+            payload: payload.clone(),
+            rest: BytesMut::zeroed(payload_len - first.len()),
+            retain: routed.msg.filter(|m| m.retain),
+            ack: routed.ack,
+            qos2: fresh_qos2,
+        }));
+        if !first.is_empty() {
+            payload.push(first);
+        }
+        Ok(true)
+    }
+
+    /// The large payload being read is complete: retain it if it is a retained message, acknowledge it.
+    fn complete_inbound(&mut self) {
+        if let Some(inbound) = self.inbound.take() {
+            if let Some(m) = inbound.retain {
+                self.broker.retained.write().set(m);
+            }
+            if let Some(ack) = inbound.ack {
+                self.send(ack);
+            }
+        }
+    }
+
     /// Handles the complete packets in the read buffer, stopping early when a publication congested a
     /// subscriber (flow control: the rest waits until there is room).
     fn handle_buffered(&mut self) -> Result<(), Close> {
         let limit = self.settings.incoming_packet_limit();
-        while self.congested.is_empty()
-            && let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)?
-        {
+        while self.congested.is_empty() && self.inbound.is_none() {
+            if self.start_inbound()? {
+                break;
+            }
+            let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? else {
+                break;
+            };
             self.local.msgs_received += 1;
             self.handle(p)?;
         }
@@ -776,7 +876,17 @@ impl Conn {
         }
     }
 
-    fn on_publish(&mut self, mut p: Publish) -> Result<(), Close> {
+    fn on_publish(&mut self, p: Publish) -> Result<(), Close> {
+        if let Some(ack) = self.route_publish(p, None)?.ack {
+            self.send(ack);
+        }
+        Ok(())
+    }
+
+    /// Checks and routes a PUBLISH (whose payload is `large`, still arriving, when given) and says
+    /// what is left to do: the acknowledgement to send.
+    fn route_publish(&mut self, mut p: Publish, large: Option<&Arc<LargePayload>>) -> Result<Routed, Close> {
+        let payload_len = large.map_or(p.payload.len(), |l| l.len());
         let v5 = self.version.is_v5();
         if v5 {
             if let Some(alias) = p.properties.topic_alias.take() {
@@ -808,9 +918,9 @@ impl Conn {
             return Err(Close::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH".into()));
         }
         self.local.pub_received += 1;
-        self.local.pub_bytes_received += p.payload.len() as u64;
+        self.local.pub_bytes_received += payload_len as u64;
         let pid = p.packet_id;
-        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p));
+        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
 
         // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
         if p.qos == QoS::ExactlyOnce
@@ -818,9 +928,7 @@ impl Conn {
         {
             let mut st = self.session.state.lock();
             if st.incoming_qos2.contains(id.get()) {
-                drop(st);
-                self.send(Packet::PubRec(Ack::new(id)));
-                return Ok(());
+                return Ok(Routed { ack: Some(Packet::PubRec(Ack::new(id))), msg: None, fresh_qos2: false });
             }
             let max = if self.settings.max_inflight == 0 {
                 usize::from(u16::MAX)
@@ -847,17 +955,18 @@ impl Conn {
                 .as_ref()
                 .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
         if denied {
-            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p));
+            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
         }
-        let too_big = self.settings.message_size_limit > 0 && p.payload.len() > self.settings.message_size_limit;
+        let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
         let outcome = if too_big {
-            log!(Notice, "Dropped too large PUBLISH from {} ({} bytes).", self.client_id, p.payload.len());
+            log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
             Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
         } else if denied {
             Some(ReasonCode::NOT_AUTHORIZED)
         } else {
             None
         };
+        let mut routed_msg = None;
         let reason = match outcome {
             Some(r) => r,
             None => {
@@ -872,6 +981,7 @@ impl Conn {
                 let msg = Message {
                     topic,
                     payload,
+                    large: large.cloned(),
                     qos: p.qos,
                     retain: p.retain,
                     properties: std::mem::take(&mut p.properties),
@@ -885,24 +995,26 @@ impl Conn {
                         })
                     }),
                 };
-                let queued =
-                    self.broker.publish_flow(Arc::new(msg), &self.settings, &mut self.local, Some(&mut self.congested));
+                let msg = Arc::new(msg);
+                routed_msg = Some(msg.clone());
+                let queued = self.broker.publish_flow(msg, &self.settings, &mut self.local, Some(&mut self.congested));
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
             }
         };
         // MQTT 3.x has no way to report these; the acknowledgement is plain (Mosquitto does the same).
         let reason = if v5 { reason } else { ReasonCode::SUCCESS };
-        match (p.qos, pid) {
-            (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(Ack::with_reason(id, reason))),
+        let ack = match (p.qos, pid) {
+            (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
                 if reason.is_error() {
                     self.session.state.lock().incoming_qos2.remove(id.get());
                 }
-                self.send(Packet::PubRec(Ack::with_reason(id, reason)));
+                Some(Packet::PubRec(Ack::with_reason(id, reason)))
             }
-            _ => {}
-        }
-        Ok(())
+            _ => None,
+        };
+        let fresh_qos2 = p.qos == QoS::ExactlyOnce && !reason.is_error();
+        Ok(Routed { ack, msg: routed_msg, fresh_qos2 })
     }
 
     fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
@@ -1075,6 +1187,10 @@ impl Conn {
                 self.local.pub_dropped += 1;
                 continue;
             }
+            if d.msg.abandoned() {
+                // Never published: its publisher went away before the end of its payload.
+                continue;
+            }
             if d.qos == QoS::AtMostOnce {
                 if !self.encode_delivery(&d, None, false, now) {
                     self.local.pub_dropped += 1;
@@ -1120,23 +1236,41 @@ impl Conn {
             &msg.properties
         };
         let header = PublishHeader { dup, qos: d.qos, retain: d.retain, topic, packet_id: pid, properties };
-        match header.packet_len(msg.payload.len(), self.version) {
+        let size = msg.size();
+        match header.packet_len(size, self.version) {
             Ok(n) if n <= self.max_out_packet => {}
             _ => return false,
         }
-        if header.encode(msg.payload.len(), self.version, self.out.buf()).is_err() {
+        if msg.abandoned() || header.encode(size, self.version, self.out.buf()).is_err() {
             return false;
         }
-        self.out.payload(&msg.payload);
+        match &msg.large {
+            Some(large) => self.out.stream(large.clone(), self.kick.clone()),
+            None => self.out.payload(&msg.payload),
+        }
         self.local.msgs_sent += 1;
         self.local.pub_sent += 1;
-        self.local.pub_bytes_sent += msg.payload.len() as u64;
+        self.local.pub_bytes_sent += size as u64;
         true
     }
 
     /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
     /// session (publishing the will when the close was not a normal DISCONNECT).
     async fn finish(mut self: Box<Self>, close: Close) {
+        if let Some(inbound) = self.inbound.take() {
+            // The packet never completed: its message was not published after all.
+            inbound.payload.abandon();
+            if let Some(pid) = inbound.qos2 {
+                self.session.state.lock().incoming_qos2.remove(pid);
+            }
+            log!(
+                Notice,
+                "Client {} went away {} bytes into a {}-byte message; its subscribers' copies are cancelled.",
+                self.client_id,
+                inbound.payload.len() - inbound.rest.len(),
+                inbound.payload.len()
+            );
+        }
         let (publish_will, reason, log_line) = match &close {
             Close::Disconnect { will } => (*will, None, format!("Client {} disconnected.", self.client_id)),
             Close::Io(None) => (true, None, format!("Client {} closed its connection.", self.client_id)),
@@ -1174,7 +1308,10 @@ impl Conn {
                     if self.out.is_empty() || self.flush().is_err() {
                         break;
                     }
-                    if !self.out.is_empty() && self.stream.writable().await.is_err() {
+                    if !self.out.can_write() {
+                        // Waiting for a large payload still arriving.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    } else if self.stream.writable().await.is_err() {
                         break;
                     }
                 }

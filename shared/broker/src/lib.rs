@@ -21,6 +21,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod connection;
+pub mod large;
 pub mod listener;
 #[macro_use]
 pub mod log;

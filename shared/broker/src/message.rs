@@ -8,13 +8,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use mq_proto::{PublishProperties, QoS};
 
+use crate::large::LargePayload;
+
 /// An application message, immutable once routed.
 #[derive(Debug)]
 pub struct Message {
     /// Topic name (after the listener's mount point is applied).
     pub topic: Arc<str>,
-    /// Payload, shared with every copy on its way to subscribers.
+    /// Payload, shared with every copy on its way to subscribers (empty when `large` holds it).
     pub payload: Bytes,
+    /// A large payload passed on while it arrives (see [`crate::large`]).
+    pub large: Option<Arc<LargePayload>>,
     /// QoS the publisher sent it with.
     pub qos: QoS,
     /// Retain flag as published.
@@ -59,6 +63,7 @@ impl Message {
         Message {
             topic: topic.into(),
             payload: payload.into(),
+            large: None,
             qos,
             retain,
             properties: PublishProperties::default(),
@@ -82,9 +87,14 @@ impl Message {
         })
     }
 
-    /// Bytes this message accounts for in queue limits.
+    /// Payload bytes: what this message accounts for in queue limits.
     pub fn size(&self) -> usize {
-        self.payload.len()
+        self.large.as_ref().map_or(self.payload.len(), |l| l.len())
+    }
+
+    /// Whether its publisher went away before sending all of its payload: it is not delivered.
+    pub fn abandoned(&self) -> bool {
+        self.large.as_ref().is_some_and(|l| l.is_abandoned())
     }
 }
 

@@ -4,9 +4,12 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::large::{LargePayload, Progress};
+use crate::session::Kick;
 use crate::stream::Stream;
 
 /// Payloads at least this large are written from their shared buffer instead of being copied.
@@ -23,17 +26,121 @@ pub struct OutBuf {
     cur: BytesMut,
     /// Bytes in `chunks`.
     chunk_bytes: usize,
+    /// A payload still arriving, sent as it does (see [`crate::large`]): its pieces join `chunks` as
+    /// they come. What was queued after it waits in `behind` (and `cur`) until its last piece has joined.
+    streaming: Option<Box<Streaming>>,
+    /// Segments queued behind the streaming payload, in order.
+    behind: VecDeque<Behind>,
+    /// Bytes in `behind`.
+    behind_bytes: usize,
+}
+
+#[derive(Debug)]
+enum Behind {
+    Bytes(Bytes),
+    Stream(Box<Streaming>),
+}
+
+#[derive(Debug)]
+struct Streaming {
+    src: Arc<LargePayload>,
+    /// Pieces already moved to `chunks`.
+    taken: usize,
+    /// Woken when more pieces arrive.
+    watcher: Arc<Kick>,
+}
+
+/// The publisher of a payload being passed on went away before its end.
+pub fn abandoned() -> io::Error {
+    io::Error::other("the publisher of a large message being sent went away before its end")
 }
 
 impl OutBuf {
-    /// Bytes waiting.
+    /// Bytes waiting (not counting what is still to arrive of a streaming payload).
     pub fn len(&self) -> usize {
-        self.chunk_bytes + self.cur.len()
+        self.chunk_bytes + self.behind_bytes + self.cur.len()
     }
 
-    /// Whether nothing waits.
+    /// Bytes that could be written now.
+    pub fn ready_len(&self) -> usize {
+        if self.streaming.is_some() { self.chunk_bytes } else { self.chunk_bytes + self.cur.len() }
+    }
+
+    /// Whether nothing waits (not even the rest of a payload still arriving).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == 0 && self.streaming.is_none()
+    }
+
+    /// Whether some bytes can be written now.
+    pub fn can_write(&self) -> bool {
+        self.chunk_bytes > 0 || (self.streaming.is_none() && !self.cur.is_empty())
+    }
+
+    /// Appends a payload that may still be arriving, after what was encoded (its PUBLISH header);
+    /// `watcher` is woken when more of it arrives. If its publisher goes away before the end, writing
+    /// fails with [`abandoned`] once the stream reaches it.
+    pub fn stream(&mut self, src: Arc<LargePayload>, watcher: Arc<Kick>) {
+        self.close_cur();
+        let s = Box::new(Streaming { src, taken: 0, watcher });
+        if self.streaming.is_none() {
+            self.streaming = Some(s);
+        } else {
+            self.behind.push_back(Behind::Stream(s));
+        }
+    }
+
+    /// Moves newly arrived pieces of the streaming payload to the chunks; when it is complete, what
+    /// waited behind it follows, up to the next streaming payload.
+    fn refresh(&mut self) -> io::Result<()> {
+        while let Some(s) = &mut self.streaming {
+            let (chunks, chunk_bytes) = (&mut self.chunks, &mut self.chunk_bytes);
+            let mut n = 0;
+            let progress = s.src.take_from(s.taken, &s.watcher, |p| {
+                *chunk_bytes += p.len();
+                chunks.push_back(p.clone());
+                n += 1;
+            });
+            s.taken += n;
+            match progress {
+                Progress::Partial => return Ok(()),
+                Progress::Abandoned => return Err(abandoned()),
+                Progress::Complete => {
+                    self.streaming = None;
+                    while let Some(b) = self.behind.pop_front() {
+                        match b {
+                            Behind::Bytes(x) => {
+                                self.behind_bytes -= x.len();
+                                self.chunk_bytes += x.len();
+                                self.chunks.push_back(x);
+                            }
+                            Behind::Stream(next) => {
+                                self.streaming = Some(next);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the segment being encoded: it joins the chunks, or waits behind a streaming payload.
+    fn close_cur(&mut self) {
+        if !self.cur.is_empty() {
+            let head = self.cur.split().freeze();
+            self.push_segment(head);
+        }
+    }
+
+    fn push_segment(&mut self, b: Bytes) {
+        if self.streaming.is_some() {
+            self.behind_bytes += b.len();
+            self.behind.push_back(Behind::Bytes(b));
+        } else {
+            self.chunk_bytes += b.len();
+            self.chunks.push_back(b);
+        }
     }
 
     /// The buffer to encode the next packet (or packet header) into.
@@ -46,21 +153,17 @@ impl OutBuf {
         if payload.len() < SHARE_AT {
             self.cur.extend_from_slice(payload);
         } else {
-            if !self.cur.is_empty() {
-                let head = self.cur.split().freeze();
-                self.chunk_bytes += head.len();
-                self.chunks.push_back(head);
-            }
-            self.chunk_bytes += payload.len();
-            self.chunks.push_back(payload.clone());
+            self.close_cur();
+            self.push_segment(payload.clone());
         }
     }
 
     /// Writes as much as the socket takes now. Returns the bytes written; `Ok(0)` with data left means
     /// the socket is full (wait for writable).
     pub fn write_to(&mut self, stream: &Stream) -> io::Result<usize> {
+        self.refresh()?;
         let mut total = 0;
-        while !self.is_empty() {
+        while self.can_write() {
             let n = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut count = 0;
@@ -68,7 +171,7 @@ impl OutBuf {
                     slices[count] = IoSlice::new(c);
                     count += 1;
                 }
-                if count < MAX_IOVECS - 1 || self.chunks.len() < MAX_IOVECS {
+                if self.streaming.is_none() && (count < MAX_IOVECS - 1 || self.chunks.len() < MAX_IOVECS) {
                     slices[count] = IoSlice::new(&self.cur);
                     count += 1;
                 }

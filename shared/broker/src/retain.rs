@@ -50,7 +50,7 @@ impl RetainStore {
     /// ([MQTT-3.3.1-6]).
     pub fn set(&mut self, msg: Arc<Message>) {
         let topic = msg.topic.clone();
-        if msg.payload.is_empty() {
+        if msg.size() == 0 {
             let levels: Vec<&str> = topic.split('/').collect();
             if let Some(old) = remove(&mut self.root, &levels) {
                 self.count -= 1;

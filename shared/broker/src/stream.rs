@@ -110,6 +110,15 @@ impl Stream {
         }
     }
 
+    /// Reads what is available into `buf` (`WouldBlock` when nothing is).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read(buf),
+            Stream::Unix(s) => s.try_read(buf),
+            Stream::Parked(_) => Err(parked()),
+        }
+    }
+
     /// Writes what the socket takes now from `bufs` (`WouldBlock` when it takes nothing).
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
