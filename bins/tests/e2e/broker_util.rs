@@ -534,6 +534,31 @@ impl Raw {
         }
     }
 
+    /// Reads without decoding until at least `n` bytes are buffered or `timeout` passes; returns how
+    /// many are (the start of a packet still arriving counts).
+    pub fn wait_bytes(&mut self, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        while self.buf.len() < n && !self.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.set_timeout(Some(left));
+            let mut chunk = [0u8; 65536];
+            let r = match &mut self.sock {
+                Sock::Tcp(s) => s.read(&mut chunk),
+                Sock::Unix(s) => s.read(&mut chunk),
+            };
+            match r {
+                Ok(0) => self.closed = true,
+                Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(_) => self.closed = true,
+            }
+        }
+        self.buf.len()
+    }
+
     /// The next packet within [`WAIT`].
     pub fn recv(&mut self) -> Packet {
         match self.next(WAIT) {

@@ -12,6 +12,7 @@ mod broker_retain;
 mod broker_robustness;
 mod broker_sessions;
 mod broker_shared;
+mod broker_stream;
 mod broker_sys;
 mod broker_topics;
 mod broker_util;
