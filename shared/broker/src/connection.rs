@@ -25,7 +25,7 @@ use mq_proto::{
 use crate::acl::Want;
 use crate::auth::Security;
 use crate::broker::{AttachRequest, Broker};
-use crate::large::{LargePayload, STREAM_AT};
+use crate::large::{Filler, LargePayload, STREAM_AT};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
@@ -248,9 +248,8 @@ fn generate_client_id(prefix: &str) -> String {
 
 /// A large PUBLISH whose payload is being read and passed on as it arrives (see [`crate::large`]).
 struct Inbound {
-    payload: Arc<LargePayload>,
-    /// The rest of the payload: read into from the front, each read split off and pushed.
-    rest: BytesMut,
+    /// Reads the rest of the payload and passes it on.
+    filler: Filler,
     /// The message, to retain once complete (retained messages only).
     retain: Option<Arc<Message>>,
     /// The acknowledgement owed once the packet is complete.
@@ -722,7 +721,10 @@ impl Conn {
         let mut eof = false;
         loop {
             let read = match &mut self.inbound {
-                Some(inbound) => self.stream.try_read(&mut inbound.rest[..]),
+                Some(inbound) => match inbound.filler.spare() {
+                    Ok(spare) => self.stream.try_read(spare),
+                    Err(e) => Err(e),
+                },
                 None => {
                     // Start small (most reads of an idle client are a PINGREQ); grow while data keeps coming.
                     if self.rbuf.capacity() - self.rbuf.len() < 1024 {
@@ -740,8 +742,8 @@ impl Conn {
                     total += n;
                     match &mut self.inbound {
                         Some(inbound) => {
-                            inbound.payload.push(inbound.rest.split_to(n).freeze());
-                            if inbound.rest.is_empty() {
+                            inbound.filler.advance(n);
+                            if inbound.filler.is_complete() {
                                 self.complete_inbound();
                             }
                         }
@@ -791,16 +793,16 @@ impl Conn {
         let qos2 = (p.qos == QoS::ExactlyOnce).then(|| p.packet_id.map(PacketId::get)).flatten();
         let routed = self.route_publish(p, Some(&payload))?;
         let fresh_qos2 = qos2.filter(|_| routed.fresh_qos2);
+        let missing = payload_len - first.len();
+        if !first.is_empty() {
+            payload.push(first);
+        }
         self.inbound = Some(Box::new(Inbound {
-            payload: payload.clone(),
-            rest: BytesMut::zeroed(payload_len - first.len()),
+            filler: Filler::new(payload, missing),
             retain: routed.msg.filter(|m| m.retain),
             ack: routed.ack,
             qos2: fresh_qos2,
         }));
-        if !first.is_empty() {
-            payload.push(first);
-        }
         Ok(true)
     }
 
@@ -1259,7 +1261,8 @@ impl Conn {
     async fn finish(mut self: Box<Self>, close: Close) {
         if let Some(inbound) = self.inbound.take() {
             // The packet never completed: its message was not published after all.
-            inbound.payload.abandon();
+            let payload = inbound.filler.payload();
+            payload.abandon();
             if let Some(pid) = inbound.qos2 {
                 self.session.state.lock().incoming_qos2.remove(pid);
             }
@@ -1267,8 +1270,8 @@ impl Conn {
                 Notice,
                 "Client {} went away {} bytes into a {}-byte message; its subscribers' copies are cancelled.",
                 self.client_id,
-                inbound.payload.len() - inbound.rest.len(),
-                inbound.payload.len()
+                payload.len() - inbound.filler.missing(),
+                payload.len()
             );
         }
         let (publish_will, reason, log_line) = match &close {

@@ -5,23 +5,32 @@
 //! publisher is still sending it, instead of after the broker has stored all of it. A 64 MiB message
 //! then takes about one transfer's time to arrive, not two.
 //!
-//! The payload is one buffer of its final size, filled by the publisher's connection and handed out
-//! in pieces ([`Bytes`] views of that buffer, never copied). Until it is complete:
+//! The payload is read into buffers of [`PIECE`] bytes that a blocking thread maps and populates ahead
+//! of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB, twice
+//! what populating a mapping at once does, and they are then off the reading path. Each buffer full is
+//! handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to the
+//! system when the last copy of the message is gone. Until the payload is complete:
 //! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte);
 //! - a retained message is stored only once complete;
 //! - if the publisher goes away before the end, the message is abandoned: subscribers that were
 //!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and a
 //!   QoS 2 packet id is forgotten so that the publisher's resend is routed again.
 
+use std::io;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 use bytes::Bytes;
+use memmap2::{MmapMut, MmapOptions};
 use parking_lot::Mutex;
 
 use crate::session::Kick;
 
 /// PUBLISH packets at least this large are passed on while they arrive.
 pub const STREAM_AT: usize = 1024 * 1024;
+
+/// Size of the buffers a large payload is read into.
+pub const PIECE: usize = 1024 * 1024;
 
 /// A payload that is still arriving.
 #[derive(Debug)]
@@ -120,5 +129,93 @@ impl LargePayload {
             st.watchers.push(watcher.clone());
         }
         Progress::Partial
+    }
+}
+
+/// Reads a large payload into buffers prepared ahead, passing each on when full.
+#[derive(Debug)]
+pub struct Filler {
+    payload: Arc<LargePayload>,
+    /// Buffers prepared ahead, with their index.
+    ahead: Receiver<(usize, MmapMut)>,
+    /// The buffer being filled, its index and how much of it is.
+    cur: Option<(MmapMut, usize)>,
+    next: usize,
+    /// Payload bytes not read yet.
+    missing: usize,
+}
+
+impl Filler {
+    /// Reads the `missing` last bytes of `payload`; starts preparing buffers for them.
+    pub fn new(payload: Arc<LargePayload>, missing: usize) -> Filler {
+        let (tx, ahead) = channel();
+        let mut left = missing;
+        tokio::task::spawn_blocking(move || {
+            let mut index = 0;
+            while left > 0 {
+                let n = left.min(PIECE);
+                let Ok(map) = MmapOptions::new().len(n).populate().map_anon() else { return };
+                // The reader is gone (or made this buffer itself): stop.
+                if tx.send((index, map)).is_err() {
+                    return;
+                }
+                index += 1;
+                left -= n;
+            }
+        });
+        Filler { payload, ahead, cur: None, next: 0, missing }
+    }
+
+    /// Where the next bytes go.
+    pub fn spare(&mut self) -> io::Result<&mut [u8]> {
+        if self.cur.is_none() {
+            let n = self.missing.min(PIECE);
+            let map = loop {
+                match self.ahead.try_recv() {
+                    Ok((i, map)) if i == self.next => break map,
+                    // Made by the reader while the thread was behind.
+                    Ok(_) => continue,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                        break MmapOptions::new().len(n).map_anon()?;
+                    }
+                }
+            };
+            self.next += 1;
+            self.cur = Some((map, 0));
+        }
+        match &mut self.cur {
+            Some((map, filled)) => Ok(map.get_mut(*filled..).unwrap_or_default()),
+            None => Ok(&mut []),
+        }
+    }
+
+    /// Records `n` bytes read into [`Filler::spare`]; a full buffer goes to the subscribers.
+    pub fn advance(&mut self, n: usize) {
+        self.missing = self.missing.saturating_sub(n);
+        let full = match &mut self.cur {
+            Some((map, filled)) => {
+                *filled += n;
+                *filled >= map.len()
+            }
+            None => false,
+        };
+        if full && let Some((map, _)) = self.cur.take() {
+            self.payload.push(Bytes::from_owner(map));
+        }
+    }
+
+    /// Whether the whole payload was read.
+    pub fn is_complete(&self) -> bool {
+        self.missing == 0
+    }
+
+    /// Payload bytes still to come.
+    pub fn missing(&self) -> usize {
+        self.missing
+    }
+
+    /// The payload being filled.
+    pub fn payload(&self) -> &Arc<LargePayload> {
+        &self.payload
     }
 }

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`cli`]: `mq broker` arguments.
 //! - [`run`]: configuration, listeners, privileges, runtime, signals, shutdown.
-//! - [`listener`]: binding and accepting; [`connection`]: one task per client.
+//! - [`listener`]: binding and accepting; [`connection`]: one task per client, ended while the client
+//!   idles ([`park`]).
 //! - [`broker`]: shared state (sessions, subscriptions, retained messages) and routing.
 //! - [`session`], [`subs`], [`retain`], [`message`]: the state's parts.
 //! - [`auth`]: anonymous access and password files; [`sys`]: the `$SYS` tree; [`log`]: logging.
@@ -14,7 +15,8 @@
 //! reference to the shared message) into each session's queue, waking that session's connection task.
 //! That task moves deliveries into its output buffer within the client's in-flight window, encodes the
 //! PUBLISH header per subscriber and writes the shared payload with vectored writes. Each hop is FIFO,
-//! so messages from one publisher keep their order.
+//! so messages from one publisher keep their order. A large PUBLISH is routed once its head is read and
+//! its payload passed on as it arrives ([`large`]).
 
 pub mod acl;
 pub mod auth;
