@@ -404,6 +404,7 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(v in version(), bytes in vec(any::<u8>(), 0..64), max in 0usize..80) {
+        let _ = decode_publish_head(&bytes, v, max.max(2));
         let mut buf = BytesMut::from(&bytes[..]);
         // Decode until the buffer is exhausted, an error, or "need more"; whatever decodes re-encodes
         // and decodes to itself.
@@ -423,7 +424,14 @@ proptest! {
             let i = i.index(buf.len());
             buf[i] ^= x;
         }
-        let _ = decode(&mut buf, v, MAX_PACKET_SIZE);
+        let head = decode_publish_head(&buf, v, MAX_PACKET_SIZE);
+        let whole = decode(&mut buf, v, MAX_PACKET_SIZE);
+        // A head that decodes agrees with the whole packet, when that is all there.
+        if let (Ok(Some((mut head, _, payload_len))), Ok(Some(Packet::Publish(p)))) = (head, whole) {
+            prop_assert_eq!(p.payload.len(), payload_len);
+            head.payload = p.payload.clone();
+            prop_assert_eq!(head, p);
+        }
     }
 
     #[test]
