@@ -2,7 +2,8 @@
 //! arriving (subscribers have part of it before the publisher has sent all of it); the publisher's
 //! acknowledgement and the retained copy wait for the last byte; a publisher that goes away mid-payload
 //! publishes nothing (subscribers that had started receiving it are disconnected, nothing is retained,
-//! and a QoS 2 resend is routed). mq-only behaviour: Mosquitto stores the whole packet first.
+//! and a QoS 2 resend is routed); one that stalls mid-payload for 5 s is disconnected; one that arrives
+//! slowly from the start is stored whole first and holds none of its subscribers' other traffic back. mq-only behaviour: Mosquitto stores every packet whole first.
 
 use std::time::Duration;
 
@@ -88,4 +89,75 @@ fn a_publisher_that_leaves_mid_payload_publishes_nothing() {
     let got = late.recv_publish_ack();
     assert_eq!(tp(&got).0, "big/y");
     assert!(got.payload.as_ref() == data.as_slice());
+}
+
+#[test]
+fn a_slowly_arriving_large_payload_is_stored_whole_and_holds_nothing_back() {
+    let b = Broker::mq("");
+    let mut s = Raw::v311(b.port, "stream-slow-sub");
+    s.subscribe(1, &[("big/#", 1), ("small/#", 0)]);
+    let (mut p, _) = Raw::connect(b.port, &Connect::v311("stream-slow-pub"));
+    let data = payload(2 * MIB);
+    let bytes = Pub::new("big/slow", data.clone()).qos(1, 3).v3();
+    // More than a MiB, but not within the fast window: stored whole, like any packet.
+    p.send(&bytes[..MIB / 2]);
+    std::thread::sleep(Duration::from_millis(100));
+    p.send(&bytes[MIB / 2..MIB + MIB / 4]);
+    std::thread::sleep(Duration::from_millis(100));
+    // Meanwhile the subscriber's other traffic flows: a message from someone else, a PINGRESP.
+    let (mut q, _) = Raw::connect(b.port, &Connect::v311("stream-slow-other"));
+    q.publish(&Pub::new("small/x", "meanwhile"));
+    assert_eq!(tp(&s.recv_publish()), ("small/x".to_string(), "meanwhile".to_string()));
+    s.ping();
+    p.send(&bytes[MIB + MIB / 4..]);
+    match p.recv() {
+        Packet::PubAck(a) => assert_eq!(a.packet_id.get(), 3),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    let got = s.recv_publish_ack();
+    assert!(got.topic.as_ref() == "big/slow" && got.payload.as_ref() == data.as_slice());
+}
+
+#[test]
+fn a_publisher_that_stalls_mid_payload_is_disconnected() {
+    let b = Broker::mq("");
+    let mut s = Raw::v311(b.port, "stream-stall-sub");
+    s.subscribe(1, &[("big/#", 0)]);
+    let (mut p, _) = Raw::connect(b.port, &Connect::v311("stream-staller"));
+    let bytes = Pub::new("big/stall", payload(3 * MIB)).v3();
+    p.send(&bytes[..2 * MIB]);
+    assert!(s.wait_bytes(MIB, Duration::from_secs(10)) >= MIB);
+    // Nothing more for five seconds: the publisher goes, and with it the message.
+    let got = p.expect_closed_within(Duration::from_secs(10));
+    assert!(got.is_empty(), "{got:?}");
+    b.wait_log("Client stream-staller stalled in the middle of a large message, disconnecting.");
+    assert!(s.expect_closed().is_empty());
+}
+
+#[test]
+fn a_qos2_resend_after_a_takeover_mid_payload_is_routed() {
+    let b = Broker::mq("");
+    let mut s = Raw::v311(b.port, "stream-to-sub");
+    s.subscribe(1, &[("big/#", 2)]);
+    let (mut old, _) = Raw::connect(b.port, &Connect::v311("stream-to").clean(false));
+    let data = payload(2 * MIB);
+    let bytes = Pub::new("big/to", data.clone()).qos(2, 5).v3();
+    old.send(&bytes[..MIB + MIB / 2]);
+    assert!(s.wait_bytes(MIB, Duration::from_secs(10)) >= MIB);
+    // Subscribed after the first copy was routed: gets only the resend.
+    let mut s2 = Raw::v311(b.port, "stream-to-sub2");
+    s2.subscribe(1, &[("big/#", 2)]);
+    // The client comes back on a new connection and resends the whole message.
+    let (mut new, ack) = Raw::connect(b.port, &Connect::v311("stream-to").clean(false));
+    assert!(ack.session_present);
+    new.send(&Pub::new("big/to", data.clone()).qos(2, 5).dup().v3());
+    match new.recv() {
+        Packet::PubRec(a) => assert_eq!(a.packet_id.get(), 5),
+        other => panic!("expected PUBREC, got {other:?}"),
+    }
+    old.expect_closed();
+    let got = s2.recv_publish_ack();
+    assert!(got.topic.as_ref() == "big/to" && got.payload.as_ref() == data.as_slice());
+    // The first subscriber's copy was cut short with its connection.
+    assert!(s.expect_closed().is_empty());
 }

@@ -25,6 +25,7 @@ use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
+use crate::large::STALL_MS;
 use crate::log;
 use crate::message::{Delivery, Message};
 use crate::park::{Lot, PARK_AFTER_MS};
@@ -400,6 +401,8 @@ impl Broker {
         for k in kicks {
             if k.silent_too_long(now) && k.reason().is_none() {
                 k.kick(KickReason::KeepAlive);
+            } else if k.stalled(now, STALL_MS) && k.reason().is_none() {
+                k.kick(KickReason::Stalled);
             } else if park {
                 k.hint_park(now, PARK_AFTER_MS);
             }

@@ -66,6 +66,8 @@ enum Close {
     TakenOver,
     /// The broker is shutting down.
     Shutdown,
+    /// A large payload being passed on stopped arriving.
+    Stalled,
     /// Not a close: the connection is idle and parks (see [`Conn::run`]).
     Idle,
 }
@@ -254,10 +256,28 @@ struct Inbound {
     retain: Option<Arc<Message>>,
     /// The acknowledgement owed once the packet is complete.
     ack: Option<Packet>,
-    /// QoS 2 packet id recorded as received: forgotten if the payload never completes, so the
-    /// publisher's resend is routed.
+    /// QoS 2 packet id to record as received once the payload is complete (if it never is, the
+    /// publisher's resend is routed).
     qos2: Option<u16>,
 }
+
+/// What the front of the read buffer is, for passing large payloads on.
+#[derive(Debug, PartialEq, Eq)]
+enum Front {
+    /// A large PUBLISH now being passed on.
+    Streaming,
+    /// A large PUBLISH that may be passed on once more of it is there: do not decode it yet.
+    Waiting,
+    /// Anything else: decode as usual.
+    Other,
+}
+
+/// A large PUBLISH is passed on only if this much of it arrives within [`FAST_WINDOW_MS`] of its first
+/// bytes (about 400 Mbit/s or better).
+const FAST_PROOF: usize = 1024 * 1024;
+const FAST_WINDOW_MS: u64 = 20;
+/// `large_seen_ms` of a large PUBLISH arriving too slowly to pass on.
+const SLOW: u64 = u64::MAX;
 
 /// What routing a PUBLISH left to do.
 struct Routed {
@@ -298,6 +318,9 @@ struct Conn {
     congested: Vec<Arc<Session>>,
     /// A large PUBLISH whose payload is being read and passed on.
     inbound: Option<Box<Inbound>>,
+    /// When the large PUBLISH at the front of the read buffer was first seen (broker ms; 0: none;
+    /// [`SLOW`]: too slow to pass on, stored whole).
+    large_seen_ms: u64,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
 }
@@ -489,6 +512,7 @@ impl Conn {
             local: Local::default(),
             congested: Vec::new(),
             inbound: None,
+            large_seen_ms: 0,
             park_at_once: true,
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
@@ -574,7 +598,9 @@ impl Conn {
         let kick = self.kick.clone();
         let watcher = kick.clone();
         if let Err((conn, e)) = kick.park(self, |fd| lot.watch(fd, token, watcher)) {
-            log!(Warning, "Unable to park a connection, keeping it active: {e}.");
+            if let Some(e) = e {
+                log!(Warning, "Unable to park a connection, keeping it active: {e}.");
+            }
             conn.resume();
         }
     }
@@ -628,12 +654,13 @@ impl Conn {
                     KickReason::TakenOver { .. } => Close::TakenOver,
                     KickReason::Shutdown => Close::Shutdown,
                     KickReason::KeepAlive => Close::KeepAlive,
+                    KickReason::Stalled => Close::Stalled,
                 };
             }
             if self.should_park() {
                 return Close::Idle;
             }
-            let want_read = self.inbound.is_some() || self.out.ready_len() < READ_STOP;
+            let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
             let want_write = self.out.can_write();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
@@ -747,9 +774,11 @@ impl Conn {
                                 self.complete_inbound();
                             }
                         }
-                        None => {
+                        // Flow control holds a new publication while subscribers are congested.
+                        None if self.congested.is_empty() => {
                             self.start_inbound()?;
                         }
+                        None => {}
                     }
                     if total >= READ_BUDGET {
                         break;
@@ -770,22 +799,40 @@ impl Conn {
         Ok(())
     }
 
-    /// When the read buffer starts with the complete head of a large PUBLISH whose payload is not all
-    /// there, routes it now and reads the rest of its payload into a buffer of its own, passing it on
-    /// as it arrives (see [`crate::large`]). Returns whether it did.
-    fn start_inbound(&mut self) -> Result<bool, Close> {
+    /// When the read buffer starts with a large PUBLISH that is not all there and arrives fast (its
+    /// first [`FAST_PROOF`] bytes within [`FAST_WINDOW_MS`]), routes it now and reads the rest of its
+    /// payload into buffers of its own, passing it on as it arrives (see [`crate::large`]). A slower one
+    /// is stored whole first, as any packet: passing it on would hold its subscribers' other traffic
+    /// (even PINGRESP) behind the publisher's pace.
+    fn start_inbound(&mut self) -> Result<Front, Close> {
         if self.inbound.is_some() || self.rbuf.first().is_none_or(|b| b >> 4 != 3) {
-            return Ok(false);
-        }
-        match FixedHeader::peek(&self.rbuf, self.version) {
-            Ok(Some(h)) if h.packet_len() >= STREAM_AT && self.rbuf.len() < h.packet_len() => {}
-            // Small, complete, or not even a header yet; errors are reported by `decode`.
-            _ => return Ok(false),
+            return Ok(Front::Other);
         }
         let limit = self.settings.incoming_packet_limit();
-        let Some((p, head_len, payload_len)) = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)? else {
-            return Ok(false);
+        match FixedHeader::peek(&self.rbuf, self.version) {
+            Ok(Some(h))
+                if h.packet_len() >= STREAM_AT && h.packet_len() <= limit && self.rbuf.len() < h.packet_len() => {}
+            // Small, complete, too large, or not even a header yet: `decode` handles it (and reports errors).
+            _ => return Ok(Front::Other),
+        }
+        if self.large_seen_ms == SLOW {
+            return Ok(Front::Other);
+        }
+        let now = self.broker.now_ms();
+        if self.large_seen_ms == 0 {
+            self.large_seen_ms = now.max(1);
+        }
+        // A head that is wrong is reported at once, whatever comes of the payload.
+        let head = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)?;
+        let (p, head_len, payload_len) = match head {
+            Some(head) if self.rbuf.len() >= FAST_PROOF => head,
+            _ if now > self.large_seen_ms + FAST_WINDOW_MS => {
+                self.large_seen_ms = SLOW;
+                return Ok(Front::Other);
+            }
+            _ => return Ok(Front::Waiting),
         };
+        self.large_seen_ms = 0;
         self.rbuf.advance(head_len);
         let first = std::mem::take(&mut self.rbuf).freeze();
         let payload = LargePayload::new(payload_len);
@@ -797,18 +844,24 @@ impl Conn {
         if !first.is_empty() {
             payload.push(first);
         }
+        self.kick.set_streaming_in(true);
         self.inbound = Some(Box::new(Inbound {
             filler: Filler::new(payload, missing),
             retain: routed.msg.filter(|m| m.retain),
             ack: routed.ack,
             qos2: fresh_qos2,
         }));
-        Ok(true)
+        Ok(Front::Streaming)
     }
 
-    /// The large payload being read is complete: retain it if it is a retained message, acknowledge it.
+    /// The large payload being read is complete: record a QoS 2 packet id as received, retain it if it
+    /// is a retained message, acknowledge it.
     fn complete_inbound(&mut self) {
         if let Some(inbound) = self.inbound.take() {
+            self.kick.set_streaming_in(false);
+            if let Some(pid) = inbound.qos2 {
+                self.session.state.lock().incoming_qos2.insert(pid);
+            }
             if let Some(m) = inbound.retain {
                 self.broker.retained.write().set(m);
             }
@@ -823,12 +876,13 @@ impl Conn {
     fn handle_buffered(&mut self) -> Result<(), Close> {
         let limit = self.settings.incoming_packet_limit();
         while self.congested.is_empty() && self.inbound.is_none() {
-            if self.start_inbound()? {
+            if self.start_inbound()? != Front::Other {
                 break;
             }
             let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? else {
                 break;
             };
+            self.large_seen_ms = 0;
             self.local.msgs_received += 1;
             self.handle(p)?;
         }
@@ -940,7 +994,11 @@ impl Conn {
             if v5 && st.incoming_qos2.len() >= max {
                 return Err(Close::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded".into()));
             }
-            st.incoming_qos2.insert(id.get());
+            // A payload still arriving is recorded as received once complete: a resend after a
+            // takeover meanwhile is routed, not taken for a duplicate of a message never completed.
+            if large.is_none() {
+                st.incoming_qos2.insert(id.get());
+            }
         }
 
         let topic: Arc<str> = match &self.listener.mount_point {
@@ -1008,7 +1066,7 @@ impl Conn {
         let ack = match (p.qos, pid) {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
-                if reason.is_error() {
+                if reason.is_error() && large.is_none() {
                     self.session.state.lock().incoming_qos2.remove(id.get());
                 }
                 Some(Packet::PubRec(Ack::with_reason(id, reason)))
@@ -1263,9 +1321,6 @@ impl Conn {
             // The packet never completed: its message was not published after all.
             let payload = inbound.filler.payload();
             payload.abandon();
-            if let Some(pid) = inbound.qos2 {
-                self.session.state.lock().incoming_qos2.remove(pid);
-            }
             log!(
                 Notice,
                 "Client {} went away {} bytes into a {}-byte message; its subscribers' copies are cancelled.",
@@ -1294,6 +1349,11 @@ impl Conn {
                 format!("Client {} already connected, closing old connection.", self.client_id),
             ),
             Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
+            Close::Stalled => (
+                true,
+                None,
+                format!("Client {} stalled in the middle of a large message, disconnecting.", self.client_id),
+            ),
             Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {
@@ -1327,7 +1387,13 @@ impl Conn {
         if !matches!(close, Close::Io(_)) {
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while !self.out.is_empty() {
-                    if self.flush().is_err() || self.stream.writable().await.is_err() {
+                    if self.flush().is_err() {
+                        break;
+                    }
+                    if !self.out.can_write() {
+                        // Behind a large payload still arriving.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    } else if self.stream.writable().await.is_err() {
                         break;
                     }
                 }

@@ -5,20 +5,22 @@
 //! publisher is still sending it, instead of after the broker has stored all of it. A 64 MiB message
 //! then takes about one transfer's time to arrive, not two.
 //!
-//! The payload is read into buffers of [`PIECE`] bytes that a blocking thread maps and populates ahead
-//! of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB, twice
+//! The payload is read into buffers of [`PIECE`] bytes that short blocking tasks map and populate a few
+//! ahead of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB, twice
 //! what populating a mapping at once does, and they are then off the reading path. Each buffer full is
 //! handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to the
 //! system when the last copy of the message is gone. Until the payload is complete:
 //! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte);
 //! - a retained message is stored only once complete;
+//! - a publisher that pauses for [`STALL_MS`] is disconnected (everything its subscribers are sent
+//!   after this message waits for it);
 //! - if the publisher goes away before the end, the message is abandoned: subscribers that were
 //!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and a
 //!   QoS 2 packet id is forgotten so that the publisher's resend is routed again.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions};
@@ -31,6 +33,13 @@ pub const STREAM_AT: usize = 1024 * 1024;
 
 /// Size of the buffers a large payload is read into.
 pub const PIECE: usize = 1024 * 1024;
+/// A publisher whose large payload is being passed on and that sends nothing for this long is
+/// disconnected and the message abandoned: its subscribers' other traffic (even PINGRESP) waits behind
+/// it.
+pub const STALL_MS: u64 = 5000;
+
+/// Buffers prepared ahead of the one being filled.
+const AHEAD: usize = 4;
 
 /// A payload that is still arriving.
 #[derive(Debug)]
@@ -95,6 +104,8 @@ impl LargePayload {
     pub fn abandon(&self) {
         let mut st = self.state.lock();
         st.abandoned = true;
+        // Copies still queued hold nothing.
+        st.pieces = Vec::new();
         let watchers = std::mem::take(&mut st.watchers);
         drop(st);
         for w in watchers {
@@ -137,33 +148,43 @@ impl LargePayload {
 pub struct Filler {
     payload: Arc<LargePayload>,
     /// Buffers prepared ahead, with their index.
-    ahead: Receiver<(usize, MmapMut)>,
-    /// The buffer being filled, its index and how much of it is.
+    ready: Receiver<(usize, MmapMut)>,
+    ready_tx: Sender<(usize, MmapMut)>,
+    /// Buffers asked for so far (indexes below this one).
+    asked: usize,
+    /// The buffer being filled and how much of it is.
     cur: Option<(MmapMut, usize)>,
+    /// Index of the next buffer to fill.
     next: usize,
     /// Payload bytes not read yet.
     missing: usize,
+    /// Payload bytes not asked for yet.
+    unasked: usize,
 }
 
 impl Filler {
-    /// Reads the `missing` last bytes of `payload`; starts preparing buffers for them.
+    /// Reads the `missing` last bytes of `payload`.
     pub fn new(payload: Arc<LargePayload>, missing: usize) -> Filler {
-        let (tx, ahead) = channel();
-        let mut left = missing;
-        tokio::task::spawn_blocking(move || {
-            let mut index = 0;
-            while left > 0 {
-                let n = left.min(PIECE);
-                let Ok(map) = MmapOptions::new().len(n).populate().map_anon() else { return };
-                // The reader is gone (or made this buffer itself): stop.
-                if tx.send((index, map)).is_err() {
-                    return;
+        let (ready_tx, ready) = channel();
+        let mut f = Filler { payload, ready, ready_tx, asked: 0, cur: None, next: 0, missing, unasked: missing };
+        f.ask_ahead();
+        f
+    }
+
+    /// Has the buffers up to [`AHEAD`] past the one being filled prepared, each by a short blocking
+    /// task: at most that much memory is committed before the bytes for it arrive.
+    fn ask_ahead(&mut self) {
+        while self.asked < self.next + AHEAD && self.unasked > 0 {
+            let n = self.unasked.min(PIECE);
+            let (index, tx) = (self.asked, self.ready_tx.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Ok(map) = MmapOptions::new().len(n).populate().map_anon() {
+                    let _ = tx.send((index, map));
                 }
-                index += 1;
-                left -= n;
-            }
-        });
-        Filler { payload, ahead, cur: None, next: 0, missing }
+            });
+            self.asked += 1;
+            self.unasked -= n;
+        }
     }
 
     /// Where the next bytes go.
@@ -171,9 +192,9 @@ impl Filler {
         if self.cur.is_none() {
             let n = self.missing.min(PIECE);
             let map = loop {
-                match self.ahead.try_recv() {
+                match self.ready.try_recv() {
                     Ok((i, map)) if i == self.next => break map,
-                    // Made by the reader while the thread was behind.
+                    // Made by the reader itself while its task was behind.
                     Ok(_) => continue,
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
                         break MmapOptions::new().len(n).map_anon()?;
@@ -182,6 +203,7 @@ impl Filler {
             };
             self.next += 1;
             self.cur = Some((map, 0));
+            self.ask_ahead();
         }
         match &mut self.cur {
             Some((map, filled)) => Ok(map.get_mut(*filled..).unwrap_or_default()),

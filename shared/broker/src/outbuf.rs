@@ -33,6 +33,8 @@ pub struct OutBuf {
     behind: VecDeque<Behind>,
     /// Bytes in `behind`.
     behind_bytes: usize,
+    /// Payload bytes of the streaming payloads not yet moved to `chunks`.
+    stream_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -56,14 +58,9 @@ pub fn abandoned() -> io::Error {
 }
 
 impl OutBuf {
-    /// Bytes waiting (not counting what is still to arrive of a streaming payload).
+    /// Bytes waiting, including what is still to arrive of streaming payloads.
     pub fn len(&self) -> usize {
-        self.chunk_bytes + self.behind_bytes + self.cur.len()
-    }
-
-    /// Bytes that could be written now.
-    pub fn ready_len(&self) -> usize {
-        if self.streaming.is_some() { self.chunk_bytes } else { self.chunk_bytes + self.cur.len() }
+        self.chunk_bytes + self.behind_bytes + self.stream_bytes + self.cur.len()
     }
 
     /// Whether nothing waits (not even the rest of a payload still arriving).
@@ -81,6 +78,7 @@ impl OutBuf {
     /// fails with [`abandoned`] once the stream reaches it.
     pub fn stream(&mut self, src: Arc<LargePayload>, watcher: Arc<Kick>) {
         self.close_cur();
+        self.stream_bytes += src.len();
         let s = Box::new(Streaming { src, taken: 0, watcher });
         if self.streaming.is_none() {
             self.streaming = Some(s);
@@ -93,10 +91,11 @@ impl OutBuf {
     /// waited behind it follows, up to the next streaming payload.
     fn refresh(&mut self) -> io::Result<()> {
         while let Some(s) = &mut self.streaming {
-            let (chunks, chunk_bytes) = (&mut self.chunks, &mut self.chunk_bytes);
+            let (chunks, chunk_bytes, stream_bytes) = (&mut self.chunks, &mut self.chunk_bytes, &mut self.stream_bytes);
             let mut n = 0;
             let progress = s.src.take_from(s.taken, &s.watcher, |p| {
                 *chunk_bytes += p.len();
+                *stream_bytes = stream_bytes.saturating_sub(p.len());
                 chunks.push_back(p.clone());
                 n += 1;
             });

@@ -111,9 +111,13 @@ impl Lot {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => {
-                    // Parked connections still resume on deliveries and kicks (keep alive included).
+                    // Nothing parks from now on, and what is parked resumes.
                     self.running.store(false, Ordering::Release);
                     log!(Error, "Unable to watch parked connections: {e}.");
+                    let parked: Vec<Arc<Kick>> = self.parked.lock().values().cloned().collect();
+                    for k in parked {
+                        k.resume_parked();
+                    }
                     return;
                 }
             };

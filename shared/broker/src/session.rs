@@ -95,6 +95,8 @@ pub enum KickReason {
     Shutdown,
     /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24]).
     KeepAlive,
+    /// The rest of a large payload being passed on stopped arriving (see [`crate::large`]).
+    Stalled,
 }
 
 /// The handle a connection leaves in its session while attached: how to wake it (deliveries queued),
@@ -112,6 +114,8 @@ pub struct Kick {
     last_active: AtomicU64,
     /// The sweep found the connection idle: it should park.
     park_hint: AtomicBool,
+    /// A large payload is being passed on as it arrives: its publisher may not pause for long.
+    streaming_in: AtomicBool,
     /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive).
     grace_ms: u64,
 }
@@ -145,6 +149,7 @@ impl Kick {
             last_rx: AtomicU64::new(now_ms),
             last_active: AtomicU64::new(now_ms),
             park_hint: AtomicBool::new(false),
+            streaming_in: AtomicBool::new(false),
             grace_ms: u64::from(keep_alive) * 1500,
         })
     }
@@ -160,6 +165,16 @@ impl Kick {
         self.last_active.store(now_ms, Ordering::Relaxed);
     }
 
+    /// Marks whether a large payload from this client is being passed on as it arrives.
+    pub fn set_streaming_in(&self, on: bool) {
+        self.streaming_in.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether a large payload being passed on has had no bytes for `stall_ms` at `now_ms`.
+    pub fn stalled(&self, now_ms: u64, stall_ms: u64) -> bool {
+        self.streaming_in.load(Ordering::Relaxed) && now_ms > self.last_rx.load(Ordering::Relaxed) + stall_ms
+    }
+
     /// Whether the keep alive ran out at `now_ms`.
     pub fn silent_too_long(&self, now_ms: u64) -> bool {
         self.grace_ms > 0 && now_ms > self.last_rx.load(Ordering::Relaxed) + self.grace_ms
@@ -167,15 +182,11 @@ impl Kick {
 
     /// Asks the connection to stop.
     pub fn kick(&self, reason: KickReason) {
-        let parked = {
-            let mut st = self.inner.lock();
-            st.reason = Some(reason);
-            st.parked.take()
-        };
+        self.inner.lock().reason = Some(reason);
+        // Notify before looking for a parked connection: a connection deciding to park checks for the
+        // notification under the lock that `resume_parked` takes (see `Kick::park`).
         self.notify.notify_one();
-        if let Some(p) = parked {
-            p.resume();
-        }
+        self.resume_parked();
     }
 
     /// Wakes the connection: its session's queue has deliveries.
@@ -212,30 +223,31 @@ impl Kick {
     }
 
     /// Parks `conn` here: `watch` registers its socket, under the same lock that a resume takes, so
-    /// readiness reported at once cannot miss it. A wake given while the connection was deciding to
-    /// park resumes it at once. `Err` gives the connection back when `watch` failed.
+    /// readiness reported at once cannot miss it. Wakes and kicks notify before they look for a parked
+    /// connection, so one given while the connection was deciding to park left a notification that is
+    /// seen here, under the lock: then the connection is not parked. `Err` gives the connection back,
+    /// with the error when `watch` failed and `None` when a wake came.
     pub fn park(
         &self,
         conn: Box<dyn Parked>,
         watch: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
-    ) -> Result<(), (Box<dyn Parked>, std::io::Error)> {
+    ) -> Result<(), (Box<dyn Parked>, Option<std::io::Error>)> {
+        let mut st = self.inner.lock();
         {
-            let mut st = self.inner.lock();
-            let watched = match conn.fd() {
-                Some(fd) => watch(fd),
-                None => Err(std::io::ErrorKind::NotConnected.into()),
-            };
-            if let Err(e) = watched {
-                return Err((conn, e));
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            if notified.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
+                return Err((conn, None));
             }
-            st.parked = Some(conn);
         }
-        // Wakes and kicks given before the hand-over found nothing parked and left a permit.
-        let notified = self.notify.notified();
-        tokio::pin!(notified);
-        if notified.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
-            self.resume_parked();
+        let watched = match conn.fd() {
+            Some(fd) => watch(fd),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        };
+        if let Err(e) = watched {
+            return Err((conn, Some(e)));
         }
+        st.parked = Some(conn);
         Ok(())
     }
 
