@@ -769,7 +769,9 @@ impl Conn {
                     total += n;
                     match &mut self.inbound {
                         Some(inbound) => {
-                            inbound.filler.advance(n);
+                            if inbound.filler.advance(n) {
+                                self.kick.stream_progress(Some(self.broker.now_ms()));
+                            }
                             if inbound.filler.is_complete() {
                                 self.complete_inbound();
                             }
@@ -844,7 +846,7 @@ impl Conn {
         if !first.is_empty() {
             payload.push(first);
         }
-        self.kick.set_streaming_in(true);
+        self.kick.stream_progress(Some(self.broker.now_ms()));
         self.inbound = Some(Box::new(Inbound {
             filler: Filler::new(payload, missing),
             retain: routed.msg.filter(|m| m.retain),
@@ -858,7 +860,7 @@ impl Conn {
     /// is a retained message, acknowledge it.
     fn complete_inbound(&mut self) {
         if let Some(inbound) = self.inbound.take() {
-            self.kick.set_streaming_in(false);
+            self.kick.stream_progress(None);
             if let Some(pid) = inbound.qos2 {
                 self.session.state.lock().incoming_qos2.insert(pid);
             }

@@ -5,14 +5,14 @@
 //! publisher is still sending it, instead of after the broker has stored all of it. A 64 MiB message
 //! then takes about one transfer's time to arrive, not two.
 //!
-//! The payload is read into buffers of [`PIECE`] bytes that short blocking tasks map and populate a few
+//! The payload is read into buffers of [`PIECE`] bytes that a blocking task maps and populates a few
 //! ahead of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB, twice
 //! what populating a mapping at once does, and they are then off the reading path. Each buffer full is
 //! handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to the
 //! system when the last copy of the message is gone. Until the payload is complete:
 //! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte);
 //! - a retained message is stored only once complete;
-//! - a publisher that pauses for [`STALL_MS`] is disconnected (everything its subscribers are sent
+//! - a publisher that does not send a [`PIECE`] within [`STALL_MS`] is disconnected (everything its subscribers are sent
 //!   after this message waits for it);
 //! - if the publisher goes away before the end, the message is abandoned: subscribers that were
 //!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and a
@@ -20,7 +20,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions};
@@ -33,9 +33,9 @@ pub const STREAM_AT: usize = 1024 * 1024;
 
 /// Size of the buffers a large payload is read into.
 pub const PIECE: usize = 1024 * 1024;
-/// A publisher whose large payload is being passed on and that sends nothing for this long is
-/// disconnected and the message abandoned: its subscribers' other traffic (even PINGRESP) waits behind
-/// it.
+/// A publisher whose large payload is being passed on and that does not fill a [`PIECE`] for this long
+/// is disconnected and the message abandoned: its subscribers' other traffic (even PINGRESP) waits
+/// behind it.
 pub const STALL_MS: u64 = 5000;
 
 /// Buffers prepared ahead of the one being filled.
@@ -149,42 +149,34 @@ pub struct Filler {
     payload: Arc<LargePayload>,
     /// Buffers prepared ahead, with their index.
     ready: Receiver<(usize, MmapMut)>,
-    ready_tx: Sender<(usize, MmapMut)>,
-    /// Buffers asked for so far (indexes below this one).
-    asked: usize,
     /// The buffer being filled and how much of it is.
     cur: Option<(MmapMut, usize)>,
     /// Index of the next buffer to fill.
     next: usize,
     /// Payload bytes not read yet.
     missing: usize,
-    /// Payload bytes not asked for yet.
-    unasked: usize,
 }
 
 impl Filler {
-    /// Reads the `missing` last bytes of `payload`.
+    /// Reads the `missing` last bytes of `payload`. One blocking task prepares the buffers in order, at
+    /// most [`AHEAD`] ahead of the reader (so no more memory is committed than that before its bytes
+    /// arrive); it ends with the payload, or when the reader goes.
     pub fn new(payload: Arc<LargePayload>, missing: usize) -> Filler {
-        let (ready_tx, ready) = channel();
-        let mut f = Filler { payload, ready, ready_tx, asked: 0, cur: None, next: 0, missing, unasked: missing };
-        f.ask_ahead();
-        f
-    }
-
-    /// Has the buffers up to [`AHEAD`] past the one being filled prepared, each by a short blocking
-    /// task: at most that much memory is committed before the bytes for it arrive.
-    fn ask_ahead(&mut self) {
-        while self.asked < self.next + AHEAD && self.unasked > 0 {
-            let n = self.unasked.min(PIECE);
-            let (index, tx) = (self.asked, self.ready_tx.clone());
-            tokio::task::spawn_blocking(move || {
-                if let Ok(map) = MmapOptions::new().len(n).populate().map_anon() {
-                    let _ = tx.send((index, map));
+        let (tx, ready) = sync_channel(AHEAD);
+        let mut left = missing;
+        tokio::task::spawn_blocking(move || {
+            let mut index = 0;
+            while left > 0 {
+                let n = left.min(PIECE);
+                let Ok(map) = MmapOptions::new().len(n).populate().map_anon() else { return };
+                if tx.send((index, map)).is_err() {
+                    return;
                 }
-            });
-            self.asked += 1;
-            self.unasked -= n;
-        }
+                index += 1;
+                left -= n;
+            }
+        });
+        Filler { payload, ready, cur: None, next: 0, missing }
     }
 
     /// Where the next bytes go.
@@ -203,7 +195,6 @@ impl Filler {
             };
             self.next += 1;
             self.cur = Some((map, 0));
-            self.ask_ahead();
         }
         match &mut self.cur {
             Some((map, filled)) => Ok(map.get_mut(*filled..).unwrap_or_default()),
@@ -211,8 +202,9 @@ impl Filler {
         }
     }
 
-    /// Records `n` bytes read into [`Filler::spare`]; a full buffer goes to the subscribers.
-    pub fn advance(&mut self, n: usize) {
+    /// Records `n` bytes read into [`Filler::spare`]; a full buffer goes to the subscribers (and `true`
+    /// says so).
+    pub fn advance(&mut self, n: usize) -> bool {
         self.missing = self.missing.saturating_sub(n);
         let full = match &mut self.cur {
             Some((map, filled)) => {
@@ -223,7 +215,9 @@ impl Filler {
         };
         if full && let Some((map, _)) = self.cur.take() {
             self.payload.push(Bytes::from_owner(map));
+            return true;
         }
+        false
     }
 
     /// Whether the whole payload was read.

@@ -114,8 +114,9 @@ pub struct Kick {
     last_active: AtomicU64,
     /// The sweep found the connection idle: it should park.
     park_hint: AtomicBool,
-    /// A large payload is being passed on as it arrives: its publisher may not pause for long.
-    streaming_in: AtomicBool,
+    /// While a large payload from this client is passed on as it arrives: when its last buffer filled
+    /// (broker ms; 0 otherwise). Its publisher may not be slow for long.
+    stream_progress: AtomicU64,
     /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive).
     grace_ms: u64,
 }
@@ -149,7 +150,7 @@ impl Kick {
             last_rx: AtomicU64::new(now_ms),
             last_active: AtomicU64::new(now_ms),
             park_hint: AtomicBool::new(false),
-            streaming_in: AtomicBool::new(false),
+            stream_progress: AtomicU64::new(0),
             grace_ms: u64::from(keep_alive) * 1500,
         })
     }
@@ -165,14 +166,15 @@ impl Kick {
         self.last_active.store(now_ms, Ordering::Relaxed);
     }
 
-    /// Marks whether a large payload from this client is being passed on as it arrives.
-    pub fn set_streaming_in(&self, on: bool) {
-        self.streaming_in.store(on, Ordering::Relaxed);
+    /// Records progress of a large payload passed on as it arrives (`Some(now_ms)`), or its end.
+    pub fn stream_progress(&self, now_ms: Option<u64>) {
+        self.stream_progress.store(now_ms.map_or(0, |t| t.max(1)), Ordering::Relaxed);
     }
 
-    /// Whether a large payload being passed on has had no bytes for `stall_ms` at `now_ms`.
+    /// Whether a large payload being passed on has not filled a buffer for `stall_ms` at `now_ms`.
     pub fn stalled(&self, now_ms: u64, stall_ms: u64) -> bool {
-        self.streaming_in.load(Ordering::Relaxed) && now_ms > self.last_rx.load(Ordering::Relaxed) + stall_ms
+        let p = self.stream_progress.load(Ordering::Relaxed);
+        p != 0 && now_ms > p + stall_ms
     }
 
     /// Whether the keep alive ran out at `now_ms`.
