@@ -1,22 +1,24 @@
 //! Large payloads pass through as they arrive (cut-through forwarding).
 //!
-//! A PUBLISH of at least [`STREAM_AT`] bytes is routed as soon as its head (topic, packet id,
-//! properties) is read: subscribers get the PUBLISH header and then the payload piece by piece while the
-//! publisher is still sending it, instead of after the broker has stored all of it. A 64 MiB message
-//! then takes about one transfer's time to arrive, not two.
+//! A PUBLISH of at least [`STREAM_AT`] bytes that arrives fast (the connection decides: its first MiB
+//! within 20 ms; slower ones are stored whole like any packet) is routed as soon as its head (topic,
+//! packet id, properties) is read: subscribers get the PUBLISH header and then the payload piece by
+//! piece while the publisher is still sending it, instead of after the broker has stored all of it. A
+//! 64 MiB message then takes about one transfer's time to arrive, not two.
 //!
 //! The payload is read into buffers of [`PIECE`] bytes that a blocking task maps and populates a few
-//! ahead of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB, twice
-//! what populating a mapping at once does, and they are then off the reading path. Each buffer full is
-//! handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to the
-//! system when the last copy of the message is gone. Until the payload is complete:
-//! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte);
+//! ahead of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB,
+//! twice what populating a mapping at once does, and they are then off the reading path. Each buffer
+//! full is handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to
+//! the system when the last copy of the message is gone. Until the payload is complete:
+//! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte), and a QoS 2
+//!   packet id is recorded as received only then;
 //! - a retained message is stored only once complete;
-//! - a publisher that does not send a [`PIECE`] within [`STALL_MS`] is disconnected (everything its subscribers are sent
-//!   after this message waits for it);
+//! - a publisher that does not fill a [`PIECE`] within [`STALL_MS`] is disconnected (whatever its
+//!   subscribers are sent after this message waits for it);
 //! - if the publisher goes away before the end, the message is abandoned: subscribers that were
-//!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and a
-//!   QoS 2 packet id is forgotten so that the publisher's resend is routed again.
+//!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and
+//!   the publisher's resend (QoS 1 or 2) is routed as a new message.
 
 use std::io;
 use std::sync::Arc;
