@@ -1,7 +1,7 @@
 //! Large payloads pass through as they arrive (cut-through forwarding).
 //!
 //! A PUBLISH of at least [`STREAM_AT`] bytes that arrives fast (the connection decides: its first MiB
-//! within 20 ms; slower ones are stored whole like any packet) is routed as soon as its head (topic,
+//! within 50 ms; slower ones are stored whole like any packet) is routed as soon as its head (topic,
 //! packet id, properties) is read: subscribers get the PUBLISH header and then the payload piece by
 //! piece while the publisher is still sending it, instead of after the broker has stored all of it. A
 //! 64 MiB message then takes about one transfer's time to arrive, not two.
