@@ -568,12 +568,11 @@ impl Conn {
     /// finds it idle for [`crate::park::PARK_AFTER_MS`], so steady traffic never parks and resumes it per packet.
     fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
-        let now = self.broker.now_ms();
         let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
         if !idle {
             if hinted {
                 // Busy after all: the sweep asks again once it has been idle long enough.
-                self.kick.active(now);
+                self.kick.active(self.broker.now_ms());
             }
             return false;
         }
@@ -1329,6 +1328,18 @@ impl Conn {
         true
     }
 
+    /// While closing: waits until more can be written (`false` when the socket failed). Behind a large
+    /// payload still arriving there is nothing to write yet, and the socket's readiness would not wait.
+    /// (`&mut`: the connection is `Send`, not `Sync`.)
+    async fn wait_to_write(&mut self) -> bool {
+        if self.out.can_write() {
+            self.stream.writable().await.is_ok()
+        } else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            true
+        }
+    }
+
     /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
     /// session (publishing the will when the close was not a normal DISCONNECT).
     async fn finish(mut self: Box<Self>, close: Close) {
@@ -1383,13 +1394,7 @@ impl Conn {
                         break;
                     }
                     tokio::task::consume_budget().await;
-                    if self.out.is_empty() || self.flush().is_err() {
-                        break;
-                    }
-                    if !self.out.can_write() {
-                        // Waiting for a large payload still arriving.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    } else if self.stream.writable().await.is_err() {
+                    if self.out.is_empty() || self.flush().is_err() || !self.wait_to_write().await {
                         break;
                     }
                 }
@@ -1402,13 +1407,7 @@ impl Conn {
         if !matches!(close, Close::Io(_)) {
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while !self.out.is_empty() {
-                    if self.flush().is_err() {
-                        break;
-                    }
-                    if !self.out.can_write() {
-                        // Behind a large payload still arriving.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    } else if self.stream.writable().await.is_err() {
+                    if self.flush().is_err() || !self.wait_to_write().await {
                         break;
                     }
                 }

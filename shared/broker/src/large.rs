@@ -94,12 +94,9 @@ impl LargePayload {
         let mut st = self.state.lock();
         st.filled += piece.len();
         st.pieces.push(piece);
-        let complete = st.filled >= self.len;
-        let watchers = if complete { std::mem::take(&mut st.watchers) } else { st.watchers.clone() };
-        drop(st);
-        for w in watchers {
-            w.wake();
-        }
+        // Once complete, nobody needs waking again.
+        let done = st.filled >= self.len;
+        wake(&mut st.watchers, done);
     }
 
     /// The publisher went away: readers stop, and wake to find out.
@@ -108,21 +105,12 @@ impl LargePayload {
         st.abandoned = true;
         // Copies still queued hold nothing.
         st.pieces = Vec::new();
-        let watchers = std::mem::take(&mut st.watchers);
-        drop(st);
-        for w in watchers {
-            w.wake();
-        }
+        wake(&mut st.watchers, true);
     }
 
     /// Whether the publisher went away before the end.
     pub fn is_abandoned(&self) -> bool {
         self.state.lock().abandoned
-    }
-
-    /// Whether every byte is there.
-    pub fn is_complete(&self) -> bool {
-        self.state.lock().filled >= self.len
     }
 
     /// Hands the pieces from index `from` on to `take`, registering `watcher` to be woken when more
@@ -142,6 +130,17 @@ impl LargePayload {
             st.watchers.push(watcher.clone());
         }
         Progress::Partial
+    }
+}
+
+/// Wakes the connections sending a payload (under its lock: a streaming connection is never parked, so
+/// a wake is a notification), forgetting them when `last`.
+fn wake(watchers: &mut Vec<Arc<Kick>>, last: bool) {
+    for w in watchers.iter() {
+        w.wake();
+    }
+    if last {
+        *watchers = Vec::new();
     }
 }
 
