@@ -433,9 +433,10 @@ fn privileges_are_dropped_when_started_as_root() {
         return;
     }
     let b = broker("");
+    // The port accepts as soon as it is bound, before the drop; clients are served only after it.
+    Raw::v311(b.port, "still-serving").ping();
     let broker_status = std::fs::read_to_string(format!("/proc/{}/status", b.pid())).expect("broker status");
     assert_ne!(uid_of(&broker_status), Some(0), "the broker still runs as root");
-    Raw::v311(b.port, "still-serving").ping();
 }
 
 #[test]

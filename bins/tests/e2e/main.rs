@@ -23,6 +23,7 @@ mod clients_cli;
 mod configs;
 mod exec;
 mod harness;
+mod hostile;
 mod large;
 mod passwd;
 mod pub_sub;

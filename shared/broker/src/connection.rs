@@ -50,6 +50,19 @@ const COPY_PAYLOAD_UP_TO: usize = 1024;
 const CONGESTION_WAIT: Duration = Duration::from_millis(100);
 /// How long a shutting-down connection may spend flushing.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// Topic names and filters may have at most this many levels (200 separators, Mosquitto's limit). A
+/// deeper one is a malformed packet, as in Mosquitto: nothing the broker keeps grows deeper than this.
+pub const MAX_TOPIC_LEVELS: usize = 201;
+
+/// Whether a topic or filter from a client is deeper than [`MAX_TOPIC_LEVELS`].
+fn too_deep(topic: &str) -> bool {
+    mq_proto::topic::exceeds_levels(topic, MAX_TOPIC_LEVELS)
+}
+
+/// The close for a topic or filter deeper than [`MAX_TOPIC_LEVELS`].
+fn too_deep_close(what: &str) -> Close {
+    Close::Protocol(ReasonCode::MALFORMED_PACKET, format!("{what} of more than {MAX_TOPIC_LEVELS} levels"))
+}
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -405,6 +418,15 @@ impl Conn {
             }
         }
         if let Some(w) = &c.will {
+            if too_deep(&w.topic) {
+                // Mosquitto closes such a connection without a CONNACK; MQTT 5 clients learn why.
+                if v.is_v5() {
+                    refuse(ReasonCode::MALFORMED_PACKET, "will topic too deep");
+                } else {
+                    log!(Notice, "Client {} disconnected, will topic too deep.", c.client_id);
+                }
+                return None;
+            }
             if w.retain && !settings.retain_available {
                 refuse(ReasonCode::RETAIN_NOT_SUPPORTED, "will retain not supported");
                 return None;
@@ -981,6 +1003,9 @@ impl Conn {
                 return Err(self.protocol_error("PUBLISH with a subscription identifier"));
             }
         }
+        if too_deep(&p.topic) {
+            return Err(too_deep_close("topic"));
+        }
         if p.qos > self.listener.max_qos {
             return Err(Close::Protocol(ReasonCode::QOS_NOT_SUPPORTED, format!("QoS {} PUBLISH", p.qos.as_u8())));
         }
@@ -1129,6 +1154,9 @@ impl Conn {
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained: Vec<(Arc<Message>, QoS, Option<u32>)> = Vec::new();
         let sub_id = s.properties.subscription_identifier;
+        if s.filters.iter().any(|(f, _)| too_deep(f)) {
+            return Err(too_deep_close("topic filter"));
+        }
         for (filter, opts) in s.filters {
             if check_topic_filter(&filter).is_err() {
                 if v == ProtocolVersion::V31 {
@@ -1190,6 +1218,9 @@ impl Conn {
     }
 
     fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
+        if u.filters.iter().any(|f| too_deep(f)) {
+            return Err(too_deep_close("topic filter"));
+        }
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
             if check_topic_filter(filter).is_err() {

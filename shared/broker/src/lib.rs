@@ -160,7 +160,11 @@ fn reload(args: &BrokerArgs, current: &mut Config, broker: &Broker, listeners: &
     let new = match mq_config::load(path) {
         Ok((c, _)) => c,
         Err(errors) => {
-            log!(Error, "Reload failed, keeping the running configuration:\n{errors}");
+            log!(Error, "Reload failed, keeping the running configuration:");
+            // One line each: log lines never carry a line break.
+            for line in errors.to_string().lines() {
+                log!(Error, "{line}");
+            }
             return;
         }
     };

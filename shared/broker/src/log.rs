@@ -169,7 +169,7 @@ impl Logger {
         if !s.types.contains(level.bits()) {
             return;
         }
-        let msg = args.to_string();
+        let msg = escape_controls(args.to_string());
         let line = if s.timestamp {
             let stamp = match &s.timestamp_format {
                 Some(f) => jiff::ZonedDateTime::now().strftime(f).to_string(),
@@ -200,6 +200,25 @@ impl Logger {
     }
 }
 
+/// `line` with every control character (C0, DEL, C1) written as an escape (`\n`, `\x1b`), so text a
+/// client chose (a client id, a topic) can never end a log line early or drive a terminal.
+pub fn escape_controls(line: String) -> String {
+    if !line.chars().any(char::is_control) {
+        return line;
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Logs a formatted line at a level: `log!(Information, "New connection from {peer}.")`.
 #[macro_export]
 macro_rules! log {
@@ -209,4 +228,18 @@ macro_rules! log {
             l.log($crate::log::Level::$level, format_args!($($arg)*));
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain id/topic".into()), "plain id/topic");
+        assert_eq!(
+            escape_controls("x\n1700000000: forged\x1b[2J\r\t\u{7f}\u{85}é".into()),
+            "x\\n1700000000: forged\\x1b[2J\\r\\t\\x7f\\x85é"
+        );
+    }
 }

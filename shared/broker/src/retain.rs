@@ -17,6 +17,7 @@ struct Node {
 }
 
 impl Node {
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.children.is_empty() && self.msg.is_none()
     }
@@ -49,17 +50,15 @@ impl RetainStore {
     /// Stores `msg` as its topic's retained message, or clears the topic when the payload is empty
     /// ([MQTT-3.3.1-6]).
     pub fn set(&mut self, msg: Arc<Message>) {
-        let topic = msg.topic.clone();
         if msg.size() == 0 {
-            let levels: Vec<&str> = topic.split('/').collect();
-            if let Some(old) = remove(&mut self.root, &levels) {
+            if let Some(old) = self.remove(&msg.topic, None) {
                 self.count -= 1;
                 self.bytes -= old.size();
             }
             return;
         }
         let mut node = &mut self.root;
-        for level in topic.split('/') {
+        for level in msg.topic.split('/') {
             node = node.children.entry(level.into()).or_default();
         }
         let size = msg.size();
@@ -75,31 +74,105 @@ impl RetainStore {
     /// Appends every unexpired retained message matching `filter` to `out`.
     pub fn matching(&self, filter: &str, now: Instant, out: &mut Vec<Arc<Message>>) {
         let levels: Vec<&str> = filter.split('/').collect();
-        walk(&self.root, &levels, true, now, out);
+        // (node, index of the filter level to match next). An explicit stack: topics and filters are
+        // as deep as clients make them.
+        let mut stack: Vec<(&Node, usize)> = vec![(&self.root, 0)];
+        while let Some((node, i)) = stack.pop() {
+            // At the top level wildcards do not match `$` topics ([MQTT-4.7.2-1]).
+            let root = i == 0;
+            match levels.get(i).copied() {
+                None => push(node, now, out),
+                Some("#") => {
+                    // `a/#` matches `a` itself and everything below.
+                    if !root {
+                        push(node, now, out);
+                    }
+                    for (level, child) in &node.children {
+                        if !(root && level.starts_with('$')) {
+                            all(child, now, out);
+                        }
+                    }
+                }
+                Some("+") => {
+                    for (level, child) in &node.children {
+                        if !(root && level.starts_with('$')) {
+                            stack.push((child, i + 1));
+                        }
+                    }
+                }
+                Some(literal) => {
+                    if let Some(child) = node.children.get(literal) {
+                        stack.push((child, i + 1));
+                    }
+                }
+            }
+        }
     }
 
     /// Drops expired messages; returns how many.
     pub fn purge_expired(&mut self, now: Instant) -> usize {
-        let mut removed = Vec::new();
-        purge(&mut self.root, now, &mut removed);
-        for m in &removed {
-            self.count -= 1;
-            self.bytes -= m.size();
+        let mut expired = Vec::new();
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            if let Some(m) = &node.msg
+                && m.expired(now)
+            {
+                expired.push(m.clone());
+            }
+            stack.extend(node.children.values());
         }
-        removed.len()
+        for m in &expired {
+            if self.remove(&m.topic, Some(m)).is_some() {
+                self.count -= 1;
+                self.bytes -= m.size();
+            }
+        }
+        expired.len()
     }
-}
 
-fn remove(node: &mut Node, levels: &[&str]) -> Option<Arc<Message>> {
-    let Some((first, rest)) = levels.split_first() else {
-        return node.msg.take();
-    };
-    let child = node.children.get_mut(*first)?;
-    let removed = remove(child, rest);
-    if child.is_empty() {
-        node.children.remove(*first);
+    /// Takes the message stored for `topic` (only if it is `only`, when given) and frees the nodes
+    /// left empty, without recursion.
+    fn remove(&mut self, topic: &str, only: Option<&Arc<Message>>) -> Option<Arc<Message>> {
+        let levels: Vec<&str> = topic.split('/').collect();
+        let mut node = &mut self.root;
+        for level in &levels {
+            node = node.children.get_mut(*level)?;
+        }
+        if let Some(only) = only
+            && !node.msg.as_ref().is_some_and(|m| Arc::ptr_eq(m, only))
+        {
+            return None;
+        }
+        let removed = node.msg.take()?;
+        // The shallowest node from which on every node along the path holds nothing but the next.
+        let mut cut = None;
+        let mut node = &self.root;
+        for (depth, level) in levels.iter().enumerate() {
+            let Some(child) = node.children.get(*level) else { break };
+            let only_path = child.msg.is_none()
+                && match levels.get(depth + 1) {
+                    None => child.children.is_empty(),
+                    Some(next) => child.children.len() == 1 && child.children.contains_key(*next),
+                };
+            if only_path {
+                cut.get_or_insert(depth);
+            } else {
+                cut = None;
+            }
+            node = child;
+        }
+        if let Some(depth) = cut {
+            let mut parent = &mut self.root;
+            for level in &levels[..depth] {
+                match parent.children.get_mut(*level) {
+                    Some(c) => parent = c,
+                    None => return Some(removed),
+                }
+            }
+            parent.children.remove(levels[depth]);
+        }
+        Some(removed)
     }
-    removed
 }
 
 fn push(node: &Node, now: Instant, out: &mut Vec<Arc<Message>>) {
@@ -110,56 +183,23 @@ fn push(node: &Node, now: Instant, out: &mut Vec<Arc<Message>>) {
     }
 }
 
-/// `root` is true at the top level, where wildcards do not match `$` topics ([MQTT-4.7.2-1]).
-fn walk(node: &Node, levels: &[&str], root: bool, now: Instant, out: &mut Vec<Arc<Message>>) {
-    let Some((first, rest)) = levels.split_first() else {
-        push(node, now, out);
-        return;
-    };
-    match *first {
-        "#" => {
-            // `a/#` matches `a` itself and everything below.
-            if !root {
-                push(node, now, out);
-            }
-            for (level, child) in &node.children {
-                if !(root && level.starts_with('$')) {
-                    all(child, now, out);
-                }
-            }
-        }
-        "+" => {
-            for (level, child) in &node.children {
-                if !(root && level.starts_with('$')) {
-                    walk(child, rest, false, now, out);
-                }
-            }
-        }
-        literal => {
-            if let Some(child) = node.children.get(literal) {
-                walk(child, rest, false, now, out);
-            }
-        }
-    }
-}
-
+/// Every message at or below `node`.
 fn all(node: &Node, now: Instant, out: &mut Vec<Arc<Message>>) {
-    push(node, now, out);
-    for child in node.children.values() {
-        all(child, now, out);
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        push(n, now, out);
+        stack.extend(n.children.values());
     }
 }
 
-fn purge(node: &mut Node, now: Instant, removed: &mut Vec<Arc<Message>>) {
-    if node.msg.as_ref().is_some_and(|m| m.expired(now))
-        && let Some(m) = node.msg.take()
-    {
-        removed.push(m);
+impl Drop for Node {
+    /// Frees the subtree without recursion (a topic may be tens of thousands of levels deep).
+    fn drop(&mut self) {
+        let mut stack: Vec<Node> = self.children.drain().map(|(_, c)| c).collect();
+        while let Some(mut n) = stack.pop() {
+            stack.extend(n.children.drain().map(|(_, c)| c));
+        }
     }
-    node.children.retain(|_, child| {
-        purge(child, now, removed);
-        !child.is_empty()
-    });
 }
 
 #[cfg(test)]
@@ -203,5 +243,30 @@ mod tests {
         assert!(s.is_empty());
         assert!(s.root.is_empty());
         assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn deep_topics_need_no_deep_stack() {
+        // 65,535 levels: a recursive walk, removal, purge or drop would overflow a test thread's stack.
+        let mut s = RetainStore::default();
+        let deep = "/".repeat(65_534);
+        let deeper = format!("{}x", "x/".repeat(65_534));
+        s.set(msg(&deep, b"v"));
+        s.set(msg(&deeper, b"w"));
+        s.set(msg("x", b"top"));
+        assert_eq!(topics(&s, &deep), std::slice::from_ref(&deep));
+        assert_eq!(topics(&s, "#").len(), 3);
+        assert_eq!(topics(&s, &format!("{}#", "+/".repeat(100))).len(), 2);
+        assert_eq!(s.purge_expired(Instant::now()), 0);
+        s.set(msg(&deep, b""));
+        assert_eq!(s.len(), 2);
+        assert_eq!(topics(&s, "#").len(), 2);
+        let mut expiring = Message::from_broker(deep.as_str(), Bytes::from_static(b"e"), QoS::AtMostOnce, true);
+        expiring.expires_at = Some(Instant::now());
+        s.set(Arc::new(expiring));
+        assert_eq!(s.purge_expired(Instant::now() + std::time::Duration::from_secs(1)), 1);
+        assert_eq!(s.len(), 2);
+        assert!(!s.root.children.contains_key(""));
+        drop(s);
     }
 }

@@ -37,6 +37,10 @@ pub enum DecodeError {
     /// [MQTT-1.5.4-2] a string containing U+0000.
     #[error("{field} contains the null character U+0000")]
     NullCharacter { field: &'static str },
+    /// §1.5.4: a string containing a control character (U+0001..U+001F, U+007F..U+009F), which a receiver
+    /// may treat as malformed (Mosquitto does).
+    #[error("{field} contains a control character")]
+    ControlCharacter { field: &'static str },
     /// [MQTT-3.3.1-4] a PUBLISH with both QoS bits set.
     #[error("PUBLISH with QoS 3")]
     PublishQos3,
@@ -126,6 +130,7 @@ impl DecodeError {
             | TrailingBytes { .. }
             | InvalidUtf8 { .. }
             | NullCharacter { .. }
+            | ControlCharacter { .. }
             | PublishQos3
             | DupAtQos0
             | ConnectReservedFlag

@@ -21,6 +21,9 @@ pub enum TopicError {
     /// [MQTT-1.5.4-2] U+0000 is not allowed.
     #[error("topic contains the null character U+0000")]
     NullCharacter,
+    /// §1.5.4: control characters (U+0001..U+001F, U+007F..U+009F), refused as Mosquitto refuses them.
+    #[error("topic contains a control character")]
+    ControlCharacter,
     /// [MQTT-3.3.2-2] topic names carry no wildcards.
     #[error("topic name contains '+' or '#'")]
     WildcardInName,
@@ -59,6 +62,9 @@ fn check_common(s: &str) -> Result<(), TopicError> {
     }
     if s.as_bytes().contains(&0) {
         return Err(TopicError::NullCharacter);
+    }
+    if s.chars().any(char::is_control) {
+        return Err(TopicError::ControlCharacter);
     }
     Ok(())
 }
@@ -99,6 +105,12 @@ pub fn split_shared(filter: &str) -> Option<Result<(&str, &str), TopicError>> {
         return Some(Err(TopicError::InvalidShare));
     }
     Some(Ok((name, inner)))
+}
+
+/// Whether `topic` (a name or a filter) has more than `max` levels. Stops counting at the limit, so a
+/// topic of 65,535 levels costs no more than one at the limit.
+pub fn exceeds_levels(topic: &str, max: usize) -> bool {
+    max == 0 || memchr::memchr_iter(b'/', topic.as_bytes()).nth(max - 1).is_some()
 }
 
 /// Whether a filter contains `+` or `#`.
@@ -146,6 +158,9 @@ mod tests {
             ("$share/g+/a", TopicError::InvalidShare),
             ("$share/g/", TopicError::InvalidShare),
             ("a\0b", TopicError::NullCharacter),
+            ("a\nb", TopicError::ControlCharacter),
+            ("a/\u{1b}[2J", TopicError::ControlCharacter),
+            ("a\u{85}", TopicError::ControlCharacter),
         ] {
             assert_eq!(check_topic_filter(bad), Err(err), "{bad:?}");
         }
@@ -189,6 +204,16 @@ mod tests {
         for (f, t, want) in cases {
             assert_eq!(matches(f, t), want, "{f} vs {t}");
         }
+    }
+
+    #[test]
+    fn level_limit() {
+        assert!(!exceeds_levels("a", 1));
+        assert!(exceeds_levels("a/b", 1));
+        assert!(!exceeds_levels("a/b", 2));
+        assert!(!exceeds_levels(&"/".repeat(200), 201));
+        assert!(exceeds_levels(&"/".repeat(201), 201));
+        assert!(exceeds_levels(&"/".repeat(65_535), 201));
     }
 
     #[test]

@@ -36,6 +36,7 @@ impl<T> Default for Node<T> {
 }
 
 impl<T> Node<T> {
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.children.is_empty() && self.plus.is_none() && self.hash.is_none() && self.value.is_none()
     }
@@ -112,27 +113,124 @@ impl<T> TopicTrie<T> {
 
     /// Removes `filter` and returns its value; nodes left empty are freed.
     pub fn remove(&mut self, filter: &str) -> Option<T> {
-        let levels: Vec<&str> = filter.split('/').collect();
-        let removed = remove_at(&mut self.root, &levels);
-        if removed.is_some() {
-            self.len -= 1;
+        let mut levels: Vec<&str> = filter.split('/').collect();
+        // `x/#` lives in the `hash` slot of `x`'s node; any other filter in the `value` slot of its own.
+        let hash = levels.last() == Some(&"#");
+        if hash {
+            levels.pop();
         }
-        removed
+        let node = descend_mut(&mut self.root, &levels)?;
+        let removed = if hash { node.hash.take() } else { node.value.take() }?;
+        self.len -= 1;
+        // Free the nodes the removal left empty: the deepest chain of nodes, along the filter's path,
+        // that hold nothing but the next node of that chain. Found from the top without recursion (a
+        // client chooses how deep a filter goes).
+        let mut cut = None;
+        let mut node = &self.root;
+        for (depth, level) in levels.iter().enumerate() {
+            let Some(child) = child(node, level) else { break };
+            let only_path = |n: &Node<T>, next: Option<&str>| {
+                n.value.is_none()
+                    && n.hash.is_none()
+                    && match next {
+                        None => n.children.is_empty() && n.plus.is_none(),
+                        Some("+") => n.children.is_empty(),
+                        Some(l) => n.plus.is_none() && n.children.len() == 1 && n.children.contains_key(l),
+                    }
+            };
+            if only_path(child, levels.get(depth + 1).copied()) {
+                cut.get_or_insert(depth);
+            } else {
+                cut = None;
+            }
+            node = child;
+        }
+        if let Some(depth) = cut
+            && let (Some(path), Some(&level)) = (levels.get(..depth), levels.get(depth))
+            && let Some(parent) = descend_mut(&mut self.root, path)
+        {
+            // Dropping the chain does not recurse either (see `Drop for Node`).
+            if level == "+" {
+                parent.plus = None;
+            } else {
+                parent.children.remove(level);
+            }
+        }
+        Some(removed)
     }
 
     /// Calls `f` with the value of every filter that matches `topic`.
     ///
     /// Topics starting with `$` are not matched by filters starting with a wildcard ([MQTT-4.7.2-1]).
     pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(&'a T)) {
-        let dollar = topic.starts_with('$');
-        walk(&self.root, Some(topic), !dollar, &mut f);
+        // (node, the topic's levels not consumed yet (`None`: all consumed), wildcards allowed here).
+        // An explicit stack: the topic's depth is the client's choice.
+        let mut stack: Vec<(&'a Node<T>, Option<&str>, bool)> =
+            vec![(&self.root, Some(topic), !topic.starts_with('$'))];
+        while let Some((node, rest, wildcards)) = stack.pop() {
+            if wildcards {
+                // `x/#` matches `x` itself and everything below it.
+                if let Some(h) = &node.hash {
+                    f(h);
+                }
+            }
+            let Some(rest) = rest else {
+                if let Some(v) = &node.value {
+                    f(v);
+                }
+                continue;
+            };
+            let (level, next) = match rest.split_once('/') {
+                Some((level, next)) => (level, Some(next)),
+                None => (rest, None),
+            };
+            if wildcards && let Some(plus) = node.plus.as_deref() {
+                stack.push((plus, next, true));
+            }
+            if let Some(child) = node.children.get(level) {
+                stack.push((child, next, true));
+            }
+        }
     }
 
     /// Calls `f` with every filter and its value (order unspecified).
     pub fn for_each(&self, mut f: impl FnMut(&str, &T)) {
-        let mut path = String::new();
-        visit(&self.root, &mut path, true, &mut f);
+        let mut stack: Vec<(&Node<T>, String)> = vec![(&self.root, String::new())];
+        while let Some((node, path)) = stack.pop() {
+            let join = |level: &str| {
+                if path.is_empty() && std::ptr::eq(node, &self.root) {
+                    level.to_owned()
+                } else {
+                    format!("{path}/{level}")
+                }
+            };
+            if let Some(v) = &node.value {
+                f(&path, v);
+            }
+            if let Some(h) = &node.hash {
+                f(&join("#"), h);
+            }
+            if let Some(p) = node.plus.as_deref() {
+                stack.push((p, join("+")));
+            }
+            for (level, child) in &node.children {
+                stack.push((child, join(level)));
+            }
+        }
     }
+}
+
+/// The node at the end of `levels` (no `#`), if it exists.
+fn descend_mut<'a, T>(mut node: &'a mut Node<T>, levels: &[&str]) -> Option<&'a mut Node<T>> {
+    for level in levels {
+        node = if *level == "+" { node.plus.as_deref_mut()? } else { node.children.get_mut(*level)? };
+    }
+    Some(node)
+}
+
+/// The child of `node` for one filter level.
+fn child<'a, T>(node: &'a Node<T>, level: &str) -> Option<&'a Node<T>> {
+    if level == "+" { node.plus.as_deref() } else { node.children.get(level) }
 }
 
 fn slot<'a, T: Default>(slot: &'a mut Option<T>, len: &mut usize) -> &'a mut T {
@@ -142,80 +240,22 @@ fn slot<'a, T: Default>(slot: &'a mut Option<T>, len: &mut usize) -> &'a mut T {
     slot.get_or_insert_with(T::default)
 }
 
-fn remove_at<T>(node: &mut Node<T>, levels: &[&str]) -> Option<T> {
-    let (&level, rest) = levels.split_first()?;
-    if level == "#" && rest.is_empty() {
-        return node.hash.take();
-    }
-    if level == "+" {
-        let child = node.plus.as_deref_mut()?;
-        let removed = if rest.is_empty() { child.value.take() } else { remove_at(child, rest) };
-        if child.is_empty() {
-            node.plus = None;
+impl<T> Drop for Node<T> {
+    /// Frees the subtree without recursion: a chain of nodes as deep as a client's filter would
+    /// otherwise be dropped one stack frame per level.
+    fn drop(&mut self) {
+        let mut stack: Vec<Node<T>> = Vec::new();
+        let detach = |n: &mut Node<T>, stack: &mut Vec<Node<T>>| {
+            stack.extend(n.children.drain().map(|(_, c)| c));
+            if let Some(p) = n.plus.take() {
+                stack.push(*p);
+            }
+        };
+        detach(self, &mut stack);
+        while let Some(mut n) = stack.pop() {
+            detach(&mut n, &mut stack);
+            // `n` drops here with no children left.
         }
-        removed
-    } else {
-        let child = node.children.get_mut(level)?;
-        let removed = if rest.is_empty() { child.value.take() } else { remove_at(child, rest) };
-        if child.is_empty() {
-            node.children.remove(level);
-        }
-        removed
-    }
-}
-
-/// Visits `node` having consumed the topic up to `rest` (`None`: every level consumed).
-/// `wildcards` is false only at the root of a `$` topic.
-fn walk<'a, T>(node: &'a Node<T>, rest: Option<&str>, wildcards: bool, f: &mut impl FnMut(&'a T)) {
-    if wildcards {
-        // `x/#` matches `x` itself and everything below it.
-        if let Some(h) = &node.hash {
-            f(h);
-        }
-    }
-    let Some(rest) = rest else {
-        if let Some(v) = &node.value {
-            f(v);
-        }
-        return;
-    };
-    let (level, next) = match rest.split_once('/') {
-        Some((level, next)) => (level, Some(next)),
-        None => (rest, None),
-    };
-    if let Some(child) = node.children.get(level) {
-        walk(child, next, true, f);
-    }
-    if wildcards && let Some(plus) = node.plus.as_deref() {
-        walk(plus, next, true, f);
-    }
-}
-
-fn visit<T>(node: &Node<T>, path: &mut String, root: bool, f: &mut impl FnMut(&str, &T)) {
-    let base = path.len();
-    if let Some(v) = &node.value {
-        f(path, v);
-    }
-    let push = |path: &mut String, level: &str| {
-        if !root {
-            path.push('/');
-        }
-        path.push_str(level);
-    };
-    if let Some(h) = &node.hash {
-        push(path, "#");
-        f(path, h);
-        path.truncate(base);
-    }
-    if let Some(p) = node.plus.as_deref() {
-        push(path, "+");
-        visit(p, path, false, f);
-        path.truncate(base);
-    }
-    for (level, child) in &node.children {
-        push(path, level);
-        visit(child, path, false, f);
-        path.truncate(base);
     }
 }
 
@@ -253,6 +293,49 @@ mod tests {
         }
         assert!(trie.is_empty());
         assert!(trie.root.is_empty(), "empty nodes are freed");
+    }
+
+    #[test]
+    fn deep_filters_need_no_deep_stack() {
+        // 65,535 levels: a recursive walk, removal or drop would overflow a test thread's stack.
+        let deep = "/".repeat(65_534);
+        let deep_hash = format!("{}#", "x/".repeat(65_534));
+        let deep_plus = format!("{}x", "+/".repeat(65_534));
+        let mut trie = TopicTrie::new();
+        for f in [deep.as_str(), deep_hash.as_str(), deep_plus.as_str(), "#", "x/#"] {
+            *trie.entry(f) = f.to_owned();
+        }
+        assert_eq!(matching(&trie, &deep), ["#".to_owned(), deep.clone()]);
+        let topic = format!("{}x", "x/".repeat(65_534));
+        let mut want = vec![deep_hash.clone(), deep_plus.clone(), "#".to_owned(), "x/#".to_owned()];
+        want.sort();
+        assert_eq!(matching(&trie, &topic), want);
+        let mut n = 0;
+        trie.for_each(|_, _| n += 1);
+        assert_eq!(n, 5);
+        assert_eq!(trie.remove(&deep).as_deref(), Some(deep.as_str()));
+        assert_eq!(trie.remove(&deep_plus).as_deref(), Some(deep_plus.as_str()));
+        assert_eq!(trie.len(), 3);
+        assert_eq!(matching(&trie, &deep), ["#"]);
+        // Dropped with a deep chain still in it.
+        drop(trie);
+    }
+
+    #[test]
+    fn removal_frees_only_what_it_emptied() {
+        let mut trie = TopicTrie::new();
+        for f in ["a/b/c/d", "a/b", "a/+/c", "a/b/#"] {
+            *trie.entry(f) = 1u8;
+        }
+        assert_eq!(trie.remove("a/b/c/d"), Some(1));
+        // `a/b` keeps its value and its `#`; the `c/d` chain is gone.
+        assert!(trie.root.children["a"].children["b"].children.is_empty());
+        assert_eq!(trie.remove("a/b/#"), Some(1));
+        assert_eq!(trie.remove("a/b"), Some(1));
+        assert!(trie.root.children["a"].children.is_empty());
+        assert!(trie.root.children["a"].plus.is_some());
+        assert_eq!(trie.remove("a/+/c"), Some(1));
+        assert!(trie.root.is_empty());
     }
 
     #[test]

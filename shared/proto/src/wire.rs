@@ -149,11 +149,20 @@ impl Reader {
     }
 }
 
-/// Validates an MQTT UTF-8 string: well-formed UTF-8 ([MQTT-1.5.4-1]) without U+0000 ([MQTT-1.5.4-2]).
+/// Validates an MQTT UTF-8 string: well-formed UTF-8 ([MQTT-1.5.4-1]) without U+0000 ([MQTT-1.5.4-2])
+/// and without the control characters U+0001..U+001F and U+007F..U+009F, which the spec lets a receiver
+/// treat as malformed ([MQTT-1.5.4-3] and §1.5.4) and Mosquitto does: a client id or topic carrying a
+/// line break or an escape sequence never reaches a log or a terminal.
 pub fn check_utf8<'a>(raw: &'a [u8], field: &'static str) -> Result<&'a str, DecodeError> {
     let s = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8 { field })?;
-    if memchr::memchr(0, raw).is_some() {
-        return Err(DecodeError::NullCharacter { field });
+    // C0 and DEL are single bytes; C1 characters are encoded as 0xC2 0x80..=0x9F.
+    if raw.iter().any(|&b| b < 0x20 || b == 0x7F || b == 0xC2) {
+        if memchr::memchr(0, raw).is_some() {
+            return Err(DecodeError::NullCharacter { field });
+        }
+        if s.chars().any(char::is_control) {
+            return Err(DecodeError::ControlCharacter { field });
+        }
     }
     Ok(s)
 }

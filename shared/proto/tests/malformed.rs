@@ -43,6 +43,10 @@ fn table() {
         (V311, b"\x30\x03\x00\x01\xff", E::InvalidUtf8 { field: "topic name" }, 0x81),
         (V311, b"\x30\x04\x00\x02\xed\xa0", E::InvalidUtf8 { field: "topic name" }, 0x81), // a surrogate half
         (V311, b"\x30\x04\x00\x02a\x00", E::NullCharacter { field: "topic name" }, 0x81),
+        (V311, b"\x30\x04\x00\x02a\n", E::ControlCharacter { field: "topic name" }, 0x81),
+        (V311, b"\x30\x04\x00\x02\x1b[", E::ControlCharacter { field: "topic name" }, 0x81),
+        (V311, b"\x30\x04\x00\x02a\x7f", E::ControlCharacter { field: "topic name" }, 0x81),
+        (V311, b"\x30\x04\x00\x02\xc2\x85", E::ControlCharacter { field: "topic name" }, 0x81), // NEL, a C1 control
         (V311, b"\x30\x03\x00\x05a", E::UnexpectedEnd { packet: PacketType::Publish, field: "topic name" }, 0x81),
         (
             V311,

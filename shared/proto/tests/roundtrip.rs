@@ -15,7 +15,8 @@ fn version() -> impl Strategy<Value = ProtocolVersion> {
 }
 
 fn text() -> impl Strategy<Value = String> {
-    "[^\u{0}]{0,12}"
+    // Valid MQTT strings: no U+0000 and no control characters.
+    "[^\\p{Cc}]{0,12}"
 }
 
 fn topic() -> impl Strategy<Value = String> {

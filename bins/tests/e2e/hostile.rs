@@ -1,0 +1,141 @@
+//! Hostile clients: what one client sends must never crash the broker, stall other clients or reach
+//! what it may not. Each test first does the hostile thing, then proves the broker still serves
+//! others ([`assert_healthy`] or a canary client).
+//!
+//! - Deep topics: names and filters of 65,535 levels on every path (subscribe, `$share`, unsubscribe,
+//!   publish, retained, will) are refused as malformed, as Mosquitto refuses anything beyond 200 `/`;
+//!   topics at the limit work everywhere, including retained expiry and session cleanup.
+//! - Control characters in client ids, topics and filters are refused as malformed packets (Mosquitto's
+//!   UTF-8 check), so they never reach a log line.
+
+use std::time::Duration;
+
+use mq_proto::Packet;
+
+use crate::broker_util::wire::{self, Connect, Pub, Will};
+use crate::broker_util::{Raw, assert_healthy, broker, tp};
+
+/// 65,535 levels: the longest topic a string field can carry, all separators.
+fn deepest() -> String {
+    "/".repeat(65_534)
+}
+
+/// A topic of `n` levels.
+fn levels(n: usize) -> String {
+    vec!["l"; n].join("/")
+}
+
+/// Connects at `level` (4 or 5), sends `bytes` and checks the connection is closed as malformed:
+/// DISCONNECT 0x81 for MQTT 5, a bare close for 3.1.1.
+fn refused_as_malformed(port: u16, level: u8, id: &str, bytes: &[u8]) {
+    let (mut c, _) = Raw::connect(port, &Connect::level(level, id));
+    c.send(bytes);
+    c.expect_disconnect((level == 5).then_some(0x81));
+}
+
+#[test]
+fn topics_deeper_than_the_limit_are_refused_and_crash_nothing() {
+    let b = broker("");
+    let deep = deepest();
+    let shared = format!("$share/g/{}", &deep[..65_000]);
+    for level in [4u8, 5] {
+        let v5 = level == 5;
+        let sub = |filter: &str| wire::subscribe(1, &[(filter, 1)], v5.then_some(&[][..]));
+        refused_as_malformed(b.port, level, "deep-sub", &sub(&deep));
+        refused_as_malformed(b.port, level, "deep-share", &sub(&shared));
+        refused_as_malformed(b.port, level, "deep-hash", &sub(&format!("{}#", "a/".repeat(30_000))));
+        refused_as_malformed(b.port, level, "deep-unsub", &wire::unsubscribe(2, &[&deep], v5));
+        let publish = Pub::new(&deep, "x").qos(1, 3).retain();
+        refused_as_malformed(b.port, level, "deep-pub", &if v5 { publish.v5() } else { publish.v3() });
+        let clear = Pub::new(&deep, "").retain();
+        refused_as_malformed(b.port, level, "deep-clear", &if v5 { clear.v5() } else { clear.v3() });
+        // A will that deep: no session is made (MQTT 5 hears why in its CONNACK).
+        let mut c = Raw::open(b.port);
+        c.version = if v5 { mq_proto::ProtocolVersion::V5 } else { mq_proto::ProtocolVersion::V311 };
+        c.send(&Connect::level(level, "deep-will").will(Will::new(&deep, "w")).bytes());
+        let got = c.expect_closed();
+        if v5 {
+            assert!(matches!(got.as_slice(), [Packet::ConnAck(a)] if a.code == 0x81), "{got:?}");
+        } else {
+            assert!(got.is_empty(), "{got:?}");
+        }
+    }
+    assert_healthy(b.port);
+}
+
+#[test]
+fn topics_at_the_limit_work_on_every_path() {
+    let b = broker("");
+    // 201 levels (200 separators) is Mosquitto's deepest; one more is refused.
+    let at = levels(201);
+    let over = levels(202);
+    let mut watcher = Raw::v5(b.port, "limit-watch");
+    let filter = format!("{}/#", levels(200));
+    let ack = watcher.subscribe(1, &[(&filter, 1), (&format!("$share/g/{}/#", levels(198)), 1)]);
+    assert_eq!(ack.reason_codes.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 1]);
+
+    let mut p = Raw::v5(b.port, "limit-pub");
+    // Retained, with an expiry the broker's sweep has to purge.
+    let expiring = levels(200);
+    p.publish(&Pub::new(&at, "kept").qos(1, 1).retain());
+    p.publish(&Pub::new(&expiring, "brief").qos(1, 2).retain().prop(wire::prop::u32(wire::prop::MESSAGE_EXPIRY, 1)));
+    let mut got = (0..4).map(|_| tp(&watcher.recv_publish_ack()).1).collect::<Vec<_>>();
+    got.sort();
+    // Each reaches both subscriptions (the shared one delivers a copy of its own).
+    assert_eq!(got, ["brief", "brief", "kept", "kept"]);
+    p.send(&Pub::new(&over, "no").qos(1, 3).v5());
+    p.expect_disconnect(Some(0x81));
+
+    // The sweep drops the expired retained message (the broker keeps serving meanwhile).
+    std::thread::sleep(Duration::from_millis(2_200));
+    let mut late = Raw::v5(b.port, "limit-late");
+    late.subscribe(1, &[("l/#", 1)]);
+    let m = late.recv_publish_ack();
+    assert_eq!(tp(&m), (at.clone(), "kept".into()));
+    late.ping();
+
+    // Cleared, unsubscribed, and a session with deep subscriptions ends with its connection.
+    let mut p = Raw::v5(b.port, "limit-pub2");
+    p.publish(&Pub::new(&at, "").qos(1, 1).retain());
+    let mut later = Raw::v5(b.port, "limit-later");
+    later.subscribe(1, &[("l/#", 1)]);
+    later.ping();
+    later.expect_silence();
+    // The clearing message reaches the watcher through both subscriptions.
+    for _ in 0..2 {
+        assert_eq!(tp(&watcher.recv_publish_ack()), (at.clone(), String::new()));
+    }
+    watcher.send(&wire::unsubscribe(2, &[&filter], true));
+    assert!(matches!(watcher.recv(), Packet::UnsubAck(a) if a.reason_codes.first().is_some_and(|r| r.0 == 0)));
+    watcher.drop_connection();
+    assert_healthy(b.port);
+}
+
+#[test]
+fn control_characters_are_refused_where_mosquitto_refuses_them() {
+    let b = broker("connection_messages true");
+    // Client ids: MQTT 5 is told why in a CONNACK (malformed), 3.1.1 is closed without one.
+    for (level, id) in [(4u8, "forged\n1700000000: New client connected"), (5, "esc\u{1b}[2J")] {
+        let mut c = Raw::open(b.port);
+        c.version = if level == 5 { mq_proto::ProtocolVersion::V5 } else { mq_proto::ProtocolVersion::V311 };
+        c.send(&Connect::level(level, id).bytes());
+        let got = c.expect_closed();
+        if level == 5 {
+            assert!(matches!(got.as_slice(), [Packet::ConnAck(a)] if a.code == 0x81), "{got:?}");
+        } else {
+            assert!(got.is_empty(), "{got:?}");
+        }
+    }
+    for level in [4u8, 5] {
+        let v5 = level == 5;
+        let publish = Pub::new("a/\u{7}bell", "x").qos(1, 1);
+        refused_as_malformed(b.port, level, "ctl-pub", &if v5 { publish.v5() } else { publish.v3() });
+        let sub = wire::subscribe(1, &[("a/\r/#", 0)], v5.then_some(&[][..]));
+        refused_as_malformed(b.port, level, "ctl-sub", &sub);
+        let sub = wire::subscribe(1, &[("a/\u{85}", 0)], v5.then_some(&[][..]));
+        refused_as_malformed(b.port, level, "ctl-c1", &sub);
+    }
+    assert_healthy(b.port);
+    let log = b.log();
+    assert!(!log.contains("forged\n") && !log.contains('\u{1b}') && !log.contains('\u{7}'), "{log}");
+}
