@@ -139,3 +139,100 @@ fn control_characters_are_refused_where_mosquitto_refuses_them() {
     let log = b.log();
     assert!(!log.contains("forged\n") && !log.contains('\u{1b}') && !log.contains('\u{7}'), "{log}");
 }
+
+#[test]
+fn acknowledgements_stay_cheap_with_every_packet_id_in_flight() {
+    // No in-flight limit: a 3.1.1 subscriber may hold all 65,535 packet ids unacknowledged.
+    let b = broker("max_inflight_messages 0\nmax_queued_messages 0\nupgrade_outgoing_qos true");
+    let mut sub = Raw::v311(b.port, "all-ids");
+    sub.subscribe(1, &[("ids/t", 1)]);
+    let mut p = Raw::v311(b.port, "ids-pub");
+    let extra = 200usize;
+    let mut bytes = Vec::new();
+    for i in 0..65_535 + extra as u32 {
+        bytes.extend(Pub::new("ids/t", i.to_be_bytes()).v3());
+    }
+    p.send(&bytes);
+    let mut ids = Vec::with_capacity(65_535);
+    for _ in 0..65_535 {
+        ids.push(sub.recv_publish().packet_id.expect("QoS 1").get());
+    }
+    // Every id is taken; each PUBACK frees one, which the next message takes at once. Finding it must
+    // not cost a scan of the whole window per candidate id (that took over a second per PUBACK).
+    let start = std::time::Instant::now();
+    // Acknowledged out of order, so the freed id is rarely the one after the last handed out.
+    for k in 0..extra {
+        let pid = ids[(k * 7_919) % ids.len()];
+        sub.send(&wire::puback(pid));
+        let m = sub.recv_publish();
+        assert_eq!(m.packet_id.map(|id| id.get()), Some(pid));
+    }
+    assert!(start.elapsed() < crate::broker_util::WAIT, "{extra} acknowledgements took {:?}", start.elapsed());
+    p.ping();
+}
+
+#[test]
+fn every_retained_message_reaches_a_wildcard_subscriber() {
+    // Far more retained topics than `max_queued_messages`: all are delivered, paced by the in-flight
+    // window, none cut by the queue limit (Mosquitto delivers them all too).
+    let b = broker("max_queued_messages 100\nmax_inflight_messages 20");
+    let n = 20_000usize;
+    let mut p = Raw::v311(b.port, "retained-flood");
+    let mut bytes = Vec::new();
+    for i in 0..n {
+        bytes.extend(Pub::new(&format!("flood/{i}"), "r").retain().v3());
+    }
+    p.send(&bytes);
+    p.ping();
+    let mut sub = Raw::v311(b.port, "retained-all");
+    sub.subscribe(1, &[("flood/#", 1)]);
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..n {
+        let m = sub.recv_publish_ack();
+        assert!(m.retain);
+        seen.insert(m.topic.to_string());
+    }
+    assert_eq!(seen.len(), n);
+    // And live traffic flows after the burst.
+    p.publish(&Pub::new("flood/live", "now").qos(1, 1));
+    assert_eq!(tp(&sub.recv_publish_ack()), ("flood/live".into(), "now".into()));
+}
+
+#[test]
+fn a_session_resumed_by_another_user_gets_only_what_that_user_may_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pw = dir.path().join("passwords");
+    for (i, (u, p)) in [("alice", "alice-pw"), ("mallory", "mallory-pw"), ("feed", "feed-pw")].iter().enumerate() {
+        let mut cmd = crate::harness::mq("mq-passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        assert!(cmd.arg("-b").arg(&pw).arg(u).arg(p).status().expect("mq-passwd").success());
+    }
+    let acl = dir.path().join("acl");
+    std::fs::write(
+        &acl,
+        "user alice\ntopic read alice/#\ntopic read shared/#\nuser mallory\ntopic read shared/#\nuser feed\ntopic write #\n",
+    )
+    .expect("acl");
+    let b = broker(&format!("allow_anonymous false\npassword_file {}\nacl_file {}", pw.display(), acl.display()));
+    let login = |id: &str, user: &str, pass: &str| {
+        let mut c = Connect::v311(id).clean(false);
+        c.username = Some(user.into());
+        c.password = Some(pass.as_bytes().to_vec());
+        c
+    };
+    let (mut alice, _) = Raw::connect(b.port, &login("shared-id", "alice", "alice-pw"));
+    alice.subscribe(1, &[("alice/#", 1), ("shared/#", 1)]);
+    alice.drop_connection();
+    let (mut feed, _) = Raw::connect(b.port, &login("feed", "feed", "feed-pw"));
+    for (i, t) in ["alice/secret-1", "shared/news", "alice/secret-2"].iter().enumerate() {
+        feed.publish(&Pub::new(t, format!("queued {i}")).qos(1, i as u16 + 1));
+    }
+    // Another user takes the session over: of what was queued, only its own topics come.
+    let (mut mallory, ack) = Raw::connect(b.port, &login("shared-id", "mallory", "mallory-pw"));
+    assert!(ack.session_present);
+    feed.publish(&Pub::new("shared/marker", "end").qos(1, 9));
+    let got: Vec<_> = mallory.publishes_until(|p| p.payload == "end").iter().map(tp).collect();
+    assert_eq!(got, [("shared/news".to_string(), "queued 1".to_string())]);
+}

@@ -234,6 +234,19 @@ impl Broker {
                 st.attached = Some(Attachment { conn: req.conn, kick: req.kick.clone() });
                 st.version = req.version;
                 st.access = Some(req.access.clone());
+                {
+                    // What was queued is checked against whoever resumes the session (another user, or
+                    // rules reloaded meanwhile): it gets nothing its own rights do not allow.
+                    let dropped = st.recheck_access(&req.client_id);
+                    if dropped > 0 {
+                        st.dropped += dropped as u64;
+                        log!(
+                            Notice,
+                            "Client {} resumed a session holding {dropped} messages it may not read; they were dropped.",
+                            req.client_id
+                        );
+                    }
+                }
                 st.expiry = req.expiry;
                 st.disconnected_at = None;
                 st.limits = settings.queue;
@@ -321,6 +334,7 @@ impl Broker {
             st.will.take().map(|w| *w).into_iter().chain(st.pending_will.take().map(|p| p.will)).collect();
         st.pending.clear();
         st.pending_bytes = 0;
+        st.retained.clear();
         st.inflight.clear();
         drop(st);
         {
@@ -512,15 +526,17 @@ fn take_shared(st: &mut crate::session::SessionState) -> Vec<Delivery> {
         st.pending = keep;
     }
     if st.inflight.iter().any(|f| f.delivery.shared.is_some()) {
-        let mut keep = std::collections::VecDeque::with_capacity(st.inflight.len());
-        for f in st.inflight.drain(..) {
+        let mut keep = Vec::with_capacity(st.inflight.len());
+        for f in st.inflight.take_all() {
             if f.delivery.shared.is_some() && f.delivery.qos == QoS::AtLeastOnce && f.stage == Stage::Published {
                 out.push(f.delivery);
             } else {
-                keep.push_back(f);
+                keep.push(f);
             }
         }
-        st.inflight = keep;
+        for f in keep {
+            st.inflight.push(f);
+        }
     }
     out
 }

@@ -562,7 +562,7 @@ impl Conn {
         // Messages whose publisher went away before the end of their payload were never published.
         st.inflight.retain(|f| f.stage == Stage::Released || !f.delivery.msg.abandoned());
         let now = Instant::now();
-        for f in &st.inflight {
+        for f in st.inflight.iter() {
             match f.stage {
                 Stage::Published => {
                     let _ = self.encode_delivery(&f.delivery, PacketId::new(f.pid), true, now);
@@ -937,7 +937,7 @@ impl Conn {
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => {
-                self.session.state.lock().take_inflight(a.packet_id.get(), Stage::Published);
+                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Published);
                 Ok(())
             }
             Packet::PubRec(a) => self.on_pubrec(a),
@@ -952,7 +952,7 @@ impl Conn {
                 Ok(())
             }
             Packet::PubComp(a) => {
-                self.session.state.lock().take_inflight(a.packet_id.get(), Stage::Released);
+                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Released);
                 Ok(())
             }
             Packet::Subscribe(s) => self.on_subscribe(s),
@@ -1119,22 +1119,22 @@ impl Conn {
     fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
         let pid = a.packet_id.get();
         let mut st = self.session.state.lock();
-        let Some(i) = st.inflight.iter().position(|f| f.pid == pid && f.stage == Stage::Published) else {
-            drop(st);
+        let found = if a.reason.is_error() {
+            // The receiver refused the message: the exchange ends here.
+            st.inflight.take(pid, Stage::Published).is_some()
+        } else {
+            st.inflight.advance(pid, Stage::Published, Stage::Released)
+        };
+        drop(st);
+        if !found {
             if self.version.is_v5() {
                 self.send(Packet::PubRel(Ack::with_reason(a.packet_id, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)));
             }
             return Ok(());
-        };
+        }
         if a.reason.is_error() {
-            // The receiver refused the message: the exchange ends here.
-            st.inflight.remove(i);
             return Ok(());
         }
-        if let Some(f) = st.inflight.get_mut(i) {
-            f.stage = Stage::Released;
-        }
-        drop(st);
         self.send(Packet::PubRel(Ack::new(a.packet_id)));
         Ok(())
     }
@@ -1203,17 +1203,12 @@ impl Conn {
             reason_codes: codes,
             properties: Default::default(),
         }));
-        // Retained messages follow the SUBACK, through the session queue like any delivery.
-        for (msg, granted, id) in retained {
-            let qos = if self.settings.upgrade_outgoing_qos { granted } else { granted.min(msg.qos) };
-            let d = Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None };
-            if matches!(
-                self.session.enqueue(d),
-                crate::session::Enqueued::Dropped | crate::session::Enqueued::FirstDrop
-            ) {
-                self.local.pub_dropped += 1;
-            }
-        }
+        // Retained messages follow the SUBACK, all of them, paced by the in-flight window.
+        let upgrade = self.settings.upgrade_outgoing_qos;
+        self.session.enqueue_retained(retained.into_iter().map(|(msg, granted, id)| {
+            let qos = if upgrade { granted } else { granted.min(msg.qos) };
+            Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None }
+        }));
         Ok(())
     }
 
@@ -1273,21 +1268,18 @@ impl Conn {
         }
         let was_over = st.congested();
         while self.out.len() < HIGH_WATER {
-            let Some(front) = st.pending.front() else { break };
+            let Some(front) = st.next_delivery() else { break };
             if front.qos != QoS::AtMostOnce {
                 if st.inflight.len() >= self.window {
                     break;
                 }
                 // `max_inflight_bytes`: a single message larger than the limit still goes out alone.
                 let limit = self.settings.max_inflight_bytes;
-                if limit > 0 && !st.inflight.is_empty() {
-                    let bytes: usize = st.inflight.iter().map(|f| f.delivery.msg.size()).sum();
-                    if bytes + front.msg.size() > limit {
-                        break;
-                    }
+                if limit > 0 && !st.inflight.is_empty() && st.inflight.bytes() + front.msg.size() > limit {
+                    break;
                 }
             }
-            let Some(d) = st.pop_pending() else { break };
+            let Some(d) = st.pop_delivery() else { break };
             if d.msg.expired(now) {
                 self.local.pub_dropped += 1;
                 continue;
@@ -1302,18 +1294,20 @@ impl Conn {
                 }
                 continue;
             }
-            let Some(pid) = st.next_pid() else {
+            let Some(pid) = st.inflight.next_pid() else {
+                // Not reached (the window is at most 65,535): put it back all the same.
+                st.pending_bytes += d.msg.size();
                 st.pending.push_front(d);
                 break;
             };
             if self.encode_delivery(&d, PacketId::new(pid), false, now) {
-                st.inflight.push_back(Inflight { pid, delivery: d, stage: Stage::Published });
+                st.inflight.push(Inflight { pid, delivery: d, stage: Stage::Published });
             } else {
                 self.local.pub_dropped += 1;
             }
         }
         let more = self.out.len() >= HIGH_WATER
-            && st.pending.front().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
+            && st.next_delivery().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
         if was_over && !st.congested() {
             drop(st);
             self.broker.space.notify_waiters();

@@ -23,6 +23,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod connection;
+pub mod inflight;
 pub mod large;
 pub mod listener;
 #[macro_use]

@@ -65,25 +65,7 @@ pub struct QueueLimits {
     pub queue_qos0: bool,
 }
 
-/// A QoS 1 or 2 delivery sent and not yet acknowledged.
-#[derive(Debug, Clone)]
-pub struct Inflight {
-    /// Packet identifier used for it.
-    pub pid: u16,
-    /// What was sent.
-    pub delivery: Delivery,
-    /// Where the exchange stands.
-    pub stage: Stage,
-}
-
-/// Progress of an outgoing QoS 1/2 exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// PUBLISH sent (or to be resent); waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    Published,
-    /// PUBREL sent; waiting for PUBCOMP.
-    Released,
-}
+pub use crate::inflight::{Inflight, Inflights, Stage};
 
 /// Why an attached connection must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,10 +296,13 @@ pub struct SessionState {
     pub pending: VecDeque<Delivery>,
     /// Payload bytes in `pending`.
     pub pending_bytes: usize,
-    /// Deliveries sent and not yet acknowledged, in send order.
-    pub inflight: VecDeque<Inflight>,
-    /// Last packet identifier used for an outgoing PUBLISH.
-    pub last_pid: u16,
+    /// Retained messages owed to the client after its SUBSCRIBEs, sent before `pending` and outside
+    /// its limits: a subscription to `#` gets every retained message, paced by the in-flight window
+    /// like any delivery, not cut at `max_queued_messages`. They are shared messages: each entry is
+    /// a reference and a few flags.
+    pub retained: VecDeque<Delivery>,
+    /// Deliveries sent and not yet acknowledged, in send order, with their packet ids.
+    pub inflight: Inflights,
     /// QoS 2 packet ids received and routed, awaiting PUBREL.
     pub incoming_qos2: PacketIds,
     /// Subscriptions by filter as subscribed (including `$share/...`).
@@ -415,8 +400,8 @@ impl Session {
                 access: None,
                 pending: VecDeque::new(),
                 pending_bytes: 0,
-                inflight: VecDeque::new(),
-                last_pid: 0,
+                retained: VecDeque::new(),
+                inflight: Inflights::default(),
                 incoming_qos2: PacketIds::default(),
                 subs: FastMap::default(),
                 expiry: Expiry::AtDisconnect,
@@ -441,6 +426,27 @@ impl Session {
     /// Whether the queue is below its limits (or, without a limit, below the flow-control mark).
     pub fn has_room(&self) -> bool {
         !self.state.lock().congested()
+    }
+
+    /// Queues retained messages sent on subscribe: outside the queue limits, behind those already owed.
+    /// Read access is checked as for any delivery.
+    pub fn enqueue_retained(&self, deliveries: impl IntoIterator<Item = Delivery>) {
+        let mut st = self.state.lock();
+        let access = st.access.clone();
+        let acl = access.as_ref().and_then(|a| a.acl.as_ref());
+        let user = access.as_ref().and_then(|a| a.username.as_deref());
+        let before = st.retained.len();
+        st.retained.extend(
+            deliveries
+                .into_iter()
+                .filter(|d| acl.is_none_or(|acl| acl.check(Want::Read, user, &self.client_id, &d.msg.topic))),
+        );
+        if before == 0
+            && !st.retained.is_empty()
+            && let Some(a) = &st.attached
+        {
+            a.kick.wake();
+        }
     }
 
     /// Queues a delivery, honouring the queue limits. Wakes the attached connection if the queue was
@@ -513,17 +519,36 @@ impl SessionState {
             || (self.limits.max_bytes > 0 && self.pending_bytes + extra > 2 * self.limits.max_bytes)
     }
 
-    /// The next free packet identifier for an outgoing PUBLISH, skipping ids still in flight
-    /// ([MQTT-2.2.1-3]); `None` when all 65,535 are in use.
-    pub fn next_pid(&mut self) -> Option<u16> {
-        for _ in 0..u16::MAX {
-            self.last_pid = self.last_pid.wrapping_add(1).max(1);
-            let candidate = self.last_pid;
-            if !self.inflight.iter().any(|f| f.pid == candidate) {
-                return Some(candidate);
+    /// The next delivery to send: retained messages owed after a SUBSCRIBE first, then the queue.
+    pub fn next_delivery(&self) -> Option<&Delivery> {
+        self.retained.front().or_else(|| self.pending.front())
+    }
+
+    /// Takes the delivery [`SessionState::next_delivery`] shows.
+    pub fn pop_delivery(&mut self) -> Option<Delivery> {
+        match self.retained.pop_front() {
+            Some(d) => {
+                self.drained += 1;
+                Some(d)
             }
+            None => self.pop_pending(),
         }
-        None
+    }
+
+    /// Keeps only the deliveries (queued, retained owed, in flight) the session's current identity may
+    /// read, after another user took the session over. Returns how many were dropped.
+    pub fn recheck_access(&mut self, client_id: &str) -> usize {
+        let Some(access) = &self.access else { return 0 };
+        let Some(acl) = access.acl.clone() else { return 0 };
+        let user = access.username.clone();
+        let may = |d: &Delivery| acl.check(Want::Read, user.as_deref(), client_id, &d.msg.topic);
+        let before = self.pending.len() + self.retained.len() + self.inflight.len();
+        self.pending.retain(|d| may(d));
+        self.pending_bytes = self.pending.iter().map(|d| d.msg.size()).sum();
+        self.retained.retain(|d| may(d));
+        // A PUBREL carries no message: those exchanges complete.
+        self.inflight.retain(|f| f.stage == Stage::Released || may(&f.delivery));
+        before - (self.pending.len() + self.retained.len() + self.inflight.len())
     }
 
     /// Takes the next pending delivery, keeping `pending_bytes` right.
@@ -536,11 +561,5 @@ impl SessionState {
             self.stalled = false;
         }
         Some(d)
-    }
-
-    /// Removes the in-flight entry for `pid` at `stage`, returning it.
-    pub fn take_inflight(&mut self, pid: u16, stage: Stage) -> Option<Inflight> {
-        let i = self.inflight.iter().position(|f| f.pid == pid && f.stage == stage)?;
-        self.inflight.remove(i)
     }
 }
