@@ -734,6 +734,16 @@ impl Raw {
     }
 }
 
+/// A field of a process's `/proc/<pid>/status` (`VmRSS` in KiB, `Threads`).
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in status"))
+}
+
 /// The topic of a received PUBLISH and its payload as text.
 pub fn tp(p: &Publish) -> (String, String) {
     (p.topic.to_string(), String::from_utf8_lossy(&p.payload).into_owned())

@@ -236,3 +236,37 @@ fn a_session_resumed_by_another_user_gets_only_what_that_user_may_read() {
     let got: Vec<_> = mallory.publishes_until(|p| p.payload == "end").iter().map(tp).collect();
     assert_eq!(got, [("shared/news".to_string(), "queued 1".to_string())]);
 }
+
+#[test]
+fn unauthenticated_clients_cannot_make_the_broker_hold_much() {
+    let b = broker("");
+    let pid = b.pid();
+    Raw::v311(b.port, "pre-auth-warmup").ping();
+    let rss_before = crate::broker_util::proc_status(pid, "VmRSS");
+    // Six CONNECTs declaring 256 MB each (a will that large is allowed by the packet size limit), each
+    // sending 24 MiB of it and then waiting.
+    let mut head = vec![0x10];
+    head.extend(wire::varint(268_000_000));
+    head.extend(wire::s("MQTT"));
+    head.extend([4, 0x06, 0, 60]); // level 4, clean session + will, keep alive 60
+    head.extend(wire::s("pre-auth"));
+    head.extend(wire::s("will/topic"));
+    head.extend(267_000_000u32.to_be_bytes()[2..].iter()); // a will length field (the rest follows)
+    let chunk = vec![0u8; 1024 * 1024];
+    let mut open = Vec::new();
+    for _ in 0..6 {
+        let mut c = Raw::open(b.port);
+        let mut alive = c.try_send(&head);
+        for _ in 0..24 {
+            alive = alive && c.try_send(&chunk);
+        }
+        open.push((c, alive));
+    }
+    // A client that authenticates is served all the while.
+    Raw::v311(b.port, "pre-auth-valid").ping();
+    let grown_kib = crate::broker_util::proc_status(pid, "VmRSS").saturating_sub(rss_before);
+    // 144 MiB sent; the broker holds at most its 64 MiB budget (and 64 KiB per connection).
+    assert!(grown_kib < 80 * 1024, "unauthenticated clients made the broker hold {grown_kib} KiB");
+    assert!(open.iter().any(|(_, alive)| !alive), "no oversized CONNECT was refused");
+    b.wait_log("larger than the broker holds for clients not yet authenticated");
+}

@@ -18,14 +18,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-use crate::large::STALL_MS;
 use crate::log;
 use crate::message::{Delivery, Message};
 use crate::park::{Lot, PARK_AFTER_MS};
@@ -68,6 +67,9 @@ pub struct Broker {
     pub space: Notify,
     /// Where idle connections park (none if the system refused an epoll instance).
     pub lot: Option<Arc<Lot>>,
+    /// Bytes held by connections that have not authenticated yet, beyond what each may hold freely
+    /// (see `connection::PRE_AUTH_BUDGET`).
+    pub pre_auth_bytes: AtomicUsize,
 }
 
 /// What a connection asks for when it attaches to its session.
@@ -109,6 +111,7 @@ impl Broker {
             generation: AtomicU64::new(0),
             space: Notify::new(),
             lot: Lot::new().ok().map(Arc::new),
+            pre_auth_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -178,8 +181,7 @@ impl Broker {
         local: &mut Local,
         mut congested: Option<&mut Vec<Arc<Session>>>,
     ) -> usize {
-        // A payload still arriving is retained once complete (by its publisher's connection).
-        if msg.retain && msg.large.is_none() {
+        if msg.retain {
             self.retained.write().set(msg.clone());
         }
         let subs = self.subs.read();
@@ -415,8 +417,6 @@ impl Broker {
         for k in kicks {
             if k.silent_too_long(now) && k.reason().is_none() {
                 k.kick(KickReason::KeepAlive);
-            } else if k.stalled(now, STALL_MS) && k.reason().is_none() {
-                k.kick(KickReason::Stalled);
             } else if park {
                 k.hint_park(now, PARK_AFTER_MS);
             }

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use mq_proto::topic::{check_topic_filter, split_shared};
 use mq_proto::{
     Ack, ConnAck, ConnAckProperties, Connect, ConnectReturnCode, DecodeError, Disconnect, FixedHeader, Packet,
@@ -25,7 +25,7 @@ use mq_proto::{
 use crate::acl::Want;
 use crate::auth::Security;
 use crate::broker::{AttachRequest, Broker};
-use crate::large::{Filler, LargePayload, STREAM_AT};
+use crate::large::{Assembly, LARGE_AT, Pieces};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
@@ -34,8 +34,15 @@ use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
 
-/// A client must send CONNECT within this time.
+/// A client must send CONNECT, and be authenticated, within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What any connection may buffer before it has authenticated (a CONNECT is rarely over 1 KiB).
+pub const PRE_AUTH_FREE: usize = 64 * 1024;
+/// What all connections together may buffer beyond [`PRE_AUTH_FREE`] each before they have
+/// authenticated, whatever `max_packet_size` allows: a CONNECT with a large will draws on it, and one
+/// that would pass it is refused, so unauthenticated clients cannot make the broker hold more than this
+/// (plus the free part of each).
+pub const PRE_AUTH_BUDGET: usize = 64 * 1024 * 1024;
 /// Stop pulling deliveries into the output buffer beyond this many bytes.
 const HIGH_WATER: usize = 64 * 1024;
 /// Stop reading from a client whose own output (acknowledgements) piles up beyond this.
@@ -79,8 +86,6 @@ enum Close {
     TakenOver,
     /// The broker is shutting down.
     Shutdown,
-    /// A large payload being passed on stopped arriving.
-    Stalled,
     /// Not a close: the connection is idle and parks (see [`Conn::run`]).
     Idle,
 }
@@ -135,7 +140,54 @@ pub struct Accepted {
     pub peer: String,
 }
 
-/// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken.
+/// Bytes a connection holds before it has authenticated, drawn from the broker-wide
+/// [`PRE_AUTH_BUDGET`] beyond the first [`PRE_AUTH_FREE`]; given back when dropped.
+struct PreAuth {
+    broker: Arc<Broker>,
+    /// Drawn from the budget.
+    held: usize,
+}
+
+impl PreAuth {
+    /// Accounts for `len` bytes buffered; `false` when the budget cannot cover them.
+    fn cover(&mut self, len: usize) -> bool {
+        let want = len.saturating_sub(PRE_AUTH_FREE);
+        if want <= self.held {
+            return true;
+        }
+        let extra = want - self.held;
+        let granted = self
+            .broker
+            .pre_auth_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + extra <= PRE_AUTH_BUDGET).then_some(used + extra)
+            })
+            .is_ok();
+        if granted {
+            self.held = want;
+        }
+        granted
+    }
+}
+
+impl Drop for PreAuth {
+    fn drop(&mut self) {
+        self.broker.pre_auth_bytes.fetch_sub(self.held, Ordering::AcqRel);
+    }
+}
+
+/// Why a handshake ended without a connection.
+enum Refused {
+    /// The CONNECT would not fit what the broker holds for unauthenticated clients.
+    TooLarge,
+    /// Closed, or the first packet was not CONNECT.
+    Closed,
+    /// A CONNECT that does not decode.
+    Malformed(DecodeError),
+}
+
+/// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken. Reading
+/// CONNECT and deciding it (authentication included) must end within [`CONNECT_TIMEOUT`].
 async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
     let Accepted { broker, listener, stream, peer } = *accepted;
     broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
@@ -143,18 +195,29 @@ async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
     if settings.connection_messages {
         log!(Notice, "New connection from {peer} on port {}.", listener.port);
     }
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let mut rbuf = BytesMut::new();
     let mut local = Local::default();
-    let first = tokio::time::timeout(CONNECT_TIMEOUT, read_connect(&stream, &mut rbuf, &settings, &mut local)).await;
+    let mut pre_auth = PreAuth { broker: broker.clone(), held: 0 };
+    let first =
+        tokio::time::timeout_at(deadline, read_connect(&stream, &mut rbuf, &settings, &mut local, &mut pre_auth)).await;
     broker.stats.flush(&mut local);
     let connect = match first {
-        Ok(Ok(Some(c))) => c,
-        Ok(Ok(None)) => {
+        Ok(Ok(c)) => c,
+        Ok(Err(Refused::Closed)) => {
             log!(Notice, "Client <unknown> disconnected due to protocol error.");
             return None;
         }
-        Ok(Err(e)) => {
+        Ok(Err(Refused::Malformed(e))) => {
             log!(Notice, "Client <unknown> disconnected due to protocol error: {e}.");
+            return None;
+        }
+        Ok(Err(Refused::TooLarge)) => {
+            log!(
+                Notice,
+                "Client <unknown> from {peer} disconnected: its CONNECT is larger than the broker holds for \
+                 clients not yet authenticated."
+            );
             return None;
         }
         Err(_) => {
@@ -162,17 +225,28 @@ async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
             return None;
         }
     };
-    Conn::accept(broker, listener, stream, peer, connect, rbuf, settings).await.map(Box::new)
+    let accepted =
+        tokio::time::timeout_at(deadline, Conn::accept(broker, listener, stream, peer, connect, rbuf, settings));
+    let conn = match accepted.await {
+        Ok(conn) => conn,
+        Err(_) => {
+            log!(Notice, "Client <unknown> has exceeded timeout (waiting for authentication), disconnecting.");
+            None
+        }
+    };
+    drop(pre_auth);
+    conn.map(Box::new)
 }
 
-/// Reads until the first packet is complete. `Ok(None)`: closed, or the first packet is not CONNECT.
-/// Decode errors of a CONNECT are answered with a CONNACK where the version allows.
+/// Reads until the first packet is complete: it must be CONNECT ([MQTT-3.1.0-1]). Decode errors of a
+/// CONNECT are answered with a CONNACK where the version allows.
 async fn read_connect(
     stream: &Stream,
     rbuf: &mut BytesMut,
     settings: &Settings,
     local: &mut Local,
-) -> Result<Option<Box<Connect>>, DecodeError> {
+    pre_auth: &mut PreAuth,
+) -> Result<Box<Connect>, Refused> {
     let limit = settings.incoming_packet_limit();
     loop {
         // The protocol level decides how a broken CONNECT is answered; read it before decoding
@@ -181,28 +255,34 @@ async fn read_connect(
         match mq_proto::decode(rbuf, ProtocolVersion::V5, limit) {
             Ok(Some(Packet::Connect(c))) => {
                 local.msgs_received += 1;
-                return Ok(Some(c));
+                return Ok(c);
             }
-            Ok(Some(_)) => return Ok(None), // [MQTT-3.1.0-1] the first packet must be CONNECT
+            Ok(Some(_)) => return Err(Refused::Closed),
             Ok(None) => {}
             Err(e) => {
                 answer_bad_connect(stream, level, &e);
-                return Err(e);
+                return Err(Refused::Malformed(e));
             }
         }
         if stream.readable().await.is_err() {
-            return Ok(None);
+            return Err(Refused::Closed);
         }
         // CONNECT packets are small: a small buffer keeps a burst of handshakes from leaving memory
-        // fragmented (larger packets reserve what they need when their header is seen).
+        // fragmented (larger packets reserve more when their header is seen).
         if rbuf.capacity() - rbuf.len() < 128 {
             rbuf.reserve(512);
         }
-        match stream.try_read_buf(rbuf) {
-            Ok(0) => return Ok(None),
+        // What is read beyond the free allowance must fit the broker's pre-authentication budget.
+        let room = (rbuf.capacity() - rbuf.len()).min(PRE_AUTH_FREE);
+        if !pre_auth.cover(rbuf.len() + room) {
+            return Err(Refused::TooLarge);
+        }
+        let mut limited = (&mut *rbuf).limit(room);
+        match stream.try_read_buf(&mut limited) {
+            Ok(0) => return Err(Refused::Closed),
             Ok(n) => local.bytes_received += n as u64,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return Ok(None),
+            Err(_) => return Err(Refused::Closed),
         }
     }
 }
@@ -261,45 +341,12 @@ fn generate_client_id(prefix: &str) -> String {
     format!("{prefix}{}-{}-{}-{}-{}", h(0..8), h(8..12), h(12..16), h(16..20), h(20..32))
 }
 
-/// A large PUBLISH whose payload is being read and passed on as it arrives (see [`crate::large`]).
+/// A large PUBLISH whose payload is being read (see [`crate::large`]): routed once complete.
 struct Inbound {
-    /// Reads the rest of the payload and passes it on.
-    filler: Filler,
-    /// The message, to retain once complete (retained messages only).
-    retain: Option<Arc<Message>>,
-    /// The acknowledgement owed once the packet is complete.
-    ack: Option<Packet>,
-    /// QoS 2 packet id to record as received once the payload is complete (if it never is, the
-    /// publisher's resend is routed).
-    qos2: Option<u16>,
-}
-
-/// What the front of the read buffer is, for passing large payloads on.
-#[derive(Debug, PartialEq, Eq)]
-enum Front {
-    /// A large PUBLISH now being passed on.
-    Streaming,
-    /// A large PUBLISH that may be passed on once more of it is there: do not decode it yet.
-    Waiting,
-    /// Anything else: decode as usual.
-    Other,
-}
-
-/// A large PUBLISH is passed on only if this much of it arrives within [`FAST_WINDOW_MS`] of its first
-/// bytes (about 170 Mbit/s or better).
-const FAST_PROOF: usize = 1024 * 1024;
-const FAST_WINDOW_MS: u64 = 50;
-/// `large_seen_ms` of a large PUBLISH arriving too slowly to pass on.
-const SLOW: u64 = u64::MAX;
-
-/// What routing a PUBLISH left to do.
-struct Routed {
-    /// The acknowledgement to send (once the packet is complete).
-    ack: Option<Packet>,
-    /// The message routed, if it was.
-    msg: Option<Arc<Message>>,
-    /// A QoS 2 packet id was recorded as received.
-    fresh_qos2: bool,
+    /// The packet without its payload.
+    publish: Publish,
+    /// The payload so far.
+    payload: Assembly,
 }
 
 /// An accepted connection after its CONNACK.
@@ -329,13 +376,8 @@ struct Conn {
     local: Local,
     /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
     congested: Vec<Arc<Session>>,
-    /// A large PUBLISH whose payload is being read and passed on.
+    /// A large PUBLISH whose payload is being read.
     inbound: Option<Box<Inbound>>,
-    /// When the large PUBLISH at the front of the read buffer was first seen (broker ms; 0: none;
-    /// [`SLOW`]: too slow to pass on, stored whole).
-    large_seen_ms: u64,
-    /// The socket ran dry before enough of that PUBLISH was there.
-    large_dry: bool,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
 }
@@ -536,8 +578,6 @@ impl Conn {
             local: Local::default(),
             congested: Vec::new(),
             inbound: None,
-            large_seen_ms: 0,
-            large_dry: false,
             park_at_once: true,
         };
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
@@ -558,9 +598,7 @@ impl Conn {
     /// ([MQTT-4.4.0-1]).
     fn resend_inflight(&mut self) {
         let session = self.session.clone();
-        let mut st = session.state.lock();
-        // Messages whose publisher went away before the end of their payload were never published.
-        st.inflight.retain(|f| f.stage == Stage::Released || !f.delivery.msg.abandoned());
+        let st = session.state.lock();
         let now = Instant::now();
         for f in st.inflight.iter() {
             match f.stage {
@@ -661,8 +699,7 @@ impl Conn {
                 continue;
             }
             self.broker.stats.flush(&mut self.local);
-            // The rest of a large payload is read whatever the congestion: its subscribers wait for it.
-            if !self.congested.is_empty() && self.inbound.is_none() {
+            if !self.congested.is_empty() {
                 Box::pin(self.wait_for_room()).await;
                 // Packets read before the pause are handled now, before reading more.
                 if let Err(c) = self.handle_buffered() {
@@ -678,7 +715,6 @@ impl Conn {
                     KickReason::TakenOver { .. } => Close::TakenOver,
                     KickReason::Shutdown => Close::Shutdown,
                     KickReason::KeepAlive => Close::KeepAlive,
-                    KickReason::Stalled => Close::Stalled,
                 };
             }
             if self.should_park() {
@@ -772,7 +808,7 @@ impl Conn {
         let mut eof = false;
         loop {
             let read = match &mut self.inbound {
-                Some(inbound) => match inbound.filler.spare() {
+                Some(inbound) => match inbound.payload.spare() {
                     Ok(spare) => self.stream.try_read(spare),
                     Err(e) => Err(e),
                 },
@@ -793,20 +829,18 @@ impl Conn {
                     total += n;
                     match &mut self.inbound {
                         Some(inbound) => {
-                            if inbound.filler.advance(n) {
-                                self.kick.stream_progress(Some(self.broker.now_ms()));
-                            }
-                            if inbound.filler.is_complete() {
-                                self.complete_inbound();
+                            inbound.payload.advance(n);
+                            if inbound.payload.is_complete() {
+                                self.complete_inbound()?;
                             }
                         }
-                        // Flow control holds a new publication while subscribers are congested.
+                        // A large PUBLISH at the front goes to pieces of its own from its head on.
                         None if self.congested.is_empty() => {
-                            self.start_inbound(false)?;
+                            self.start_inbound()?;
                         }
                         None => {}
                     }
-                    if total >= READ_BUDGET {
+                    if total >= READ_BUDGET || !self.congested.is_empty() {
                         break;
                     }
                 }
@@ -825,85 +859,48 @@ impl Conn {
         Ok(())
     }
 
-    /// When the read buffer starts with a large PUBLISH that is not all there and arrives fast (its
-    /// first [`FAST_PROOF`] bytes within [`FAST_WINDOW_MS`]), routes it now and reads the rest of its
-    /// payload into buffers of its own, passing it on as it arrives (see [`crate::large`]). A slower one
-    /// is stored whole first, as any packet: passing it on would hold its subscribers' other traffic
-    /// (even PINGRESP) behind the publisher's pace. It is judged slow only when everything it sent has
-    /// been read (`judge`), so time this connection waited for its turn does not count against it.
-    fn start_inbound(&mut self, judge: bool) -> Result<Front, Close> {
+    /// When the read buffer starts with a large PUBLISH that is not all there but whose head is, takes
+    /// the head and reads the payload into pieces of its own from then on (see [`crate::large`]), so the
+    /// read buffer never grows to the size a client declares. Returns whether it did.
+    fn start_inbound(&mut self) -> Result<bool, Close> {
         if self.inbound.is_some() || self.rbuf.first().is_none_or(|b| b >> 4 != 3) {
-            return Ok(Front::Other);
+            return Ok(false);
         }
         let limit = self.settings.incoming_packet_limit();
         match FixedHeader::peek(&self.rbuf, self.version) {
             Ok(Some(h))
-                if h.packet_len() >= STREAM_AT && h.packet_len() <= limit && self.rbuf.len() < h.packet_len() => {}
+                if h.packet_len() >= LARGE_AT && h.packet_len() <= limit && self.rbuf.len() < h.packet_len() => {}
             // Small, complete, too large, or not even a header yet: `decode` handles it (and reports errors).
-            _ => return Ok(Front::Other),
-        }
-        if self.large_seen_ms == SLOW {
-            return Ok(Front::Other);
-        }
-        let now = self.broker.now_ms();
-        if self.large_seen_ms == 0 {
-            self.large_seen_ms = now.max(1);
+            _ => return Ok(false),
         }
         // A head that is wrong is reported at once, whatever comes of the payload.
-        let head = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)?;
-        let in_time = now <= self.large_seen_ms + FAST_WINDOW_MS;
-        let (p, head_len, payload_len) = match head {
-            // Enough in time; or, judged once the socket ran dry, enough without it having run dry
-            // before (the wait was this connection's turn, not the publisher's pace).
-            Some(head) if self.rbuf.len() >= FAST_PROOF && (in_time || (judge && !self.large_dry)) => head,
-            _ if judge && (self.rbuf.len() >= FAST_PROOF || !in_time) => {
-                self.large_seen_ms = SLOW;
-                return Ok(Front::Other);
-            }
-            _ => {
-                // Everything sent so far is read and it is not enough yet.
-                self.large_dry |= judge;
-                return Ok(Front::Waiting);
-            }
+        let Some((publish, head_len, payload_len)) = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)?
+        else {
+            return Ok(false);
         };
-        self.large_seen_ms = 0;
-        self.large_dry = false;
         self.rbuf.advance(head_len);
         let first = std::mem::take(&mut self.rbuf).freeze();
-        let payload = LargePayload::new(payload_len);
-        self.local.msgs_received += 1;
-        let qos2 = (p.qos == QoS::ExactlyOnce).then(|| p.packet_id.map(PacketId::get)).flatten();
-        let routed = self.route_publish(p, Some(&payload))?;
-        let fresh_qos2 = qos2.filter(|_| routed.fresh_qos2);
-        let missing = payload_len - first.len();
-        if !first.is_empty() {
-            payload.push(first);
+        // Over `message_size_limit`: read to keep the stream in step, but keep none of it.
+        let discard = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        self.inbound = Some(Box::new(Inbound { publish, payload: Assembly::new(payload_len, first, discard) }));
+        if self.inbound.as_ref().is_some_and(|i| i.payload.is_complete()) {
+            self.complete_inbound()?;
         }
-        self.kick.stream_progress(Some(self.broker.now_ms()));
-        self.inbound = Some(Box::new(Inbound {
-            filler: Filler::new(payload, missing),
-            retain: routed.msg.filter(|m| m.retain),
-            ack: routed.ack,
-            qos2: fresh_qos2,
-        }));
-        Ok(Front::Streaming)
+        Ok(true)
     }
 
-    /// The large payload being read is complete: record a QoS 2 packet id as received, retain it if it
-    /// is a retained message, acknowledge it.
-    fn complete_inbound(&mut self) {
+    /// The large payload being read is complete: the PUBLISH is handled like any other.
+    fn complete_inbound(&mut self) -> Result<(), Close> {
         if let Some(inbound) = self.inbound.take() {
-            self.kick.stream_progress(None);
-            if let Some(pid) = inbound.qos2 {
-                self.session.state.lock().incoming_qos2.insert(pid);
-            }
-            if let Some(m) = inbound.retain {
-                self.broker.retained.write().set(m);
-            }
-            if let Some(ack) = inbound.ack {
+            let Inbound { publish, payload } = *inbound;
+            let len = payload.len();
+            self.local.msgs_received += 1;
+            let pieces = Arc::new(payload.finish());
+            if let Some(ack) = self.route_publish(publish, Some((pieces, len)))? {
                 self.send(ack);
             }
         }
+        Ok(())
     }
 
     /// Handles the complete packets in the read buffer, stopping early when a publication congested a
@@ -911,14 +908,12 @@ impl Conn {
     fn handle_buffered(&mut self) -> Result<(), Close> {
         let limit = self.settings.incoming_packet_limit();
         while self.congested.is_empty() && self.inbound.is_none() {
-            if self.start_inbound(true)? != Front::Other {
+            if self.start_inbound()? {
                 break;
             }
             let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? else {
                 break;
             };
-            self.large_seen_ms = 0;
-            self.large_dry = false;
             self.local.msgs_received += 1;
             self.handle(p)?;
         }
@@ -969,16 +964,16 @@ impl Conn {
     }
 
     fn on_publish(&mut self, p: Publish) -> Result<(), Close> {
-        if let Some(ack) = self.route_publish(p, None)?.ack {
+        if let Some(ack) = self.route_publish(p, None)? {
             self.send(ack);
         }
         Ok(())
     }
 
-    /// Checks and routes a PUBLISH (whose payload is `large`, still arriving, when given) and says
-    /// what is left to do: the acknowledgement to send.
-    fn route_publish(&mut self, mut p: Publish, large: Option<&Arc<LargePayload>>) -> Result<Routed, Close> {
-        let payload_len = large.map_or(p.payload.len(), |l| l.len());
+    /// Checks and routes a PUBLISH (whose payload is in `large` pieces, with its length, when it was
+    /// read as a large payload) and returns the acknowledgement to send.
+    fn route_publish(&mut self, mut p: Publish, large: Option<(Arc<Pieces>, usize)>) -> Result<Option<Packet>, Close> {
+        let payload_len = large.as_ref().map_or(p.payload.len(), |(_, len)| *len);
         let v5 = self.version.is_v5();
         if v5 {
             if let Some(alias) = p.properties.topic_alias.take() {
@@ -1023,7 +1018,7 @@ impl Conn {
         {
             let mut st = self.session.state.lock();
             if st.incoming_qos2.contains(id.get()) {
-                return Ok(Routed { ack: Some(Packet::PubRec(Ack::new(id))), msg: None, fresh_qos2: false });
+                return Ok(Some(Packet::PubRec(Ack::new(id))));
             }
             let max = if self.settings.max_inflight == 0 {
                 usize::from(u16::MAX)
@@ -1033,11 +1028,7 @@ impl Conn {
             if v5 && st.incoming_qos2.len() >= max {
                 return Err(Close::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded".into()));
             }
-            // A payload still arriving is recorded as received once complete: a resend after a
-            // takeover meanwhile is routed, not taken for a duplicate of a message never completed.
-            if large.is_none() {
-                st.incoming_qos2.insert(id.get());
-            }
+            st.incoming_qos2.insert(id.get());
         }
 
         let topic: Arc<str> = match &self.listener.mount_point {
@@ -1065,7 +1056,6 @@ impl Conn {
         } else {
             None
         };
-        let mut routed_msg = None;
         let reason = match outcome {
             Some(r) => r,
             None => {
@@ -1080,7 +1070,7 @@ impl Conn {
                 let msg = Message {
                     topic,
                     payload,
-                    large: large.cloned(),
+                    large: large.map(|(pieces, _)| pieces),
                     qos: p.qos,
                     retain: p.retain,
                     properties: std::mem::take(&mut p.properties),
@@ -1095,7 +1085,6 @@ impl Conn {
                     }),
                 };
                 let msg = Arc::new(msg);
-                routed_msg = Some(msg.clone());
                 let queued = self.broker.publish_flow(msg, &self.settings, &mut self.local, Some(&mut self.congested));
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
             }
@@ -1105,15 +1094,14 @@ impl Conn {
         let ack = match (p.qos, pid) {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
-                if reason.is_error() && large.is_none() {
+                if reason.is_error() {
                     self.session.state.lock().incoming_qos2.remove(id.get());
                 }
                 Some(Packet::PubRec(Ack::with_reason(id, reason)))
             }
             _ => None,
         };
-        let fresh_qos2 = p.qos == QoS::ExactlyOnce && !reason.is_error();
-        Ok(Routed { ack, msg: routed_msg, fresh_qos2 })
+        Ok(ack)
     }
 
     fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
@@ -1284,10 +1272,6 @@ impl Conn {
                 self.local.pub_dropped += 1;
                 continue;
             }
-            if d.msg.abandoned() {
-                // Never published: its publisher went away before the end of its payload.
-                continue;
-            }
             if d.qos == QoS::AtMostOnce {
                 if !self.encode_delivery(&d, None, false, now) {
                     self.local.pub_dropped += 1;
@@ -1340,11 +1324,11 @@ impl Conn {
             Ok(n) if n <= self.max_out_packet => {}
             _ => return false,
         }
-        if msg.abandoned() || header.encode(size, self.version, self.out.buf()).is_err() {
+        if header.encode(size, self.version, self.out.buf()).is_err() {
             return false;
         }
         match &msg.large {
-            Some(large) => self.out.stream(large.clone(), self.kick.clone()),
+            Some(large) => self.out.pieces(large),
             None => self.out.payload(&msg.payload),
         }
         self.local.msgs_sent += 1;
@@ -1353,31 +1337,23 @@ impl Conn {
         true
     }
 
-    /// While closing: waits until more can be written (`false` when the socket failed). Behind a large
-    /// payload still arriving there is nothing to write yet, and the socket's readiness would not wait.
+    /// While closing: waits until more can be written (`false` when the socket failed).
     /// (`&mut`: the connection is `Send`, not `Sync`.)
     async fn wait_to_write(&mut self) -> bool {
-        if self.out.can_write() {
-            self.stream.writable().await.is_ok()
-        } else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            true
-        }
+        self.stream.writable().await.is_ok()
     }
 
     /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
     /// session (publishing the will when the close was not a normal DISCONNECT).
     async fn finish(mut self: Box<Self>, close: Close) {
         if let Some(inbound) = self.inbound.take() {
-            // The packet never completed: its message was not published after all.
-            let payload = inbound.filler.payload();
-            payload.abandon();
+            // The packet never completed: nothing of it was published.
             log!(
                 Notice,
-                "Client {} went away {} bytes into a {}-byte message; its subscribers' copies are cancelled.",
+                "Client {} went away {} bytes into a {}-byte message; it is not published.",
                 self.client_id,
-                payload.len() - inbound.filler.missing(),
-                payload.len()
+                inbound.payload.received(),
+                inbound.payload.len()
             );
         }
         let (publish_will, reason, log_line) = match &close {
@@ -1400,11 +1376,6 @@ impl Conn {
                 format!("Client {} already connected, closing old connection.", self.client_id),
             ),
             Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
-            Close::Stalled => (
-                true,
-                None,
-                format!("Client {} stalled in the middle of a large message, disconnecting.", self.client_id),
-            ),
             Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {

@@ -1,82 +1,133 @@
-//! Large payloads pass through as they arrive (cut-through forwarding).
+//! Large PUBLISH payloads: read into pieces as they arrive, routed once complete.
 //!
-//! A PUBLISH of at least [`STREAM_AT`] bytes that arrives fast (the connection decides: its first MiB
-//! within 50 ms; slower ones are stored whole like any packet) is routed as soon as its head (topic,
-//! packet id, properties) is read: subscribers get the PUBLISH header and then the payload piece by
-//! piece while the publisher is still sending it, instead of after the broker has stored all of it. A
-//! 64 MiB message then takes about one transfer's time to arrive, not two.
+//! A PUBLISH of at least [`LARGE_AT`] bytes is not gathered in the connection's read buffer (which would
+//! grow, and be copied, to the size the packet declares). Once its head (topic, packet id, properties)
+//! is read, the payload goes into pieces of [`PIECE`] bytes, each mapped when the bytes for it arrive, so
+//! the broker holds what the client actually sent and never what it merely declares. When the last byte
+//! is in, the message is routed like any other: every subscriber's copy shares the pieces (written with
+//! vectored writes, never copied) and they go back to the system when the last copy is gone.
 //!
-//! The payload is read into buffers of [`PIECE`] bytes that a blocking task maps and populates a few
-//! ahead of the reader ([`Filler`]): first-touch page faults cost this machine about 0.6 ms per MiB,
-//! twice what populating a mapping at once does, and they are then off the reading path. Each buffer
-//! full is handed to subscribers as it is (a [`Bytes`] owning the mapping, never copied) and goes back to
-//! the system when the last copy of the message is gone. Until the payload is complete:
-//! - the publisher's acknowledgement waits (PUBACK/PUBREC go out after the last byte), and a QoS 2
-//!   packet id is recorded as received only then;
-//! - a retained message is stored only once complete;
-//! - a publisher that does not fill a [`PIECE`] within [`STALL_MS`] is disconnected (whatever its
-//!   subscribers are sent after this message waits for it);
-//! - if the publisher goes away before the end, the message is abandoned: subscribers that were
-//!   sending it close their connection (a packet cannot be cut short), queued copies are dropped, and
-//!   the publisher's resend (QoS 1 or 2) is routed as a new message.
+//! Store and forward, as Mosquitto does: subscribers see nothing of a message until all of it is there.
+//! A publisher that uploads slowly, stalls or goes away mid-payload therefore costs its subscribers
+//! nothing: their other traffic (PINGRESP included) never waits behind a message still arriving, and a
+//! message never completed is never delivered to anyone.
 
 use std::io;
-use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions};
-use parking_lot::Mutex;
 
-use crate::session::Kick;
+/// PUBLISH packets at least this large are read into pieces.
+pub const LARGE_AT: usize = 1024 * 1024;
 
-/// PUBLISH packets at least this large are passed on while they arrive.
-pub const STREAM_AT: usize = 1024 * 1024;
-
-/// Size of the buffers a large payload is read into.
+/// Size of the pieces a large payload is read into.
 pub const PIECE: usize = 1024 * 1024;
-/// A publisher whose large payload is being passed on and that does not fill a [`PIECE`] for this long
-/// is disconnected and the message abandoned: its subscribers' other traffic (even PINGRESP) waits
-/// behind it.
-pub const STALL_MS: u64 = 5000;
 
-/// Buffers prepared ahead of the one being filled.
-const AHEAD: usize = 4;
-
-/// A payload that is still arriving.
+/// A complete payload held in pieces, shared by every copy of its message.
 #[derive(Debug)]
-pub struct LargePayload {
-    len: usize,
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// The pieces received so far, in order.
+pub struct Pieces {
     pieces: Vec<Bytes>,
-    /// Bytes in `pieces`.
-    filled: usize,
-    /// The publisher went away before the end.
-    abandoned: bool,
-    /// Connections sending this payload, woken when more arrives.
-    watchers: Vec<Arc<Kick>>,
+    len: usize,
 }
 
-/// What a reader of the payload can take now.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// More pieces may follow.
-    Partial,
-    /// The payload is complete.
-    Complete,
-    /// The publisher went away before the end.
-    Abandoned,
+impl Pieces {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty (never, for a payload large enough to be read in pieces).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pieces, in order.
+    pub fn pieces(&self) -> &[Bytes] {
+        &self.pieces
+    }
 }
 
-impl LargePayload {
-    /// A payload of `len` bytes, none of them there yet.
-    pub fn new(len: usize) -> Arc<LargePayload> {
-        Arc::new(LargePayload { len, state: Mutex::new(State::default()) })
+/// A payload being read.
+#[derive(Debug)]
+pub struct Assembly {
+    /// The pieces filled so far, in order.
+    pieces: Vec<Bytes>,
+    /// The piece being filled and how much of it is.
+    cur: Option<(MmapMut, usize)>,
+    /// Bytes still to read.
+    missing: usize,
+    /// Full length.
+    len: usize,
+    /// Read and thrown away (a payload over `message_size_limit`): one piece is reused.
+    discard: bool,
+    /// Pieces mapped so far.
+    mapped: usize,
+}
+
+impl Assembly {
+    /// A payload of `len` bytes of which `first` (possibly empty) has arrived.
+    pub fn new(len: usize, first: Bytes, discard: bool) -> Assembly {
+        let missing = len.saturating_sub(first.len());
+        let pieces = if first.is_empty() || discard { Vec::new() } else { vec![first] };
+        Assembly { pieces, cur: None, missing, len, discard, mapped: 0 }
+    }
+
+    /// Where the next bytes go: the free part of the current piece, mapped when the bytes for it are
+    /// about to arrive. The first piece's pages are touched as bytes land in them, so an upload that
+    /// trickles holds what it sent; once a client has filled a piece, the next ones are populated at once
+    /// (half the cost of faulting their pages in one by one).
+    pub fn spare(&mut self) -> io::Result<&mut [u8]> {
+        if self.cur.is_none() {
+            let n = self.missing.clamp(1, PIECE);
+            let mut options = MmapOptions::new();
+            options.len(n);
+            if self.mapped > 0 {
+                options.populate();
+            }
+            self.cur = Some((options.map_anon()?, 0));
+            self.mapped += 1;
+        }
+        let want = self.missing;
+        match &mut self.cur {
+            Some((map, filled)) => {
+                let free = map.get_mut(*filled..).unwrap_or_default();
+                let n = free.len().min(want);
+                Ok(free.get_mut(..n).unwrap_or_default())
+            }
+            None => Ok(&mut []),
+        }
+    }
+
+    /// Records `n` bytes read into [`Assembly::spare`].
+    pub fn advance(&mut self, n: usize) {
+        self.missing = self.missing.saturating_sub(n);
+        let full = match &mut self.cur {
+            Some((map, filled)) => {
+                *filled += n;
+                *filled >= map.len() || self.missing == 0
+            }
+            None => false,
+        };
+        if full && let Some((map, filled)) = self.cur.take() {
+            if self.discard {
+                // Reused from the start for the next bytes.
+                if self.missing > 0 {
+                    self.cur = Some((map, 0));
+                }
+            } else {
+                self.pieces.push(Bytes::from_owner(map).slice(..filled));
+            }
+        }
+    }
+
+    /// Whether every byte has arrived.
+    pub fn is_complete(&self) -> bool {
+        self.missing == 0
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> usize {
+        self.len - self.missing
     }
 
     /// Its full length.
@@ -84,155 +135,56 @@ impl LargePayload {
         self.len
     }
 
-    /// Whether it is empty (never, for a payload large enough to stream).
+    /// Whether it is empty (never, for a payload large enough to be read in pieces).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Adds the next piece (publisher side) and wakes the connections sending it.
-    pub fn push(&self, piece: Bytes) {
-        let mut st = self.state.lock();
-        st.filled += piece.len();
-        st.pieces.push(piece);
-        // Once complete, nobody needs waking again.
-        let done = st.filled >= self.len;
-        wake(&mut st.watchers, done);
-    }
-
-    /// The publisher went away: readers stop, and wake to find out.
-    pub fn abandon(&self) {
-        let mut st = self.state.lock();
-        st.abandoned = true;
-        // Copies still queued hold nothing.
-        st.pieces = Vec::new();
-        wake(&mut st.watchers, true);
-    }
-
-    /// Whether the publisher went away before the end.
-    pub fn is_abandoned(&self) -> bool {
-        self.state.lock().abandoned
-    }
-
-    /// Hands the pieces from index `from` on to `take`, registering `watcher` to be woken when more
-    /// arrive if the payload is not complete yet.
-    pub fn take_from(&self, from: usize, watcher: &Arc<Kick>, mut take: impl FnMut(&Bytes)) -> Progress {
-        let mut st = self.state.lock();
-        for p in st.pieces.iter().skip(from) {
-            take(p);
-        }
-        if st.abandoned {
-            return Progress::Abandoned;
-        }
-        if st.filled >= self.len {
-            return Progress::Complete;
-        }
-        if !st.watchers.iter().any(|w| Arc::ptr_eq(w, watcher)) {
-            st.watchers.push(watcher.clone());
-        }
-        Progress::Partial
+    /// The complete payload.
+    pub fn finish(self) -> Pieces {
+        Pieces { pieces: self.pieces, len: self.len }
     }
 }
 
-/// Wakes the connections sending a payload (under its lock: a streaming connection is never parked, so
-/// a wake is a notification), forgetting them when `last`.
-fn wake(watchers: &mut Vec<Arc<Kick>>, last: bool) {
-    for w in watchers.iter() {
-        w.wake();
-    }
-    if last {
-        *watchers = Vec::new();
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Reads a large payload into buffers prepared ahead, passing each on when full.
-#[derive(Debug)]
-pub struct Filler {
-    payload: Arc<LargePayload>,
-    /// Buffers prepared ahead, with their index.
-    ready: Receiver<(usize, MmapMut)>,
-    /// The buffer being filled and how much of it is.
-    cur: Option<(MmapMut, usize)>,
-    /// Index of the next buffer to fill.
-    next: usize,
-    /// Payload bytes not read yet.
-    missing: usize,
-}
-
-impl Filler {
-    /// Reads the `missing` last bytes of `payload`. One blocking task prepares the buffers in order, at
-    /// most [`AHEAD`] ahead of the reader (so no more memory is committed than that before its bytes
-    /// arrive); it ends with the payload, or when the reader goes.
-    pub fn new(payload: Arc<LargePayload>, missing: usize) -> Filler {
-        let (tx, ready) = sync_channel(AHEAD);
-        let mut left = missing;
-        tokio::task::spawn_blocking(move || {
-            let mut index = 0;
-            while left > 0 {
-                let n = left.min(PIECE);
-                let Ok(map) = MmapOptions::new().len(n).populate().map_anon() else { return };
-                if tx.send((index, map)).is_err() {
-                    return;
-                }
-                index += 1;
-                left -= n;
-            }
-        });
-        Filler { payload, ready, cur: None, next: 0, missing }
-    }
-
-    /// Where the next bytes go.
-    pub fn spare(&mut self) -> io::Result<&mut [u8]> {
-        if self.cur.is_none() {
-            let n = self.missing.min(PIECE);
-            let map = loop {
-                match self.ready.try_recv() {
-                    Ok((i, map)) if i == self.next => break map,
-                    // Made by the reader itself while its task was behind.
-                    Ok(_) => continue,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
-                        break MmapOptions::new().len(n).map_anon()?;
-                    }
-                }
-            };
-            self.next += 1;
-            self.cur = Some((map, 0));
+    /// Feeds `data` in reads of at most `chunk` bytes.
+    fn feed(a: &mut Assembly, data: &[u8], chunk: usize) {
+        let mut at = 0;
+        while !a.is_complete() {
+            let spare = a.spare().expect("map");
+            let n = spare.len().min(chunk).min(data.len() - at);
+            spare[..n].copy_from_slice(&data[at..at + n]);
+            at += n;
+            a.advance(n);
         }
-        match &mut self.cur {
-            Some((map, filled)) => Ok(map.get_mut(*filled..).unwrap_or_default()),
-            None => Ok(&mut []),
+        assert_eq!(at, data.len());
+    }
+
+    #[test]
+    fn pieces_hold_the_payload_in_order() {
+        let data: Vec<u8> = (0..(2 * PIECE + 12_345)).map(|i| (i % 251) as u8).collect();
+        for (first, chunk) in [(0, 65_536), (1000, 7), (PIECE + 5, 300_000)] {
+            let mut a = Assembly::new(data.len(), Bytes::copy_from_slice(&data[..first]), false);
+            assert_eq!(a.received(), first);
+            feed(&mut a, &data[first..], chunk);
+            let p = a.finish();
+            assert_eq!(p.len(), data.len());
+            let joined: Vec<u8> = p.pieces().iter().flat_map(|b| b.iter().copied()).collect();
+            assert!(joined == data);
+            // No piece larger than PIECE is mapped for the rest (the first may be the read buffer).
+            assert!(p.pieces().iter().skip(1).all(|b| b.len() <= PIECE));
         }
     }
 
-    /// Records `n` bytes read into [`Filler::spare`]; a full buffer goes to the subscribers (and `true`
-    /// says so).
-    pub fn advance(&mut self, n: usize) -> bool {
-        self.missing = self.missing.saturating_sub(n);
-        let full = match &mut self.cur {
-            Some((map, filled)) => {
-                *filled += n;
-                *filled >= map.len()
-            }
-            None => false,
-        };
-        if full && let Some((map, _)) = self.cur.take() {
-            self.payload.push(Bytes::from_owner(map));
-            return true;
-        }
-        false
-    }
-
-    /// Whether the whole payload was read.
-    pub fn is_complete(&self) -> bool {
-        self.missing == 0
-    }
-
-    /// Payload bytes still to come.
-    pub fn missing(&self) -> usize {
-        self.missing
-    }
-
-    /// The payload being filled.
-    pub fn payload(&self) -> &Arc<LargePayload> {
-        &self.payload
+    #[test]
+    fn a_discarded_payload_keeps_one_piece() {
+        let data = vec![7u8; 3 * PIECE + 1];
+        let mut a = Assembly::new(data.len(), Bytes::new(), true);
+        feed(&mut a, &data, 1 << 20);
+        assert!(a.is_complete());
+        assert!(a.finish().pieces().is_empty());
     }
 }

@@ -15,8 +15,8 @@
 //! reference to the shared message) into each session's queue, waking that session's connection task.
 //! That task moves deliveries into its output buffer within the client's in-flight window, encodes the
 //! PUBLISH header per subscriber and writes the shared payload with vectored writes. Each hop is FIFO,
-//! so messages from one publisher keep their order. A large PUBLISH is routed once its head is read and
-//! its payload passed on as it arrives ([`large`]).
+//! so messages from one publisher keep their order. A large PUBLISH is read into pieces of its own and
+//! routed once complete ([`large`]).
 
 pub mod acl;
 pub mod auth;
@@ -359,6 +359,10 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
         });
     }
 
+    // The `$SYS` tree is in the retained store before the first client is accepted.
+    let (sys_ready, sys_published) = tokio::sync::oneshot::channel();
+    tokio::spawn(sys::run(broker.clone(), sys_ready));
+    let _ = sys_published.await;
     let mut listeners = Vec::new();
     for (ctx, sockets) in bound {
         for s in sockets {
@@ -366,7 +370,6 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
         }
         listeners.push(ctx);
     }
-    tokio::spawn(sys::run(broker.clone()));
     if let Some(lot) = &broker.lot {
         lot.start(tokio::runtime::Handle::current());
     }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use mq_proto::{PublishProperties, QoS};
 
-use crate::large::LargePayload;
+use crate::large::Pieces;
 
 /// An application message, immutable once routed.
 #[derive(Debug)]
@@ -17,8 +17,8 @@ pub struct Message {
     pub topic: Arc<str>,
     /// Payload, shared with every copy on its way to subscribers (empty when `large` holds it).
     pub payload: Bytes,
-    /// A large payload passed on while it arrives (see [`crate::large`]).
-    pub large: Option<Arc<LargePayload>>,
+    /// A large payload, held in the pieces it was read into (see [`crate::large`]).
+    pub large: Option<Arc<Pieces>>,
     /// QoS the publisher sent it with.
     pub qos: QoS,
     /// Retain flag as published.
@@ -90,11 +90,6 @@ impl Message {
     /// Payload bytes: what this message accounts for in queue limits.
     pub fn size(&self) -> usize {
         self.large.as_ref().map_or(self.payload.len(), |l| l.len())
-    }
-
-    /// Whether its publisher went away before sending all of its payload: it is not delivered.
-    pub fn abandoned(&self) -> bool {
-        self.large.as_ref().is_some_and(|l| l.is_abandoned())
     }
 }
 

@@ -77,8 +77,6 @@ pub enum KickReason {
     Shutdown,
     /// Nothing arrived for one and a half times the keep alive ([MQTT-3.1.2-24]).
     KeepAlive,
-    /// The rest of a large payload being passed on stopped arriving (see [`crate::large`]).
-    Stalled,
 }
 
 /// The handle a connection leaves in its session while attached: how to wake it (deliveries queued),
@@ -96,9 +94,6 @@ pub struct Kick {
     last_active: AtomicU64,
     /// The sweep found the connection idle: it should park.
     park_hint: AtomicBool,
-    /// While a large payload from this client is passed on as it arrives: when its last buffer filled
-    /// (broker ms; 0 otherwise). Its publisher may not be slow for long.
-    stream_progress: AtomicU64,
     /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive).
     grace_ms: u64,
 }
@@ -132,7 +127,6 @@ impl Kick {
             last_rx: AtomicU64::new(now_ms),
             last_active: AtomicU64::new(now_ms),
             park_hint: AtomicBool::new(false),
-            stream_progress: AtomicU64::new(0),
             grace_ms: u64::from(keep_alive) * 1500,
         })
     }
@@ -146,17 +140,6 @@ impl Kick {
     /// Records that bytes were sent (or the connection was otherwise busy) at `now_ms`.
     pub fn active(&self, now_ms: u64) {
         self.last_active.store(now_ms, Ordering::Relaxed);
-    }
-
-    /// Records progress of a large payload passed on as it arrives (`Some(now_ms)`), or its end.
-    pub fn stream_progress(&self, now_ms: Option<u64>) {
-        self.stream_progress.store(now_ms.map_or(0, |t| t.max(1)), Ordering::Relaxed);
-    }
-
-    /// Whether a large payload being passed on has not filled a buffer for `stall_ms` at `now_ms`.
-    pub fn stalled(&self, now_ms: u64, stall_ms: u64) -> bool {
-        let p = self.stream_progress.load(Ordering::Relaxed);
-        p != 0 && now_ms > p + stall_ms
     }
 
     /// Whether the keep alive ran out at `now_ms`.

@@ -5,7 +5,6 @@
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use bytes::BytesMut;
 use tokio::net::{TcpStream, UnixStream};
 
 /// A client connection's socket.
@@ -102,7 +101,7 @@ impl Stream {
     }
 
     /// Reads what is available into the spare capacity of `buf` (`WouldBlock` when nothing is).
-    pub fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),

@@ -42,8 +42,9 @@ impl Load {
     }
 }
 
-/// Publishes the tree until shutdown.
-pub async fn run(broker: Arc<Broker>) {
+/// Publishes the tree until shutdown; `ready` hears once the first values are in the retained store.
+pub async fn run(broker: Arc<Broker>, ready: tokio::sync::oneshot::Sender<()>) {
+    let mut ready = Some(ready);
     let mut last_values: HashMap<String, String> = HashMap::new();
     let mut loads: HashMap<&'static str, Load> = HashMap::new();
     let mut last_tick = Instant::now();
@@ -66,6 +67,9 @@ pub async fn run(broker: Arc<Broker>) {
                     last_values.insert(topic, value);
                 }
             }
+        }
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
         }
         let wait = Duration::from_secs(u64::from(interval.max(1)));
         tokio::select! {

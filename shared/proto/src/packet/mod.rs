@@ -99,10 +99,14 @@ impl FixedHeader {
     }
 }
 
+/// The most [`decode`] reserves ahead for a packet that has not fully arrived.
+pub const RESERVE_AHEAD: usize = 1024 * 1024;
+
 /// Decodes one packet from the front of `src`.
 ///
 /// - `Ok(None)`: more bytes are needed; `src` is untouched (its capacity may have been reserved for the
-///   rest of the packet, which is only done once the size has passed `max_packet_size`).
+///   rest of the packet, up to [`RESERVE_AHEAD`], which is only done once the size has passed
+///   `max_packet_size`).
 /// - `Ok(Some(packet))`: exactly that packet's bytes were removed from `src`.
 /// - `Err(_)`: the stream is corrupt or breaks a rule; close it (after a DISCONNECT/CONNACK carrying
 ///   [`DecodeError::reason_code`] where the version allows).
@@ -122,7 +126,9 @@ pub fn decode(
         return Err(DecodeError::PacketTooLarge { size, max: max_packet_size });
     }
     if src.len() < size {
-        src.reserve(size - src.len());
+        // Room for what the header announces, up to a bound: memory follows the bytes that arrive,
+        // not a size a peer merely declares.
+        src.reserve((size - src.len()).min(RESERVE_AHEAD));
         return Ok(None);
     }
     let mut frame = src.split_to(size).freeze();
