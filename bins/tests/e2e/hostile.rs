@@ -270,3 +270,44 @@ fn unauthenticated_clients_cannot_make_the_broker_hold_much() {
     assert!(open.iter().any(|(_, alive)| !alive), "no oversized CONNECT was refused");
     b.wait_log("larger than the broker holds for clients not yet authenticated");
 }
+
+#[test]
+fn a_slow_but_moving_subscriber_does_not_set_the_pace_of_publishers() {
+    let b = broker("sys_interval 1");
+    // Subscribed to everything at QoS 1, it takes a message every 30 ms: it moves, slowly.
+    let mut slow = Raw::v311(b.port, "slow-moving");
+    slow.subscribe(1, &[("#", 1)]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let taker = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            if let crate::broker_util::Next::Packet(Packet::Publish(p)) = slow.next(Duration::from_millis(200)) {
+                std::thread::sleep(Duration::from_millis(30));
+                slow.ack(&p);
+            }
+        }
+    });
+    let mut canary_sub = Raw::v311(b.port, "canary-sub");
+    canary_sub.subscribe(1, &[("canary/t", 0)]);
+    let mut canary = Raw::v311(b.port, "canary-pub");
+    // Paced by the slow subscriber this would take minutes (it drains about 30 messages a second).
+    let start = std::time::Instant::now();
+    let n = 3_000u16;
+    for i in 1..=n {
+        canary.publish(&Pub::new("canary/t", "x").qos(1, i));
+        if i % 500 == 0 {
+            let ping = std::time::Instant::now();
+            canary.ping();
+            assert!(ping.elapsed() < Duration::from_secs(1), "PINGRESP took {:?}", ping.elapsed());
+        }
+    }
+    assert!(start.elapsed() < crate::broker_util::WAIT, "{n} QoS 1 messages took {:?}", start.elapsed());
+    for _ in 0..n {
+        canary_sub.recv_publish();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    taker.join().expect("taker");
+    crate::broker_util::sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| {
+        v.parse::<u64>().is_ok_and(|n| n > 0)
+    });
+}

@@ -29,7 +29,7 @@ use crate::large::{Assembly, LARGE_AT, Pieces};
 use crate::log;
 use crate::message::{Delivery, Message, Source};
 use crate::outbuf::OutBuf;
-use crate::session::{Expiry, Inflight, Kick, KickReason, Parked, Session, SessionAccess, Stage};
+use crate::session::{Expiry, Inflight, Kick, KickReason, Pace, Parked, Session, SessionAccess, Stage};
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
@@ -754,13 +754,18 @@ impl Conn {
         }
     }
 
-    /// Flow control: before reading more from this publisher, waits (bounded) until the subscribers its
-    /// messages congested have room again. A subscriber that does not drain in time is marked stalled:
-    /// publishers stop waiting for it and its overflow is dropped, so it cannot hold anyone back.
+    /// Flow control: before reading more from this publisher, waits until the subscribers its messages
+    /// congested have room again. A subscriber that does not keep draining at a useful pace is marked
+    /// stalled instead: publishers stop waiting for it and its overflow is dropped (and counted), so one
+    /// slow subscriber never sets the pace of its publishers, nor delays their PINGRESP, for more than
+    /// [`CONGESTION_WAIT`].
+    ///
+    /// The pace asked for: in every [`CONGESTION_WAIT`], a tenth of its queue limit (so a full queue
+    /// within a second). A client that keeps up with the traffic drains far faster; one that takes a
+    /// message now and then (acknowledging every 80 ms, say) does not, however steadily it moves.
     async fn wait_for_room(&mut self) {
+        let window_ms = u64::try_from(CONGESTION_WAIT.as_millis()).unwrap_or(100);
         for s in std::mem::take(&mut self.congested) {
-            let mut drained = s.state.lock().drained;
-            let mut deadline = tokio::time::Instant::now() + CONGESTION_WAIT;
             loop {
                 let notified = self.broker.space.notified();
                 tokio::pin!(notified);
@@ -770,23 +775,19 @@ impl Conn {
                 if s.has_room() || !s.is_online() || self.kick.reason().is_some() {
                     break;
                 }
-                self.kick.touch(self.broker.now_ms());
-                let timed_out = tokio::select! {
-                    r = tokio::time::timeout_at(deadline, notified) => r.is_err(),
-                    () = self.kick.notified() => false,
-                };
-                if timed_out {
-                    let mut st = s.state.lock();
-                    if st.drained != drained {
-                        // Slow but moving: keep waiting.
-                        drained = st.drained;
-                        deadline = tokio::time::Instant::now() + CONGESTION_WAIT;
-                        continue;
+                let now = self.broker.now_ms();
+                self.kick.touch(now);
+                let until = match s.state.lock().judge_pace(now, window_ms) {
+                    Pace::Wait(until) => until,
+                    Pace::Stalled => {
+                        log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
+                        break;
                     }
-                    st.stalled = true;
-                    drop(st);
-                    log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
-                    break;
+                };
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(until.saturating_sub(now));
+                tokio::select! {
+                    _ = tokio::time::timeout_at(deadline, notified) => {}
+                    () = self.kick.notified() => {}
                 }
             }
         }

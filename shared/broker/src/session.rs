@@ -65,6 +65,15 @@ pub struct QueueLimits {
     pub queue_qos0: bool,
 }
 
+impl QueueLimits {
+    /// Deliveries a congested client must take from its queue in each wait of a publisher for it to
+    /// be worth waiting for: a tenth of its queue limit (of the flow-control mark without a limit).
+    pub fn drain_per_wait(&self) -> u64 {
+        let limit = if self.max_messages > 0 { self.max_messages } else { UNLIMITED_FLOW_MARK };
+        (limit as u64 / 10).max(1)
+    }
+}
+
 pub use crate::inflight::{Inflight, Inflights, Stage};
 
 /// Why an attached connection must stop.
@@ -310,6 +319,9 @@ pub struct SessionState {
     pub stalled: bool,
     /// Deliveries taken from `pending` since the session began (progress, for stall detection).
     pub drained: u64,
+    /// While publishers wait for this queue: since when its pace is being judged (broker ms; 0: not)
+    /// and `drained` then. Its pace is judged over all the waits, however short each one is.
+    pub congestion: (u64, u64),
 }
 
 /// A small set of packet identifiers (QoS 2 messages received and not yet released). A client keeps
@@ -395,6 +407,7 @@ impl Session {
                 dropped: 0,
                 drop_logged: false,
                 stalled: false,
+                congestion: (0, 0),
                 drained: 0,
             }),
             online: AtomicBool::new(false),
@@ -483,7 +496,37 @@ impl Session {
     }
 }
 
+/// What a publisher waiting for a congested queue should do (see [`SessionState::judge_pace`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Keep waiting, until this broker time at most before judging again.
+    Wait(u64),
+    /// The client is not keeping up: it is now stalled; stop waiting for it.
+    Stalled,
+}
+
 impl SessionState {
+    /// Judges the pace of a congested client for a publisher about to wait for it, at broker time
+    /// `now_ms`, over every wait since its congestion began (each may end as soon as one message is
+    /// taken): over each `window_ms` it must take [`QueueLimits::drain_per_wait`] deliveries.
+    pub fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
+        let (since, drained_then) = self.congestion;
+        if since == 0 {
+            self.congestion = (now_ms.max(1), self.drained);
+            return Pace::Wait(now_ms + window_ms);
+        }
+        if now_ms < since + window_ms {
+            return Pace::Wait(since + window_ms);
+        }
+        if self.drained.saturating_sub(drained_then) >= self.limits.drain_per_wait() {
+            self.congestion = (now_ms.max(1), self.drained);
+            return Pace::Wait(now_ms + window_ms);
+        }
+        self.stalled = true;
+        self.congestion = (0, 0);
+        Pace::Stalled
+    }
+
     /// Whether publishers of QoS 1/2 messages should wait for this queue: at its limit, or, without a
     /// limit, at the flow-control mark.
     pub fn congested(&self) -> bool {
@@ -542,6 +585,7 @@ impl SessionState {
         if self.pending.is_empty() {
             self.drop_logged = false;
             self.stalled = false;
+            self.congestion = (0, 0);
         }
         Some(d)
     }
