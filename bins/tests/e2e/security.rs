@@ -311,18 +311,74 @@ async fn clientid_prefixes_and_username_as_clientid() {
     broker.wait_log("as bob");
 }
 
-#[test]
-fn bad_password_and_acl_lines_stop_the_start_with_their_line_numbers() {
+/// A line of `mosquitto_passwd`'s test vector for `secret` (Mosquitto 2.0 reads it too).
+const GOOD_LINE: &str = "good:$7$101$AAECAwQFBgcICQoL$Xr99N9ym9ys8TWxis5ajETJq6EVYzmc6nb8t3pUYnPBbCAbICS4xejTltonXWCtJNBvA+By+TXUqU6qCblO00w==";
+
+/// A password file with the lines Mosquitto skips when it starts: a name without `:`, a 1 MB
+/// line, a line that is not UTF-8; then the good user.
+fn password_file_with_lines_mosquitto_skips(path: &Path) {
+    let mut text = b"# users\nname-only\n".to_vec();
+    text.extend_from_slice(format!("big:{}\n", "A".repeat(1 << 20)).as_bytes());
+    text.extend_from_slice(b"caf\xe9:$7$101$x$y\n");
+    text.extend_from_slice(GOOD_LINE.as_bytes());
+    text.push(b'\n');
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_file_lines_mosquitto_skips_are_logged_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("pw");
-    std::fs::write(&pw, "good:$7$101$AAECAwQFBgcICQoL$Xr99N9ym9ys8TWxis5ajETJq6EVYzmc6nb8t3pUYnPBbCAbICS4xejTltonXWCtJNBvA+By+TXUqU6qCblO00w==\nbroken-line-without-colon\n").unwrap();
-    let conf = dir.path().join("c.conf");
-    std::fs::write(&conf, format!("listener {} 127.0.0.1\npassword_file {}\n", free_port(), pw.display())).unwrap();
-    let out = mq("mq").arg("broker").arg("-c").arg(&conf).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains(&format!("{}:2:", pw.display())), "{err}");
+    password_file_with_lines_mosquitto_skips(&pw);
+    let conf = |port: u16| {
+        format!("user root\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", pw.display())
+    };
 
+    // --test-config reports the lines and passes, since the broker would start.
+    let conf_path = dir.path().join("check.conf");
+    std::fs::write(&conf_path, conf(free_port())).unwrap();
+    let out = mq("mq").arg("broker").arg("--test-config").arg("-c").arg(&conf_path).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Configuration OK"), "{text}");
+    for line in [2, 3, 4] {
+        assert!(text.contains(&format!("{}:{line}: ", pw.display())), "line {line}: {text}");
+    }
+
+    let broker = Broker::mq_conf(conf);
+    let log = broker.wait_log(&format!("{}:4: ", pw.display()));
+    assert!(log.contains(&format!("{}:2: missing ':'", pw.display())), "{log}");
+    assert!(log.contains(&format!("{}:3: ", pw.display())), "{log}");
+    assert!(log.contains(&format!("{}:4: line is not valid UTF-8", pw.display())), "{log}");
+    assert!(log.lines().all(|l| l.len() < 1000), "no log line echoes the 1 MB line");
+    assert!(v4(broker.port, "g1", Some(("good", "secret"))).await.is_ok(), "the good user logs in");
+    assert!(v4(broker.port, "g2", Some(("good", "wrong"))).await.is_err());
+
+    // SIGHUP: the same reading; a new bad line is logged, the new good user is in.
+    let mut text = std::fs::read(&pw).unwrap();
+    text.extend_from_slice(b"another-name-only\n");
+    text.extend_from_slice(GOOD_LINE.replacen("good", "second", 1).as_bytes());
+    text.push(b'\n');
+    std::fs::write(&pw, text).unwrap();
+    broker.signal("HUP");
+    broker.wait_log(&format!("{}:6: missing ':'", pw.display()));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while v4(broker.port, "s1", Some(("second", "secret"))).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "reload never took effect:\n{}", broker.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(v4(broker.port, "g3", Some(("good", "secret"))).await.is_ok());
+
+    // Mosquitto starts with the same file and lets the good user in.
+    if let Some(mosquitto) = Broker::mosquitto_conf(conf) {
+        assert!(v4(mosquitto.port, "m1", Some(("good", "secret"))).await.is_ok(), "{}", mosquitto.log());
+    }
+}
+
+#[test]
+fn bad_acl_lines_stop_the_start_with_their_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
     let acl = dir.path().join("acl");
     std::fs::write(&acl, "user a\ntopic read ok/#\ntopic read bad/#/x\nnonsense\n").unwrap();
     std::fs::write(&conf, format!("listener {} 127.0.0.1\nacl_file {}\n", free_port(), acl.display())).unwrap();

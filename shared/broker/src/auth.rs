@@ -48,23 +48,39 @@ fn verifier_permits() -> &'static Arc<Semaphore> {
 }
 
 impl Security {
-    /// Loads the files named by the configuration.
+    /// Loads the files named by the configuration. The password file is read as Mosquitto reads it:
+    /// lines it cannot use are skipped, and returned (one `path:line: why` each) for the log.
     pub fn load(
         allow_anonymous: bool,
         allow_zero_length_clientid: bool,
         auto_id_prefix: &str,
         password_file: Option<&Path>,
         acl_file: Option<&Path>,
-    ) -> Result<Security, SecurityError> {
-        let passwords = password_file.map(PasswordFile::load).transpose()?;
+    ) -> Result<(Security, Vec<String>), SecurityError> {
+        let mut skipped = Vec::new();
+        let passwords = match password_file {
+            Some(path) => {
+                let (file, bad) = PasswordFile::load_lenient(path)?;
+                if let Some(bad) = bad {
+                    skipped.extend(
+                        bad.errors()
+                            .iter()
+                            .map(|e| format!("{}:{}: {}; line skipped", bad.path().display(), e.line, e.kind)),
+                    );
+                }
+                Some(file)
+            }
+            None => None,
+        };
         let acl = acl_file.map(Acl::load).transpose()?.map(Arc::new);
-        Ok(Security {
+        let security = Security {
             allow_anonymous,
             allow_zero_length_clientid,
             auto_id_prefix: auto_id_prefix.to_owned(),
             passwords,
             acl,
-        })
+        };
+        Ok((security, skipped))
     }
 
     /// Decides a login. Mosquitto's order: a user name is checked against the password file when there

@@ -108,16 +108,21 @@ fn load_config(args: &BrokerArgs) -> Result<(Config, Vec<mq_config::Warning>), B
     Ok((cfg, warnings))
 }
 
-/// Builds the security settings of each listener (shared when `per_listener_settings` is off).
-fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, BrokerError> {
+/// Security settings of each listener, and the warnings loading them gave.
+type LoadedSecurity = (Vec<Arc<RwLock<Arc<Security>>>>, Vec<String>);
+
+/// Builds the security settings of each listener (shared when `per_listener_settings` is off). Password
+/// file lines that cannot be used are skipped, as Mosquitto does; they come back as warnings to log.
+fn load_security(cfg: &Config) -> Result<LoadedSecurity, BrokerError> {
     let mut shared: Option<Arc<RwLock<Arc<Security>>>> = None;
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for l in &cfg.listeners {
         let eff = cfg.security_for(l);
         // Errors name the configuration line that named the file.
         let opts = if *cfg.per_listener_settings { &l.security } else { &cfg.security };
-        let make = || -> Result<Arc<RwLock<Arc<Security>>>, BrokerError> {
-            let sec = Security::load(
+        let mut make = || -> Result<Arc<RwLock<Arc<Security>>>, BrokerError> {
+            let (sec, skipped) = Security::load(
                 eff.allow_anonymous,
                 eff.allow_zero_length_clientid,
                 eff.auto_id_prefix,
@@ -131,6 +136,7 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
                 };
                 BrokerError::Security { at, source }
             })?;
+            warnings.extend(skipped);
             Ok(Arc::new(RwLock::new(Arc::new(sec))))
         };
         let sec = if *cfg.per_listener_settings {
@@ -147,7 +153,7 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
         };
         out.push(sec);
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// Re-reads what SIGHUP reloads: limits, logging, password files. A configuration or password file that
@@ -170,7 +176,10 @@ fn reload(args: &BrokerArgs, current: &mut Config, broker: &Broker, listeners: &
     }
     let cfg = reloaded.config;
     match load_security(&cfg) {
-        Ok(secs) => {
+        Ok((secs, warnings)) => {
+            for w in &warnings {
+                log!(Warning, "{w}");
+            }
             for (ctx, sec) in listeners.iter().zip(secs) {
                 let fresh = sec.read().clone();
                 *ctx.security.write() = fresh;
@@ -234,12 +243,19 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     for w in &warnings {
         log!(Warning, "{w}");
     }
-    let securities = load_security(&cfg)?;
+    let (securities, security_warnings) = load_security(&cfg)?;
     if args.test_config {
+        // Lines the broker would skip are reported, but the broker would start: the check passes.
+        for w in &security_warnings {
+            log!(Warning, "{w}");
+        }
         println!("Configuration OK");
         return Ok(());
     }
     log::logger().configure(&cfg.log, args.verbose, None)?;
+    for w in &security_warnings {
+        log!(Warning, "{w}");
+    }
     raise_fd_limit();
 
     // Order: daemonise (fork) before any thread exists; start the runtime and install the signal

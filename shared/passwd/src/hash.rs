@@ -25,6 +25,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha2::{Digest as _, Sha512};
 use subtle::ConstantTimeEq as _;
 
+use crate::file::snippet;
+
 /// Default PBKDF2 iteration count for new `$7$` hashes.
 ///
 /// Mosquitto 2.0 writes 101 iterations, which costs an attacker with a stolen file almost nothing
@@ -259,7 +261,7 @@ impl PasswordHash {
             "6" => parse_sha512(body),
             "7" => parse_pbkdf2(body),
             "argon2id" => parse_argon2id(body),
-            other => Err(HashError::UnknownType(other.to_owned())),
+            other => Err(HashError::UnknownType(snippet(other))),
         }
     }
 
@@ -490,7 +492,7 @@ fn parse_pbkdf2(body: &str) -> Result<PasswordHash, HashError> {
 
 /// Strict decimal (no sign, no spaces), 1..=u32::MAX.
 fn parse_iterations(field: &str) -> Result<NonZeroU32, HashError> {
-    let bad = || HashError::BadIterations(field.to_owned());
+    let bad = || HashError::BadIterations(snippet(field));
     if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -512,10 +514,10 @@ fn parse_argon2id(body: &str) -> Result<PasswordHash, HashError> {
         return Err(MALFORMED);
     };
     if version != "v=19" {
-        return Err(HashError::Argon2Version(version.to_owned()));
+        return Err(HashError::Argon2Version(snippet(version)));
     }
     let (m_cost, t_cost, p_cost) =
-        parse_argon2_params(params).map_err(|reason| HashError::Argon2Params { params: params.to_owned(), reason })?;
+        parse_argon2_params(params).map_err(|reason| HashError::Argon2Params { params: snippet(params), reason })?;
     let salt = decode_salt(salt, &B64_LENIENT)?;
     if salt.len() < argon2::MIN_SALT_LEN {
         return Err(HashError::Argon2SaltTooShort(salt.len()));
@@ -525,7 +527,7 @@ fn parse_argon2id(body: &str) -> Result<PasswordHash, HashError> {
         return Err(HashError::Argon2HashTooShort(hash.len()));
     }
     check_argon2_params(m_cost, t_cost, p_cost, hash.len())
-        .map_err(|reason| HashError::Argon2Params { params: params.to_owned(), reason })?;
+        .map_err(|reason| HashError::Argon2Params { params: snippet(params), reason })?;
     Ok(PasswordHash { repr: Repr::Argon2id { m_cost, t_cost, p_cost, salt: salt.into(), hash: hash.into() } })
 }
 
@@ -534,17 +536,18 @@ fn parse_argon2_params(params: &str) -> Result<(u32, u32, u32), String> {
     let (mut m, mut t, mut p) = (None, None, None);
     for item in params.split(',') {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(format!("'{item}' is not key=value"));
+            return Err(format!("'{}' is not key=value", snippet(item)));
         };
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("'{key}' value '{value}' is not a whole number"));
+            return Err(format!("'{}' value '{}' is not a whole number", snippet(key), snippet(value)));
         }
-        let value: u32 = value.parse().map_err(|_| format!("'{key}' value '{value}' is too large"))?;
+        let value: u32 =
+            value.parse().map_err(|_| format!("'{}' value '{}' is too large", snippet(key), snippet(value)))?;
         let slot = match key {
             "m" => &mut m,
             "t" => &mut t,
             "p" => &mut p,
-            other => return Err(format!("unknown parameter '{other}'")),
+            other => return Err(format!("unknown parameter '{}'", snippet(other))),
         };
         if slot.replace(value).is_some() {
             return Err(format!("parameter '{key}' given twice"));
