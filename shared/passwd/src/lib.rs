@@ -7,6 +7,7 @@
 //! * [`cli`]: the `mq-passwd` tool ([`cli::PasswdArgs`], [`cli::run`], [`cli::report`]), also
 //!   used as the `mq passwd` subcommand.
 //! * [`atomic`]: crash-safe replacement of a file (temporary file, fsync, rename).
+//! * [`lock`]: one editor at a time (`flock` on the file, held from reading it to replacing it).
 //!
 //! A broker loads a file with [`PasswordFile::load_lenient`] and checks a login with
 //! [`PasswordFile::verify`] (on a blocking thread: argon2id entries take ~100 ms).
@@ -15,6 +16,7 @@ pub mod atomic;
 pub mod cli;
 pub mod file;
 pub mod hash;
+pub mod lock;
 
 pub use file::{LineError, LineErrorKind, LoadError, ParseError, PasswordFile};
 pub use hash::{HashAlgorithm, HashError, PasswordHash};
