@@ -375,6 +375,49 @@ async fn password_file_lines_mosquitto_skips_are_logged_and_skipped() {
     }
 }
 
+/// Started as root with `user nobody`, the broker warns about a password file that nobody may read
+/// (what `mq-passwd -c` makes when run as root): the start reads it as root, but a reload on SIGHUP,
+/// after the switch to nobody, fails, as the warning says. Skipped when not run as root.
+#[tokio::test(flavor = "multi_thread")]
+async fn password_file_unreadable_after_privilege_drop_is_warned_about() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    if std::fs::metadata(dir.path()).unwrap().uid() != 0 {
+        eprintln!("skipping: needs root, to start the broker as root and drop privileges");
+        return;
+    }
+    let chmod = |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    chmod(dir.path(), 0o755);
+    let pw = password_file(dir.path(), &[("alice", "alice-pw")]);
+    assert_eq!(std::fs::metadata(&pw).unwrap().mode() & 0o777, 0o600);
+    let conf = |port: u16| {
+        format!("user nobody\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", pw.display())
+    };
+
+    let broker = Broker::mq_conf(conf);
+    let log = broker.wait_log("will not be readable by user nobody");
+    let expected = format!(
+        "The password file {} will not be readable by user nobody once privileges are dropped (the file is owned \
+         by root:root, mode 0600); reloading it on SIGHUP will fail.",
+        pw.display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(v4(broker.port, "a1", Some(("alice", "alice-pw"))).await.is_ok(), "read at start, as root");
+    // The warning is right: a reload (configuration readable, password file not) fails.
+    chmod(broker.dir(), 0o755);
+    broker.signal("HUP");
+    broker.wait_log("Reload of security files failed");
+
+    // A file the user can read gives no warning.
+    let id = std::process::Command::new("id").args(["-g", "nobody"]).output().unwrap();
+    let nobody_gid: u32 = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
+    chmod(&pw, 0o640);
+    std::os::unix::fs::chown(&pw, None, Some(nobody_gid)).unwrap();
+    let broker = Broker::mq_conf(conf);
+    let log = broker.wait_log(" starting");
+    assert!(!log.contains("will not be readable"), "{log}");
+}
+
 #[test]
 fn bad_acl_lines_stop_the_start_with_their_line_numbers() {
     let dir = tempfile::tempdir().unwrap();

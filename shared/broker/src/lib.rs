@@ -18,6 +18,7 @@
 //! so messages from one publisher keep their order. A large PUBLISH is routed once its head is read and
 //! its payload passed on as it arrives ([`large`]).
 
+pub mod access;
 pub mod acl;
 pub mod auth;
 pub mod broker;
@@ -214,10 +215,40 @@ fn drop_privileges(cfg: &Config) -> Result<(), BrokerError> {
         None => return Err(err("no such user".into())),
     };
     let cname = std::ffi::CString::new(user.name.clone()).map_err(|e| err(e.to_string()))?;
+    let groups = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_default();
+    let identity = access::Identity {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups: groups.iter().map(|g| g.as_raw()).collect(),
+    };
+    warn_unreadable_after_drop(cfg, &identity, &user.name);
     initgroups(&cname, user.gid).map_err(|e| err(e.to_string()))?;
     setgid(user.gid).map_err(|e| err(e.to_string()))?;
     setuid(user.uid).map_err(|e| err(e.to_string()))?;
     Ok(())
+}
+
+/// Warns about each password or ACL file the configuration names that `user` (about to be switched to)
+/// will not be able to read: the start read it as root, but a reload on SIGHUP would fail.
+fn warn_unreadable_after_drop(cfg: &Config, identity: &access::Identity, user: &str) {
+    let mut seen = std::collections::HashSet::new();
+    for l in &cfg.listeners {
+        let eff = cfg.security_for(l);
+        for (kind, path) in [("password file", eff.password_file), ("ACL file", eff.acl_file)] {
+            let Some(path) = path else { continue };
+            if !seen.insert(path.to_owned()) {
+                continue;
+            }
+            if let Some(why) = access::unreadable_reason(path, identity) {
+                log!(
+                    Warning,
+                    "The {kind} {} will not be readable by user {user} once privileges are dropped ({why}); \
+                     reloading it on SIGHUP will fail.",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Raises the open-file limit to the hard limit: every client costs a descriptor.
