@@ -27,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::hash::{HashError, PasswordHash, looks_hashed};
+use crate::hash::{HashError, HashParams, PasswordHash, looks_hashed};
 
 /// Longest username Mosquitto accepts (the MQTT string limit).
 pub const MAX_USERNAME_LEN: usize = 65_535;
@@ -43,6 +43,9 @@ struct Inner {
     lines: Vec<Line>,
     /// username → index into `lines`.
     index: HashMap<String, usize>,
+    /// What an unknown username is checked against: the file's most common parameters, or `None`
+    /// for a file without entries (then [`PasswordHash::decoy`]).
+    decoy: Option<PasswordHash>,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +285,7 @@ fn parse_with(
             Err(kind) => errors.push(LineError { line: number, kind }),
         }
     }
+    inner.refresh_decoy();
     (inner, errors)
 }
 
@@ -311,6 +315,19 @@ impl Inner {
             self.index.insert(username.clone(), self.lines.len());
         }
         self.lines.push(line);
+    }
+
+    /// Picks the decoy's parameters: those most entries have (the first of them on a tie), so an
+    /// unknown username costs what a known one with a wrong password costs.
+    fn refresh_decoy(&mut self) {
+        let mut counts: HashMap<HashParams, (usize, usize)> = HashMap::new();
+        for (order, line) in self.lines.iter().enumerate() {
+            if let Line::Entry { hash, .. } = line {
+                counts.entry(hash.params()).or_insert((0, order)).0 += 1;
+            }
+        }
+        let most_common = counts.into_iter().max_by_key(|&(_, (count, first))| (count, std::cmp::Reverse(first)));
+        self.decoy = most_common.map(|(params, _)| PasswordHash::decoy_with(params));
     }
 
     fn reindex(&mut self) {
@@ -396,16 +413,30 @@ impl PasswordFile {
 
     /// Checks a login. `false` for an unknown user or a wrong password.
     ///
-    /// The digest comparison is constant-time, and an unknown username still costs one `$7$`
-    /// verification at the default iteration count, so timing reveals little about which
-    /// usernames exist. May take ~100 ms for argon2id entries: call it from a blocking thread.
+    /// The digest comparison is constant-time, and an unknown username is checked against the
+    /// file's decoy ([`PasswordFile::hash_for`]), which costs what checking a real entry costs, so
+    /// timing does not tell which usernames exist. May take ~100 ms for argon2id entries: call it
+    /// from a blocking thread.
     pub fn verify(&self, username: &str, password: &[u8]) -> bool {
+        let (hash, known) = self.hash_for(username);
+        // For an unknown user the check runs all the same, for its time; the answer is false.
+        hash.verify(password) && known
+    }
+
+    /// The hash a login as `username` is checked against, and whether the user exists: the user's
+    /// own hash, or for an unknown username a decoy that no password matches, with the parameters
+    /// (algorithm, iterations or argon2 costs, salt length) most entries of this file have; for a
+    /// file without entries, `$7$` at [`DEFAULT_ITERATIONS`](crate::hash::DEFAULT_ITERATIONS).
+    ///
+    /// A user whose entry uses less common parameters than the rest can still be told apart by
+    /// timing; a file whose entries all share parameters (what `mq-passwd` and
+    /// `mosquitto_passwd` write with their defaults) does not tell.
+    pub fn hash_for(&self, username: &str) -> (&PasswordHash, bool) {
+        static EMPTY_FILE_DECOY: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
         match self.get(username) {
-            Some(hash) => hash.verify(password),
+            Some(hash) => (hash, true),
             None => {
-                // Spend the time a real check would take; the result is false whatever it says.
-                let _ = PasswordHash::decoy().verify(password);
-                false
+                (self.inner.decoy.as_ref().unwrap_or_else(|| EMPTY_FILE_DECOY.get_or_init(PasswordHash::decoy)), false)
             }
         }
     }
@@ -444,6 +475,7 @@ impl PasswordFile {
             }
             None => inner.push(line),
         }
+        inner.refresh_decoy();
         Ok(())
     }
 
@@ -457,6 +489,7 @@ impl PasswordFile {
             inner.lines.remove(i);
         }
         inner.reindex();
+        inner.refresh_decoy();
         true
     }
 
@@ -581,6 +614,42 @@ mod tests {
         assert!(file.get("nobody").is_none());
         // Unchanged input renders byte for byte.
         assert_eq!(file.to_text(), text);
+    }
+
+    /// An unknown username costs one verification with the parameters the file's entries have,
+    /// not a fixed cost: with `mosquitto_passwd`'s 101 iterations, a fixed 10,000-iteration decoy
+    /// made unknown names 80 times slower to refuse than wrong passwords.
+    #[test]
+    fn unknown_users_are_checked_with_the_files_own_parameters() {
+        let mosquitto = |user: &str, salt: &[u8]| {
+            format!("{user}:{}", PasswordHash::pbkdf2_with_salt(b"pw", salt, NonZeroU32::new(101).expect("101")))
+        };
+        let text = [TV6.to_owned(), mosquitto("a", b"saltsaltsalt"), mosquitto("b", b"SALTSALTSALT"), TV7.to_owned()]
+            .join("\n");
+        let file = PasswordFile::parse(&text, "pw").expect("parses");
+        let (decoy, known) = file.hash_for("nobody");
+        assert!(!known);
+        let expected = HashParams::Sha512Pbkdf2 { iterations: NonZeroU32::new(101).expect("101"), salt_len: 12 };
+        assert_eq!(decoy.params(), expected);
+        assert_eq!(file.hash_for("a").0.params(), expected);
+        assert_eq!(file.hash_for("tv6"), (file.get("tv6").expect("tv6"), true));
+        assert!(!file.verify("nobody", b"pw"));
+
+        // Edits follow the majority; a tie goes to the parameters seen first.
+        let mut edited = file.clone();
+        for user in ["a", "b", "tv7"] {
+            assert!(edited.remove(user));
+        }
+        assert_eq!(edited.hash_for("nobody").0.params(), HashParams::Sha512 { salt_len: 12 });
+        edited.set("c", PasswordHash::pbkdf2_with_salt(b"pw", b"0123456789ab", NonZeroU32::MIN)).expect("set");
+        assert_eq!(edited.hash_for("nobody").0.params(), HashParams::Sha512 { salt_len: 12 });
+
+        // Without entries: $7$ at the default iteration count.
+        let empty = PasswordFile::parse("# nobody yet\n", "pw").expect("parses");
+        assert_eq!(
+            empty.hash_for("x").0.params(),
+            HashParams::Sha512Pbkdf2 { iterations: crate::hash::default_iterations(), salt_len: 12 }
+        );
     }
 
     #[test]

@@ -167,6 +167,37 @@ pub enum HashError {
     Argon2(String),
 }
 
+/// What a verification against a hash costs: its algorithm with the parameters that decide the work
+/// (iteration count, argon2 costs, salt and digest lengths), without salt or digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashParams {
+    /// `$6$`.
+    Sha512 {
+        /// Salt bytes.
+        salt_len: usize,
+    },
+    /// `$7$`.
+    Sha512Pbkdf2 {
+        /// PBKDF2 iterations.
+        iterations: NonZeroU32,
+        /// Salt bytes.
+        salt_len: usize,
+    },
+    /// `$argon2id$`.
+    Argon2id {
+        /// Memory in KiB.
+        m_cost: u32,
+        /// Passes.
+        t_cost: u32,
+        /// Lanes.
+        p_cost: u32,
+        /// Salt bytes.
+        salt_len: usize,
+        /// Digest bytes.
+        hash_len: usize,
+    },
+}
+
 /// A parsed password hash: algorithm, parameters, salt and digest.
 ///
 /// Parse with [`str::parse`] / [`PasswordHash::parse`], print with [`fmt::Display`] (the exact text
@@ -344,6 +375,45 @@ impl PasswordHash {
         }
     }
 
+    /// The parameters that decide what verifying against this hash costs.
+    pub fn params(&self) -> HashParams {
+        match &self.repr {
+            Repr::Sha512 { salt, .. } => HashParams::Sha512 { salt_len: salt.len() },
+            Repr::Pbkdf2 { iterations, salt, .. } => {
+                HashParams::Sha512Pbkdf2 { iterations: *iterations, salt_len: salt.len() }
+            }
+            Repr::Argon2id { m_cost, t_cost, p_cost, salt, hash } => HashParams::Argon2id {
+                m_cost: *m_cost,
+                t_cost: *t_cost,
+                p_cost: *p_cost,
+                salt_len: salt.len(),
+                hash_len: hash.len(),
+            },
+        }
+    }
+
+    /// A hash with `params` that no password matches (random salt, random digest): verifying
+    /// against it costs what verifying against a real hash with these parameters costs. For
+    /// unknown user names, so that refusing them takes as long as refusing a wrong password.
+    pub fn decoy_with(params: HashParams) -> Self {
+        let repr = match params {
+            HashParams::Sha512 { salt_len } => {
+                Repr::Sha512 { salt: random_salt(salt_len).into(), hash: random_digest() }
+            }
+            HashParams::Sha512Pbkdf2 { iterations, salt_len } => {
+                Repr::Pbkdf2 { iterations, salt: random_salt(salt_len).into(), hash: random_digest() }
+            }
+            HashParams::Argon2id { m_cost, t_cost, p_cost, salt_len, hash_len } => Repr::Argon2id {
+                m_cost,
+                t_cost,
+                p_cost,
+                salt: random_salt(salt_len).into(),
+                hash: random_salt(hash_len).into(),
+            },
+        };
+        Self { repr }
+    }
+
     /// The decoded salt.
     pub fn salt(&self) -> &[u8] {
         match &self.repr {
@@ -383,8 +453,8 @@ impl PasswordHash {
         }
     }
 
-    /// A `$7$` hash that no password matches, used to spend the time of a real verification when
-    /// the username is unknown (so response time does not reveal which usernames exist).
+    /// A `$7$` hash at the default iteration count that no password matches: the decoy of a file
+    /// without entries (see [`PasswordHash::decoy_with`]).
     pub(crate) fn decoy() -> Self {
         Self {
             repr: Repr::Pbkdf2 {
@@ -412,6 +482,12 @@ fn random_salt(len: usize) -> Vec<u8> {
     // rand's thread RNG is a CSPRNG seeded from the OS.
     rand::fill(&mut salt[..]);
     salt
+}
+
+fn random_digest() -> [u8; HASH_LEN] {
+    let mut digest = [0u8; HASH_LEN];
+    rand::fill(&mut digest[..]);
+    digest
 }
 
 fn sha512_salted(password: &[u8], salt: &[u8]) -> [u8; HASH_LEN] {
@@ -746,6 +822,28 @@ mod tests {
         assert!(line.starts_with("$6$"), "{line}");
         assert_eq!(line.split('$').count(), 4);
         assert!(PasswordHash::parse(&line).expect("parses").verify(b"pw"));
+    }
+
+    #[test]
+    fn decoys_have_the_parameters_asked_for() {
+        for line in [
+            TV7,
+            TV6,
+            "$7$10000$AAECAwQFBgcICQoL$Xr99N9ym9ys8TWxis5ajETJq6EVYzmc6nb8t3pUYnPBbCAbICS4xejTltonXWCtJNBvA+By+TXUqU6qCblO00w==",
+        ] {
+            let real: PasswordHash = line.parse().expect(line);
+            let decoy = PasswordHash::decoy_with(real.params());
+            assert_eq!(decoy.params(), real.params(), "{line}");
+            assert_ne!(decoy.salt(), real.salt());
+            assert!(!decoy.verify(b"secret"));
+        }
+        let argon = PasswordHash::argon2id_with_params(b"pw", &[1; 16], 64, 2, 1, 32).expect("argon2");
+        let decoy = PasswordHash::decoy_with(argon.params());
+        assert_eq!(
+            decoy.params(),
+            HashParams::Argon2id { m_cost: 64, t_cost: 2, p_cost: 1, salt_len: 16, hash_len: 32 }
+        );
+        assert!(!decoy.verify(b"pw"));
     }
 
     #[test]

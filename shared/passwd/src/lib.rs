@@ -19,4 +19,4 @@ pub mod hash;
 pub mod lock;
 
 pub use file::{LineError, LineErrorKind, LoadError, ParseError, PasswordFile};
-pub use hash::{HashAlgorithm, HashError, PasswordHash};
+pub use hash::{HashAlgorithm, HashError, HashParams, PasswordHash};
