@@ -73,10 +73,11 @@ pub struct Common {
     /// Keep alive in seconds.
     #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
     pub keepalive: u16,
-    /// User name.
+    /// User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own
+    /// user).
     #[arg(short = 'u', long = "username")]
     pub username: Option<String>,
-    /// Password.
+    /// Password; %i is the client number, %c the client id.
     #[arg(short = 'P', long = "pw")]
     pub password: Option<String>,
     /// Run time in seconds, from the moment every client is connected.

@@ -111,7 +111,7 @@ fn client_id(c: &Common, i: u32) -> String {
     format!("{}-{}-{i}", c.id_prefix, std::process::id())
 }
 
-fn expand(template: &str, i: u32, id: &str) -> String {
+pub(crate) fn expand(template: &str, i: u32, id: &str) -> String {
     template.replace("%i", &i.to_string()).replace("%c", id)
 }
 
@@ -143,7 +143,7 @@ where
         handles.push(tokio::spawn(async move {
             let id = client_id(&common, i);
             // Count before reporting ready: the spawner reads the counts once every client reported.
-            let result = Conn::open(addr, &id, &common).await;
+            let result = Conn::open(addr, &id, i, &common).await;
             match result {
                 Ok(conn) => {
                     live.connected.fetch_add(1, Ordering::Relaxed);
