@@ -454,6 +454,81 @@ async fn unknown_user_names_take_as_long_to_refuse_as_wrong_passwords() {
     assert!(unknown < wrong * 4, "median refusal: unknown user {unknown:?}, wrong password {wrong:?}");
 }
 
+/// A flood of CONNECTs with unknown user names from one address (127.0.0.1) does not hold back a valid
+/// login from another (127.0.0.2): checks waiting for a core are served round-robin per address.
+///
+/// Every check costs the same (10,000 iterations, `mq-passwd`'s default; a few hundred ms each in a
+/// debug build) and as many run at once as there are cores. Served first come, first served, the valid
+/// login would come after nearly the whole flood; taking turns, after the checks already running and
+/// about one more per core. The test counts the flood's refusals that arrive before the valid CONNACK,
+/// which does not depend on how fast the machine is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_flood_from_one_address_does_not_hold_back_another() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use crate::broker_util::wire;
+
+    const FLOOD: usize = 100;
+    const REFUSED: [u8; 4] = [0x20, 0x02, 0x00, 0x05];
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), &[("alice", "alice-pw")]);
+    assert!(std::fs::read_to_string(&pw).unwrap().starts_with("alice:$7$10000$"));
+    let broker = Broker::mq_conf(|port| {
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", pw.display())
+    });
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], broker.port));
+    let connect = |user: &str, password: &str| {
+        let mut c = wire::Connect::v311(&format!("c-{user}"));
+        c.username = Some(user.into());
+        c.password = Some(password.as_bytes().to_vec());
+        c.bytes()
+    };
+
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for i in 0..FLOOD {
+        let (packet, refused) = (connect(&format!("ghost{i}"), "x"), refused.clone());
+        flood.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(&packet).await.unwrap();
+            let mut ack = [0u8; 4];
+            if s.read_exact(&mut ack).await.is_ok() && ack == REFUSED {
+                refused.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    // Once the first refusal is out, the checks are running and the flood has long been read and queued.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while refused.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no refusal came:\n{}", broker.log());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let std_stream: std::net::TcpStream = socket.into();
+    std_stream.set_nonblocking(true).unwrap();
+    let mut valid = tokio::net::TcpStream::from_std(std_stream).unwrap();
+    let start = std::time::Instant::now();
+    valid.write_all(&connect("alice", "alice-pw")).await.unwrap();
+    let mut ack = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(120), valid.read_exact(&mut ack)).await.expect("CONNACK").unwrap();
+    let (before, took) = (refused.load(Ordering::SeqCst), start.elapsed());
+    eprintln!("valid login after {before} of {FLOOD} refusals, in {took:?}");
+    assert_eq!(ack, [0x20, 0x02, 0x00, 0x00], "alice is let in");
+    assert!(
+        before <= FLOOD / 4,
+        "the valid login waited for {before} of the flood's {FLOOD} refusals ({took:?}); taking turns, it waits \
+         for a few"
+    );
+    for t in flood {
+        t.abort();
+    }
+}
+
 #[test]
 fn bad_acl_lines_stop_the_start_with_their_line_numbers() {
     let dir = tempfile::tempdir().unwrap();
