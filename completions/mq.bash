@@ -126,7 +126,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__conn)
-            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --id-prefix --keepalive --username --pw --duration --json --json-file --help"
+            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +169,10 @@ _mq() {
                     return 0
                     ;;
                 -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -294,7 +298,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__pub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +341,10 @@ _mq() {
                     return 0
                     ;;
                 -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -436,7 +444,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__sub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --messages --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --messages --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +487,10 @@ _mq() {
                     return 0
                     ;;
                 -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

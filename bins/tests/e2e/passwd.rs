@@ -360,6 +360,40 @@ fn corrupt_file_is_reported_and_unchanged() {
     assert_eq!(fs::read_to_string(&f).expect("read"), text);
 }
 
+/// Several `mq-passwd -b` processes adding users to one file at once: every entry is there at
+/// the end (each edit is a read-modify-replace, serialised by a lock on the file).
+#[test]
+fn concurrent_batch_edits_lose_no_entry() {
+    const LOOPS: usize = 4;
+    const USERS: usize = 50;
+    let dir = tempdir();
+    assert_eq!(code(&mq(dir.path(), &["-c", "-I", "1", "-b", "pw", "first", "x"])), 0);
+    let loops: Vec<_> = (0..LOOPS)
+        .map(|t| {
+            let dir = dir.path().to_owned();
+            std::thread::spawn(move || {
+                for i in 0..USERS {
+                    let user = format!("user{t}-{i}");
+                    let out = mq(&dir, &["-I", "1", "-b", "pw", &user, "pw"]);
+                    assert_eq!(code(&out), 0, "{user}: {}", stderr(&out));
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        l.join().expect("loop");
+    }
+    let file = load(&dir.path().join("pw"));
+    let missing: Vec<String> = (0..LOOPS)
+        .flat_map(|t| (0..USERS).map(move |i| format!("user{t}-{i}")))
+        .filter(|u| !file.contains(u))
+        .collect();
+    assert!(missing.is_empty(), "{} of {} entries lost: {missing:?}", missing.len(), LOOPS * USERS);
+    assert_eq!(file.len(), LOOPS * USERS + 1);
+    assert!(file.contains("first"));
+    assert_eq!(dir_entries(dir.path()), ["pw"], "no temporary or lock file left behind");
+}
+
 /// `-U` hashes a plain-text file (comments kept) and refuses a file that is already hashed.
 #[test]
 fn upgrade_plaintext_and_refuse_hashed() {

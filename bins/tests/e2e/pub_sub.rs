@@ -46,6 +46,27 @@ fn protocol_versions_interoperate_with_mosquitto_clients() {
     }
 }
 
+/// MQTT 3.1 has no empty client id (brokers refuse one): without `-i` or `-I`, `mq-sub`, `mq-pub` and
+/// `mq-rr` make one up, as Mosquitto's clients do.
+#[test]
+fn mqtt31_tools_without_a_client_id() {
+    for b in brokers("") {
+        let sub = mq_sub(&b, &["-t", "v31/#", "-V", "31", "-C", "2", "-v"]);
+        mq_pub(&b, &["-t", "v31/pub", "-V", "31", "-m", "from mq-pub"]);
+        let mut rr = tool("mq-rr", &b, &["-t", "v31/req", "-e", "v31/resp", "-V", "31", "-m", "ping"]);
+        rr.stdin(Stdio::null());
+        let rr = Proc::spawn(&mut rr);
+        let r = finish(sub).ok();
+        assert_eq!(strip_debug(&r.stdout), b"v31/pub from mq-pub\nv31/req ping\n", "{:?}", b.kind);
+        // The request arrived, so mq-rr has subscribed to the response topic.
+        mq_pub(&b, &["-t", "v31/resp", "-V", "31", "-m", "pong"]);
+        assert_eq!(finish(rr).ok().out(), "pong\n", "{:?}", b.kind);
+        let connect = r.out().lines().find(|l| l.ends_with(" sending CONNECT")).map(str::to_owned).unwrap_or_default();
+        let id = connect.strip_prefix("Client ").and_then(|r| r.strip_suffix(" sending CONNECT")).unwrap_or_default();
+        assert!(id.starts_with("mq-") && id.len() == 23, "{connect:?}");
+    }
+}
+
 /// Strips the value of `"tst":"..."` (the time of printing, which differs between two printers, and which
 /// Mosquitto 2.0.11 prints malformed).
 fn without_tst(out: &[u8]) -> Vec<u8> {

@@ -72,6 +72,34 @@ fn mq_bench_runs_bounded_against_the_broker() {
     assert!(sub_line.contains("\"received\":200") && sub_line.contains("\"lost\":0"), "{sub_line}");
 }
 
+/// `mq bench conn -u user%i -P pw%i` logs each client in as its own user (and `--connect-concurrency`
+/// limits the handshakes in progress without losing any).
+#[test]
+fn mq_bench_logs_each_client_in_as_its_own_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    for i in 0..3 {
+        let mut cmd = mq("mq-passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let st = cmd.args(["-I", "1", "-b"]).arg(&pw).arg(format!("user{i}")).arg(format!("pw{i}")).status().unwrap();
+        assert!(st.success());
+    }
+    let broker = Broker::mq_conf(|port| {
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", pw.display())
+    });
+    let out = mq("mq")
+        .args(["bench", "conn", "-p", &broker.port_arg(), "-c", "3", "-u", "user%i", "-P", "pw%i", "-D", "0", "--json"])
+        // At most two handshakes at once: the third waits for a slot, and gets one.
+        .args(["--connect-concurrency", "2"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(line.contains("\"connected\":3") && line.contains("\"errors\":0"), "{line}");
+}
+
 /// The README's run command is `cargo run --release -p mq -- broker`; with five binaries in the package
 /// that only works while `mq` is its default binary.
 #[test]

@@ -67,16 +67,22 @@ pub struct Common {
     /// New connections per second (0: as fast as possible).
     #[arg(short = 'R', long = "connect-rate", default_value_t = 1000.0)]
     pub connect_rate: f64,
+    /// Most connection handshakes (TCP connect to CONNACK) in progress at once (0: no limit). A limit
+    /// keeps a burst within the broker's listen backlog, so a connect storm measures the broker's
+    /// handshakes rather than SYN retransmission back-off.
+    #[arg(long = "connect-concurrency", default_value_t = 0)]
+    pub connect_concurrency: u32,
     /// Client id prefix; ids are <prefix>-<process id>-<client number>.
     #[arg(short = 'i', long = "id-prefix", default_value = "mqbench")]
     pub id_prefix: String,
     /// Keep alive in seconds.
     #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
     pub keepalive: u16,
-    /// User name.
+    /// User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own
+    /// user).
     #[arg(short = 'u', long = "username")]
     pub username: Option<String>,
-    /// Password.
+    /// Password; %i is the client number, %c the client id.
     #[arg(short = 'P', long = "pw")]
     pub password: Option<String>,
     /// Run time in seconds, from the moment every client is connected.

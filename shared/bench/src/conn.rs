@@ -32,15 +32,16 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects and completes the MQTT handshake.
-    pub async fn open(addr: SocketAddr, client_id: &str, common: &Common) -> Result<Conn, BenchError> {
+    /// Connects and completes the MQTT handshake as client number `index` (for `%i` and `%c` in the
+    /// user name and password).
+    pub async fn open(addr: SocketAddr, client_id: &str, index: u32, common: &Common) -> Result<Conn, BenchError> {
         let stream = TcpStream::connect(addr).await.map_err(BenchError::Connect)?;
         let _ = stream.set_nodelay(true);
         let version: ProtocolVersion = common.version.into();
         let mut connect = Connect::new(version, client_id);
         connect.keep_alive = common.keepalive;
-        connect.username = common.username.clone();
-        connect.password = common.password.clone().map(Bytes::from);
+        connect.username = common.username.as_deref().map(|u| crate::expand(u, index, client_id));
+        connect.password = common.password.as_deref().map(|p| Bytes::from(crate::expand(p, index, client_id)));
         let mut conn = Conn {
             stream,
             rbuf: BytesMut::with_capacity(4096),

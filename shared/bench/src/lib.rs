@@ -111,7 +111,7 @@ fn client_id(c: &Common, i: u32) -> String {
     format!("{}-{}-{i}", c.id_prefix, std::process::id())
 }
 
-fn expand(template: &str, i: u32, id: &str) -> String {
+pub(crate) fn expand(template: &str, i: u32, id: &str) -> String {
     template.replace("%i", &i.to_string()).replace("%c", id)
 }
 
@@ -133,17 +133,24 @@ where
     let first_error = Arc::new(parking_lot_free::Slot::default());
     let mut handles = Vec::with_capacity(c.count as usize);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let handshakes =
+        (c.connect_concurrency > 0).then(|| Arc::new(tokio::sync::Semaphore::new(c.connect_concurrency as usize)));
     for i in 0..c.count {
         if c.connect_rate > 0.0 {
             let at = start + Duration::from_secs_f64(f64::from(i) / c.connect_rate);
             tokio::time::sleep_until(at.into()).await;
         }
+        let slot = match &handshakes {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let (common, live, body, ready, first_error) =
             (c.clone(), live.clone(), body.clone(), ready_tx.clone(), first_error.clone());
         handles.push(tokio::spawn(async move {
             let id = client_id(&common, i);
             // Count before reporting ready: the spawner reads the counts once every client reported.
-            let result = Conn::open(addr, &id, &common).await;
+            let result = Conn::open(addr, &id, i, &common).await;
+            drop(slot);
             match result {
                 Ok(conn) => {
                     live.connected.fetch_add(1, Ordering::Relaxed);

@@ -478,7 +478,8 @@ impl Conn {
                 return None;
             }
         }
-        if security.authenticate(c.username.as_deref(), c.password.as_deref()).await.is_err() {
+        let peer_ip = crate::auth::peer_ip(&peer);
+        if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
             refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
             return None;
         }

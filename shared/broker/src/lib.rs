@@ -18,6 +18,7 @@
 //! so messages from one publisher keep their order. A large PUBLISH is read into pieces of its own and
 //! routed once complete ([`large`]).
 
+pub mod access;
 pub mod acl;
 pub mod auth;
 pub mod broker;
@@ -109,16 +110,21 @@ fn load_config(args: &BrokerArgs) -> Result<(Config, Vec<mq_config::Warning>), B
     Ok((cfg, warnings))
 }
 
-/// Builds the security settings of each listener (shared when `per_listener_settings` is off).
-fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, BrokerError> {
+/// Security settings of each listener, and the warnings loading them gave.
+type LoadedSecurity = (Vec<Arc<RwLock<Arc<Security>>>>, Vec<String>);
+
+/// Builds the security settings of each listener (shared when `per_listener_settings` is off). Password
+/// file lines that cannot be used are skipped, as Mosquitto does; they come back as warnings to log.
+fn load_security(cfg: &Config) -> Result<LoadedSecurity, BrokerError> {
     let mut shared: Option<Arc<RwLock<Arc<Security>>>> = None;
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for l in &cfg.listeners {
         let eff = cfg.security_for(l);
         // Errors name the configuration line that named the file.
         let opts = if *cfg.per_listener_settings { &l.security } else { &cfg.security };
-        let make = || -> Result<Arc<RwLock<Arc<Security>>>, BrokerError> {
-            let sec = Security::load(
+        let mut make = || -> Result<Arc<RwLock<Arc<Security>>>, BrokerError> {
+            let (sec, skipped) = Security::load(
                 eff.allow_anonymous,
                 eff.allow_zero_length_clientid,
                 eff.auto_id_prefix,
@@ -132,6 +138,7 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
                 };
                 BrokerError::Security { at, source }
             })?;
+            warnings.extend(skipped);
             Ok(Arc::new(RwLock::new(Arc::new(sec))))
         };
         let sec = if *cfg.per_listener_settings {
@@ -148,7 +155,7 @@ fn load_security(cfg: &Config) -> Result<Vec<Arc<RwLock<Arc<Security>>>>, Broker
         };
         out.push(sec);
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// Re-reads what SIGHUP reloads: limits, logging, password files. A configuration or password file that
@@ -175,7 +182,10 @@ fn reload(args: &BrokerArgs, current: &mut Config, broker: &Broker, listeners: &
     }
     let cfg = reloaded.config;
     match load_security(&cfg) {
-        Ok(secs) => {
+        Ok((secs, warnings)) => {
+            for w in &warnings {
+                log!(Warning, "{w}");
+            }
             for (ctx, sec) in listeners.iter().zip(secs) {
                 let fresh = sec.read().clone();
                 *ctx.security.write() = fresh;
@@ -210,10 +220,40 @@ fn drop_privileges(cfg: &Config) -> Result<(), BrokerError> {
         None => return Err(err("no such user".into())),
     };
     let cname = std::ffi::CString::new(user.name.clone()).map_err(|e| err(e.to_string()))?;
+    let groups = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_default();
+    let identity = access::Identity {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups: groups.iter().map(|g| g.as_raw()).collect(),
+    };
+    warn_unreadable_after_drop(cfg, &identity, &user.name);
     initgroups(&cname, user.gid).map_err(|e| err(e.to_string()))?;
     setgid(user.gid).map_err(|e| err(e.to_string()))?;
     setuid(user.uid).map_err(|e| err(e.to_string()))?;
     Ok(())
+}
+
+/// Warns about each password or ACL file the configuration names that `user` (about to be switched to)
+/// will not be able to read: the start read it as root, but a reload on SIGHUP would fail.
+fn warn_unreadable_after_drop(cfg: &Config, identity: &access::Identity, user: &str) {
+    let mut seen = std::collections::HashSet::new();
+    for l in &cfg.listeners {
+        let eff = cfg.security_for(l);
+        for (kind, path) in [("password file", eff.password_file), ("ACL file", eff.acl_file)] {
+            let Some(path) = path else { continue };
+            if !seen.insert(path.to_owned()) {
+                continue;
+            }
+            if let Some(why) = access::unreadable_reason(path, identity) {
+                log!(
+                    Warning,
+                    "The {kind} {} will not be readable by user {user} once privileges are dropped ({why}); \
+                     reloading it on SIGHUP will fail.",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Raises the open-file limit to the hard limit: every client costs a descriptor.
@@ -239,12 +279,19 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     for w in &warnings {
         log!(Warning, "{w}");
     }
-    let securities = load_security(&cfg)?;
+    let (securities, security_warnings) = load_security(&cfg)?;
     if args.test_config {
+        // Lines the broker would skip are reported, but the broker would start: the check passes.
+        for w in &security_warnings {
+            log!(Warning, "{w}");
+        }
         println!("Configuration OK");
         return Ok(());
     }
     log::logger().configure(&cfg.log, args.verbose, None)?;
+    for w in &security_warnings {
+        log!(Warning, "{w}");
+    }
     raise_fd_limit();
 
     // Order: daemonise (fork) before any thread exists; start the runtime and install the signal

@@ -124,6 +124,8 @@ pub fn session(args: &ConnectArgs, kind: ToolKind) -> Result<Session, ClientErro
     let client_id = match (&args.id, &args.id_prefix) {
         (Some(id), _) => id.clone(),
         (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        // MQTT 3.1 has no empty client id: make one up, as Mosquitto's client library does.
+        (None, None) if version == ProtocolVersion::V31 => generated_client_id(),
         (None, None) => String::new(),
     };
     let mut connect = Connect::new(version, client_id);
@@ -154,6 +156,22 @@ pub fn session(args: &ConnectArgs, kind: ToolKind) -> Result<Session, ClientErro
         max_inflight: args.max_inflight.unwrap_or(20),
         url_topic: url.map(|u| u.topic),
     })
+}
+
+/// Longest client id an MQTT 3.1 server must accept.
+pub const MQTT31_MAX_CLIENT_ID: usize = 23;
+
+/// A client id for MQTT 3.1 connections without `-i` or `-I`: `mq-` and 20 random letters and digits,
+/// 23 characters in all (Mosquitto's clients send `mosq-` and 18).
+pub fn generated_client_id() -> String {
+    const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut id = String::with_capacity(MQTT31_MAX_CLIENT_ID);
+    id.push_str("mq-");
+    while id.len() < MQTT31_MAX_CLIENT_ID {
+        let i = rand::random_range(0..ALPHANUMERIC.len());
+        id.push(char::from(ALPHANUMERIC[i]));
+    }
+    id
 }
 
 fn endpoint(args: &ConnectArgs, url: Option<&BrokerUrl>, proxy: Option<ProxyUrl>) -> Result<Endpoint, ClientError> {
@@ -268,6 +286,20 @@ mod tests {
     fn id_prefix_appends_the_pid() {
         let s = sub(&["-I", "pre-"]).unwrap();
         assert_eq!(s.connect.client_id, format!("pre-{}", std::process::id()));
+    }
+
+    #[test]
+    fn mqtt31_without_an_id_gets_a_generated_one() {
+        let s = sub(&["-V", "31"]).unwrap();
+        let id = &s.connect.client_id;
+        assert_eq!(id.len(), MQTT31_MAX_CLIENT_ID, "{id}");
+        assert!(id.starts_with("mq-") && id[3..].bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        assert_ne!(sub(&["-V", "31"]).unwrap().connect.client_id, *id, "random");
+        // Given ids are kept, and later versions still send an empty one.
+        assert_eq!(sub(&["-V", "31", "-i", "me"]).unwrap().connect.client_id, "me");
+        assert!(sub(&["-V", "31", "-I", "p-"]).unwrap().connect.client_id.starts_with("p-"));
+        assert_eq!(sub(&["-V", "311"]).unwrap().connect.client_id, "");
+        assert_eq!(sub(&["-V", "5"]).unwrap().connect.client_id, "");
     }
 
     #[test]

@@ -41,6 +41,10 @@
 //! * Edits are atomic (temporary file, fsync, rename; owner and mode kept). `-c` creates the file
 //!   with mode 0600 whatever the umask (Mosquitto: 0644 with the usual umask), since the file
 //!   holds password hashes.
+//! * Edits are serialised: the file is locked from reading it to replacing it ([`crate::lock`]),
+//!   so concurrent `mq-passwd` runs never lose each other's changes (Mosquitto's can). A file
+//!   another process keeps locked for [`LOCK_TIMEOUT`] is an error, exit 1. Passwords are asked for
+//!   and hashed before the lock is taken.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal as _, Write};
@@ -54,6 +58,7 @@ use clap::CommandFactory as _;
 use crate::atomic::{self, AtomicWriteError, Step, os_message};
 use crate::file::{ParseError, PasswordFile, UpgradeError, UsernameError, validate_username};
 use crate::hash::{HashAlgorithm, HashError, PasswordHash, default_iterations};
+use crate::lock::{LOCK_TIMEOUT, LockError, LockedFile};
 
 /// Longest password accepted, as Mosquitto.
 pub const MAX_PASSWORD_LEN: usize = 65_535;
@@ -199,6 +204,15 @@ pub enum PasswdError {
         /// Which step failed and why.
         #[source]
         source: AtomicWriteError,
+    },
+    /// The file to edit could not be locked against other editors; it is unchanged.
+    #[error("Unable to lock password file {}: {source}.", .path.display())]
+    Lock {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: LockError,
     },
     /// The file to edit has unusable lines; it is unchanged.
     #[error("Corrupt password file, not changed:\n{0}")]
@@ -409,6 +423,16 @@ pub fn run(args: PasswdArgs) -> Result<(), PasswdError> {
             let mut file = PasswordFile::new();
             file.set(&username, hash(&password)?)?;
             let target = resolve(&plan.file);
+            // An existing file is replaced under its lock, so an edit running meanwhile finishes
+            // first (its change is then replaced as well, as -c asks) rather than lands after.
+            let _lock = match LockedFile::open(&target, LOCK_TIMEOUT) {
+                Ok(locked) => Some(locked),
+                Err(LockError::Open(e)) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(LockError::Open(source)) => {
+                    return Err(PasswdError::CreateFile { path: plan.file.clone(), source });
+                }
+                Err(source) => return Err(PasswdError::Lock { path: plan.file.clone(), source }),
+            };
             atomic::replace(&target, file.to_text().as_bytes(), NEW_FILE_MODE).map_err(|e| match e.step {
                 Step::CreateTemp => PasswdError::CreateFile { path: plan.file.clone(), source: e.source },
                 _ => PasswdError::Write { path: plan.file.clone(), source: e },
@@ -417,28 +441,50 @@ pub fn run(args: PasswdArgs) -> Result<(), PasswdError> {
         Action::Set { username, password } => {
             // As Mosquitto: open (and here also check) the file before asking for the password.
             let (target, text) = read_for_edit(&plan.file)?;
-            let mut file = PasswordFile::parse(&text, &plan.file).map_err(PasswdError::Corrupt)?;
+            PasswordFile::parse(&text, &plan.file).map_err(PasswdError::Corrupt)?;
             let password = match password {
                 Some(p) => p,
                 None => prompt_new_password()?,
             };
-            file.set(&username, hash(&password)?)?;
+            let new_hash = hash(&password)?;
+            // The edit itself works on the file as it is once locked: another editor may have
+            // changed it since.
+            let locked = lock_for_edit(&plan.file, &target)?;
+            let mut file = PasswordFile::parse(&locked.contents, &plan.file).map_err(PasswdError::Corrupt)?;
+            file.set(&username, new_hash)?;
             write_edit(&plan.file, &target, &file)
         }
         Action::Delete { username } => {
-            let (target, text) = read_for_edit(&plan.file)?;
-            let mut file = PasswordFile::parse(&text, &plan.file).map_err(PasswdError::Corrupt)?;
+            let target = resolve(&plan.file);
+            let locked = lock_for_edit(&plan.file, &target)?;
+            let mut file = PasswordFile::parse(&locked.contents, &plan.file).map_err(PasswdError::Corrupt)?;
             if !file.remove(&username) {
                 return Err(PasswdError::UserNotFound(username));
             }
             write_edit(&plan.file, &target, &file)
         }
         Action::Upgrade => {
+            // Hashing every line is slow: do it unlocked, then check under the lock that the file
+            // is still what was hashed (and hash again, locked, in the rare case it is not).
             let (target, text) = read_for_edit(&plan.file)?;
-            let file = crate::file::upgrade_plaintext(&text, &plan.file, hash)?;
+            let upgraded = crate::file::upgrade_plaintext(&text, &plan.file, hash)?;
+            let locked = lock_for_edit(&plan.file, &target)?;
+            let file = if locked.contents == text {
+                upgraded
+            } else {
+                crate::file::upgrade_plaintext(&locked.contents, &plan.file, hash)?
+            };
             write_edit(&plan.file, &target, &file)
         }
     }
+}
+
+/// Locks the file to edit and reads it (see [`crate::lock`]).
+fn lock_for_edit(shown: &Path, target: &Path) -> Result<LockedFile, PasswdError> {
+    LockedFile::open(target, LOCK_TIMEOUT).map_err(|e| match e {
+        LockError::Open(source) => PasswdError::OpenFile { path: shown.to_owned(), source },
+        source => PasswdError::Lock { path: shown.to_owned(), source },
+    })
 }
 
 /// The real file behind `path` (symlinks resolved, like Mosquitto's `realpath`), so the atomic
@@ -636,6 +682,18 @@ mod tests {
         assert_eq!((o.code, o.stderr.as_str()), (2, "Error: Passwords do not match.\n"));
         let o = outcome(&PasswdError::UserNotFound("bob".into()));
         assert_eq!((o.code, o.stderr.as_str()), (1, "Warning: User bob not found in password file.\n"));
+    }
+
+    #[test]
+    fn lock_failures_exit_1_with_the_file_named() {
+        let busy = PasswdError::Lock { path: "pw".into(), source: LockError::Busy(LOCK_TIMEOUT) };
+        let o = outcome(&busy);
+        assert_eq!(
+            (o.code, o.stderr.as_str()),
+            (1, "Error: Unable to lock password file pw: another process kept it locked for 30 s.\n")
+        );
+        let nolck = PasswdError::Lock { path: "pw".into(), source: LockError::Lock(io::Error::from_raw_os_error(37)) };
+        assert_eq!(outcome(&nolck).stderr, "Error: Unable to lock password file pw: No locks available.\n");
     }
 
     fn dialogue(input: &[u8]) -> (Result<Vec<u8>, PasswdError>, String) {

@@ -12,6 +12,13 @@
 //! error (Mosquitto 2.0's broker rejects them as well); [`upgrade_plaintext`] is the one reader that
 //! accepts them, for `mq-passwd -U`.
 //!
+//! Two ways to read: [`PasswordFile::parse`] / [`PasswordFile::load`] refuse a file with any
+//! unusable line (what an editor such as `mq-passwd` needs: rewriting the file must never lose a
+//! line it did not understand). [`PasswordFile::parse_lenient`] / [`PasswordFile::load_lenient`]
+//! are the broker's reading, as Mosquitto's: the usable entries, and the unusable lines skipped and
+//! reported (for a log) rather than stopping the start. A leniently read file lacks the skipped
+//! lines, so it must not be written back.
+//!
 //! Editing ([`PasswordFile::set`], [`PasswordFile::remove`]) keeps every other line byte for byte,
 //! comments and order included, and [`PasswordFile::to_text`] renders the result.
 
@@ -20,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::hash::{HashError, PasswordHash, looks_hashed};
+use crate::hash::{HashError, HashParams, PasswordHash, looks_hashed};
 
 /// Longest username Mosquitto accepts (the MQTT string limit).
 pub const MAX_USERNAME_LEN: usize = 65_535;
@@ -36,6 +43,9 @@ struct Inner {
     lines: Vec<Line>,
     /// username → index into `lines`.
     index: HashMap<String, usize>,
+    /// What an unknown username is checked against: the file's most common parameters, or `None`
+    /// for a file without entries (then [`PasswordHash::decoy`]).
+    decoy: Option<PasswordHash>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,19 +233,39 @@ fn split_line(line: &str) -> Result<RawLine<'_>, LineErrorKind> {
     Ok(RawLine::Entry { username, field: field.trim() })
 }
 
-/// Shared driver of [`PasswordFile::parse`] and [`upgrade_plaintext`]: walks the lines, applies
-/// the comment/blank/colon/username/duplicate rules, and asks `entry` to turn each hash field
-/// into a hash. Collects every error.
+/// How [`parse_with`] treats lines it cannot use. Either way every such line is reported; the
+/// modes differ only in what counts as unusable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// For files that will be rewritten: a line that is not UTF-8 is an error even when it is a
+    /// comment, since it could not be written back byte for byte.
+    Strict,
+    /// For the broker: a comment is a comment whatever its encoding (Mosquitto looks at the first
+    /// byte only).
+    Lenient,
+}
+
+/// Shared driver of [`PasswordFile::parse`], [`PasswordFile::parse_lenient`] and
+/// [`upgrade_plaintext`]: walks the lines, applies the comment/blank/colon/username/duplicate
+/// rules, and asks `entry` to turn each hash field into a hash. Returns the usable lines and every
+/// error.
+///
+/// A username is taken by the first line that defines it with a usable hash; a later line for it
+/// is a duplicate. A first line whose hash is unusable does not take the name, so a leniently read
+/// file still has the user's good line.
 fn parse_with(
     text: &[u8],
-    path: &Path,
+    mode: Mode,
     mut entry: impl FnMut(&str) -> Result<PasswordHash, LineErrorKind>,
-) -> Result<Inner, ParseError> {
+) -> (Inner, Vec<LineError>) {
     let mut inner = Inner::default();
     let mut errors = Vec::new();
     let mut first_line: HashMap<String, usize> = HashMap::new();
     for (number, bytes) in lines(text) {
         let Ok(line) = std::str::from_utf8(bytes) else {
+            if mode == Mode::Lenient && bytes.trim_ascii_start().first() == Some(&b'#') {
+                continue;
+            }
             errors.push(LineError { line: number, kind: LineErrorKind::NotUtf8 });
             continue;
         };
@@ -243,10 +273,10 @@ fn parse_with(
             RawLine::Verbatim => Ok(Line::Verbatim(line.to_owned())),
             RawLine::Entry { username, field } => {
                 if let Some(&first) = first_line.get(username) {
-                    return Err(LineErrorKind::Duplicate { username: username.to_owned(), first_line: first });
+                    return Err(LineErrorKind::Duplicate { username: snippet(username), first_line: first });
                 }
-                first_line.insert(username.to_owned(), number);
                 let hash = entry(field)?;
+                first_line.insert(username.to_owned(), number);
                 Ok(Line::Entry { username: username.to_owned(), hash, raw: Some(line.to_owned()) })
             }
         });
@@ -255,7 +285,28 @@ fn parse_with(
             Err(kind) => errors.push(LineError { line: number, kind }),
         }
     }
+    inner.refresh_decoy();
+    (inner, errors)
+}
+
+/// [`parse_with`] where any error fails the whole file.
+fn parse_strict(
+    text: &[u8],
+    path: &Path,
+    entry: impl FnMut(&str) -> Result<PasswordHash, LineErrorKind>,
+) -> Result<Inner, ParseError> {
+    let (inner, errors) = parse_with(text, Mode::Strict, entry);
     if errors.is_empty() { Ok(inner) } else { Err(ParseError { path: path.to_owned(), errors }) }
+}
+
+/// `text` for an error message: at most 64 characters of it, so a 1 MB line in a password file
+/// cannot become a 1 MB log line.
+pub(crate) fn snippet(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", text.get(..cut).unwrap_or_default()),
+        None => text.to_owned(),
+    }
 }
 
 impl Inner {
@@ -264,6 +315,19 @@ impl Inner {
             self.index.insert(username.clone(), self.lines.len());
         }
         self.lines.push(line);
+    }
+
+    /// Picks the decoy's parameters: those most entries have (the first of them on a tie), so an
+    /// unknown username costs what a known one with a wrong password costs.
+    fn refresh_decoy(&mut self) {
+        let mut counts: HashMap<HashParams, (usize, usize)> = HashMap::new();
+        for (order, line) in self.lines.iter().enumerate() {
+            if let Line::Entry { hash, .. } = line {
+                counts.entry(hash.params()).or_insert((0, order)).0 += 1;
+            }
+        }
+        let most_common = counts.into_iter().max_by_key(|&(_, (count, first))| (count, std::cmp::Reverse(first)));
+        self.decoy = most_common.map(|(params, _)| PasswordHash::decoy_with(params));
     }
 
     fn reindex(&mut self) {
@@ -291,8 +355,22 @@ impl PasswordFile {
     /// A [`ParseError`] listing every unusable line (bad or unknown hash, missing `:`, empty
     /// username, duplicate user, plain-text password, invalid UTF-8).
     pub fn parse(text: impl AsRef<[u8]>, path: impl AsRef<Path>) -> Result<Self, ParseError> {
-        let inner = parse_with(text.as_ref(), path.as_ref(), |field| Ok(PasswordHash::parse(field)?))?;
+        let inner = parse_strict(text.as_ref(), path.as_ref(), |field| Ok(PasswordHash::parse(field)?))?;
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Parses the text of a password file as the broker reads it (and as Mosquitto does): every
+    /// usable entry, and the unusable lines skipped. The second value lists the skipped lines
+    /// (`None` when there are none), for a log; the reasons are those [`PasswordFile::parse`] gives,
+    /// except that a comment line is never one. For a username defined twice, the first usable
+    /// line counts.
+    ///
+    /// The result lacks the skipped lines: do not write it back ([`PasswordFile::to_text`]) over
+    /// the file it came from.
+    pub fn parse_lenient(text: impl AsRef<[u8]>, path: impl AsRef<Path>) -> (Self, Option<ParseError>) {
+        let (inner, errors) = parse_with(text.as_ref(), Mode::Lenient, |field| Ok(PasswordHash::parse(field)?));
+        let skipped = (!errors.is_empty()).then(|| ParseError { path: path.as_ref().to_owned(), errors });
+        (Self { inner: Arc::new(inner) }, skipped)
     }
 
     /// Reads and parses a password file.
@@ -303,6 +381,16 @@ impl PasswordFile {
         let path = path.as_ref();
         let text = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
         Ok(Self::parse(text, path)?)
+    }
+
+    /// Reads a password file leniently (see [`PasswordFile::parse_lenient`]).
+    ///
+    /// # Errors
+    /// Only [`LoadError::Io`]: a file that cannot be read. Unusable lines are returned, not errors.
+    pub fn load_lenient(path: impl AsRef<Path>) -> Result<(Self, Option<ParseError>), LoadError> {
+        let path = path.as_ref();
+        let text = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
+        Ok(Self::parse_lenient(text, path))
     }
 
     /// The hash stored for `username`, if any.
@@ -325,16 +413,30 @@ impl PasswordFile {
 
     /// Checks a login. `false` for an unknown user or a wrong password.
     ///
-    /// The digest comparison is constant-time, and an unknown username still costs one `$7$`
-    /// verification at the default iteration count, so timing reveals little about which
-    /// usernames exist. May take ~100 ms for argon2id entries: call it from a blocking thread.
+    /// The digest comparison is constant-time, and an unknown username is checked against the
+    /// file's decoy ([`PasswordFile::hash_for`]), which costs what checking a real entry costs, so
+    /// timing does not tell which usernames exist. May take ~100 ms for argon2id entries: call it
+    /// from a blocking thread.
     pub fn verify(&self, username: &str, password: &[u8]) -> bool {
+        let (hash, known) = self.hash_for(username);
+        // For an unknown user the check runs all the same, for its time; the answer is false.
+        hash.verify(password) && known
+    }
+
+    /// The hash a login as `username` is checked against, and whether the user exists: the user's
+    /// own hash, or for an unknown username a decoy that no password matches, with the parameters
+    /// (algorithm, iterations or argon2 costs, salt length) most entries of this file have; for a
+    /// file without entries, `$7$` at [`DEFAULT_ITERATIONS`](crate::hash::DEFAULT_ITERATIONS).
+    ///
+    /// A user whose entry uses less common parameters than the rest can still be told apart by
+    /// timing; a file whose entries all share parameters (what `mq-passwd` and
+    /// `mosquitto_passwd` write with their defaults) does not tell.
+    pub fn hash_for(&self, username: &str) -> (&PasswordHash, bool) {
+        static EMPTY_FILE_DECOY: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
         match self.get(username) {
-            Some(hash) => hash.verify(password),
+            Some(hash) => (hash, true),
             None => {
-                // Spend the time a real check would take; the result is false whatever it says.
-                let _ = PasswordHash::decoy().verify(password);
-                false
+                (self.inner.decoy.as_ref().unwrap_or_else(|| EMPTY_FILE_DECOY.get_or_init(PasswordHash::decoy)), false)
             }
         }
     }
@@ -373,6 +475,7 @@ impl PasswordFile {
             }
             None => inner.push(line),
         }
+        inner.refresh_decoy();
         Ok(())
     }
 
@@ -386,6 +489,7 @@ impl PasswordFile {
             inner.lines.remove(i);
         }
         inner.reindex();
+        inner.refresh_decoy();
         true
     }
 
@@ -460,7 +564,7 @@ pub fn upgrade_plaintext(
             });
         }
     }
-    let mut inner = parse_with(text, path, |field| {
+    let mut inner = parse_strict(text, path, |field| {
         if field.is_empty() {
             return Err(LineErrorKind::EmptyPassword);
         }
@@ -510,6 +614,42 @@ mod tests {
         assert!(file.get("nobody").is_none());
         // Unchanged input renders byte for byte.
         assert_eq!(file.to_text(), text);
+    }
+
+    /// An unknown username costs one verification with the parameters the file's entries have,
+    /// not a fixed cost: with `mosquitto_passwd`'s 101 iterations, a fixed 10,000-iteration decoy
+    /// made unknown names 80 times slower to refuse than wrong passwords.
+    #[test]
+    fn unknown_users_are_checked_with_the_files_own_parameters() {
+        let mosquitto = |user: &str, salt: &[u8]| {
+            format!("{user}:{}", PasswordHash::pbkdf2_with_salt(b"pw", salt, NonZeroU32::new(101).expect("101")))
+        };
+        let text = [TV6.to_owned(), mosquitto("a", b"saltsaltsalt"), mosquitto("b", b"SALTSALTSALT"), TV7.to_owned()]
+            .join("\n");
+        let file = PasswordFile::parse(&text, "pw").expect("parses");
+        let (decoy, known) = file.hash_for("nobody");
+        assert!(!known);
+        let expected = HashParams::Sha512Pbkdf2 { iterations: NonZeroU32::new(101).expect("101"), salt_len: 12 };
+        assert_eq!(decoy.params(), expected);
+        assert_eq!(file.hash_for("a").0.params(), expected);
+        assert_eq!(file.hash_for("tv6"), (file.get("tv6").expect("tv6"), true));
+        assert!(!file.verify("nobody", b"pw"));
+
+        // Edits follow the majority; a tie goes to the parameters seen first.
+        let mut edited = file.clone();
+        for user in ["a", "b", "tv7"] {
+            assert!(edited.remove(user));
+        }
+        assert_eq!(edited.hash_for("nobody").0.params(), HashParams::Sha512 { salt_len: 12 });
+        edited.set("c", PasswordHash::pbkdf2_with_salt(b"pw", b"0123456789ab", NonZeroU32::MIN)).expect("set");
+        assert_eq!(edited.hash_for("nobody").0.params(), HashParams::Sha512 { salt_len: 12 });
+
+        // Without entries: $7$ at the default iteration count.
+        let empty = PasswordFile::parse("# nobody yet\n", "pw").expect("parses");
+        assert_eq!(
+            empty.hash_for("x").0.params(),
+            HashParams::Sha512Pbkdf2 { iterations: crate::hash::default_iterations(), salt_len: 12 }
+        );
     }
 
     #[test]
@@ -572,6 +712,89 @@ mod tests {
         text.extend_from_slice(b"\nbad\xff:x\n");
         let err = PasswordFile::parse(&text, "f").expect_err("must fail");
         assert_eq!(err.to_string(), "f:2: line is not valid UTF-8");
+    }
+
+    /// What Mosquitto 2.0's broker starts with, read the way it does: usable entries kept, every
+    /// other line skipped and reported.
+    #[test]
+    fn lenient_parse_skips_and_reports_bad_lines() {
+        let h7 = hash_field(TV7);
+        let mut text = Vec::new();
+        for line in [
+            "# comment".to_owned(),                 // 1
+            "name-only".to_owned(),                 // 2: no ':'
+            format!("tv7:{h7}"),                    // 3: good
+            format!("tv6:{}", hash_field(TV6)),     // 4: good
+            "bob:plain".to_owned(),                 // 5: plain text
+            format!("tv7:{}", hash_field(TV6)),     // 6: duplicate, first one counts
+            "".to_owned(),                          // 7
+            format!("u:{}", "x".repeat(1 << 20)),   // 8: 1 MB line
+            format!("{}:{h7}", "u".repeat(70_000)), // 9: username too long
+        ] {
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"caf\xe9:x\n"); // 10: not UTF-8
+        text.extend_from_slice(b"  # caf\xe9 (Latin-1 comment)\n"); // 11: a comment all the same
+        text.extend_from_slice(format!("carol:$7$1$AAECAwQFBgcICQoL${}", "!".repeat(200_000)).as_bytes()); // 12
+
+        assert!(PasswordFile::parse(&text, "pw").is_err(), "the strict reading refuses the file");
+        let (file, skipped) = PasswordFile::parse_lenient(&text, "pw");
+        assert_eq!(file.entries().map(|(u, _)| u).collect::<Vec<_>>(), ["tv7", "tv6"]);
+        assert!(file.verify("tv7", b"secret"), "the first tv7 line counts");
+        assert!(file.verify("tv6", b"secret"));
+        let skipped = skipped.expect("bad lines reported");
+        assert_eq!(skipped.errors().iter().map(|e| e.line).collect::<Vec<_>>(), [2, 5, 6, 8, 9, 10, 12]);
+        let text = skipped.to_string();
+        assert!(text.starts_with("pw:2: missing ':' between username and password hash\n"), "{text}");
+        assert!(text.contains("pw:6: duplicate entry for user 'tv7' (first defined on line 3)"), "{text}");
+        assert!(text.contains("pw:9: username is 70000 bytes long, the limit is 65535"), "{text}");
+        assert!(text.contains("pw:10: line is not valid UTF-8"), "{text}");
+        assert!(text.contains("pw:12: hash is not valid base64"), "{text}");
+        // No message echoes a long line back.
+        assert!(text.lines().all(|l| l.len() < 200), "{text}");
+
+        // A clean file has nothing to report.
+        let (file, skipped) = PasswordFile::parse_lenient(format!("{TV7}\n"), "pw");
+        assert!(skipped.is_none());
+        assert_eq!(file.len(), 1);
+    }
+
+    /// A user whose first line is unusable still logs in with a later good line (a leniently read
+    /// file must not lock a user out over a line that is skipped anyway).
+    #[test]
+    fn lenient_parse_a_bad_first_line_does_not_shadow_a_good_one() {
+        let text = format!("tv7:$7$101$AAAA\n{TV7}\n");
+        let (file, skipped) = PasswordFile::parse_lenient(&text, "pw");
+        assert!(file.verify("tv7", b"secret"));
+        assert_eq!(skipped.expect("line 1").errors().iter().map(|e| e.line).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn load_lenient_reports_only_io_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(PasswordFile::load_lenient(dir.path().join("missing")), Err(LoadError::Io { .. })));
+        let path = dir.path().join("pw");
+        std::fs::write(&path, format!("x\n{TV7}\n")).expect("write");
+        let (file, skipped) = PasswordFile::load_lenient(&path).expect("loads");
+        assert!(file.verify("tv7", b"secret"));
+        assert_eq!(skipped.expect("line 1").path(), path);
+    }
+
+    #[test]
+    fn error_messages_quote_at_most_a_snippet() {
+        let long = "a".repeat(100_000);
+        for field in [
+            format!("${long}$x"),
+            format!("$7${long}$AAECAwQFBgcICQoL$AAAA"),
+            format!("$argon2id${long}$m=1,t=1,p=1$x$y"),
+            format!("$argon2id$v=19${long}=1,t=1,p=1$AAAAAAAAAAA$AAAAAA"),
+        ] {
+            let err = PasswordHash::parse(&field).expect_err("bad").to_string();
+            assert!(err.len() < 300, "{}", err.len());
+        }
+        assert_eq!(snippet("short"), "short");
+        assert_eq!(snippet(&"é".repeat(65)), format!("{}...", "é".repeat(64)));
     }
 
     #[test]

@@ -25,6 +25,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha2::{Digest as _, Sha512};
 use subtle::ConstantTimeEq as _;
 
+use crate::file::snippet;
+
 /// Default PBKDF2 iteration count for new `$7$` hashes.
 ///
 /// Mosquitto 2.0 writes 101 iterations, which costs an attacker with a stolen file almost nothing
@@ -165,6 +167,37 @@ pub enum HashError {
     Argon2(String),
 }
 
+/// What a verification against a hash costs: its algorithm with the parameters that decide the work
+/// (iteration count, argon2 costs, salt and digest lengths), without salt or digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashParams {
+    /// `$6$`.
+    Sha512 {
+        /// Salt bytes.
+        salt_len: usize,
+    },
+    /// `$7$`.
+    Sha512Pbkdf2 {
+        /// PBKDF2 iterations.
+        iterations: NonZeroU32,
+        /// Salt bytes.
+        salt_len: usize,
+    },
+    /// `$argon2id$`.
+    Argon2id {
+        /// Memory in KiB.
+        m_cost: u32,
+        /// Passes.
+        t_cost: u32,
+        /// Lanes.
+        p_cost: u32,
+        /// Salt bytes.
+        salt_len: usize,
+        /// Digest bytes.
+        hash_len: usize,
+    },
+}
+
 /// A parsed password hash: algorithm, parameters, salt and digest.
 ///
 /// Parse with [`str::parse`] / [`PasswordHash::parse`], print with [`fmt::Display`] (the exact text
@@ -259,7 +292,7 @@ impl PasswordHash {
             "6" => parse_sha512(body),
             "7" => parse_pbkdf2(body),
             "argon2id" => parse_argon2id(body),
-            other => Err(HashError::UnknownType(other.to_owned())),
+            other => Err(HashError::UnknownType(snippet(other))),
         }
     }
 
@@ -342,6 +375,45 @@ impl PasswordHash {
         }
     }
 
+    /// The parameters that decide what verifying against this hash costs.
+    pub fn params(&self) -> HashParams {
+        match &self.repr {
+            Repr::Sha512 { salt, .. } => HashParams::Sha512 { salt_len: salt.len() },
+            Repr::Pbkdf2 { iterations, salt, .. } => {
+                HashParams::Sha512Pbkdf2 { iterations: *iterations, salt_len: salt.len() }
+            }
+            Repr::Argon2id { m_cost, t_cost, p_cost, salt, hash } => HashParams::Argon2id {
+                m_cost: *m_cost,
+                t_cost: *t_cost,
+                p_cost: *p_cost,
+                salt_len: salt.len(),
+                hash_len: hash.len(),
+            },
+        }
+    }
+
+    /// A hash with `params` that no password matches (random salt, random digest): verifying
+    /// against it costs what verifying against a real hash with these parameters costs. For
+    /// unknown user names, so that refusing them takes as long as refusing a wrong password.
+    pub fn decoy_with(params: HashParams) -> Self {
+        let repr = match params {
+            HashParams::Sha512 { salt_len } => {
+                Repr::Sha512 { salt: random_salt(salt_len).into(), hash: random_digest() }
+            }
+            HashParams::Sha512Pbkdf2 { iterations, salt_len } => {
+                Repr::Pbkdf2 { iterations, salt: random_salt(salt_len).into(), hash: random_digest() }
+            }
+            HashParams::Argon2id { m_cost, t_cost, p_cost, salt_len, hash_len } => Repr::Argon2id {
+                m_cost,
+                t_cost,
+                p_cost,
+                salt: random_salt(salt_len).into(),
+                hash: random_salt(hash_len).into(),
+            },
+        };
+        Self { repr }
+    }
+
     /// The decoded salt.
     pub fn salt(&self) -> &[u8] {
         match &self.repr {
@@ -381,8 +453,8 @@ impl PasswordHash {
         }
     }
 
-    /// A `$7$` hash that no password matches, used to spend the time of a real verification when
-    /// the username is unknown (so response time does not reveal which usernames exist).
+    /// A `$7$` hash at the default iteration count that no password matches: the decoy of a file
+    /// without entries (see [`PasswordHash::decoy_with`]).
     pub(crate) fn decoy() -> Self {
         Self {
             repr: Repr::Pbkdf2 {
@@ -410,6 +482,12 @@ fn random_salt(len: usize) -> Vec<u8> {
     // rand's thread RNG is a CSPRNG seeded from the OS.
     rand::fill(&mut salt[..]);
     salt
+}
+
+fn random_digest() -> [u8; HASH_LEN] {
+    let mut digest = [0u8; HASH_LEN];
+    rand::fill(&mut digest[..]);
+    digest
 }
 
 fn sha512_salted(password: &[u8], salt: &[u8]) -> [u8; HASH_LEN] {
@@ -490,7 +568,7 @@ fn parse_pbkdf2(body: &str) -> Result<PasswordHash, HashError> {
 
 /// Strict decimal (no sign, no spaces), 1..=u32::MAX.
 fn parse_iterations(field: &str) -> Result<NonZeroU32, HashError> {
-    let bad = || HashError::BadIterations(field.to_owned());
+    let bad = || HashError::BadIterations(snippet(field));
     if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -512,10 +590,10 @@ fn parse_argon2id(body: &str) -> Result<PasswordHash, HashError> {
         return Err(MALFORMED);
     };
     if version != "v=19" {
-        return Err(HashError::Argon2Version(version.to_owned()));
+        return Err(HashError::Argon2Version(snippet(version)));
     }
     let (m_cost, t_cost, p_cost) =
-        parse_argon2_params(params).map_err(|reason| HashError::Argon2Params { params: params.to_owned(), reason })?;
+        parse_argon2_params(params).map_err(|reason| HashError::Argon2Params { params: snippet(params), reason })?;
     let salt = decode_salt(salt, &B64_LENIENT)?;
     if salt.len() < argon2::MIN_SALT_LEN {
         return Err(HashError::Argon2SaltTooShort(salt.len()));
@@ -525,7 +603,7 @@ fn parse_argon2id(body: &str) -> Result<PasswordHash, HashError> {
         return Err(HashError::Argon2HashTooShort(hash.len()));
     }
     check_argon2_params(m_cost, t_cost, p_cost, hash.len())
-        .map_err(|reason| HashError::Argon2Params { params: params.to_owned(), reason })?;
+        .map_err(|reason| HashError::Argon2Params { params: snippet(params), reason })?;
     Ok(PasswordHash { repr: Repr::Argon2id { m_cost, t_cost, p_cost, salt: salt.into(), hash: hash.into() } })
 }
 
@@ -534,17 +612,18 @@ fn parse_argon2_params(params: &str) -> Result<(u32, u32, u32), String> {
     let (mut m, mut t, mut p) = (None, None, None);
     for item in params.split(',') {
         let Some((key, value)) = item.split_once('=') else {
-            return Err(format!("'{item}' is not key=value"));
+            return Err(format!("'{}' is not key=value", snippet(item)));
         };
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("'{key}' value '{value}' is not a whole number"));
+            return Err(format!("'{}' value '{}' is not a whole number", snippet(key), snippet(value)));
         }
-        let value: u32 = value.parse().map_err(|_| format!("'{key}' value '{value}' is too large"))?;
+        let value: u32 =
+            value.parse().map_err(|_| format!("'{}' value '{}' is too large", snippet(key), snippet(value)))?;
         let slot = match key {
             "m" => &mut m,
             "t" => &mut t,
             "p" => &mut p,
-            other => return Err(format!("unknown parameter '{other}'")),
+            other => return Err(format!("unknown parameter '{}'", snippet(other))),
         };
         if slot.replace(value).is_some() {
             return Err(format!("parameter '{key}' given twice"));
@@ -743,6 +822,28 @@ mod tests {
         assert!(line.starts_with("$6$"), "{line}");
         assert_eq!(line.split('$').count(), 4);
         assert!(PasswordHash::parse(&line).expect("parses").verify(b"pw"));
+    }
+
+    #[test]
+    fn decoys_have_the_parameters_asked_for() {
+        for line in [
+            TV7,
+            TV6,
+            "$7$10000$AAECAwQFBgcICQoL$Xr99N9ym9ys8TWxis5ajETJq6EVYzmc6nb8t3pUYnPBbCAbICS4xejTltonXWCtJNBvA+By+TXUqU6qCblO00w==",
+        ] {
+            let real: PasswordHash = line.parse().expect(line);
+            let decoy = PasswordHash::decoy_with(real.params());
+            assert_eq!(decoy.params(), real.params(), "{line}");
+            assert_ne!(decoy.salt(), real.salt());
+            assert!(!decoy.verify(b"secret"));
+        }
+        let argon = PasswordHash::argon2id_with_params(b"pw", &[1; 16], 64, 2, 1, 32).expect("argon2");
+        let decoy = PasswordHash::decoy_with(argon.params());
+        assert_eq!(
+            decoy.params(),
+            HashParams::Argon2id { m_cost: 64, t_cost: 2, p_cost: 1, salt_len: 16, hash_len: 32 }
+        );
+        assert!(!decoy.verify(b"pw"));
     }
 
     #[test]
