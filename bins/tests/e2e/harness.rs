@@ -123,7 +123,34 @@ impl Broker {
         Some(Self::start_with(Kind::Mosquitto, &conf).expect("mosquitto starts"))
     }
 
+    /// `mq broker` with `extra` configuration lines, run with at most `nofile` open files (soft and
+    /// hard limit, through `prlimit`).
+    pub fn mq_with_nofile(nofile: u64, extra: &str) -> Broker {
+        let conf = |port| format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+        Self::start_cmd(Kind::Mq, &conf, &|| {
+            let mut c = command("prlimit");
+            c.arg(format!("--nofile={nofile}:{nofile}")).arg(bin("mq")).arg("broker");
+            Ok(c)
+        })
+        .expect("mq broker starts")
+    }
+
     fn start_with(kind: Kind, conf: &dyn Fn(u16) -> String) -> Result<Broker, String> {
+        Self::start_cmd(kind, conf, &|| match kind {
+            Kind::Mq => {
+                let mut c = mq("mq");
+                c.arg("broker");
+                Ok(c)
+            }
+            Kind::Mosquitto => Ok(command(mosquitto_bin("mosquitto").ok_or("no mosquitto")?)),
+        })
+    }
+
+    fn start_cmd(
+        kind: Kind,
+        conf: &dyn Fn(u16) -> String,
+        make: &dyn Fn() -> Result<Command, String>,
+    ) -> Result<Broker, String> {
         let mut last = String::new();
         // A port found free can be taken before the broker binds it: try a few.
         for _ in 0..5 {
@@ -131,14 +158,7 @@ impl Broker {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             let conf_path = dir.path().join("broker.conf");
             std::fs::write(&conf_path, conf(port)).map_err(|e| e.to_string())?;
-            let mut cmd = match kind {
-                Kind::Mq => {
-                    let mut c = mq("mq");
-                    c.arg("broker");
-                    c
-                }
-                Kind::Mosquitto => command(mosquitto_bin("mosquitto").ok_or("no mosquitto")?),
-            };
+            let mut cmd = make()?;
             cmd.arg("-c").arg(&conf_path).current_dir(dir.path());
             let mut child = cmd
                 .stdin(Stdio::null())

@@ -311,3 +311,40 @@ fn a_slow_but_moving_subscriber_does_not_set_the_pace_of_publishers() {
         v.parse::<u64>().is_ok_and(|n| n > 0)
     });
 }
+
+#[test]
+fn out_of_descriptors_new_clients_are_closed_at_once() {
+    let b = crate::harness::Broker::mq_with_nofile(64, "");
+    // Idle clients until the broker has no descriptor left.
+    let mut held = Vec::new();
+    loop {
+        let mut c = Raw::open(b.port);
+        c.send(&Connect::v311(&format!("fd-{}", held.len())).bytes());
+        match c.next(Duration::from_secs(3)) {
+            crate::broker_util::Next::Packet(Packet::ConnAck(_)) => held.push(c),
+            crate::broker_util::Next::Closed => break,
+            other => panic!("client {} after CONNECT: {other:?} (it hangs)", held.len()),
+        }
+        assert!(held.len() < 64, "the limit never bit");
+    }
+    // Every further client is closed at once, not left hanging; the log says so once.
+    for i in 0..20 {
+        let mut c = Raw::open(b.port);
+        let _ = c.try_send(&Connect::v311(&format!("fd-more-{i}")).bytes());
+        c.expect_closed_within(Duration::from_secs(3));
+    }
+    let log = b.wait_log("Unable to accept new connection");
+    assert_eq!(log.matches("Unable to accept new connection").count(), 1, "{log}");
+    // Descriptors freed: clients are served again.
+    held.truncate(held.len() - 4);
+    let deadline = std::time::Instant::now() + crate::broker_util::WAIT;
+    loop {
+        let mut c = Raw::open(b.port);
+        c.send(&Connect::v311("fd-again").bytes());
+        if let crate::broker_util::Next::Packet(Packet::ConnAck(a)) = c.next(Duration::from_secs(3)) {
+            assert_eq!(a.code, 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served again");
+    }
+}

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mq_config::{ListenerAddr, SocketDomain};
@@ -135,6 +135,58 @@ impl Listening {
     }
 }
 
+/// A descriptor held in reserve for when the process runs out: closing it lets the accept loop take the
+/// connections waiting and close them at once, so their clients hear straight away (Mosquitto drops
+/// them too) instead of hanging after their CONNECT until a descriptor frees up.
+static RESERVE: parking_lot::Mutex<Option<std::fs::File>> = parking_lot::Mutex::new(None);
+
+/// When "too many open files" was last logged (broker ms + 1; 0: never) and connections dropped since.
+static FD_LOGGED_AT: AtomicU64 = AtomicU64::new(0);
+static FD_DROPPED: AtomicU64 = AtomicU64::new(0);
+/// At most one log line about running out of descriptors per this many milliseconds.
+const FD_LOG_EVERY_MS: u64 = 10_000;
+
+fn refill_reserve() {
+    let mut r = RESERVE.lock();
+    if r.is_none() {
+        *r = std::fs::File::open("/dev/null").ok();
+    }
+}
+
+/// Whether an accept failed because the process or the system is out of file descriptors.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(code) if code == nix::errno::Errno::EMFILE as i32 || code == nix::errno::Errno::ENFILE as i32)
+}
+
+/// Out of descriptors: frees the reserve, accepts and closes every connection waiting, takes the
+/// reserve back; logs once per [`FD_LOG_EVERY_MS`] with how many were dropped.
+async fn shed(broker: &Broker, listening: &Listening, e: &io::Error) {
+    drop(RESERVE.lock().take());
+    let mut dropped = 0u64;
+    // Each poll accepts at once or finds the queue empty (a zero timeout never waits).
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::ZERO, listening.accept()).await {
+        dropped += 1;
+    }
+    refill_reserve();
+    let total = FD_DROPPED.fetch_add(dropped, Ordering::Relaxed) + dropped;
+    let now = broker.now_ms() + 1;
+    let last = FD_LOGGED_AT.load(Ordering::Relaxed);
+    if (last == 0 || now >= last + FD_LOG_EVERY_MS)
+        && FD_LOGGED_AT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        FD_DROPPED.store(0, Ordering::Relaxed);
+        log!(
+            Error,
+            "Unable to accept new connection: {e}; closed {total} new connections at once (logged at most every {} s).",
+            FD_LOG_EVERY_MS / 1000
+        );
+    }
+    if dropped == 0 {
+        // Nothing could be freed (another thread took the descriptor): back off briefly.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Accepts connections on one socket until shutdown.
 pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: BoundSocket) {
     let listening = match Listening::new(socket, broker.settings().set_tcp_nodelay) {
@@ -144,6 +196,7 @@ pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: Bou
             return;
         }
     };
+    refill_reserve();
     loop {
         let accepted = tokio::select! {
             () = broker.wait_shutdown() => break,
@@ -151,6 +204,7 @@ pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: Bou
         };
         match accepted {
             Ok((stream, peer)) => spawn_connection(&broker, &ctx, stream, peer),
+            Err(e) if out_of_descriptors(&e) => shed(&broker, &listening, &e).await,
             Err(e) => accept_error(e).await,
         }
     }
@@ -159,7 +213,7 @@ pub async fn accept_loop(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, socket: Bou
     }
 }
 
-/// Out of file descriptors and similar: log, back off briefly, go on.
+/// Other accept failures: log, back off briefly, go on.
 async fn accept_error(e: io::Error) {
     log!(Error, "Unable to accept new connection: {e}.");
     tokio::time::sleep(Duration::from_millis(100)).await;
