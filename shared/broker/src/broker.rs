@@ -25,13 +25,12 @@ use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
+use crate::kick::{Kick, KickReason};
 use crate::log;
 use crate::message::{Delivery, Message};
 use crate::park::{Lot, PARK_AFTER_MS};
 use crate::retain::RetainStore;
-use crate::session::{
-    Attachment, Enqueued, Expiry, Kick, KickReason, PendingWill, Session, SessionAccess, Stage, SubRecord,
-};
+use crate::session::{Attachment, Enqueued, Expiry, PendingWill, Session, SessionAccess, Stage, SubRecord};
 use crate::settings::Settings;
 use crate::stats::{Local, Stats};
 use crate::subs::{Hit, SubTable, Subscriber};

@@ -25,7 +25,7 @@ pub mod broker;
 pub mod cli;
 pub mod connection;
 pub mod inflight;
-pub mod large;
+pub mod kick;
 pub mod listener;
 #[macro_use]
 pub mod log;
@@ -463,7 +463,7 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
     let sessions: Vec<_> = broker.sessions.lock().values().cloned().collect();
     for s in sessions {
         if let Some(a) = &s.state.lock().attached {
-            a.kick.kick(session::KickReason::Shutdown);
+            a.kick.kick(kick::KickReason::Shutdown);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -8,8 +8,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use mq_proto::{PublishProperties, QoS};
 
-use crate::large::Pieces;
-
 /// An application message, immutable once routed.
 #[derive(Debug)]
 pub struct Message {
@@ -17,7 +15,7 @@ pub struct Message {
     pub topic: Arc<str>,
     /// Payload, shared with every copy on its way to subscribers (empty when `large` holds it).
     pub payload: Bytes,
-    /// A large payload, held in the pieces it was read into (see [`crate::large`]).
+    /// A large payload, held in the pieces it was read into (see [`crate::connection`]).
     pub large: Option<Arc<Pieces>>,
     /// QoS the publisher sent it with.
     pub qos: QoS,
@@ -107,4 +105,33 @@ pub struct Delivery {
     /// The shared subscription (`$share/group/filter`) it came through, if any: if the subscriber goes
     /// away before acknowledging it, it goes to another member.
     pub shared: Option<Arc<str>>,
+}
+
+/// A complete payload held in pieces, shared by every copy of its message.
+#[derive(Debug)]
+pub struct Pieces {
+    pieces: Vec<Bytes>,
+    len: usize,
+}
+
+impl Pieces {
+    /// A payload made of `pieces`, `len` bytes in all.
+    pub fn new(pieces: Vec<Bytes>, len: usize) -> Pieces {
+        Pieces { pieces, len }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty (never, for a payload large enough to be read in pieces).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The pieces, in order.
+    pub fn pieces(&self) -> &[Bytes] {
+        &self.pieces
+    }
 }

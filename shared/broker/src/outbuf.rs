@@ -7,7 +7,7 @@ use std::io::{self, IoSlice};
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::large::Pieces;
+use crate::message::Pieces;
 use crate::stream::Stream;
 
 /// Payloads at least this large are written from their shared buffer instead of being copied.

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use parking_lot::Mutex;
 
-use crate::session::Kick;
+use crate::kick::Kick;
 
 /// Milliseconds without traffic either way after which a connection parks.
 pub const PARK_AFTER_MS: u64 = 2000;

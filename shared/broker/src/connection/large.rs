@@ -14,11 +14,15 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use memmap2::{MmapMut, MmapOptions};
+use mq_proto::{FixedHeader, Publish};
+
+use super::{Close, Conn};
+use crate::message::Pieces;
 
 /// PUBLISH packets at least this large are read into pieces.
 pub const LARGE_AT: usize = 1024 * 1024;
@@ -93,30 +97,6 @@ impl Prepared {
                 st.ready.push_back(piece);
             }
         }
-    }
-}
-
-/// A complete payload held in pieces, shared by every copy of its message.
-#[derive(Debug)]
-pub struct Pieces {
-    pieces: Vec<Bytes>,
-    len: usize,
-}
-
-impl Pieces {
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it is empty (never, for a payload large enough to be read in pieces).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The pieces, in order.
-    pub fn pieces(&self) -> &[Bytes] {
-        &self.pieces
     }
 }
 
@@ -216,14 +196,63 @@ impl Assembly {
         self.len
     }
 
-    /// Whether it is empty (never, for a payload large enough to be read in pieces).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The complete payload.
     pub fn finish(self) -> Pieces {
-        Pieces { pieces: self.pieces, len: self.len }
+        Pieces::new(self.pieces, self.len)
+    }
+}
+
+/// A large PUBLISH whose payload is being read: routed once complete.
+pub(super) struct Inbound {
+    /// The packet without its payload.
+    pub(super) publish: Publish,
+    /// The payload so far.
+    pub(super) payload: Assembly,
+}
+
+impl Conn {
+    /// When the read buffer starts with a large PUBLISH that is not all there but whose head is, takes
+    /// the head and reads the payload into pieces of its own from then on (see [`crate::large`]), so the
+    /// read buffer never grows to the size a client declares. Returns whether it did.
+    pub(super) fn start_inbound(&mut self) -> Result<bool, Close> {
+        if self.inbound.is_some() || self.rbuf.first().is_none_or(|b| b >> 4 != 3) {
+            return Ok(false);
+        }
+        let limit = self.settings.incoming_packet_limit();
+        match FixedHeader::peek(&self.rbuf, self.version) {
+            Ok(Some(h))
+                if h.packet_len() >= LARGE_AT && h.packet_len() <= limit && self.rbuf.len() < h.packet_len() => {}
+            // Small, complete, too large, or not even a header yet: `decode` handles it (and reports errors).
+            _ => return Ok(false),
+        }
+        // A head that is wrong is reported at once, whatever comes of the payload.
+        let Some((publish, head_len, payload_len)) = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)?
+        else {
+            return Ok(false);
+        };
+        self.rbuf.advance(head_len);
+        let first = std::mem::take(&mut self.rbuf).freeze();
+        // Over `message_size_limit`: read to keep the stream in step, but keep none of it.
+        let discard = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        self.inbound = Some(Box::new(Inbound { publish, payload: Assembly::new(payload_len, first, discard) }));
+        if self.inbound.as_ref().is_some_and(|i| i.payload.is_complete()) {
+            self.complete_inbound()?;
+        }
+        Ok(true)
+    }
+
+    /// The large payload being read is complete: the PUBLISH is handled like any other.
+    pub(super) fn complete_inbound(&mut self) -> Result<(), Close> {
+        if let Some(inbound) = self.inbound.take() {
+            let Inbound { publish, payload } = *inbound;
+            let len = payload.len();
+            self.local.msgs_received += 1;
+            let pieces = Arc::new(payload.finish());
+            if let Some(ack) = self.route_publish(publish, Some((pieces, len)))? {
+                self.send(ack);
+            }
+        }
+        Ok(())
     }
 }
 

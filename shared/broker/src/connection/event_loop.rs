@@ -1,0 +1,364 @@
+//! The connection's loop: readiness of the socket and of the session's kick handle, reading and
+//! writing, flow control, parking an idle connection and closing.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mq_proto::{Disconnect, Packet, ReasonCode};
+
+use crate::kick::KickReason;
+use crate::log;
+use crate::outbuf::OutBuf;
+use crate::session::Pace;
+
+use super::{CONGESTION_WAIT, Close, Conn, HIGH_WATER, READ_BUDGET, READ_STOP, SHUTDOWN_FLUSH};
+
+impl Conn {
+    pub(super) async fn run(mut self: Box<Self>) {
+        let close = self.serve_loop().await;
+        if matches!(close, Close::Idle) {
+            self.park();
+            return;
+        }
+        Box::pin(self.finish(close)).await;
+    }
+
+    /// Whether to park now. A new connection with nothing to do parks at once (a client that connects
+    /// and waits costs no task from the start); once resumed, a connection parks only when the sweep
+    /// finds it idle for [`crate::park::PARK_AFTER_MS`], so steady traffic never parks and resumes it per packet.
+    pub(super) fn should_park(&mut self) -> bool {
+        let hinted = self.kick.take_park_hint();
+        let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
+        if !idle {
+            if hinted {
+                // Busy after all: the sweep asks again once it has been idle long enough.
+                self.kick.active(self.broker.now_ms());
+            }
+            return false;
+        }
+        (hinted || self.park_at_once)
+            && !self.broker.shutting_down.load(Ordering::Relaxed)
+            && self.broker.lot.as_ref().is_some_and(|l| l.open())
+    }
+
+    /// Parks the idle connection: its socket leaves the reactor for the broker's parking epoll, the
+    /// state waits in its kick handle, and this task ends (see [`crate::park`]).
+    pub(super) fn park(mut self: Box<Self>) {
+        let Some(lot) = self.broker.lot.clone() else {
+            tokio::spawn(self.run());
+            return;
+        };
+        // Nothing is buffered (that is what idle means): keep no buffer capacity while parked.
+        self.out = OutBuf::default();
+        self.rbuf = BytesMut::new();
+        self.congested = Vec::new();
+        let token = lot.token();
+        if let Err(e) = self.stream.park(token) {
+            tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
+            return;
+        }
+        let kick = self.kick.clone();
+        let watcher = kick.clone();
+        if let Err((conn, e)) = kick.park(self, |fd| lot.watch(fd, token, watcher)) {
+            if let Some(e) = e {
+                log!(Warning, "Unable to park a connection, keeping it active: {e}.");
+            }
+            conn.resume();
+        }
+    }
+
+    /// Picks up reloaded settings and security.
+    pub(super) fn refresh(&mut self) {
+        let g = self.broker.generation.load(Ordering::Acquire);
+        if g != self.generation {
+            self.generation = g;
+            self.settings = self.broker.settings();
+            self.security = self.listener.security.read().clone();
+        }
+    }
+
+    pub(super) async fn serve_loop(&mut self) -> Close {
+        loop {
+            // Socket readiness does not count against tokio's cooperative budget: a publisher whose
+            // socket always has data would never yield, and a subscriber it woke (placed in this worker's
+            // LIFO slot, which other workers cannot steal) would starve. Spend budget explicitly.
+            tokio::task::consume_budget().await;
+            self.refresh();
+            let more = match self.pull() {
+                Ok(more) => more,
+                Err(c) => return c,
+            };
+            if !self.out.is_empty()
+                && let Err(e) = self.flush()
+            {
+                return e.into();
+            }
+            if more && self.out.len() < HIGH_WATER {
+                // The queue holds more than the buffer took and the socket took it all: go again. (No
+                // wake-up would come: publishers wake a session only when its queue was empty.)
+                continue;
+            }
+            self.broker.stats.flush(&mut self.local);
+            if !self.congested.is_empty() {
+                Box::pin(self.wait_for_room()).await;
+                // Packets read before the pause are handled now, before reading more.
+                if let Err(c) = self.handle_buffered() {
+                    return c;
+                }
+                if !self.congested.is_empty() {
+                    continue;
+                }
+            }
+
+            if let Some(reason) = self.kick.reason() {
+                return match reason {
+                    KickReason::TakenOver { .. } => Close::TakenOver,
+                    KickReason::Shutdown => Close::Shutdown,
+                    KickReason::KeepAlive => Close::KeepAlive,
+                };
+            }
+            if self.should_park() {
+                return Close::Idle;
+            }
+            let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
+            let want_write = self.out.can_write();
+            // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
+            // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
+            // stays small. The notifier is always watched: a kick must be seen even by a connection
+            // whose client stopped reading.
+            let (readable, writable) = {
+                let notified = self.kick.notified();
+                tokio::pin!(notified);
+                let stream = &self.stream;
+                std::future::poll_fn(|cx| {
+                    if notified.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok((false, false)));
+                    }
+                    let r = want_read && stream.poll_read_ready(cx)?.is_ready();
+                    let w = want_write && stream.poll_write_ready(cx)?.is_ready();
+                    if r || w { Poll::Ready(Ok((r, w))) } else { Poll::Pending }
+                })
+                .await
+                .unwrap_or_else(|e: io::Error| {
+                    // Reported by the read or write that follows.
+                    let _ = e;
+                    (want_read, want_write)
+                })
+            };
+            if writable && let Err(e) = self.flush() {
+                return e.into();
+            }
+            if readable && let Err(c) = self.read_and_handle() {
+                return c;
+            }
+        }
+    }
+
+    /// Flow control: before reading more from this publisher, waits until the subscribers its messages
+    /// congested have room again. A subscriber that does not keep draining at a useful pace is marked
+    /// stalled instead: publishers stop waiting for it and its overflow is dropped (and counted), so one
+    /// slow subscriber never sets the pace of its publishers, nor delays their PINGRESP, for more than
+    /// [`CONGESTION_WAIT`].
+    ///
+    /// The pace asked for: in every [`CONGESTION_WAIT`], a tenth of its queue limit (so a full queue
+    /// within a second). A client that keeps up with the traffic drains far faster; one that takes a
+    /// message now and then (acknowledging every 80 ms, say) does not, however steadily it moves.
+    pub(super) async fn wait_for_room(&mut self) {
+        let window_ms = u64::try_from(CONGESTION_WAIT.as_millis()).unwrap_or(100);
+        for s in std::mem::take(&mut self.congested) {
+            loop {
+                let notified = self.broker.space.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                // A kick (takeover, shutdown) ends the wait; the pause itself is not the client's
+                // silence, so keep alive counts it as heard from.
+                if s.has_room() || !s.is_online() || self.kick.reason().is_some() {
+                    break;
+                }
+                let now = self.broker.now_ms();
+                self.kick.touch(now);
+                let until = match s.state.lock().judge_pace(now, window_ms) {
+                    Pace::Wait(until) => until,
+                    Pace::Stalled => {
+                        log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
+                        break;
+                    }
+                };
+                let deadline = tokio::time::Instant::now() + Duration::from_millis(until.saturating_sub(now));
+                tokio::select! {
+                    _ = tokio::time::timeout_at(deadline, notified) => {}
+                    () = self.kick.notified() => {}
+                }
+            }
+        }
+    }
+
+    /// Writes what the socket takes.
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        let n = self.out.write_to(&self.stream)?;
+        if n > 0 {
+            self.local.bytes_sent += n as u64;
+            self.kick.active(self.broker.now_ms());
+        }
+        Ok(())
+    }
+
+    /// Reads what is available and handles every complete packet.
+    pub(super) fn read_and_handle(&mut self) -> Result<(), Close> {
+        let mut total = 0;
+        let mut eof = false;
+        loop {
+            let read = match &mut self.inbound {
+                Some(inbound) => match inbound.payload.spare() {
+                    Ok(spare) => self.stream.try_read(spare),
+                    Err(e) => Err(e),
+                },
+                None => {
+                    // Start small (most reads of an idle client are a PINGREQ); grow while data keeps coming.
+                    if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                        self.rbuf.reserve(if total == 0 && self.rbuf.is_empty() { 2048 } else { 16 * 1024 });
+                    }
+                    self.stream.try_read_buf(&mut self.rbuf)
+                }
+            };
+            match read {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    match &mut self.inbound {
+                        Some(inbound) => {
+                            inbound.payload.advance(n);
+                            if inbound.payload.is_complete() {
+                                self.complete_inbound()?;
+                            }
+                        }
+                        // A large PUBLISH at the front goes to pieces of its own from its head on.
+                        None if self.congested.is_empty() => {
+                            self.start_inbound()?;
+                        }
+                        None => {}
+                    }
+                    if total >= READ_BUDGET || !self.congested.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if total > 0 {
+            self.local.bytes_received += total as u64;
+            self.kick.touch(self.broker.now_ms());
+        }
+        self.handle_buffered()?;
+        if eof {
+            return Err(Close::Io(None));
+        }
+        Ok(())
+    }
+
+    /// Handles the complete packets in the read buffer, stopping early when a publication congested a
+    /// subscriber (flow control: the rest waits until there is room).
+    pub(super) fn handle_buffered(&mut self) -> Result<(), Close> {
+        let limit = self.settings.incoming_packet_limit();
+        while self.congested.is_empty() && self.inbound.is_none() {
+            if self.start_inbound()? {
+                break;
+            }
+            let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? else {
+                break;
+            };
+            self.local.msgs_received += 1;
+            self.handle(p)?;
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            // Idle connections hold no read buffer.
+            self.rbuf = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// While closing: waits until more can be written (`false` when the socket failed).
+    /// (`&mut`: the connection is `Send`, not `Sync`.)
+    pub(super) async fn wait_to_write(&mut self) -> bool {
+        self.stream.writable().await.is_ok()
+    }
+
+    /// Ends the connection: tells MQTT 5 clients why where the spec allows, flushes, and detaches the
+    /// session (publishing the will when the close was not a normal DISCONNECT).
+    pub(super) async fn finish(mut self: Box<Self>, close: Close) {
+        if let Some(inbound) = self.inbound.take() {
+            // The packet never completed: nothing of it was published.
+            log!(
+                Notice,
+                "Client {} went away {} bytes into a {}-byte message; it is not published.",
+                self.client_id,
+                inbound.payload.received(),
+                inbound.payload.len()
+            );
+        }
+        let (publish_will, reason, log_line) = match &close {
+            Close::Disconnect { will } => (*will, None, format!("Client {} disconnected.", self.client_id)),
+            Close::Io(None) => (true, None, format!("Client {} closed its connection.", self.client_id)),
+            Close::Io(Some(e)) => {
+                (true, None, format!("Socket error on client {}, disconnecting: {e}.", self.client_id))
+            }
+            Close::Protocol(code, why) => {
+                (true, Some(*code), format!("Client {} disconnected due to protocol error: {why}.", self.client_id))
+            }
+            Close::KeepAlive => (
+                true,
+                Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+                format!("Client {} has exceeded timeout, disconnecting.", self.client_id),
+            ),
+            Close::TakenOver => (
+                false,
+                Some(ReasonCode::SESSION_TAKEN_OVER),
+                format!("Client {} already connected, closing old connection.", self.client_id),
+            ),
+            Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
+            Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
+        };
+        if self.settings.connection_messages && !log_line.is_empty() {
+            log!(Notice, "{log_line}");
+        }
+        if matches!(close, Close::Shutdown) {
+            // Deliver what is queued for this client before going.
+            let deadline = Instant::now() + SHUTDOWN_FLUSH;
+            let _ = tokio::time::timeout_at(deadline.into(), async {
+                loop {
+                    if self.pull().is_err() {
+                        break;
+                    }
+                    tokio::task::consume_budget().await;
+                    if self.out.is_empty() || self.flush().is_err() || !self.wait_to_write().await {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        if let (Some(code), true) = (reason, self.version.is_v5()) {
+            self.send(Packet::Disconnect(Disconnect::new(code)));
+        }
+        if !matches!(close, Close::Io(_)) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while !self.out.is_empty() {
+                    if self.flush().is_err() || !self.wait_to_write().await {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        self.broker.detach(&self.session, self.id, publish_will, self.expiry);
+        self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
+        self.broker.stats.flush(&mut self.local);
+    }
+}

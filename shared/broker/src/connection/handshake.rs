@@ -1,0 +1,422 @@
+//! The CONNECT handshake: reading CONNECT within the pre-authentication bounds, deciding it
+//! (identifiers, keep alive, will, authentication), attaching the session and answering CONNACK.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use mq_proto::{
+    ConnAck, ConnAckProperties, Connect, ConnectReturnCode, DecodeError, FixedHeader, Packet, ProtocolVersion, QoS,
+    ReasonCode,
+};
+
+use crate::broker::{AttachRequest, Broker};
+use crate::kick::Kick;
+use crate::log;
+use crate::outbuf::OutBuf;
+use crate::session::{Expiry, SessionAccess};
+use crate::settings::{ListenerCtx, Settings};
+use crate::stats::Local;
+use crate::stream::Stream;
+
+use super::{Accepted, Conn, too_deep};
+
+/// A client must send CONNECT, and be authenticated, within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What any connection may buffer before it has authenticated (a CONNECT is rarely over 1 KiB).
+pub const PRE_AUTH_FREE: usize = 64 * 1024;
+/// What all connections together may buffer beyond [`PRE_AUTH_FREE`] each before they have
+/// authenticated, whatever `max_packet_size` allows: a CONNECT with a large will draws on it, and one
+/// that would pass it is refused, so unauthenticated clients cannot make the broker hold more than this
+/// (plus the free part of each).
+pub const PRE_AUTH_BUDGET: usize = 64 * 1024 * 1024;
+/// Bytes a connection holds before it has authenticated, drawn from the broker-wide
+/// [`PRE_AUTH_BUDGET`] beyond the first [`PRE_AUTH_FREE`]; given back when dropped.
+struct PreAuth {
+    broker: Arc<Broker>,
+    /// Drawn from the budget.
+    held: usize,
+}
+
+impl PreAuth {
+    /// Accounts for `len` bytes buffered; `false` when the budget cannot cover them.
+    fn cover(&mut self, len: usize) -> bool {
+        let want = len.saturating_sub(PRE_AUTH_FREE);
+        if want <= self.held {
+            return true;
+        }
+        let extra = want - self.held;
+        let granted = self
+            .broker
+            .pre_auth_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + extra <= PRE_AUTH_BUDGET).then_some(used + extra)
+            })
+            .is_ok();
+        if granted {
+            self.held = want;
+        }
+        granted
+    }
+}
+
+impl Drop for PreAuth {
+    fn drop(&mut self) {
+        self.broker.pre_auth_bytes.fetch_sub(self.held, Ordering::AcqRel);
+    }
+}
+
+/// Why a handshake ended without a connection.
+enum Refused {
+    /// The CONNECT would not fit what the broker holds for unauthenticated clients.
+    TooLarge,
+    /// Closed, or the first packet was not CONNECT.
+    Closed,
+    /// A CONNECT that does not decode.
+    Malformed(DecodeError),
+}
+
+/// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken. Reading
+/// CONNECT and deciding it (authentication included) must end within [`CONNECT_TIMEOUT`].
+pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
+    let Accepted { broker, listener, stream, peer } = *accepted;
+    broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
+    let settings = broker.settings();
+    if settings.connection_messages {
+        log!(Notice, "New connection from {peer} on port {}.", listener.port);
+    }
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut rbuf = BytesMut::new();
+    let mut local = Local::default();
+    let mut pre_auth = PreAuth { broker: broker.clone(), held: 0 };
+    let first =
+        tokio::time::timeout_at(deadline, read_connect(&stream, &mut rbuf, &settings, &mut local, &mut pre_auth)).await;
+    broker.stats.flush(&mut local);
+    let connect = match first {
+        Ok(Ok(c)) => c,
+        Ok(Err(Refused::Closed)) => {
+            log!(Notice, "Client <unknown> disconnected due to protocol error.");
+            return None;
+        }
+        Ok(Err(Refused::Malformed(e))) => {
+            log!(Notice, "Client <unknown> disconnected due to protocol error: {e}.");
+            return None;
+        }
+        Ok(Err(Refused::TooLarge)) => {
+            log!(
+                Notice,
+                "Client <unknown> from {peer} disconnected: its CONNECT is larger than the broker holds for \
+                 clients not yet authenticated."
+            );
+            return None;
+        }
+        Err(_) => {
+            log!(Notice, "Client <unknown> has exceeded timeout, disconnecting.");
+            return None;
+        }
+    };
+    let accepted =
+        tokio::time::timeout_at(deadline, Conn::accept(broker, listener, stream, peer, connect, rbuf, settings));
+    let conn = match accepted.await {
+        Ok(conn) => conn,
+        Err(_) => {
+            log!(Notice, "Client <unknown> has exceeded timeout (waiting for authentication), disconnecting.");
+            None
+        }
+    };
+    drop(pre_auth);
+    conn.map(Box::new)
+}
+
+/// Reads until the first packet is complete: it must be CONNECT ([MQTT-3.1.0-1]). Decode errors of a
+/// CONNECT are answered with a CONNACK where the version allows.
+async fn read_connect(
+    stream: &Stream,
+    rbuf: &mut BytesMut,
+    settings: &Settings,
+    local: &mut Local,
+    pre_auth: &mut PreAuth,
+) -> Result<Box<Connect>, Refused> {
+    let limit = settings.incoming_packet_limit();
+    loop {
+        // The protocol level decides how a broken CONNECT is answered; read it before decoding
+        // consumes the packet.
+        let level = connect_level(rbuf);
+        match mq_proto::decode(rbuf, ProtocolVersion::V5, limit) {
+            Ok(Some(Packet::Connect(c))) => {
+                local.msgs_received += 1;
+                return Ok(c);
+            }
+            Ok(Some(_)) => return Err(Refused::Closed),
+            Ok(None) => {}
+            Err(e) => {
+                answer_bad_connect(stream, level, &e);
+                return Err(Refused::Malformed(e));
+            }
+        }
+        if stream.readable().await.is_err() {
+            return Err(Refused::Closed);
+        }
+        // CONNECT packets are small: a small buffer keeps a burst of handshakes from leaving memory
+        // fragmented (larger packets reserve more when their header is seen).
+        if rbuf.capacity() - rbuf.len() < 128 {
+            rbuf.reserve(512);
+        }
+        // What is read beyond the free allowance must fit the broker's pre-authentication budget.
+        let room = (rbuf.capacity() - rbuf.len()).min(PRE_AUTH_FREE);
+        if !pre_auth.cover(rbuf.len() + room) {
+            return Err(Refused::TooLarge);
+        }
+        let mut limited = (&mut *rbuf).limit(room);
+        match stream.try_read_buf(&mut limited) {
+            Ok(0) => return Err(Refused::Closed),
+            Ok(n) => local.bytes_received += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(Refused::Closed),
+        }
+    }
+}
+
+/// Sends the CONNACK a broken CONNECT deserves: MQTT 5 clients get the error's reason code; 3.x clients
+/// get return code 1 for an unsupported protocol level and nothing otherwise ([MQTT-3.1.2-2]).
+fn answer_bad_connect(stream: &Stream, level: Option<u8>, e: &DecodeError) {
+    let (packet, version) = match (e, level) {
+        (DecodeError::UnsupportedProtocol { .. }, _) => (
+            ConnAck { code: ConnectReturnCode::UNACCEPTABLE_PROTOCOL_VERSION.0, ..Default::default() },
+            ProtocolVersion::V311,
+        ),
+        (_, Some(5)) => (ConnAck { code: e.reason_code().0, ..Default::default() }, ProtocolVersion::V5),
+        _ => return,
+    };
+    let mut out = BytesMut::new();
+    if Packet::ConnAck(packet).encode(version, &mut out).is_ok() {
+        // Best effort: the connection is closed right after.
+        let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
+    }
+}
+
+/// The protocol level byte of a CONNECT at the front of `raw`, if it can be found.
+fn connect_level(raw: &[u8]) -> Option<u8> {
+    let h = FixedHeader::peek(raw, ProtocolVersion::V5).ok()??;
+    let body = raw.get(h.header_len..)?;
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    body.get(2 + name_len).map(|l| l & 0x7F)
+}
+
+/// A generated client identifier: the prefix and a random UUID, as Mosquitto makes them
+/// (`auto-E90F5C8D-02BA-0987-6174-A1493EF3A750`).
+fn generate_client_id(prefix: &str) -> String {
+    let b: [u8; 16] = rand::random();
+    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    let h = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
+    format!("{prefix}{}-{}-{}-{}-{}", h(0..8), h(8..12), h(12..16), h(16..20), h(20..32))
+}
+
+impl Conn {
+    /// Validates and authenticates CONNECT, attaches the session and sends CONNACK. `None` when the
+    /// client was refused (the CONNACK saying why has been sent).
+    pub(super) async fn accept(
+        broker: Arc<Broker>,
+        listener: Arc<ListenerCtx>,
+        stream: Stream,
+        peer: String,
+        connect: Box<Connect>,
+        rbuf: BytesMut,
+        settings: Arc<Settings>,
+    ) -> Option<Conn> {
+        let c = *connect;
+        let v = c.protocol;
+        let security = listener.security.read().clone();
+        let refuse = |code: ReasonCode, why: &str| {
+            let packet = if v.is_v5() {
+                ConnAck { code: code.0, ..Default::default() }
+            } else {
+                ConnAck { code: ConnectReturnCode::from_reason(code).0, ..Default::default() }
+            };
+            let mut out = BytesMut::new();
+            if Packet::ConnAck(packet).encode(v, &mut out).is_ok() {
+                let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
+            }
+            log!(
+                Notice,
+                "Client {} disconnected, {why}.",
+                if c.client_id.is_empty() { "<unknown>" } else { &c.client_id }
+            );
+        };
+
+        if c.properties.authentication_method.is_some() {
+            refuse(ReasonCode::BAD_AUTHENTICATION_METHOD, "extended authentication is not supported");
+            return None;
+        }
+        let mut client_id = c.client_id.clone();
+        if listener.use_username_as_clientid {
+            match &c.username {
+                Some(u) => client_id = u.clone(),
+                None => {
+                    refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+                    return None;
+                }
+            }
+        }
+        let mut assigned = None;
+        if client_id.is_empty() {
+            // MQTT 3.1 requires an id; 3.1.1 allows an empty one only with a clean session.
+            let allowed =
+                security.allow_zero_length_clientid && v != ProtocolVersion::V31 && (v.is_v5() || c.clean_start);
+            if !allowed {
+                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "client identifier not valid");
+                return None;
+            }
+            client_id = generate_client_id(&security.auto_id_prefix);
+            if v.is_v5() {
+                assigned = Some(client_id.clone());
+            }
+        }
+        if let Some(prefix) = &settings.clientid_prefixes
+            && !client_id.starts_with(prefix.as_str())
+        {
+            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+            return None;
+        }
+        let mut keep_alive = c.keep_alive;
+        let mut server_keep_alive = None;
+        if settings.max_keepalive < u16::MAX && (keep_alive > settings.max_keepalive || keep_alive == 0) {
+            if v.is_v5() {
+                keep_alive = settings.max_keepalive;
+                server_keep_alive = Some(keep_alive);
+            } else {
+                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "keepalive too large");
+                return None;
+            }
+        }
+        if let Some(w) = &c.will {
+            if too_deep(&w.topic) {
+                // Mosquitto closes such a connection without a CONNACK; MQTT 5 clients learn why.
+                if v.is_v5() {
+                    refuse(ReasonCode::MALFORMED_PACKET, "will topic too deep");
+                } else {
+                    log!(Notice, "Client {} disconnected, will topic too deep.", c.client_id);
+                }
+                return None;
+            }
+            if w.retain && !settings.retain_available {
+                refuse(ReasonCode::RETAIN_NOT_SUPPORTED, "will retain not supported");
+                return None;
+            }
+            if w.qos > listener.max_qos {
+                refuse(ReasonCode::QOS_NOT_SUPPORTED, "will QoS not supported");
+                return None;
+            }
+        }
+        let peer_ip = crate::auth::peer_ip(&peer);
+        if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
+            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+            return None;
+        }
+
+        let expiry = if v.is_v5() {
+            match c.properties.session_expiry_interval.unwrap_or(0) {
+                0 => Expiry::AtDisconnect,
+                u32::MAX => Expiry::Never,
+                s => Expiry::After(Duration::from_secs(s.into())),
+            }
+        } else if c.clean_start {
+            Expiry::AtDisconnect
+        } else {
+            settings.persistent_client_expiration.map_or(Expiry::Never, Expiry::After)
+        };
+        let mut will = c.will.clone();
+        if let (Some(w), Some(mount)) = (&mut will, &listener.mount_point) {
+            w.topic = format!("{mount}{}", w.topic).into();
+        }
+        let id = broker.next_id();
+        let kick = Kick::new(keep_alive, broker.now_ms());
+        let client_id: Arc<str> = client_id.into();
+        let username: Option<Arc<str>> = c.username.as_deref().map(Into::into);
+        let generation = broker.generation.load(Ordering::Acquire);
+        let attached = broker.attach(AttachRequest {
+            client_id: client_id.clone(),
+            clean_start: c.clean_start,
+            expiry,
+            version: v,
+            access: SessionAccess {
+                security: listener.security.clone(),
+                acl: security.acl.clone(),
+                username: username.clone(),
+            },
+            conn: id,
+            kick: kick.clone(),
+            will,
+        });
+        broker.stats.connections.fetch_add(1, Ordering::Relaxed);
+        broker.stats.connected.fetch_add(1, Ordering::Relaxed);
+
+        if settings.connection_messages {
+            let u = c.username.as_deref().map(|u| format!(", u'{u}'")).unwrap_or_default();
+            log!(
+                Notice,
+                "New client connected from {peer} as {client_id} ({}, c{}, k{}{u}).",
+                v.log_tag(),
+                u8::from(c.clean_start),
+                c.keep_alive
+            );
+        }
+
+        let mut props = ConnAckProperties::default();
+        if v.is_v5() {
+            if settings.max_inflight > 0 {
+                props.receive_maximum = Some(settings.max_inflight);
+            }
+            if listener.max_qos < QoS::ExactlyOnce {
+                props.maximum_qos = Some(listener.max_qos.as_u8());
+            }
+            if !settings.retain_available {
+                props.retain_available = Some(0);
+            }
+            props.maximum_packet_size = settings.max_packet_size;
+            if listener.max_topic_alias > 0 {
+                props.topic_alias_maximum = Some(listener.max_topic_alias);
+            }
+            props.server_keep_alive = server_keep_alive;
+            props.assigned_client_identifier = assigned;
+            // Request/response (MQTT 5 §4.10): a client that asks gets a topic prefix of its own for
+            // responses. `$` topics are not matched by `#`, so other clients' wildcards do not see them.
+            if c.properties.request_response_information == Some(1) {
+                props.response_information = Some(format!("$response/{client_id}/"));
+            }
+        }
+        let receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
+        let mut conn = Conn {
+            window: settings.window(receive_maximum),
+            max_out_packet: c.properties.maximum_packet_size.map_or(mq_proto::MAX_PACKET_SIZE, |m| m as usize),
+            broker,
+            listener,
+            settings,
+            stream,
+            rbuf,
+            out: OutBuf::default(),
+            version: v,
+            session: attached.session,
+            id,
+            kick,
+            client_id,
+            username,
+            security,
+            generation,
+            aliases: Vec::new(),
+            expiry,
+            connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
+            local: Local::default(),
+            congested: Vec::new(),
+            inbound: None,
+            park_at_once: true,
+        };
+        conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
+        if attached.present {
+            conn.resend_inflight();
+        }
+        Some(conn)
+    }
+}

@@ -1,0 +1,364 @@
+//! Packets a connected client sends: PUBLISH (checked, routed, acknowledged), the acknowledgements of
+//! its deliveries, SUBSCRIBE (with the retained messages it is owed), UNSUBSCRIBE, PINGREQ, DISCONNECT.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mq_proto::topic::{check_topic_filter, split_shared};
+use mq_proto::{
+    Ack, Disconnect, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    UnsubAck, Unsubscribe,
+};
+
+use crate::acl::Want;
+use crate::log;
+use crate::message::{Delivery, Message, Pieces, Source};
+use crate::session::{Expiry, Stage};
+
+use super::{Close, Conn, too_deep, too_deep_close};
+
+/// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
+/// being kept alive by queued messages.
+const COPY_PAYLOAD_UP_TO: usize = 1024;
+/// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
+struct PublishSummary<'a>(&'a Publish, usize);
+
+impl std::fmt::Display for PublishSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = &self.0;
+        write!(
+            f,
+            "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(p.dup),
+            p.qos.as_u8(),
+            u8::from(p.retain),
+            p.packet_id.map_or(0, PacketId::get),
+            p.topic,
+            self.1
+        )
+    }
+}
+
+impl Conn {
+    pub(super) fn protocol_error(&self, why: impl Into<String>) -> Close {
+        Close::Protocol(ReasonCode::PROTOCOL_ERROR, why.into())
+    }
+
+    pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
+        match p {
+            Packet::Publish(p) => self.on_publish(p),
+            Packet::PubAck(a) => {
+                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Published);
+                Ok(())
+            }
+            Packet::PubRec(a) => self.on_pubrec(a),
+            Packet::PubRel(a) => {
+                let found = self.session.state.lock().incoming_qos2.remove(a.packet_id.get());
+                let reason = if found || !self.version.is_v5() {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.send(Packet::PubComp(Ack::with_reason(a.packet_id, reason)));
+                Ok(())
+            }
+            Packet::PubComp(a) => {
+                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Released);
+                Ok(())
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
+            Packet::PingReq => {
+                self.send(Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(d) => self.on_disconnect(d),
+            Packet::Connect(_) => Err(self.protocol_error("second CONNECT")),
+            Packet::Auth(_) => Err(self.protocol_error("AUTH without extended authentication")),
+            other => Err(self.protocol_error(format!("{} from a client", other.packet_type()))),
+        }
+    }
+
+    pub(super) fn on_publish(&mut self, p: Publish) -> Result<(), Close> {
+        if let Some(ack) = self.route_publish(p, None)? {
+            self.send(ack);
+        }
+        Ok(())
+    }
+
+    /// Checks and routes a PUBLISH (whose payload is in `large` pieces, with its length, when it was
+    /// read as a large payload) and returns the acknowledgement to send.
+    pub(super) fn route_publish(
+        &mut self,
+        mut p: Publish,
+        large: Option<(Arc<Pieces>, usize)>,
+    ) -> Result<Option<Packet>, Close> {
+        let payload_len = large.as_ref().map_or(p.payload.len(), |(_, len)| *len);
+        let v5 = self.version.is_v5();
+        if v5 {
+            if let Some(alias) = p.properties.topic_alias.take() {
+                if alias == 0 || alias > self.listener.max_topic_alias {
+                    return Err(Close::Protocol(ReasonCode::TOPIC_ALIAS_INVALID, format!("topic alias {alias}")));
+                }
+                let i = usize::from(alias - 1);
+                if p.topic.is_empty() {
+                    match self.aliases.get(i).cloned().flatten() {
+                        Some(t) => p.topic = t,
+                        None => return Err(self.protocol_error(format!("unknown topic alias {alias}"))),
+                    }
+                } else {
+                    if self.aliases.len() <= i {
+                        self.aliases.resize(i + 1, None);
+                    }
+                    self.aliases[i] = Some(p.topic.clone());
+                }
+            }
+            // [MQTT-3.3.4-6] a client does not send subscription identifiers.
+            if !p.properties.subscription_identifiers.is_empty() {
+                return Err(self.protocol_error("PUBLISH with a subscription identifier"));
+            }
+        }
+        if too_deep(&p.topic) {
+            return Err(too_deep_close("topic"));
+        }
+        if p.qos > self.listener.max_qos {
+            return Err(Close::Protocol(ReasonCode::QOS_NOT_SUPPORTED, format!("QoS {} PUBLISH", p.qos.as_u8())));
+        }
+        if p.retain && !self.settings.retain_available {
+            return Err(Close::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH".into()));
+        }
+        self.local.pub_received += 1;
+        self.local.pub_bytes_received += payload_len as u64;
+        let pid = p.packet_id;
+        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
+
+        // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
+        if p.qos == QoS::ExactlyOnce
+            && let Some(id) = pid
+        {
+            let mut st = self.session.state.lock();
+            if st.incoming_qos2.contains(id.get()) {
+                return Ok(Some(Packet::PubRec(Ack::new(id))));
+            }
+            let max = if self.settings.max_inflight == 0 {
+                usize::from(u16::MAX)
+            } else {
+                usize::from(self.settings.max_inflight)
+            };
+            if v5 && st.incoming_qos2.len() >= max {
+                return Err(Close::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded".into()));
+            }
+            st.incoming_qos2.insert(id.get());
+        }
+
+        let topic: Arc<str> = match &self.listener.mount_point {
+            Some(m) => format!("{m}{}", p.topic).into(),
+            None => p.topic.clone(),
+        };
+        // Clients never publish into $SYS or $share (Mosquitto's rule), nor where the ACL says no.
+        let denied = p.topic.starts_with("$SYS/")
+            || p.topic.starts_with("$share/")
+            || &*p.topic == "$SYS"
+            || self
+                .security
+                .acl
+                .as_ref()
+                .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
+        if denied {
+            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
+        }
+        let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        let outcome = if too_big {
+            log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
+            Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
+        } else if denied {
+            Some(ReasonCode::NOT_AUTHORIZED)
+        } else {
+            None
+        };
+        let reason = match outcome {
+            Some(r) => r,
+            None => {
+                let now = Instant::now();
+                let expires_at =
+                    p.properties.message_expiry_interval.take().map(|s| now + Duration::from_secs(s.into()));
+                let payload = if p.payload.len() <= COPY_PAYLOAD_UP_TO {
+                    Bytes::copy_from_slice(&p.payload)
+                } else {
+                    std::mem::take(&mut p.payload)
+                };
+                let msg = Message {
+                    topic,
+                    payload,
+                    large: large.map(|(pieces, _)| pieces),
+                    qos: p.qos,
+                    retain: p.retain,
+                    properties: std::mem::take(&mut p.properties),
+                    expires_at,
+                    origin: self.session.id,
+                    source: (p.retain && self.settings.check_retain_source).then(|| {
+                        Arc::new(Source {
+                            security: self.listener.security.clone(),
+                            username: self.username.clone(),
+                            client_id: self.client_id.clone(),
+                        })
+                    }),
+                };
+                let msg = Arc::new(msg);
+                let queued = self.broker.publish_flow(msg, &self.settings, &mut self.local, Some(&mut self.congested));
+                if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
+            }
+        };
+        // MQTT 3.x has no way to report these; the acknowledgement is plain (Mosquitto does the same).
+        let reason = if v5 { reason } else { ReasonCode::SUCCESS };
+        let ack = match (p.qos, pid) {
+            (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
+            (QoS::ExactlyOnce, Some(id)) => {
+                if reason.is_error() {
+                    self.session.state.lock().incoming_qos2.remove(id.get());
+                }
+                Some(Packet::PubRec(Ack::with_reason(id, reason)))
+            }
+            _ => None,
+        };
+        Ok(ack)
+    }
+
+    pub(super) fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
+        let pid = a.packet_id.get();
+        let mut st = self.session.state.lock();
+        let found = if a.reason.is_error() {
+            // The receiver refused the message: the exchange ends here.
+            st.inflight.take(pid, Stage::Published).is_some()
+        } else {
+            st.inflight.advance(pid, Stage::Published, Stage::Released)
+        };
+        drop(st);
+        if !found {
+            if self.version.is_v5() {
+                self.send(Packet::PubRel(Ack::with_reason(a.packet_id, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)));
+            }
+            return Ok(());
+        }
+        if a.reason.is_error() {
+            return Ok(());
+        }
+        self.send(Packet::PubRel(Ack::new(a.packet_id)));
+        Ok(())
+    }
+
+    /// A filter as stored: the listener's mount point before it (inside `$share/<group>/`).
+    pub(super) fn mounted_filter(&self, filter: &str) -> String {
+        match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
+            (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
+            (Some(m), None) => format!("{m}{filter}"),
+            (None, _) => filter.to_owned(),
+        }
+    }
+
+    pub(super) fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
+        let v = self.version;
+        let now = Instant::now();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained: Vec<(Arc<Message>, QoS, Option<u32>)> = Vec::new();
+        let sub_id = s.properties.subscription_identifier;
+        if s.filters.iter().any(|(f, _)| too_deep(f)) {
+            return Err(too_deep_close("topic filter"));
+        }
+        for (filter, opts) in s.filters {
+            if check_topic_filter(&filter).is_err() {
+                if v == ProtocolVersion::V31 {
+                    return Err(self.protocol_error(format!("invalid topic filter '{filter}'")));
+                }
+                codes.push(if v.is_v5() { ReasonCode::TOPIC_FILTER_INVALID } else { ReasonCode::UNSPECIFIED_ERROR });
+                continue;
+            }
+            let shared = split_shared(&filter).and_then(Result::ok);
+            if shared.is_some() && opts.no_local && v.is_v5() {
+                // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+                return Err(self.protocol_error("No Local on a shared subscription"));
+            }
+            let granted = opts.qos.min(self.listener.max_qos);
+            let full = self.mounted_filter(&filter);
+            if let Some(acl) = &self.security.acl
+                && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
+                && v != ProtocolVersion::V31
+            {
+                log!(Notice, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
+                codes.push(if v.is_v5() { ReasonCode::NOT_AUTHORIZED } else { ReasonCode::UNSPECIFIED_ERROR });
+                continue;
+            }
+            let granted_opts = mq_proto::SubscriptionOptions { qos: granted, ..opts };
+            let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
+            log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
+            codes.push(ReasonCode(granted.as_u8()));
+            let send_retained = shared.is_none()
+                && match opts.retain_handling {
+                    RetainHandling::SendAtSubscribe => true,
+                    RetainHandling::SendIfNew => !existed,
+                    RetainHandling::DoNotSend => false,
+                };
+            if send_retained {
+                let mut found = Vec::new();
+                self.broker.retained.read().matching(&full, now, &mut found);
+                // `check_retain_source`: the publisher must still be allowed to write there.
+                found.retain(|m| m.source.as_ref().is_none_or(|s| s.may_write(&m.topic)));
+                retained.extend(found.into_iter().map(|m| (m, granted, sub_id)));
+            }
+        }
+        self.send(Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            reason_codes: codes,
+            properties: Default::default(),
+        }));
+        // Retained messages follow the SUBACK, all of them, paced by the in-flight window.
+        let upgrade = self.settings.upgrade_outgoing_qos;
+        self.session.enqueue_retained(retained.into_iter().map(|(msg, granted, id)| {
+            let qos = if upgrade { granted } else { granted.min(msg.qos) };
+            Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None }
+        }));
+        Ok(())
+    }
+
+    pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
+        if u.filters.iter().any(|f| too_deep(f)) {
+            return Err(too_deep_close("topic filter"));
+        }
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for filter in &u.filters {
+            if check_topic_filter(filter).is_err() {
+                codes.push(ReasonCode::TOPIC_FILTER_INVALID);
+                continue;
+            }
+            let full = self.mounted_filter(filter);
+            let existed = self.broker.unsubscribe(&self.session, &full);
+            log!(Unsubscribe, "{} {}", self.client_id, filter);
+            codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
+        }
+        if !self.version.is_v5() {
+            codes.clear();
+        }
+        self.send(Packet::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            reason_codes: codes,
+            properties: Default::default(),
+        }));
+        Ok(())
+    }
+
+    pub(super) fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
+        if let Some(s) = d.properties.session_expiry_interval {
+            // [MQTT-3.14.2-2] a session that ended with the connection cannot be given a lifetime now.
+            if self.connect_expiry_zero && s != 0 {
+                return Err(self.protocol_error("session expiry set in DISCONNECT after 0 in CONNECT"));
+            }
+            self.expiry = match s {
+                0 => Expiry::AtDisconnect,
+                u32::MAX => Expiry::Never,
+                s => Expiry::After(Duration::from_secs(s.into())),
+            };
+        }
+        Err(Close::Disconnect { will: d.reason == ReasonCode::DISCONNECT_WITH_WILL })
+    }
+}

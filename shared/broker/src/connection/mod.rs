@@ -1,0 +1,197 @@
+//! One client connection: the CONNECT handshake, then a loop that reads and handles packets, pulls
+//! deliveries from the session into the output buffer, writes, and stops when kicked (takeover,
+//! shutdown, keep alive expired: the broker's sweep watches keep alive for every connection). One task
+//! per connection does all of it; reads and writes use readiness so a large write to a slow client never
+//! stops its acknowledgements from being read.
+//!
+//! Decode errors close the connection; MQTT 5 clients first get a DISCONNECT (or, during CONNECT, a
+//! CONNACK) carrying the reason code from [`mq_proto::DecodeError::reason_code`].
+//!
+//! # Files
+//! - [`handshake`]: CONNECT read under the pre-authentication bounds, decided, answered.
+//! - [`inbound`]: every packet a connected client sends.
+//! - [`outbound`]: deliveries from the session into PUBLISH packets, within the client's window.
+//! - [`large`]: large PUBLISH payloads, read into pieces and routed once complete.
+//! - [`event_loop`]: the loop: readiness, reading, writing, flow control, parking, closing.
+
+mod event_loop;
+mod handshake;
+mod inbound;
+mod large;
+mod outbound;
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mq_proto::{DecodeError, ProtocolVersion, ReasonCode};
+
+use crate::auth::Security;
+use crate::broker::Broker;
+use crate::kick::{Kick, Parked};
+use crate::outbuf::OutBuf;
+use crate::session::{Expiry, Session};
+use crate::settings::{ListenerCtx, Settings};
+use crate::stats::Local;
+use crate::stream::Stream;
+
+pub use handshake::{PRE_AUTH_BUDGET, PRE_AUTH_FREE};
+use large::Inbound;
+pub use large::LARGE_AT;
+
+/// Stop pulling deliveries into the output buffer beyond this many bytes.
+const HIGH_WATER: usize = 64 * 1024;
+/// Stop reading from a client whose own output (acknowledgements) piles up beyond this.
+const READ_STOP: usize = 4 * 1024 * 1024;
+/// Read at most this much per loop turn, so writes get their turn.
+const READ_BUDGET: usize = 4 * 1024 * 1024;
+/// A congested subscriber that takes nothing from its queue for this long is stalled: publishers stop
+/// waiting for it and its overflow is dropped from then on.
+const CONGESTION_WAIT: Duration = Duration::from_millis(100);
+/// How long a shutting-down connection may spend flushing.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// Topic names and filters may have at most this many levels (200 separators, Mosquitto's limit). A
+/// deeper one is a malformed packet, as in Mosquitto: nothing the broker keeps grows deeper than this.
+pub const MAX_TOPIC_LEVELS: usize = 201;
+
+/// Whether a topic or filter from a client is deeper than [`MAX_TOPIC_LEVELS`].
+fn too_deep(topic: &str) -> bool {
+    mq_proto::topic::exceeds_levels(topic, MAX_TOPIC_LEVELS)
+}
+
+/// The close for a topic or filter deeper than [`MAX_TOPIC_LEVELS`].
+fn too_deep_close(what: &str) -> Close {
+    Close::Protocol(ReasonCode::MALFORMED_PACKET, format!("{what} of more than {MAX_TOPIC_LEVELS} levels"))
+}
+
+/// Why a connection ends.
+#[derive(Debug)]
+enum Close {
+    /// The client sent DISCONNECT; `will` says whether to publish the will (reason 0x04).
+    Disconnect { will: bool },
+    /// The peer closed the socket or it failed.
+    Io(Option<io::Error>),
+    /// A protocol error: DISCONNECT with this reason to MQTT 5 clients, then close.
+    Protocol(ReasonCode, String),
+    /// Keep alive expired.
+    KeepAlive,
+    /// Another connection took the client id.
+    TakenOver,
+    /// The broker is shutting down.
+    Shutdown,
+    /// Not a close: the connection is idle and parks (see [`Conn::run`]).
+    Idle,
+}
+
+impl From<io::Error> for Close {
+    fn from(e: io::Error) -> Self {
+        Close::Io(Some(e))
+    }
+}
+
+impl From<DecodeError> for Close {
+    fn from(e: DecodeError) -> Self {
+        Close::Protocol(e.reason_code(), e.to_string())
+    }
+}
+
+/// Serves one accepted connection to its end (or until it parks: see [`crate::park`]).
+///
+/// The handshake runs in a boxed future of its own and the connection state lives in a box: the task
+/// itself then holds little more than the loop's state.
+///
+/// The caller counted the connection in its listener and in the broker; the connection undoes both when
+/// it is dropped, this guard if the handshake fails.
+pub async fn serve(accepted: Box<Accepted>) {
+    /// Uncounts a connection that never got past its handshake.
+    struct Counted(Option<(Arc<Broker>, Arc<ListenerCtx>)>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            if let Some((broker, listener)) = self.0.take() {
+                uncount(&broker, &listener);
+            }
+        }
+    }
+    let mut counted = Counted(Some((accepted.broker.clone(), accepted.listener.clone())));
+    if let Some(conn) = Box::pin(handshake::handshake(accepted)).await {
+        counted.0 = None;
+        drop(counted);
+        conn.run().await;
+    }
+}
+
+fn uncount(broker: &Broker, listener: &ListenerCtx) {
+    listener.connections.fetch_sub(1, Ordering::Relaxed);
+    broker.active_connections.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A connection just accepted, boxed so the connection's task does not carry it for its whole life.
+pub struct Accepted {
+    pub broker: Arc<Broker>,
+    pub listener: Arc<ListenerCtx>,
+    pub stream: Stream,
+    pub peer: String,
+}
+
+/// An accepted connection after its CONNACK.
+pub(crate) struct Conn {
+    broker: Arc<Broker>,
+    listener: Arc<ListenerCtx>,
+    settings: Arc<Settings>,
+    stream: Stream,
+    rbuf: BytesMut,
+    out: OutBuf,
+    version: ProtocolVersion,
+    session: Arc<Session>,
+    id: u64,
+    kick: Arc<Kick>,
+    client_id: Arc<str>,
+    username: Option<Arc<str>>,
+    /// Security in force (refreshed when the broker's generation changes).
+    security: Arc<Security>,
+    generation: u64,
+    /// Topic aliases the client set (index = alias - 1).
+    aliases: Vec<Option<Arc<str>>>,
+    /// Outgoing in-flight window and largest packet the client accepts.
+    window: usize,
+    max_out_packet: usize,
+    expiry: Expiry,
+    connect_expiry_zero: bool,
+    local: Local,
+    /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
+    congested: Vec<Arc<Session>>,
+    /// A large PUBLISH whose payload is being read.
+    inbound: Option<Box<Inbound>>,
+    /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
+    park_at_once: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        uncount(&self.broker, &self.listener);
+    }
+}
+
+impl Parked for Conn {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.stream.parked().map(|(fd, _)| fd)
+    }
+
+    fn resume(mut self: Box<Self>) {
+        self.park_at_once = false;
+        if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
+            lot.unwatch(fd, token);
+        }
+        match self.stream.unpark() {
+            Ok(()) => {
+                tokio::spawn(self.run());
+            }
+            Err(e) => {
+                tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Deliveries from the session to the client: pulled within the in-flight window and the output
+//! buffer's high-water mark, encoded as PUBLISH packets (the payload shared, never copied when large),
+//! resent after a resumed session.
+
+use std::time::Instant;
+
+use mq_proto::{Ack, Packet, PacketId, PublishHeader, QoS};
+
+use crate::message::Delivery;
+use crate::session::{Inflight, Stage};
+
+use super::{Close, Conn, HIGH_WATER};
+
+impl Conn {
+    /// Encodes a packet into the output buffer.
+    pub(super) fn send(&mut self, p: Packet) {
+        if p.encode(self.version, self.out.buf()).is_ok() {
+            self.local.msgs_sent += 1;
+        }
+    }
+
+    /// After a resumed session: resends unacknowledged PUBLISHes with DUP set and PUBRELs, in order
+    /// ([MQTT-4.4.0-1]).
+    pub(super) fn resend_inflight(&mut self) {
+        let session = self.session.clone();
+        let st = session.state.lock();
+        let now = Instant::now();
+        for f in st.inflight.iter() {
+            match f.stage {
+                Stage::Published => {
+                    let _ = self.encode_delivery(&f.delivery, PacketId::new(f.pid), true, now);
+                }
+                Stage::Released => {
+                    if let Some(pid) = PacketId::new(f.pid) {
+                        self.send(Packet::PubRel(Ack::new(pid)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves deliveries from the session into the output buffer, as far as the in-flight window and
+    /// the buffer's high-water mark allow. Returns whether it stopped at the high-water mark with
+    /// deliveries left; fails when the session was taken over.
+    pub(super) fn pull(&mut self) -> Result<bool, Close> {
+        if self.out.len() >= HIGH_WATER {
+            return Ok(true);
+        }
+        let now = Instant::now();
+        let session = self.session.clone();
+        let mut st = session.state.lock();
+        if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
+            return Err(Close::TakenOver);
+        }
+        let was_over = st.congested();
+        while self.out.len() < HIGH_WATER {
+            let Some(front) = st.next_delivery() else { break };
+            if front.qos != QoS::AtMostOnce {
+                if st.inflight.len() >= self.window {
+                    break;
+                }
+                // `max_inflight_bytes`: a single message larger than the limit still goes out alone.
+                let limit = self.settings.max_inflight_bytes;
+                if limit > 0 && !st.inflight.is_empty() && st.inflight.bytes() + front.msg.size() > limit {
+                    break;
+                }
+            }
+            let Some(d) = st.pop_delivery() else { break };
+            if d.msg.expired(now) {
+                self.local.pub_dropped += 1;
+                continue;
+            }
+            if d.qos == QoS::AtMostOnce {
+                if !self.encode_delivery(&d, None, false, now) {
+                    self.local.pub_dropped += 1;
+                }
+                continue;
+            }
+            let Some(pid) = st.inflight.next_pid() else {
+                // Not reached (the window is at most 65,535): put it back all the same.
+                st.pending_bytes += d.msg.size();
+                st.pending.push_front(d);
+                break;
+            };
+            if self.encode_delivery(&d, PacketId::new(pid), false, now) {
+                st.inflight.push(Inflight { pid, delivery: d, stage: Stage::Published });
+            } else {
+                self.local.pub_dropped += 1;
+            }
+        }
+        let more = self.out.len() >= HIGH_WATER
+            && st.next_delivery().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
+        if was_over && !st.congested() {
+            drop(st);
+            self.broker.space.notify_waiters();
+        }
+        Ok(more)
+    }
+
+    /// Encodes one delivery as a PUBLISH. `false` if it cannot be sent (larger than the client's
+    /// Maximum Packet Size: dropped, as [MQTT-3.1.2-25] requires).
+    pub(super) fn encode_delivery(&mut self, d: &Delivery, pid: Option<PacketId>, dup: bool, now: Instant) -> bool {
+        let msg = &d.msg;
+        let topic = match &self.listener.mount_point {
+            Some(m) => msg.topic.strip_prefix(m.as_str()).unwrap_or(&msg.topic),
+            None => &msg.topic,
+        };
+        let extra = self.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
+        let owned;
+        let properties = if extra {
+            let mut p = msg.properties.clone();
+            p.message_expiry_interval = msg.remaining_expiry(now);
+            p.subscription_identifiers.clone_from(&d.sub_ids);
+            owned = p;
+            &owned
+        } else {
+            &msg.properties
+        };
+        let header = PublishHeader { dup, qos: d.qos, retain: d.retain, topic, packet_id: pid, properties };
+        let size = msg.size();
+        match header.packet_len(size, self.version) {
+            Ok(n) if n <= self.max_out_packet => {}
+            _ => return false,
+        }
+        if header.encode(size, self.version, self.out.buf()).is_err() {
+            return false;
+        }
+        match &msg.large {
+            Some(large) => self.out.pieces(large),
+            None => self.out.payload(&msg.payload),
+        }
+        self.local.msgs_sent += 1;
+        self.local.pub_sent += 1;
+        self.local.pub_bytes_sent += size as u64;
+        true
+    }
+}
