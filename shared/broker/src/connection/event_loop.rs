@@ -309,9 +309,11 @@ impl Conn {
             Close::Io(Some(e)) => {
                 (true, None, format!("Socket error on client {}, disconnecting: {e}.", self.client_id))
             }
-            Close::Protocol(code, why) => {
-                (true, Some(*code), format!("Client {} disconnected due to protocol error: {why}.", self.client_id))
-            }
+            Close::Protocol(why) => (
+                true,
+                Some(why.reason_code()),
+                format!("Client {} disconnected due to protocol error: {why}.", self.client_id),
+            ),
             Close::KeepAlive => (
                 true,
                 Some(ReasonCode::KEEP_ALIVE_TIMEOUT),

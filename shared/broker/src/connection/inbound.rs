@@ -16,7 +16,7 @@ use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
 use crate::session::{Expiry, Stage};
 
-use super::{Close, Conn, too_deep, too_deep_close};
+use super::{Close, Conn, Violation, too_deep};
 
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
@@ -41,10 +41,6 @@ impl std::fmt::Display for PublishSummary<'_> {
 }
 
 impl Conn {
-    pub(super) fn protocol_error(&self, why: impl Into<String>) -> Close {
-        Close::Protocol(ReasonCode::PROTOCOL_ERROR, why.into())
-    }
-
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
         match p {
             Packet::Publish(p) => self.on_publish(p),
@@ -74,9 +70,9 @@ impl Conn {
                 Ok(())
             }
             Packet::Disconnect(d) => self.on_disconnect(d),
-            Packet::Connect(_) => Err(self.protocol_error("second CONNECT")),
-            Packet::Auth(_) => Err(self.protocol_error("AUTH without extended authentication")),
-            other => Err(self.protocol_error(format!("{} from a client", other.packet_type()))),
+            Packet::Connect(_) => Err(Violation::SecondConnect.into()),
+            Packet::Auth(_) => Err(Violation::UnexpectedAuth.into()),
+            other => Err(Violation::ServerPacket(other.packet_type()).into()),
         }
     }
 
@@ -99,13 +95,13 @@ impl Conn {
         if v5 {
             if let Some(alias) = p.properties.topic_alias.take() {
                 if alias == 0 || alias > self.listener.max_topic_alias {
-                    return Err(Close::Protocol(ReasonCode::TOPIC_ALIAS_INVALID, format!("topic alias {alias}")));
+                    return Err(Violation::TopicAliasInvalid(alias).into());
                 }
                 let i = usize::from(alias - 1);
                 if p.topic.is_empty() {
                     match self.aliases.get(i).cloned().flatten() {
                         Some(t) => p.topic = t,
-                        None => return Err(self.protocol_error(format!("unknown topic alias {alias}"))),
+                        None => return Err(Violation::TopicAliasUnknown(alias).into()),
                     }
                 } else {
                     if self.aliases.len() <= i {
@@ -116,17 +112,17 @@ impl Conn {
             }
             // [MQTT-3.3.4-6] a client does not send subscription identifiers.
             if !p.properties.subscription_identifiers.is_empty() {
-                return Err(self.protocol_error("PUBLISH with a subscription identifier"));
+                return Err(Violation::SubscriptionIdentifier.into());
             }
         }
         if too_deep(&p.topic) {
-            return Err(too_deep_close("topic"));
+            return Err(Violation::TooDeep("topic").into());
         }
         if p.qos > self.listener.max_qos {
-            return Err(Close::Protocol(ReasonCode::QOS_NOT_SUPPORTED, format!("QoS {} PUBLISH", p.qos.as_u8())));
+            return Err(Violation::QosNotSupported(p.qos).into());
         }
         if p.retain && !self.settings.retain_available {
-            return Err(Close::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED, "retained PUBLISH".into()));
+            return Err(Violation::RetainNotSupported.into());
         }
         self.local.pub_received += 1;
         self.local.pub_bytes_received += payload_len as u64;
@@ -147,7 +143,7 @@ impl Conn {
                 usize::from(self.settings.max_inflight)
             };
             if v5 && st.incoming_qos2.len() >= max {
-                return Err(Close::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, "receive maximum exceeded".into()));
+                return Err(Violation::ReceiveMaximumExceeded.into());
             }
             st.incoming_qos2.insert(id.get());
         }
@@ -264,12 +260,12 @@ impl Conn {
         let mut retained: Vec<(Arc<Message>, QoS, Option<u32>)> = Vec::new();
         let sub_id = s.properties.subscription_identifier;
         if s.filters.iter().any(|(f, _)| too_deep(f)) {
-            return Err(too_deep_close("topic filter"));
+            return Err(Violation::TooDeep("topic filter").into());
         }
         for (filter, opts) in s.filters {
             if check_topic_filter(&filter).is_err() {
                 if v == ProtocolVersion::V31 {
-                    return Err(self.protocol_error(format!("invalid topic filter '{filter}'")));
+                    return Err(Violation::InvalidFilter.into());
                 }
                 codes.push(if v.is_v5() { ReasonCode::TOPIC_FILTER_INVALID } else { ReasonCode::UNSPECIFIED_ERROR });
                 continue;
@@ -277,7 +273,7 @@ impl Conn {
             let shared = split_shared(&filter).and_then(Result::ok);
             if shared.is_some() && opts.no_local && v.is_v5() {
                 // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
-                return Err(self.protocol_error("No Local on a shared subscription"));
+                return Err(Violation::NoLocalOnShared.into());
             }
             let granted = opts.qos.min(self.listener.max_qos);
             let full = self.mounted_filter(&filter);
@@ -323,7 +319,7 @@ impl Conn {
 
     pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
         if u.filters.iter().any(|f| too_deep(f)) {
-            return Err(too_deep_close("topic filter"));
+            return Err(Violation::TooDeep("topic filter").into());
         }
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
@@ -351,7 +347,7 @@ impl Conn {
         if let Some(s) = d.properties.session_expiry_interval {
             // [MQTT-3.14.2-2] a session that ended with the connection cannot be given a lifetime now.
             if self.connect_expiry_zero && s != 0 {
-                return Err(self.protocol_error("session expiry set in DISCONNECT after 0 in CONNECT"));
+                return Err(Violation::SessionExpiryAfterZero.into());
             }
             self.expiry = match s {
                 0 => Expiry::AtDisconnect,

@@ -19,6 +19,9 @@ mod handshake;
 mod inbound;
 mod large;
 mod outbound;
+mod violation;
+
+pub use violation::Violation;
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -27,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mq_proto::{DecodeError, ProtocolVersion, ReasonCode};
+use mq_proto::{DecodeError, ProtocolVersion};
 
 use crate::auth::Security;
 use crate::broker::Broker;
@@ -62,11 +65,6 @@ fn too_deep(topic: &str) -> bool {
     mq_proto::topic::exceeds_levels(topic, MAX_TOPIC_LEVELS)
 }
 
-/// The close for a topic or filter deeper than [`MAX_TOPIC_LEVELS`].
-fn too_deep_close(what: &str) -> Close {
-    Close::Protocol(ReasonCode::MALFORMED_PACKET, format!("{what} of more than {MAX_TOPIC_LEVELS} levels"))
-}
-
 /// Why a connection ends.
 #[derive(Debug)]
 enum Close {
@@ -74,8 +72,8 @@ enum Close {
     Disconnect { will: bool },
     /// The peer closed the socket or it failed.
     Io(Option<io::Error>),
-    /// A protocol error: DISCONNECT with this reason to MQTT 5 clients, then close.
-    Protocol(ReasonCode, String),
+    /// A protocol violation: DISCONNECT with its reason code to MQTT 5 clients, then close.
+    Protocol(Violation),
     /// Keep alive expired.
     KeepAlive,
     /// Another connection took the client id.
@@ -92,9 +90,15 @@ impl From<io::Error> for Close {
     }
 }
 
+impl From<Violation> for Close {
+    fn from(v: Violation) -> Self {
+        Close::Protocol(v)
+    }
+}
+
 impl From<DecodeError> for Close {
     fn from(e: DecodeError) -> Self {
-        Close::Protocol(e.reason_code(), e.to_string())
+        Close::Protocol(Violation::Decode(e))
     }
 }
 
