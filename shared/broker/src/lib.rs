@@ -24,6 +24,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod connection;
+pub mod durable;
 pub mod inflight;
 pub mod kick;
 pub mod listener;
@@ -460,11 +461,8 @@ async fn serve(args: BrokerArgs, mut cfg: Config, bound: Vec<Bound>, signals: Si
     // every connection delivers what it has queued and closes with "server shutting down".
     broker.begin_shutdown();
     broker.publish_all_wills();
-    let sessions: Vec<_> = broker.sessions.lock().values().cloned().collect();
-    for s in sessions {
-        if let Some(a) = &s.state.lock().attached {
-            a.kick.kick(kick::KickReason::Shutdown);
-        }
+    for k in broker.attached_kicks() {
+        k.kick(kick::KickReason::Shutdown);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while broker.active_connections.load(Ordering::Acquire) > 0 && Instant::now() < deadline {

@@ -104,8 +104,9 @@ fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -
     let (mut queued, mut queued_bytes) = (0usize, 0usize);
     for session in broker.sessions.lock().values() {
         let st = session.state.lock();
-        queued += st.pending.len() + st.retained.len() + st.inflight.len();
-        queued_bytes += st.pending_bytes + st.inflight.bytes();
+        let (n, bytes) = st.backlog();
+        queued += n;
+        queued_bytes += bytes;
     }
     let (retained, retained_bytes) = {
         let r = broker.retained.read();

@@ -14,7 +14,7 @@ use mq_proto::{
 use crate::acl::Want;
 use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
-use crate::session::{Expiry, Stage};
+use crate::session::{Expiry, Qos2Receipt, Stage};
 
 use super::{Close, Conn, Violation, too_deep};
 
@@ -45,12 +45,14 @@ impl Conn {
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => {
-                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Published);
+                let rec = self.broker.rec(&self.session);
+                self.session.state.lock().acknowledged(a.packet_id.get(), Stage::Published, rec);
                 Ok(())
             }
             Packet::PubRec(a) => self.on_pubrec(a),
             Packet::PubRel(a) => {
-                let found = self.session.state.lock().incoming_qos2.remove(a.packet_id.get());
+                let rec = self.broker.rec(&self.session);
+                let found = self.session.state.lock().release_qos2(a.packet_id.get(), rec);
                 let reason = if found || !self.version.is_v5() {
                     ReasonCode::SUCCESS
                 } else {
@@ -60,7 +62,8 @@ impl Conn {
                 Ok(())
             }
             Packet::PubComp(a) => {
-                self.session.state.lock().inflight.take(a.packet_id.get(), Stage::Released);
+                let rec = self.broker.rec(&self.session);
+                self.session.state.lock().acknowledged(a.packet_id.get(), Stage::Released, rec);
                 Ok(())
             }
             Packet::Subscribe(s) => self.on_subscribe(s),
@@ -133,19 +136,17 @@ impl Conn {
         if p.qos == QoS::ExactlyOnce
             && let Some(id) = pid
         {
-            let mut st = self.session.state.lock();
-            if st.incoming_qos2.contains(id.get()) {
-                return Ok(Some(Packet::PubRec(Ack::new(id))));
+            // MQTT 5 clients may leave at most the Receive Maximum granted unreleased.
+            let max = v5.then(|| match self.settings.max_inflight {
+                0 => usize::from(u16::MAX),
+                n => usize::from(n),
+            });
+            let rec = self.broker.rec(&self.session);
+            match self.session.state.lock().receive_qos2(id.get(), max, rec) {
+                Qos2Receipt::New => {}
+                Qos2Receipt::Duplicate => return Ok(Some(Packet::PubRec(Ack::new(id)))),
+                Qos2Receipt::TooMany => return Err(Violation::ReceiveMaximumExceeded.into()),
             }
-            let max = if self.settings.max_inflight == 0 {
-                usize::from(u16::MAX)
-            } else {
-                usize::from(self.settings.max_inflight)
-            };
-            if v5 && st.incoming_qos2.len() >= max {
-                return Err(Violation::ReceiveMaximumExceeded.into());
-            }
-            st.incoming_qos2.insert(id.get());
         }
 
         let topic: Arc<str> = match &self.listener.mount_point {
@@ -212,7 +213,8 @@ impl Conn {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
                 if reason.is_error() {
-                    self.session.state.lock().incoming_qos2.remove(id.get());
+                    let rec = self.broker.rec(&self.session);
+                    self.session.state.lock().release_qos2(id.get(), rec);
                 }
                 Some(Packet::PubRec(Ack::with_reason(id, reason)))
             }
@@ -223,12 +225,13 @@ impl Conn {
 
     pub(super) fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
         let pid = a.packet_id.get();
+        let rec = self.broker.rec(&self.session);
         let mut st = self.session.state.lock();
         let found = if a.reason.is_error() {
             // The receiver refused the message: the exchange ends here.
-            st.inflight.take(pid, Stage::Published).is_some()
+            st.acknowledged(pid, Stage::Published, rec).is_some()
         } else {
-            st.inflight.advance(pid, Stage::Published, Stage::Released)
+            st.received(pid, rec)
         };
         drop(st);
         if !found {
@@ -310,10 +313,12 @@ impl Conn {
         }));
         // Retained messages follow the SUBACK, all of them, paced by the in-flight window.
         let upgrade = self.settings.upgrade_outgoing_qos;
-        self.session.enqueue_retained(retained.into_iter().map(|(msg, granted, id)| {
+        let owed = retained.into_iter().map(|(msg, granted, id)| {
             let qos = if upgrade { granted } else { granted.min(msg.qos) };
             Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None }
-        }));
+        });
+        // This connection is the one to wake, and it is running: no wake needed.
+        let _ = self.session.enqueue_retained(owed, self.broker.rec(&self.session));
         Ok(())
     }
 

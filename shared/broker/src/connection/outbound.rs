@@ -7,7 +7,7 @@ use std::time::Instant;
 use mq_proto::{Ack, Packet, PacketId, PublishHeader, QoS};
 
 use crate::message::Delivery;
-use crate::session::{Inflight, Stage};
+use crate::session::Stage;
 
 use super::{Close, Conn, HIGH_WATER};
 
@@ -25,7 +25,7 @@ impl Conn {
         let session = self.session.clone();
         let st = session.state.lock();
         let now = Instant::now();
-        for f in st.inflight.iter() {
+        for f in st.inflight().iter() {
             match f.stage {
                 Stage::Published => {
                     let _ = self.encode_delivery(&f.delivery, PacketId::new(f.pid), true, now);
@@ -47,49 +47,36 @@ impl Conn {
             return Ok(true);
         }
         let now = Instant::now();
-        let session = self.session.clone();
+        let (session, broker) = (self.session.clone(), self.broker.clone());
+        let rec = broker.rec(&session);
         let mut st = session.state.lock();
-        if st.attached.as_ref().is_none_or(|a| a.conn != self.id) {
+        if !st.is_attached_to(self.id) {
             return Err(Close::TakenOver);
         }
         let was_over = st.congested();
+        let max_bytes = self.settings.max_inflight_bytes;
         while self.out.len() < HIGH_WATER {
-            let Some(front) = st.next_delivery() else { break };
-            if front.qos != QoS::AtMostOnce {
-                if st.inflight.len() >= self.window {
-                    break;
-                }
-                // `max_inflight_bytes`: a single message larger than the limit still goes out alone.
-                let limit = self.settings.max_inflight_bytes;
-                if limit > 0 && !st.inflight.is_empty() && st.inflight.bytes() + front.msg.size() > limit {
-                    break;
-                }
-            }
-            let Some(d) = st.pop_delivery() else { break };
-            if d.msg.expired(now) {
-                self.local.pub_dropped += 1;
-                continue;
-            }
+            let Some(d) = st.next_to_send(self.window, max_bytes, rec) else { break };
             if d.qos == QoS::AtMostOnce {
-                if !self.encode_delivery(&d, None, false, now) {
+                if d.msg.expired(now) || !self.encode_delivery(&d, None, false, now) {
                     self.local.pub_dropped += 1;
                 }
                 continue;
             }
-            let Some(pid) = st.inflight.next_pid() else {
-                // Not reached (the window is at most 65,535): put it back all the same.
-                st.pending_bytes += d.msg.size();
-                st.pending.push_front(d);
-                break;
-            };
+            if d.msg.expired(now) {
+                st.not_sent(rec);
+                self.local.pub_dropped += 1;
+                continue;
+            }
+            let Some(pid) = st.assign_pid(&d) else { break };
             if self.encode_delivery(&d, PacketId::new(pid), false, now) {
-                st.inflight.push(Inflight { pid, delivery: d, stage: Stage::Published });
+                st.sent(pid, d, rec);
             } else {
+                st.not_sent(rec);
                 self.local.pub_dropped += 1;
             }
         }
-        let more = self.out.len() >= HIGH_WATER
-            && st.next_delivery().is_some_and(|d| d.qos == QoS::AtMostOnce || st.inflight.len() < self.window);
+        let more = self.out.len() >= HIGH_WATER && st.more_to_send(self.window);
         if was_over && !st.congested() {
             drop(st);
             self.broker.space.notify_waiters();

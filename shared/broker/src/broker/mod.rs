@@ -1,0 +1,191 @@
+//! The broker's shared state and the operations on it: routing a message to its subscribers
+//! ([`routing`]), attaching a connection to its session (with takeover), detaching, ending and expiring
+//! sessions, wills and subscriptions ([`sessions`]).
+//!
+//! # Concurrency
+//! There is no central router task: the connection task that receives a PUBLISH routes it itself, so
+//! both cores route. State is split into independently locked parts, each held briefly and never across
+//! an await. The locks, in the order they may be taken (a lock is only ever taken while holding locks
+//! above it in this list, never below):
+//! 1. `sessions` (client id → session): connects, disconnects, the keep-alive and expiry sweeps;
+//! 2. `subs` (the subscription trie): read per PUBLISH, written per (un)subscribe;
+//! 3. a session's `state`: to queue or take deliveries (routing queues under the `subs` read lock, so
+//!    it touches no reference counts per delivery);
+//! 4. a [`Kick`]'s inner lock (a connection's stop reason and its parked state): never held while
+//!    taking another.
+//!
+//! `retained` (retained messages), `settings` and the listeners' `security` are leaves: taken alone,
+//! or last. The parking lot's map and a large payload's pieces are leaves too.
+//!
+//! Waking or stopping a connection may resume a parked one (a reactor registration and a spawn), so it
+//! is never done under a lock: the operations here collect the [`Kick`]s to wake or stop and act on
+//! them once their locks are released.
+
+mod routing;
+mod sessions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+pub use sessions::{AttachRequest, Attached};
+
+use crate::durable::{Durable, Rec, Volatile};
+use crate::kick::{Kick, KickReason};
+use crate::park::{Lot, PARK_AFTER_MS};
+use crate::retain::RetainStore;
+use crate::session::Session;
+use crate::settings::Settings;
+use crate::stats::Stats;
+use crate::subs::SubTable;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// All broker state.
+#[derive(Debug)]
+pub struct Broker {
+    settings: RwLock<Arc<Settings>>,
+    /// Sessions by client id.
+    pub sessions: Mutex<FastMap<Arc<str>, Arc<Session>>>,
+    /// The subscription table.
+    pub subs: RwLock<SubTable>,
+    /// Retained messages.
+    pub retained: RwLock<RetainStore>,
+    /// Where durable changes are recorded (see [`crate::durable`]).
+    pub durable: Arc<dyn Durable>,
+    /// Counters for `$SYS`.
+    pub stats: Stats,
+    /// When the broker started.
+    pub started: Instant,
+    ids: AtomicU64,
+    /// Set once shutdown begins.
+    pub shutting_down: AtomicBool,
+    /// Wakes tasks waiting for shutdown.
+    pub shutdown: Notify,
+    /// Most sessions seen at once (`$SYS/broker/clients/maximum`).
+    pub max_sessions: AtomicU64,
+    /// Connection tasks running (shutdown waits for them).
+    pub active_connections: AtomicU64,
+    /// Bumped on every reload, so connections know to refresh what they cached.
+    pub generation: AtomicU64,
+    /// Wakes publishers paused by flow control when a congested queue drains (they check their own).
+    pub space: Notify,
+    /// Where idle connections park (none if the system refused an epoll instance).
+    pub lot: Option<Arc<Lot>>,
+    /// Bytes held by connections that have not authenticated yet, beyond what each may hold freely
+    /// (see `connection::PRE_AUTH_BUDGET`).
+    pub pre_auth_bytes: AtomicUsize,
+}
+
+impl Broker {
+    /// A broker with the given settings and no state, keeping nothing across restarts.
+    pub fn new(settings: Settings) -> Broker {
+        Broker::with_store(settings, Arc::new(Volatile))
+    }
+
+    /// A broker recording durable changes in `durable`.
+    pub fn with_store(settings: Settings, durable: Arc<dyn Durable>) -> Broker {
+        Broker {
+            settings: RwLock::new(Arc::new(settings)),
+            sessions: Mutex::new(FastMap::default()),
+            subs: RwLock::new(SubTable::default()),
+            retained: RwLock::new(RetainStore::default()),
+            durable,
+            stats: Stats::default(),
+            started: Instant::now(),
+            ids: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            max_sessions: AtomicU64::new(0),
+            active_connections: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            space: Notify::new(),
+            lot: Lot::new().ok().map(Arc::new),
+            pre_auth_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The recorder of durable changes to `session`.
+    pub fn rec<'a>(&'a self, session: &'a Session) -> Rec<'a> {
+        Rec::new(&*self.durable, &session.client_id)
+    }
+
+    /// Waits until shutdown begins.
+    pub async fn wait_shutdown(&self) {
+        loop {
+            let notified = self.shutdown.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shutting_down.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Begins shutdown: every waiter of [`Broker::wait_shutdown`] returns.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown.notify_waiters();
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().clone()
+    }
+
+    /// Replaces the settings (SIGHUP), refreshes every session's ACL snapshot from its listener, and
+    /// tells connections to refresh what they cached.
+    pub fn set_settings(&self, s: Settings) {
+        *self.settings.write() = Arc::new(s);
+        for session in self.all_sessions() {
+            session.state.lock().refresh_acl();
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// A fresh id for a session or connection.
+    pub fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Milliseconds since the broker started (the clock of keep alive).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Every session, as a snapshot (no lock held afterwards).
+    pub fn all_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions.lock().values().cloned().collect()
+    }
+
+    /// The kick handles of every attached connection, as a snapshot.
+    pub fn attached_kicks(&self) -> Vec<Arc<Kick>> {
+        self.sessions.lock().values().filter_map(|s| s.state.lock().attached().map(|a| a.kick.clone())).collect()
+    }
+
+    /// Closes connections whose keep alive ran out and asks those idle long enough to park. Run several
+    /// times a second.
+    pub fn check_keepalive(&self) {
+        let now = self.now_ms();
+        let park = self.lot.as_ref().is_some_and(|l| l.open()) && !self.shutting_down.load(Ordering::Relaxed);
+        for k in self.attached_kicks() {
+            if k.silent_too_long(now) && k.reason().is_none() {
+                k.kick(KickReason::KeepAlive);
+            } else if park {
+                k.hint_park(now, PARK_AFTER_MS);
+            }
+        }
+    }
+
+    /// Number of sessions, and of those with a connection.
+    pub fn session_counts(&self) -> (usize, usize) {
+        let map = self.sessions.lock();
+        let online = map.values().filter(|s| s.is_online()).count();
+        (map.len(), online)
+    }
+}

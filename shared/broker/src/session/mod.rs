@@ -1,0 +1,587 @@
+//! Sessions (MQTT §4.1): what the broker keeps for a client id, across connections when the session is
+//! persistent: subscriptions, the queue of messages not yet sent ([`queue`]), messages in flight,
+//! QoS 2 packet ids received but not released, expiry and wills.
+//!
+//! A session is shared: publishers' connection tasks push deliveries into its queue
+//! ([`Session::enqueue`]) and its own connection task, when one is attached, takes them out. The state is
+//! plain data behind one short-held mutex (never held across an await); its fields are private, and
+//! the methods here keep its invariants. The changes a restart must restore are made through
+//! [`crate::durable`].
+
+pub mod queue;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mq_proto::{ProtocolVersion, QoS, SubscriptionOptions, Will};
+use parking_lot::Mutex;
+
+use crate::acl::{Acl, Want};
+use crate::auth::Security;
+use crate::durable::{Change, Rec};
+use crate::kick::Kick;
+use crate::message::Delivery;
+
+pub use crate::inflight::{Inflight, Inflights, Stage};
+pub use queue::{Enqueued, Pace, Queue, QueueLimits};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A client's session.
+#[derive(Debug)]
+pub struct Session {
+    /// Unique for the broker's lifetime (a new session for the same client id gets a new id).
+    pub id: u64,
+    /// The client identifier.
+    pub client_id: Arc<str>,
+    /// Everything that changes.
+    pub state: Mutex<SessionState>,
+    /// Whether a connection is attached (read without the lock by shared-subscription dispatch).
+    online: AtomicBool,
+}
+
+/// How long a session outlives its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Ends when the connection closes (clean session, or MQTT 5 expiry interval 0).
+    AtDisconnect,
+    /// Ends this long after the connection closes.
+    After(Duration),
+    /// Never ends (MQTT 5 interval 0xFFFFFFFF, or a 3.x persistent session without
+    /// `persistent_client_expiration`).
+    Never,
+}
+
+/// Which connection is attached.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Connection id.
+    pub conn: u64,
+    /// Its kick handle.
+    pub kick: Arc<Kick>,
+}
+
+/// A will waiting for its delay to pass (MQTT 5 Will Delay Interval).
+#[derive(Debug, Clone)]
+pub struct PendingWill {
+    /// The will.
+    pub will: Will,
+    /// When to publish it.
+    pub at: Instant,
+}
+
+/// Whose rules decide what a session may receive: the listener it last connected through and the user
+/// name it connected with. `acl` is a snapshot of that listener's ACL, refreshed on reload.
+#[derive(Debug, Clone)]
+pub struct SessionAccess {
+    /// The listener's security (reloadable).
+    pub security: Arc<parking_lot::RwLock<Arc<Security>>>,
+    /// The ACL in force, if any.
+    pub acl: Option<Arc<Acl>>,
+    /// The user name of the connection.
+    pub username: Option<Arc<str>>,
+}
+
+impl SessionAccess {
+    /// Whether this identity may read `topic`.
+    fn may_read(&self, client_id: &str, topic: &str) -> bool {
+        self.acl.as_ref().is_none_or(|acl| acl.check(Want::Read, self.username.as_deref(), client_id, topic))
+    }
+}
+
+/// A subscription as the session remembers it (the subscription table holds the routing side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubRecord {
+    /// Options as granted.
+    pub opts: SubscriptionOptions,
+    /// Subscription identifier (MQTT 5).
+    pub id: Option<u32>,
+}
+
+/// What a connection attaching to a session brings.
+#[derive(Debug, Clone)]
+pub struct Attaching {
+    /// The connection.
+    pub attachment: Attachment,
+    /// Its protocol version.
+    pub version: ProtocolVersion,
+    /// Its identity.
+    pub access: SessionAccess,
+    /// The session's lifetime it asked for.
+    pub expiry: Expiry,
+    /// Its will.
+    pub will: Option<Will>,
+    /// The queue limits in force.
+    pub limits: QueueLimits,
+}
+
+/// The mutable part of a session.
+#[derive(Debug)]
+pub struct SessionState {
+    /// The attached connection, if any.
+    attached: Option<Attachment>,
+    /// Protocol version of the last connection.
+    version: ProtocolVersion,
+    /// Access rules of the last connection (ACLs of a resumed session use them).
+    access: Option<SessionAccess>,
+    /// Deliveries waiting to be sent.
+    queue: Queue,
+    /// Deliveries sent and not yet acknowledged, in send order, with their packet ids.
+    inflight: Inflights,
+    /// QoS 2 packet ids received and routed, awaiting PUBREL.
+    incoming_qos2: PacketIds,
+    /// Subscriptions by filter as subscribed (including `$share/...`).
+    subs: FastMap<Box<str>, SubRecord>,
+    /// How long the session outlives its connection.
+    expiry: Expiry,
+    /// When the last connection closed (None while attached).
+    disconnected_at: Option<Instant>,
+    /// The will of the attached connection (published if it ends abnormally). Boxed: most clients have
+    /// none, and idle sessions should be small.
+    will: Option<Box<Will>>,
+    /// A will waiting for its delay.
+    pending_will: Option<Box<PendingWill>>,
+}
+
+/// What a QoS 2 PUBLISH received means for the session (see [`SessionState::receive_qos2`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos2Receipt {
+    /// A new message: route it (its id is now recorded until PUBREL).
+    New,
+    /// A resend of one already routed and not released: acknowledge without routing it again.
+    Duplicate,
+    /// More unreleased messages than the Receive Maximum granted.
+    TooMany,
+}
+
+/// What a session that ended leaves to clean up.
+#[derive(Debug, Default)]
+pub struct Ended {
+    /// Its subscriptions (filters as subscribed).
+    pub filters: Vec<Box<str>>,
+    /// Shared-subscription deliveries another member may take over.
+    pub shared: Vec<Delivery>,
+    /// Wills to publish: the connection's and one waiting for its delay.
+    pub wills: Vec<Will>,
+}
+
+/// A small set of packet identifiers (QoS 2 messages received and not yet released). A client keeps
+/// at most its Receive Maximum of them, usually a handful, so a vector beats a hash set in time and in
+/// the memory every idle session carries.
+#[derive(Debug, Default, Clone)]
+pub struct PacketIds(Vec<u16>);
+
+impl PacketIds {
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: u16) -> bool {
+        self.0.contains(&id)
+    }
+
+    /// Adds `id`; returns false if it was there.
+    pub fn insert(&mut self, id: u16) -> bool {
+        if self.contains(id) {
+            return false;
+        }
+        self.0.push(id);
+        true
+    }
+
+    /// Removes `id`; returns whether it was there.
+    pub fn remove(&mut self, id: u16) -> bool {
+        match self.0.iter().position(|&x| x == id) {
+            Some(i) => {
+                self.0.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Session {
+    /// A new, empty session.
+    pub fn new(id: u64, client_id: Arc<str>, version: ProtocolVersion, limits: QueueLimits) -> Session {
+        Session {
+            id,
+            client_id,
+            state: Mutex::new(SessionState {
+                attached: None,
+                version,
+                access: None,
+                queue: Queue::new(limits),
+                inflight: Inflights::default(),
+                incoming_qos2: PacketIds::default(),
+                subs: FastMap::default(),
+                expiry: Expiry::AtDisconnect,
+                disconnected_at: None,
+                will: None,
+                pending_will: None,
+            }),
+            online: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a connection is attached.
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Whether the queue is below its limits (or, without a limit, below the flow-control mark).
+    pub fn has_room(&self) -> bool {
+        !self.state.lock().queue.congested()
+    }
+
+    /// Queues retained messages sent on subscribe: outside the queue limits, behind those already owed.
+    /// Read access is checked as for any delivery. Returns the connection to wake, if any (woken by
+    /// the caller once it holds no lock).
+    pub fn enqueue_retained(&self, deliveries: impl IntoIterator<Item = Delivery>, rec: Rec<'_>) -> Option<Arc<Kick>> {
+        let mut st = self.state.lock();
+        let was_empty = st.queue.is_empty();
+        let access = st.access.clone();
+        st.queue.push_retained(
+            deliveries
+                .into_iter()
+                .filter(|d| access.as_ref().is_none_or(|a| a.may_read(&self.client_id, &d.msg.topic)))
+                .inspect(|d| rec.record(Change::Queued { delivery: d })),
+        );
+        if was_empty && !st.queue.is_empty() { st.attached.as_ref().map(|a| a.kick.clone()) } else { None }
+    }
+
+    /// Queues a delivery, honouring the queue limits and the client's read access (checked per message
+    /// at delivery, as Mosquitto does). Also returns the connection to wake when the queue was empty (a
+    /// non-empty queue means the connection already has work it will come back for); the caller wakes
+    /// it once it holds no lock, so a parked connection is never resumed under one.
+    pub fn enqueue(&self, d: Delivery, rec: Rec<'_>) -> (Enqueued, Option<Arc<Kick>>) {
+        let mut st = self.state.lock();
+        if let Some(a) = &st.access
+            && !a.may_read(&self.client_id, &d.msg.topic)
+        {
+            return (Enqueued::Skipped, None);
+        }
+        let online = st.attached.is_some();
+        let was_empty = st.queue.is_empty();
+        let r = st.queue.push_with(d, online, |d| rec.record(Change::Queued { delivery: d }));
+        let wake = match r {
+            Enqueued::Queued | Enqueued::Congested if was_empty => st.attached.as_ref().map(|a| a.kick.clone()),
+            _ => None,
+        };
+        (r, wake)
+    }
+
+    /// Marks the session attached or not (read without the lock by shared-subscription dispatch).
+    fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Release);
+    }
+}
+
+impl SessionState {
+    /// The attached connection, if any.
+    pub fn attached(&self) -> Option<&Attachment> {
+        self.attached.as_ref()
+    }
+
+    /// Whether connection `conn` is the one attached.
+    pub fn is_attached_to(&self, conn: u64) -> bool {
+        self.attached.as_ref().is_some_and(|a| a.conn == conn)
+    }
+
+    /// Protocol version of the last connection.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// How long the session outlives its connection.
+    pub fn expiry(&self) -> Expiry {
+        self.expiry
+    }
+
+    /// The queue (read only).
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// The deliveries in flight (read only).
+    pub fn inflight(&self) -> &Inflights {
+        &self.inflight
+    }
+
+    /// The subscriptions, by filter as subscribed.
+    pub fn subs(&self) -> impl Iterator<Item = (&str, &SubRecord)> {
+        self.subs.iter().map(|(f, r)| (&**f, r))
+    }
+
+    /// Deliveries waiting or in flight, and their payload bytes (for `$SYS`).
+    pub fn backlog(&self) -> (usize, usize) {
+        (self.queue.len() + self.inflight.len(), self.queue.bytes() + self.inflight.bytes())
+    }
+
+    /// A connection resumes the session: its identity, lifetime, will and limits replace the old
+    /// ones; a will waiting for its delay is cancelled [MQTT-3.1.3-9]. What was queued or in flight is
+    /// checked against the new identity (another user, or rules reloaded meanwhile): it gets nothing its
+    /// own rights do not allow. Returns how many messages were dropped for that.
+    pub(crate) fn resume(&mut self, session: &Session, with: Attaching, rec: Rec<'_>) -> usize {
+        self.pending_will = None;
+        self.attached = Some(with.attachment);
+        self.version = with.version;
+        self.expiry = with.expiry;
+        self.disconnected_at = None;
+        self.queue.set_limits(with.limits);
+        self.will = with.will.map(Box::new);
+        self.access = Some(with.access);
+        session.set_online(true);
+        rec.record(Change::SessionResumed { expiry: self.expiry });
+        let dropped = self.recheck_access(&session.client_id);
+        if dropped > 0 {
+            rec.record(Change::Dropped { count: dropped });
+        }
+        dropped
+    }
+
+    /// A new session's first connection.
+    pub(crate) fn start(&mut self, session: &Session, with: Attaching, rec: Rec<'_>) {
+        self.attached = Some(with.attachment);
+        self.access = Some(with.access);
+        self.expiry = with.expiry;
+        self.will = with.will.map(Box::new);
+        session.set_online(true);
+        rec.record(Change::SessionStarted { expiry: self.expiry });
+    }
+
+    /// Takes the attachment away (a takeover tells the old connection to stop).
+    pub(crate) fn take_attachment(&mut self) -> Option<Attachment> {
+        self.attached.take()
+    }
+
+    /// Keeps only the deliveries (queued, retained owed, in flight) the session's current identity may
+    /// read. Returns how many were dropped.
+    fn recheck_access(&mut self, client_id: &str) -> usize {
+        let Some(access) = self.access.clone() else { return 0 };
+        if access.acl.is_none() {
+            return 0;
+        }
+        let may = |d: &Delivery| access.may_read(client_id, &d.msg.topic);
+        let queued = self.queue.retain(may);
+        let before = self.inflight.len();
+        // A PUBREL carries no message: those exchanges complete.
+        self.inflight.retain(|f| f.stage == Stage::Released || may(&f.delivery));
+        queued + (before - self.inflight.len())
+    }
+
+    /// Refreshes the ACL snapshot from the listener's security (after a reload).
+    pub(crate) fn refresh_acl(&mut self) {
+        if let Some(a) = &mut self.access {
+            a.acl = a.security.read().acl.clone();
+        }
+    }
+
+    /// The connection closed at `now` with the session lifetime `expiry` in force: the session is
+    /// detached; its will is returned if it is to be published now (`publish_will`: the close was not
+    /// a normal DISCONNECT), or kept waiting for its delay (unless the session ends now).
+    pub(crate) fn detach(
+        &mut self,
+        session: &Session,
+        now: Instant,
+        publish_will: bool,
+        expiry: Expiry,
+        rec: Rec<'_>,
+    ) -> Option<Will> {
+        self.attached = None;
+        session.set_online(false);
+        self.disconnected_at = Some(now);
+        self.expiry = expiry;
+        rec.record(Change::SessionDetached { expiry });
+        let will = self.will.take().filter(|_| publish_will).map(|w| *w)?;
+        let delay = will.properties.will_delay_interval.unwrap_or(0);
+        if delay == 0 || expiry == Expiry::AtDisconnect {
+            return Some(will);
+        }
+        self.pending_will = Some(Box::new(PendingWill { will, at: now + Duration::from_secs(delay.into()) }));
+        rec.record(Change::WillDelayed);
+        None
+    }
+
+    /// Whether the detached session has outlived its expiry at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        if self.attached.is_some() {
+            return false;
+        }
+        match (self.expiry, self.disconnected_at) {
+            (Expiry::AtDisconnect, Some(_)) => true,
+            (Expiry::After(d), Some(at)) => now >= at + d,
+            _ => false,
+        }
+    }
+
+    /// A delayed will whose time has come at `now` (detached sessions only).
+    pub(crate) fn take_due_will(&mut self, now: Instant) -> Option<Will> {
+        if self.attached.is_some() || self.pending_will.as_ref().is_none_or(|p| p.at > now) {
+            return None;
+        }
+        self.pending_will.take().map(|p| p.will)
+    }
+
+    /// Every will the session holds: the connection's and a delayed one (shutdown).
+    pub(crate) fn take_wills(&mut self) -> Vec<Will> {
+        self.will.take().map(|w| *w).into_iter().chain(self.pending_will.take().map(|p| p.will)).collect()
+    }
+
+    /// The session ended: empties it and returns what is left to clean up elsewhere.
+    pub(crate) fn end(&mut self, rec: Rec<'_>) -> Ended {
+        rec.record(Change::SessionEnded);
+        let filters = self.subs.drain().map(|(f, _)| f).collect();
+        let shared = self.take_shared(rec);
+        let wills = self.take_wills();
+        self.queue.clear();
+        self.inflight.clear();
+        self.incoming_qos2 = PacketIds::default();
+        Ended { filters, shared, wills }
+    }
+
+    /// Takes the shared-subscription deliveries another member may take over: everything not yet
+    /// sent, and QoS 1 messages sent but not acknowledged (QoS 2 messages already sent stay: they must
+    /// complete with this client [MQTT-4.8.2-5]).
+    pub(crate) fn take_shared(&mut self, rec: Rec<'_>) -> Vec<Delivery> {
+        let mut out = self.queue.take_where(|d| d.shared.is_some());
+        if self.inflight.iter().any(|f| f.delivery.shared.is_some()) {
+            let mut keep = Vec::with_capacity(self.inflight.len());
+            for f in self.inflight.take_all() {
+                if f.delivery.shared.is_some() && f.delivery.qos == QoS::AtLeastOnce && f.stage == Stage::Published {
+                    out.push(f.delivery);
+                } else {
+                    keep.push(f);
+                }
+            }
+            for f in keep {
+                self.inflight.push(f);
+            }
+        }
+        if !out.is_empty() {
+            rec.record(Change::Reassigned { count: out.len() });
+        }
+        out
+    }
+
+    /// Records a subscription; returns whether it replaced one.
+    pub(crate) fn subscribe(&mut self, filter: &str, record: SubRecord, rec: Rec<'_>) -> bool {
+        rec.record(Change::Subscribed { filter, record });
+        self.subs.insert(filter.into(), record).is_some()
+    }
+
+    /// Forgets a subscription; returns whether it existed.
+    pub(crate) fn unsubscribe(&mut self, filter: &str, rec: Rec<'_>) -> bool {
+        let existed = self.subs.remove(filter).is_some();
+        if existed {
+            rec.record(Change::Unsubscribed { filter });
+        }
+        existed
+    }
+
+    /// The next delivery that may be sent now: QoS 0 always; QoS 1/2 within the in-flight `window` and
+    /// `max_bytes` in flight (0: no limit; a single message larger than the limit still goes out alone).
+    /// Taking a QoS 0 delivery is its last change here; a QoS 1/2 one is then either
+    /// [`SessionState::sent`] or put back.
+    pub(crate) fn next_to_send(&mut self, window: usize, max_bytes: usize, rec: Rec<'_>) -> Option<Delivery> {
+        let front = self.queue.front()?;
+        if front.qos != QoS::AtMostOnce {
+            if self.inflight.len() >= window {
+                return None;
+            }
+            if max_bytes > 0 && !self.inflight.is_empty() && self.inflight.bytes() + front.msg.size() > max_bytes {
+                return None;
+            }
+        }
+        let d = self.queue.pop()?;
+        if d.qos == QoS::AtMostOnce {
+            rec.record(Change::Dequeued { pid: None });
+        }
+        Some(d)
+    }
+
+    /// A QoS 1/2 delivery taken by [`SessionState::next_to_send`] is not sent after all (expired, or
+    /// larger than the client accepts): dropped.
+    pub(crate) fn not_sent(&mut self, rec: Rec<'_>) {
+        rec.record(Change::Dequeued { pid: None });
+    }
+
+    /// Whether a delivery waits that [`SessionState::next_to_send`] could take with room in `window`.
+    pub fn more_to_send(&self, window: usize) -> bool {
+        self.queue.front().is_some_and(|d| d.qos == QoS::AtMostOnce || self.inflight.len() < window)
+    }
+
+    /// A packet id for the QoS 1/2 delivery `d` just taken, which is then in flight; `None` (the
+    /// delivery is put back) when all 65,535 are in use.
+    pub(crate) fn assign_pid(&mut self, d: &Delivery) -> Option<u16> {
+        let pid = self.inflight.next_pid();
+        if pid.is_none() {
+            self.queue.unpop(d.clone());
+        }
+        pid
+    }
+
+    /// Records a QoS 1/2 delivery as sent with `pid`.
+    pub(crate) fn sent(&mut self, pid: u16, delivery: Delivery, rec: Rec<'_>) {
+        rec.record(Change::Dequeued { pid: Some(pid) });
+        self.inflight.push(Inflight { pid, delivery, stage: Stage::Published });
+    }
+
+    /// PUBACK, PUBCOMP, or a PUBREC refusing the message: the exchange for `pid` at `stage` ends.
+    pub(crate) fn acknowledged(&mut self, pid: u16, stage: Stage, rec: Rec<'_>) -> Option<Inflight> {
+        let f = self.inflight.take(pid, stage)?;
+        rec.record(Change::Acknowledged { pid, stage });
+        Some(f)
+    }
+
+    /// PUBREC: the exchange for `pid` moves on to PUBREL; whether it was in flight.
+    pub(crate) fn received(&mut self, pid: u16, rec: Rec<'_>) -> bool {
+        let found = self.inflight.advance(pid, Stage::Published, Stage::Released);
+        if found {
+            rec.record(Change::Received { pid });
+        }
+        found
+    }
+
+    /// A QoS 2 PUBLISH with `pid` arrived; at most `max` may be unreleased (MQTT 5 only, `None`
+    /// otherwise).
+    pub(crate) fn receive_qos2(&mut self, pid: u16, max: Option<usize>, rec: Rec<'_>) -> Qos2Receipt {
+        if self.incoming_qos2.contains(pid) {
+            return Qos2Receipt::Duplicate;
+        }
+        if max.is_some_and(|m| self.incoming_qos2.len() >= m) {
+            return Qos2Receipt::TooMany;
+        }
+        self.incoming_qos2.insert(pid);
+        rec.record(Change::Qos2Recorded { pid });
+        Qos2Receipt::New
+    }
+
+    /// PUBREL for `pid` (or a QoS 2 message refused after all): whether it was recorded.
+    pub(crate) fn release_qos2(&mut self, pid: u16, rec: Rec<'_>) -> bool {
+        let found = self.incoming_qos2.remove(pid);
+        if found {
+            rec.record(Change::Qos2Released { pid });
+        }
+        found
+    }
+
+    /// Whether publishers of QoS 1/2 messages should wait for this session's queue.
+    pub fn congested(&self) -> bool {
+        self.queue.congested()
+    }
+
+    /// See [`Queue::judge_pace`].
+    pub(crate) fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
+        self.queue.judge_pace(now_ms, window_ms)
+    }
+}
