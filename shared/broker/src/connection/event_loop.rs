@@ -271,7 +271,7 @@ impl Conn {
             if self.start_inbound()? {
                 break;
             }
-            let Some(p) = mq_proto::decode(&mut self.rbuf, self.version, limit)? else {
+            let Some(p) = mq_proto::decode(&mut self.rbuf, self.proto.version, limit)? else {
                 break;
             };
             self.local.msgs_received += 1;
@@ -346,7 +346,7 @@ impl Conn {
             })
             .await;
         }
-        if let (Some(code), true) = (reason, self.version.is_v5()) {
+        if let (Some(code), true) = (reason, self.proto.version.is_v5()) {
             self.send(Packet::Disconnect(Disconnect::new(code)));
         }
         if !matches!(close, Close::Io(_)) {
@@ -359,7 +359,7 @@ impl Conn {
             })
             .await;
         }
-        self.broker.detach(&self.session, self.id, publish_will, self.expiry);
+        self.broker.detach(&self.session, self.id, publish_will, self.proto.expiry());
         self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
         self.broker.stats.flush(&mut self.local);
     }

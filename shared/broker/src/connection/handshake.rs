@@ -7,21 +7,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use mq_proto::{
-    ConnAck, ConnAckProperties, Connect, ConnectReturnCode, DecodeError, FixedHeader, Packet, ProtocolVersion, QoS,
-    ReasonCode,
-};
+use mq_proto::{ConnAck, Connect, ConnectReturnCode, DecodeError, FixedHeader, Packet, ProtocolVersion, ReasonCode};
 
 use crate::broker::{AttachRequest, Broker};
 use crate::kick::Kick;
 use crate::log;
 use crate::outbuf::OutBuf;
-use crate::session::{Expiry, SessionAccess};
+use crate::session::SessionAccess;
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
 
-use super::{Accepted, Conn, too_deep};
+use super::protocol::{Accept, ConnectRules, decide_connect};
+use super::{Accepted, Conn};
 
 /// A client must send CONNECT, and be authenticated, within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -229,14 +227,18 @@ impl Conn {
         let c = *connect;
         let v = c.protocol;
         let security = listener.security.read().clone();
-        let refuse = |code: ReasonCode, why: &str| {
-            let packet = if v.is_v5() {
-                ConnAck { code: code.0, ..Default::default() }
-            } else {
-                ConnAck { code: ConnectReturnCode::from_reason(code).0, ..Default::default() }
-            };
+        let refuse = |code: Option<ReasonCode>, why: &str| {
+            let packet = code.map(|code| {
+                if v.is_v5() {
+                    ConnAck { code: code.0, ..Default::default() }
+                } else {
+                    ConnAck { code: ConnectReturnCode::from_reason(code).0, ..Default::default() }
+                }
+            });
             let mut out = BytesMut::new();
-            if Packet::ConnAck(packet).encode(v, &mut out).is_ok() {
+            if let Some(p) = packet
+                && Packet::ConnAck(p).encode(v, &mut out).is_ok()
+            {
                 let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
             }
             log!(
@@ -245,92 +247,27 @@ impl Conn {
                 if c.client_id.is_empty() { "<unknown>" } else { &c.client_id }
             );
         };
-
-        if c.properties.authentication_method.is_some() {
-            refuse(ReasonCode::BAD_AUTHENTICATION_METHOD, "extended authentication is not supported");
-            return None;
-        }
-        let mut client_id = c.client_id.clone();
-        if listener.use_username_as_clientid {
-            match &c.username {
-                Some(u) => client_id = u.clone(),
-                None => {
-                    refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
-                    return None;
-                }
-            }
-        }
-        let mut assigned = None;
-        if client_id.is_empty() {
-            // MQTT 3.1 requires an id; 3.1.1 allows an empty one only with a clean session.
-            let allowed =
-                security.allow_zero_length_clientid && v != ProtocolVersion::V31 && (v.is_v5() || c.clean_start);
-            if !allowed {
-                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "client identifier not valid");
+        let rules = ConnectRules {
+            max_qos: listener.max_qos,
+            max_topic_alias: listener.max_topic_alias,
+            mount_point: listener.mount_point.as_deref(),
+            use_username_as_clientid: listener.use_username_as_clientid,
+            allow_zero_length_clientid: security.allow_zero_length_clientid,
+            auto_id_prefix: &security.auto_id_prefix,
+        };
+        let accept = match decide_connect(&c, &settings, &rules, generate_client_id) {
+            Ok(a) => a,
+            Err(r) => {
+                refuse(r.code, r.why);
                 return None;
             }
-            client_id = generate_client_id(&security.auto_id_prefix);
-            if v.is_v5() {
-                assigned = Some(client_id.clone());
-            }
-        }
-        if let Some(prefix) = &settings.clientid_prefixes
-            && !client_id.starts_with(prefix.as_str())
-        {
-            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
-            return None;
-        }
-        let mut keep_alive = c.keep_alive;
-        let mut server_keep_alive = None;
-        if settings.max_keepalive < u16::MAX && (keep_alive > settings.max_keepalive || keep_alive == 0) {
-            if v.is_v5() {
-                keep_alive = settings.max_keepalive;
-                server_keep_alive = Some(keep_alive);
-            } else {
-                refuse(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID, "keepalive too large");
-                return None;
-            }
-        }
-        if let Some(w) = &c.will {
-            if too_deep(&w.topic) {
-                // Mosquitto closes such a connection without a CONNACK; MQTT 5 clients learn why.
-                if v.is_v5() {
-                    refuse(ReasonCode::MALFORMED_PACKET, "will topic too deep");
-                } else {
-                    log!(Notice, "Client {} disconnected, will topic too deep.", c.client_id);
-                }
-                return None;
-            }
-            if w.retain && !settings.retain_available {
-                refuse(ReasonCode::RETAIN_NOT_SUPPORTED, "will retain not supported");
-                return None;
-            }
-            if w.qos > listener.max_qos {
-                refuse(ReasonCode::QOS_NOT_SUPPORTED, "will QoS not supported");
-                return None;
-            }
-        }
+        };
         let peer_ip = crate::auth::peer_ip(&peer);
         if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
-            refuse(ReasonCode::NOT_AUTHORIZED, "not authorised");
+            refuse(Some(ReasonCode::NOT_AUTHORIZED), "not authorised");
             return None;
         }
-
-        let expiry = if v.is_v5() {
-            match c.properties.session_expiry_interval.unwrap_or(0) {
-                0 => Expiry::AtDisconnect,
-                u32::MAX => Expiry::Never,
-                s => Expiry::After(Duration::from_secs(s.into())),
-            }
-        } else if c.clean_start {
-            Expiry::AtDisconnect
-        } else {
-            settings.persistent_client_expiration.map_or(Expiry::Never, Expiry::After)
-        };
-        let mut will = c.will.clone();
-        if let (Some(w), Some(mount)) = (&mut will, &listener.mount_point) {
-            w.topic = format!("{mount}{}", w.topic).into();
-        }
+        let Accept { client_id, keep_alive, expiry, will, connack: props, protocol } = accept;
         let id = broker.next_id();
         let kick = Kick::new(keep_alive, broker.now_ms());
         let client_id: Arc<str> = client_id.into();
@@ -364,40 +301,14 @@ impl Conn {
             );
         }
 
-        let mut props = ConnAckProperties::default();
-        if v.is_v5() {
-            if settings.max_inflight > 0 {
-                props.receive_maximum = Some(settings.max_inflight);
-            }
-            if listener.max_qos < QoS::ExactlyOnce {
-                props.maximum_qos = Some(listener.max_qos.as_u8());
-            }
-            if !settings.retain_available {
-                props.retain_available = Some(0);
-            }
-            props.maximum_packet_size = settings.max_packet_size;
-            if listener.max_topic_alias > 0 {
-                props.topic_alias_maximum = Some(listener.max_topic_alias);
-            }
-            props.server_keep_alive = server_keep_alive;
-            props.assigned_client_identifier = assigned;
-            // Request/response (MQTT 5 §4.10): a client that asks gets a topic prefix of its own for
-            // responses. `$` topics are not matched by `#`, so other clients' wildcards do not see them.
-            if c.properties.request_response_information == Some(1) {
-                props.response_information = Some(format!("$response/{client_id}/"));
-            }
-        }
-        let receive_maximum = c.properties.receive_maximum.unwrap_or(u16::MAX);
         let mut conn = Conn {
-            window: settings.window(receive_maximum),
-            max_out_packet: c.properties.maximum_packet_size.map_or(mq_proto::MAX_PACKET_SIZE, |m| m as usize),
             broker,
             listener,
             settings,
             stream,
             rbuf,
             out: OutBuf::default(),
-            version: v,
+            proto: protocol,
             session: attached.session,
             id,
             kick,
@@ -405,9 +316,6 @@ impl Conn {
             username,
             security,
             generation,
-            aliases: Vec::new(),
-            expiry,
-            connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
             local: Local::default(),
             congested: Vec::new(),
             inbound: None,

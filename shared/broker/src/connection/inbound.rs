@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mq_proto::topic::{check_topic_filter, split_shared};
 use mq_proto::{
-    Ack, Disconnect, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    UnsubAck, Unsubscribe,
+    Ack, Disconnect, Packet, PacketId, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
+    Unsubscribe,
 };
 
 use crate::acl::Want;
 use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
-use crate::session::{Expiry, Qos2Receipt, Stage};
+use crate::session::{Qos2Receipt, Stage};
 
-use super::{Close, Conn, Violation, too_deep};
+use super::protocol::FilterVerdict;
+use super::{Close, Conn, Violation};
 
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
@@ -53,7 +54,7 @@ impl Conn {
             Packet::PubRel(a) => {
                 let rec = self.broker.rec(&self.session);
                 let found = self.session.state.lock().release_qos2(a.packet_id.get(), rec);
-                let reason = if found || !self.version.is_v5() {
+                let reason = if found || !self.proto.version.is_v5() {
                     ReasonCode::SUCCESS
                 } else {
                     ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
@@ -94,39 +95,8 @@ impl Conn {
         large: Option<(Arc<Pieces>, usize)>,
     ) -> Result<Option<Packet>, Close> {
         let payload_len = large.as_ref().map_or(p.payload.len(), |(_, len)| *len);
-        let v5 = self.version.is_v5();
-        if v5 {
-            if let Some(alias) = p.properties.topic_alias.take() {
-                if alias == 0 || alias > self.listener.max_topic_alias {
-                    return Err(Violation::TopicAliasInvalid(alias).into());
-                }
-                let i = usize::from(alias - 1);
-                if p.topic.is_empty() {
-                    match self.aliases.get(i).cloned().flatten() {
-                        Some(t) => p.topic = t,
-                        None => return Err(Violation::TopicAliasUnknown(alias).into()),
-                    }
-                } else {
-                    if self.aliases.len() <= i {
-                        self.aliases.resize(i + 1, None);
-                    }
-                    self.aliases[i] = Some(p.topic.clone());
-                }
-            }
-            // [MQTT-3.3.4-6] a client does not send subscription identifiers.
-            if !p.properties.subscription_identifiers.is_empty() {
-                return Err(Violation::SubscriptionIdentifier.into());
-            }
-        }
-        if too_deep(&p.topic) {
-            return Err(Violation::TooDeep("topic").into());
-        }
-        if p.qos > self.listener.max_qos {
-            return Err(Violation::QosNotSupported(p.qos).into());
-        }
-        if p.retain && !self.settings.retain_available {
-            return Err(Violation::RetainNotSupported.into());
-        }
+        let v5 = self.proto.version.is_v5();
+        self.proto.publish(&mut p)?;
         self.local.pub_received += 1;
         self.local.pub_bytes_received += payload_len as u64;
         let pid = p.packet_id;
@@ -137,10 +107,7 @@ impl Conn {
             && let Some(id) = pid
         {
             // MQTT 5 clients may leave at most the Receive Maximum granted unreleased.
-            let max = v5.then(|| match self.settings.max_inflight {
-                0 => usize::from(u16::MAX),
-                n => usize::from(n),
-            });
+            let max = self.proto.qos2_limit();
             let rec = self.broker.rec(&self.session);
             match self.session.state.lock().receive_qos2(id.get(), max, rec) {
                 Qos2Receipt::New => {}
@@ -235,7 +202,7 @@ impl Conn {
         };
         drop(st);
         if !found {
-            if self.version.is_v5() {
+            if self.proto.version.is_v5() {
                 self.send(Packet::PubRel(Ack::with_reason(a.packet_id, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)));
             }
             return Ok(());
@@ -257,35 +224,27 @@ impl Conn {
     }
 
     pub(super) fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Close> {
-        let v = self.version;
         let now = Instant::now();
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained: Vec<(Arc<Message>, QoS, Option<u32>)> = Vec::new();
         let sub_id = s.properties.subscription_identifier;
-        if s.filters.iter().any(|(f, _)| too_deep(f)) {
-            return Err(Violation::TooDeep("topic filter").into());
-        }
+        self.proto.filters(s.filters.iter().map(|(f, _)| f.as_str()))?;
         for (filter, opts) in s.filters {
-            if check_topic_filter(&filter).is_err() {
-                if v == ProtocolVersion::V31 {
-                    return Err(Violation::InvalidFilter.into());
+            let granted = match self.proto.subscription(&filter, &opts)? {
+                FilterVerdict::Grant(qos) => qos,
+                FilterVerdict::Refuse(code) => {
+                    codes.push(code);
+                    continue;
                 }
-                codes.push(if v.is_v5() { ReasonCode::TOPIC_FILTER_INVALID } else { ReasonCode::UNSPECIFIED_ERROR });
-                continue;
-            }
+            };
             let shared = split_shared(&filter).and_then(Result::ok);
-            if shared.is_some() && opts.no_local && v.is_v5() {
-                // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
-                return Err(Violation::NoLocalOnShared.into());
-            }
-            let granted = opts.qos.min(self.listener.max_qos);
             let full = self.mounted_filter(&filter);
             if let Some(acl) = &self.security.acl
                 && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
-                && v != ProtocolVersion::V31
+                && let Some(code) = self.proto.not_authorised()
             {
                 log!(Notice, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
-                codes.push(if v.is_v5() { ReasonCode::NOT_AUTHORIZED } else { ReasonCode::UNSPECIFIED_ERROR });
+                codes.push(code);
                 continue;
             }
             let granted_opts = mq_proto::SubscriptionOptions { qos: granted, ..opts };
@@ -323,9 +282,7 @@ impl Conn {
     }
 
     pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
-        if u.filters.iter().any(|f| too_deep(f)) {
-            return Err(Violation::TooDeep("topic filter").into());
-        }
+        self.proto.filters(u.filters.iter().map(String::as_str))?;
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
             if check_topic_filter(filter).is_err() {
@@ -337,7 +294,7 @@ impl Conn {
             log!(Unsubscribe, "{} {}", self.client_id, filter);
             codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }
-        if !self.version.is_v5() {
+        if !self.proto.version.is_v5() {
             codes.clear();
         }
         self.send(Packet::UnsubAck(UnsubAck {
@@ -349,17 +306,7 @@ impl Conn {
     }
 
     pub(super) fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
-        if let Some(s) = d.properties.session_expiry_interval {
-            // [MQTT-3.14.2-2] a session that ended with the connection cannot be given a lifetime now.
-            if self.connect_expiry_zero && s != 0 {
-                return Err(Violation::SessionExpiryAfterZero.into());
-            }
-            self.expiry = match s {
-                0 => Expiry::AtDisconnect,
-                u32::MAX => Expiry::Never,
-                s => Expiry::After(Duration::from_secs(s.into())),
-            };
-        }
-        Err(Close::Disconnect { will: d.reason == ReasonCode::DISCONNECT_WITH_WILL })
+        let will = self.proto.disconnect(&d)?;
+        Err(Close::Disconnect { will })
     }
 }

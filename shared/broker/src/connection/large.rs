@@ -219,14 +219,15 @@ impl Conn {
             return Ok(false);
         }
         let limit = self.settings.incoming_packet_limit();
-        match FixedHeader::peek(&self.rbuf, self.version) {
+        match FixedHeader::peek(&self.rbuf, self.proto.version) {
             Ok(Some(h))
                 if h.packet_len() >= LARGE_AT && h.packet_len() <= limit && self.rbuf.len() < h.packet_len() => {}
             // Small, complete, too large, or not even a header yet: `decode` handles it (and reports errors).
             _ => return Ok(false),
         }
         // A head that is wrong is reported at once, whatever comes of the payload.
-        let Some((publish, head_len, payload_len)) = mq_proto::decode_publish_head(&self.rbuf, self.version, limit)?
+        let Some((publish, head_len, payload_len)) =
+            mq_proto::decode_publish_head(&self.rbuf, self.proto.version, limit)?
         else {
             return Ok(false);
         };

@@ -19,8 +19,10 @@ mod handshake;
 mod inbound;
 mod large;
 mod outbound;
+pub mod protocol;
 mod violation;
 
+pub use protocol::MAX_TOPIC_LEVELS;
 pub use violation::Violation;
 
 use std::io;
@@ -30,13 +32,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mq_proto::{DecodeError, ProtocolVersion};
+use mq_proto::DecodeError;
 
 use crate::auth::Security;
 use crate::broker::Broker;
 use crate::kick::{Kick, Parked};
 use crate::outbuf::OutBuf;
-use crate::session::{Expiry, Session};
+use crate::session::Session;
 use crate::settings::{ListenerCtx, Settings};
 use crate::stats::Local;
 use crate::stream::Stream;
@@ -56,15 +58,6 @@ const READ_BUDGET: usize = 4 * 1024 * 1024;
 const CONGESTION_WAIT: Duration = Duration::from_millis(100);
 /// How long a shutting-down connection may spend flushing.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
-/// Topic names and filters may have at most this many levels (200 separators, Mosquitto's limit). A
-/// deeper one is a malformed packet, as in Mosquitto: nothing the broker keeps grows deeper than this.
-pub const MAX_TOPIC_LEVELS: usize = 201;
-
-/// Whether a topic or filter from a client is deeper than [`MAX_TOPIC_LEVELS`].
-fn too_deep(topic: &str) -> bool {
-    mq_proto::topic::exceeds_levels(topic, MAX_TOPIC_LEVELS)
-}
-
 /// Why a connection ends.
 #[derive(Debug)]
 enum Close {
@@ -148,7 +141,8 @@ pub(crate) struct Conn {
     stream: Stream,
     rbuf: BytesMut,
     out: OutBuf,
-    version: ProtocolVersion,
+    /// The protocol rules agreed with the client, and aliases (see [`protocol`]).
+    proto: protocol::Protocol,
     session: Arc<Session>,
     id: u64,
     kick: Arc<Kick>,
@@ -157,13 +151,6 @@ pub(crate) struct Conn {
     /// Security in force (refreshed when the broker's generation changes).
     security: Arc<Security>,
     generation: u64,
-    /// Topic aliases the client set (index = alias - 1).
-    aliases: Vec<Option<Arc<str>>>,
-    /// Outgoing in-flight window and largest packet the client accepts.
-    window: usize,
-    max_out_packet: usize,
-    expiry: Expiry,
-    connect_expiry_zero: bool,
     local: Local,
     /// Sessions whose queues this connection's publications filled: reading pauses until they drain.
     congested: Vec<Arc<Session>>,

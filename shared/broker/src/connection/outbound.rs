@@ -14,7 +14,7 @@ use super::{Close, Conn, HIGH_WATER};
 impl Conn {
     /// Encodes a packet into the output buffer.
     pub(super) fn send(&mut self, p: Packet) {
-        if p.encode(self.version, self.out.buf()).is_ok() {
+        if p.encode(self.proto.version, self.out.buf()).is_ok() {
             self.local.msgs_sent += 1;
         }
     }
@@ -56,7 +56,7 @@ impl Conn {
         let was_over = st.congested();
         let max_bytes = self.settings.max_inflight_bytes;
         while self.out.len() < HIGH_WATER {
-            let Some(d) = st.next_to_send(self.window, max_bytes, rec) else { break };
+            let Some(d) = st.next_to_send(self.proto.window, max_bytes, rec) else { break };
             if d.qos == QoS::AtMostOnce {
                 if d.msg.expired(now) || !self.encode_delivery(&d, None, false, now) {
                     self.local.pub_dropped += 1;
@@ -76,7 +76,7 @@ impl Conn {
                 self.local.pub_dropped += 1;
             }
         }
-        let more = self.out.len() >= HIGH_WATER && st.more_to_send(self.window);
+        let more = self.out.len() >= HIGH_WATER && st.more_to_send(self.proto.window);
         if was_over && !st.congested() {
             drop(st);
             self.broker.space.notify_waiters();
@@ -92,7 +92,7 @@ impl Conn {
             Some(m) => msg.topic.strip_prefix(m.as_str()).unwrap_or(&msg.topic),
             None => &msg.topic,
         };
-        let extra = self.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
+        let extra = self.proto.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
         let owned;
         let properties = if extra {
             let mut p = msg.properties.clone();
@@ -105,11 +105,11 @@ impl Conn {
         };
         let header = PublishHeader { dup, qos: d.qos, retain: d.retain, topic, packet_id: pid, properties };
         let size = msg.size();
-        match header.packet_len(size, self.version) {
-            Ok(n) if n <= self.max_out_packet => {}
+        match header.packet_len(size, self.proto.version) {
+            Ok(n) if n <= self.proto.max_out_packet => {}
             _ => return false,
         }
-        if header.encode(size, self.version, self.out.buf()).is_err() {
+        if header.encode(size, self.proto.version, self.out.buf()).is_err() {
             return false;
         }
         match &msg.large {
