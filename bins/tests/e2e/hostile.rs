@@ -348,3 +348,38 @@ fn out_of_descriptors_new_clients_are_closed_at_once() {
         assert!(std::time::Instant::now() < deadline, "never served again");
     }
 }
+
+#[test]
+fn a_log_nobody_reads_never_stalls_the_broker() {
+    // Every packet is logged to stderr, and nobody reads that pipe: once it is full, writing a line
+    // would block. Lines are written by a thread of their own; routing goes on, lines are dropped.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = crate::harness::free_port();
+    let conf = dir.path().join("broker.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_type all\n")).expect("conf");
+    let mut child = crate::harness::mq("mq")
+        .arg("broker")
+        .arg("-c")
+        .arg(&conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let _unread = child.stderr.take();
+    let deadline = std::time::Instant::now() + crate::broker_util::WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut sub = Raw::v311(port, "unread-log-sub");
+    sub.subscribe(1, &[("log/t", 1)]);
+    let mut p = Raw::v311(port, "unread-log-pub");
+    // Each message makes a few log lines of ~100 bytes: far more than a pipe holds.
+    for i in 1..=3_000u16 {
+        p.publish(&Pub::new("log/t", "x").qos(1, i));
+        sub.recv_publish_ack();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -276,6 +276,12 @@ fn write_pid_file(path: &Path) -> Result<(), BrokerError> {
 
 /// Runs the broker until SIGINT or SIGTERM.
 pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
+    let result = run_broker(args);
+    log::logger().flush();
+    result
+}
+
+fn run_broker(args: BrokerArgs) -> Result<(), BrokerError> {
     let (cfg, warnings) = load_config(&args)?;
     for w in &warnings {
         log!(Warning, "{w}");
@@ -301,6 +307,7 @@ pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
     if args.daemon {
         nix::unistd::daemon(true, false).map_err(BrokerError::Daemon)?;
     }
+    log::logger().start_writer();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .thread_name("mq-broker")

@@ -12,6 +12,8 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use mq_config::{LogSettings, LogTypes};
 use parking_lot::RwLock;
@@ -80,13 +82,31 @@ struct Sinks {
 /// The process-wide logger.
 pub struct Logger {
     sinks: RwLock<Sinks>,
+    /// Lines on their way to the writer thread, once it runs (see [`Logger::start_writer`]).
+    queue: OnceLock<SyncSender<Queued>>,
+    /// Lines dropped because the queue was full (the writer could not keep up).
+    dropped: AtomicU64,
 }
+
+/// What the writer thread is handed.
+enum Queued {
+    /// A line (with its line break), and the message alone for syslog.
+    Line { level: Level, line: String, msg: String },
+    /// Tells the sender once everything before it is written.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Lines waiting for the writer at most; more are dropped and counted, so a blocked destination (a
+/// stdout nobody reads, a slow disk) never holds back the threads that route messages.
+const QUEUE_LINES: usize = 16 * 1024;
 
 /// The logger; before [`Logger::configure`] it writes errors, warnings, notices and information to
 /// stderr.
 pub fn logger() -> &'static Logger {
     static LOGGER: OnceLock<Logger> = OnceLock::new();
     LOGGER.get_or_init(|| Logger {
+        queue: OnceLock::new(),
+        dropped: AtomicU64::new(0),
         sinks: RwLock::new(Sinks {
             types: LogTypes::DEFAULT,
             stdout: false,
@@ -163,7 +183,8 @@ impl Logger {
         self.sinks.read().types.contains(level.bits())
     }
 
-    /// Writes one line.
+    /// Logs one line: formatted here, written by the writer thread. Never blocks: when the writer is
+    /// behind by [`QUEUE_LINES`], the line is dropped and counted.
     pub fn log(&self, level: Level, args: fmt::Arguments<'_>) {
         let s = self.sinks.read();
         if !s.types.contains(level.bits()) {
@@ -179,6 +200,76 @@ impl Logger {
         } else {
             format!("{msg}\n")
         };
+        if let (Some(tx), Some(_)) = (&s.topic, level.topic()) {
+            // Never block the logging caller: a full channel drops the line.
+            let _ = tx.try_send((level, msg.clone()));
+        }
+        drop(s);
+        match self.writer() {
+            Some(tx) => {
+                if tx.try_send(Queued::Line { level, line, msg }).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            // No writer thread: write here.
+            None => self.write(level, &line, &msg),
+        }
+    }
+
+    /// Lines dropped so far because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits (at most a second) until every line logged so far is written: before the process exits.
+    pub fn flush(&self) {
+        if let Some(tx) = self.writer() {
+            let (done, wait) = std::sync::mpsc::channel();
+            if tx.send(Queued::Flush(done)).is_ok() {
+                let _ = wait.recv_timeout(std::time::Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// The writer thread's queue, once it runs.
+    fn writer(&self) -> Option<&SyncSender<Queued>> {
+        self.queue.get()
+    }
+
+    /// Starts the writer thread: from then on lines are written by it, off the threads that log them.
+    /// Until then (and if the thread cannot start) they are written where they are logged. Started
+    /// after the process has daemonised (a thread does not survive the fork).
+    pub fn start_writer(&self) {
+        if self.queue.get().is_some() {
+            return;
+        }
+        let (tx, rx) = sync_channel::<Queued>(QUEUE_LINES);
+        let started = std::thread::Builder::new().name("mq-log".into()).spawn(move || {
+            let logger = logger();
+            let mut reported = 0;
+            while let Ok(q) = rx.recv() {
+                match q {
+                    Queued::Line { level, line, msg } => logger.write(level, &line, &msg),
+                    Queued::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+                let dropped = logger.dropped();
+                if dropped != reported {
+                    let line = format!("{} log lines dropped: the log could not keep up.", dropped - reported);
+                    reported = dropped;
+                    logger.write(Level::Warning, &format!("{line}\n"), &line);
+                }
+            }
+        });
+        if started.is_ok() {
+            let _ = self.queue.set(tx);
+        }
+    }
+
+    /// Writes one line to the destinations (on the writer thread).
+    fn write(&self, level: Level, line: &str, msg: &str) {
+        let s = self.sinks.read();
         if s.stdout {
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
         }
@@ -192,10 +283,6 @@ impl Logger {
         if let Some((sock, facility)) = &s.syslog {
             let pri = u16::from(*facility) * 8 + u16::from(level.syslog_severity());
             let _ = sock.send(format!("<{pri}>mq[{}]: {msg}", std::process::id()).as_bytes());
-        }
-        if let (Some(tx), Some(_)) = (&s.topic, level.topic()) {
-            // Never block the logging caller: a full channel drops the line.
-            let _ = tx.try_send((level, msg));
         }
     }
 }
