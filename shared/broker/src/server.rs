@@ -1,0 +1,336 @@
+//! Serving: listeners bound, the `$SYS` tree, the keep-alive and expiry sweeps, the parking thread,
+//! then clients until shutdown. [`run`] is `mq broker`: the process, its runtime and signals.
+//! [`start`] serves within a runtime of the caller's (tests, embedding), controlled through the
+//! [`Running`] handle instead of signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mq_config::Config;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+use crate::auth::Security;
+use crate::broker::Broker;
+use crate::kick::KickReason;
+use crate::listener::{self, BoundSocket};
+use crate::settings::{ListenerCtx, Settings};
+use crate::{BrokerArgs, BrokerError, log, message, setup, sys};
+
+/// What a running broker is asked to do (by signals, or through [`Running`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// SIGHUP: reload the configuration and security files.
+    Reload,
+    /// SIGUSR2: write the subscription table to the log.
+    DumpSubscriptions,
+    /// SIGINT, SIGTERM: shut down.
+    Shutdown,
+}
+
+/// Runs the broker until SIGINT or SIGTERM.
+pub fn run(args: BrokerArgs) -> Result<(), BrokerError> {
+    let result = run_process(args);
+    log::logger().flush();
+    result
+}
+
+fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
+    let (cfg, warnings) = setup::load_config(&args)?;
+    for w in &warnings {
+        log!(Warning, "{w}");
+    }
+    let (securities, security_warnings) = setup::load_security(&cfg)?;
+    if args.test_config {
+        // Lines the broker would skip are reported, but the broker would start: the check passes.
+        for w in &security_warnings {
+            log!(Warning, "{w}");
+        }
+        println!("Configuration OK");
+        return Ok(());
+    }
+    log::logger().configure(&cfg.log, args.verbose, None)?;
+    for w in &security_warnings {
+        log!(Warning, "{w}");
+    }
+    setup::raise_fd_limit();
+
+    // Order: daemonise (fork) before any thread exists; start the runtime and install the signal
+    // handlers; only then bind, so a signal sent as soon as the port accepts is handled; write the pid
+    // file; drop privileges last (files and sockets are open by then).
+    if args.daemon {
+        nix::unistd::daemon(true, false).map_err(BrokerError::Daemon)?;
+    }
+    log::logger().start_writer();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name("mq-broker")
+        .enable_all()
+        .build()
+        .map_err(BrokerError::Runtime)?;
+    let result = runtime.block_on(async move {
+        let control = signals()?;
+        let bound = bind_listeners(&cfg, securities)?;
+        if let Some(p) = &cfg.pid_file.value {
+            setup::write_pid_file(p)?;
+        }
+        setup::drop_privileges(&cfg)?;
+        let broker = Arc::new(Broker::new(Settings::from_config(&cfg)));
+        let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose };
+        serve(broker, cfg, bound, control, options).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// The signals the broker acts on, as [`Control`]s.
+fn signals() -> Result<mpsc::Receiver<Control>, BrokerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::channel(16);
+    for (kind, control) in [
+        (SignalKind::interrupt(), Control::Shutdown),
+        (SignalKind::terminate(), Control::Shutdown),
+        (SignalKind::hangup(), Control::Reload),
+        (SignalKind::user_defined2(), Control::DumpSubscriptions),
+    ] {
+        let mut s = signal(kind).map_err(BrokerError::Runtime)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                if tx.send(control).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(rx)
+}
+
+/// A broker serving within the caller's runtime (see [`start`]).
+#[derive(Debug)]
+pub struct Running {
+    /// Its state, to look into.
+    pub broker: Arc<Broker>,
+    /// The addresses its TCP listeners are bound to.
+    pub addrs: Vec<SocketAddr>,
+    control: mpsc::Sender<Control>,
+    done: tokio::task::JoinHandle<Result<(), BrokerError>>,
+}
+
+impl Running {
+    /// Asks the broker to do something, as a signal would.
+    pub async fn control(&self, c: Control) {
+        let _ = self.control.send(c).await;
+    }
+
+    /// Shuts the broker down (wills published, connections closed) and waits for it.
+    pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.control.send(Control::Shutdown).await;
+        self.done.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Starts a broker for `cfg` within the current tokio runtime and returns once it accepts clients.
+/// `config_path` is what [`Control::Reload`] reads. Privileges, the pid file and signals are the
+/// caller's business; the log goes where `cfg` says (process-wide).
+pub async fn start(cfg: Config, config_path: Option<PathBuf>) -> Result<Running, BrokerError> {
+    cfg.check_supported().map_err(BrokerError::Unsupported)?;
+    log::logger().configure(&cfg.log, false, None)?;
+    let (securities, warnings) = setup::load_security(&cfg)?;
+    for w in &warnings {
+        log!(Warning, "{w}");
+    }
+    let bound = bind_listeners(&cfg, securities)?;
+    let addrs = bound
+        .iter()
+        .flat_map(|(_, sockets)| sockets.iter())
+        .filter_map(|s| match s {
+            BoundSocket::Tcp(t) => t.local_addr().ok(),
+            BoundSocket::Unix(..) => None,
+        })
+        .collect();
+    let broker = Arc::new(Broker::new(Settings::from_config(&cfg)));
+    let (tx, rx) = mpsc::channel(16);
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let options = ServeOptions { config_path, verbose: false };
+    let b = broker.clone();
+    let done = tokio::spawn(async move { serve_ready(b, cfg, bound, rx, options, Some(ready_tx)).await });
+    let _ = ready.await;
+    Ok(Running { broker, addrs, control: tx, done })
+}
+
+/// A listener's context and its bound sockets.
+type Bound = (Arc<ListenerCtx>, Vec<BoundSocket>);
+
+/// Binds every configured listener and builds its context.
+fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> Result<Vec<Bound>, BrokerError> {
+    let mut bound: Vec<Bound> = Vec::new();
+    for (index, (l, security)) in cfg.listeners.iter().zip(securities).enumerate() {
+        let sockets =
+            listener::bind(&l.addr.value, l.socket_domain.value, l.bind_interface.value.as_deref(), cfg.local_only)?;
+        let port = match &l.addr.value {
+            mq_config::ListenerAddr::Tcp { port, .. } => *port,
+            mq_config::ListenerAddr::Unix { .. } => 0,
+        };
+        let ctx = Arc::new(ListenerCtx {
+            index,
+            port,
+            max_qos: mq_proto::QoS::from_u8(l.max_qos.value).unwrap_or(mq_proto::QoS::ExactlyOnce),
+            max_topic_alias: l.max_topic_alias.value,
+            mount_point: l.mount_point.value.clone(),
+            use_username_as_clientid: l.use_username_as_clientid.value,
+            max_connections: l.max_connections.value,
+            connections: AtomicU32::new(0),
+            security,
+        });
+        for s in &sockets {
+            match s {
+                BoundSocket::Tcp(t) => {
+                    if let Ok(a) = t.local_addr() {
+                        log!(
+                            Notice,
+                            "Opening ipv{} listen socket on port {}.",
+                            if a.is_ipv4() { 4 } else { 6 },
+                            a.port()
+                        );
+                    }
+                }
+                BoundSocket::Unix(_, p) => log!(Notice, "Opening unix listen socket on path {}.", p.display()),
+            }
+        }
+        bound.push((ctx, sockets));
+    }
+    Ok(bound)
+}
+
+/// How a serving broker reloads.
+struct ServeOptions {
+    /// The configuration file [`Control::Reload`] reads.
+    config_path: Option<PathBuf>,
+    /// `-v`: every log type.
+    verbose: bool,
+}
+
+async fn serve(
+    broker: Arc<Broker>,
+    cfg: Config,
+    bound: Vec<Bound>,
+    control: mpsc::Receiver<Control>,
+    options: ServeOptions,
+) -> Result<(), BrokerError> {
+    serve_ready(broker, cfg, bound, control, options, None).await
+}
+
+/// Serves until [`Control::Shutdown`]; `ready` hears once clients are accepted.
+async fn serve_ready(
+    broker: Arc<Broker>,
+    mut cfg: Config,
+    bound: Vec<Bound>,
+    mut control: mpsc::Receiver<Control>,
+    options: ServeOptions,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<(), BrokerError> {
+    log!(Notice, "{} starting", sys::version_string());
+
+    // `log_dest topic`: lines go to $SYS/broker/log/... through a bounded channel.
+    let (log_tx, mut log_rx) = mpsc::channel::<(log::Level, String)>(1024);
+    if cfg.log.dest.value.topic {
+        log::logger().configure(&cfg.log, options.verbose, Some(log_tx.clone()))?;
+        let b = broker.clone();
+        tokio::spawn(async move {
+            while let Some((level, line)) = log_rx.recv().await {
+                if let Some(topic) = level.topic() {
+                    b.publish_internal(message::Message {
+                        expires_at: Some(Instant::now() + Duration::from_secs(20)),
+                        ..message::Message::from_broker(topic, line, mq_proto::QoS::AtMostOnce, false)
+                    });
+                }
+            }
+        });
+    }
+
+    // The `$SYS` tree is in the retained store before the first client is accepted.
+    let (sys_ready, sys_published) = tokio::sync::oneshot::channel();
+    tokio::spawn(sys::run(broker.clone(), sys_ready));
+    let _ = sys_published.await;
+    let mut listeners = Vec::new();
+    for (ctx, sockets) in bound {
+        for s in sockets {
+            tokio::spawn(listener::accept_loop(broker.clone(), ctx.clone(), s));
+        }
+        listeners.push(ctx);
+    }
+    if let Some(lot) = &broker.lot {
+        lot.start(tokio::runtime::Handle::current());
+    }
+    tokio::spawn(sweeps(broker.clone()));
+    if let Some(r) = ready {
+        let _ = r.send(());
+    }
+
+    loop {
+        match control.recv().await.unwrap_or(Control::Shutdown) {
+            Control::Shutdown => break,
+            Control::Reload => {
+                setup::reload(options.config_path.as_deref(), options.verbose, &mut cfg, &broker, &listeners);
+                if cfg.log.dest.value.topic {
+                    let _ = log::logger().configure(&cfg.log, options.verbose, Some(log_tx.clone()));
+                }
+            }
+            Control::DumpSubscriptions => dump_subscriptions(&broker),
+        }
+    }
+
+    // Shutdown: wills first (the spec publishes them when connections close without DISCONNECT), then
+    // every connection delivers what it has queued and closes with "server shutting down".
+    broker.begin_shutdown();
+    broker.publish_all_wills();
+    for k in broker.attached_kicks() {
+        k.kick(KickReason::Shutdown);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while broker.active_connections.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(p) = &cfg.pid_file.value {
+        let _ = std::fs::remove_file(p);
+    }
+    log!(Notice, "{} terminating", sys::version_string());
+    Ok(())
+}
+
+/// Keep alive is checked four times a second for every connection here, rather than by a timer per
+/// connection; sessions and wills once a second.
+async fn sweeps(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut n = 0u32;
+    loop {
+        tokio::select! {
+            () = broker.wait_shutdown() => return,
+            _ = tick.tick() => {
+                broker.check_keepalive();
+                n = n.wrapping_add(1);
+                if n.is_multiple_of(4) {
+                    broker.sweep(Instant::now());
+                }
+            }
+        }
+    }
+}
+
+/// SIGUSR2: writes the subscription table to the log (Mosquitto's debugging aid).
+fn dump_subscriptions(broker: &Broker) {
+    let mut lines = Vec::new();
+    broker
+        .subs
+        .read()
+        .for_each(|filter, s| lines.push(format!("{filter} ({}, {})", s.session.client_id, s.opts.qos.as_u8())));
+    lines.sort();
+    log!(Notice, "Subscriptions ({}):", lines.len());
+    for l in lines {
+        log!(Notice, "  {l}");
+    }
+}
