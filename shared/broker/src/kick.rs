@@ -46,7 +46,8 @@ pub struct Kick {
 pub trait Parked: Send {
     /// The parked socket.
     fn fd(&self) -> Option<BorrowedFd<'_>>;
-    /// Takes the socket back and runs the connection again (call within the runtime).
+    /// Serves the connection again: what it can while still parked, or back in the runtime (call within
+    /// the runtime).
     fn resume(self: Box<Self>);
 }
 
@@ -138,11 +139,11 @@ impl Kick {
     /// connection, so one given while the connection was deciding to park left a notification that is
     /// seen here, under the lock: then the connection is not parked. `Err` gives the connection back,
     /// with the error when `watch` failed and `None` when a wake came.
-    pub fn park(
+    pub fn park<P: Parked + 'static>(
         &self,
-        conn: Box<dyn Parked>,
+        conn: Box<P>,
         watch: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
-    ) -> Result<(), (Box<dyn Parked>, Option<std::io::Error>)> {
+    ) -> Result<(), (Box<P>, Option<std::io::Error>)> {
         let mut st = self.inner.lock();
         {
             let notified = self.notify.notified();
@@ -160,6 +161,14 @@ impl Kick {
         }
         st.parked = Some(conn);
         Ok(())
+    }
+
+    /// Consumes a wake given while nobody waited (a resumed connection is about to look at its queue
+    /// anyway); a wake given after this is seen by the next park or wait.
+    pub fn take_notification(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        let _ = notified.poll(&mut Context::from_waker(Waker::noop()));
     }
 
     /// Resumes the connection if it is parked.

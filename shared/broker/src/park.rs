@@ -5,20 +5,28 @@
 //! and the connection's state waits in its session's [`Kick`] handle. What an idle client costs is then
 //! its connection state, its session and a kernel epoll entry, without a task or reactor registration.
 //!
-//! A parked connection is resumed (a new task picks its state up, the socket goes back into the reactor)
-//! by whatever would have woken its task: bytes or a close on its socket (seen here), a delivery queued
-//! for it, or a kick (takeover, shutdown, keep alive; the broker's sweep watches keep alive for parked
-//! connections as for any other). Parking and resuming both happen under the [`Kick`]'s lock, so a wake
-//! is never lost between the two.
+//! A parked connection is resumed by whatever would have woken its task: bytes or a close on its socket
+//! (seen here), a delivery queued for it, or a kick (takeover, shutdown, keep alive; the broker's sweep
+//! watches keep alive for parked connections as for any other). Resuming first serves what it can on
+//! the parked socket itself (a PINGREQ, a PUBLISH and its acknowledgement, a delivery): when that
+//! settles everything, the connection stays parked and only its epoll entry is re-armed, so an IoT
+//! client publishing every few seconds never pays for a reactor registration. Otherwise the socket
+//! goes back into the reactor and a task runs the connection again. Parking and resuming both happen
+//! under the [`Kick`]'s lock, so a wake is never lost between the two.
+//!
+//! The parking epoll is itself watched by the runtime (a task waits for it to be readable), so a
+//! resume runs on a runtime thread at once, without a thread of its own to wake.
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use parking_lot::Mutex;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crate::kick::Kick;
 
@@ -35,7 +43,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 pub struct Lot {
     epoll: Epoll,
     next: AtomicU64,
-    /// Whether the parking thread runs (nothing parks before it does, or if it cannot).
+    /// Whether the parking task runs (nothing parks before it does, or if it cannot).
     running: AtomicBool,
     /// Parked connections by token (tokens are never reused, so a late event cannot wake a stranger).
     parked: Mutex<FastMap<u64, Arc<Kick>>>,
@@ -74,6 +82,12 @@ impl Lot {
         Ok(())
     }
 
+    /// Watches a parked socket again after its one event was taken (the connection parks again).
+    pub fn rearm(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLONESHOT;
+        self.epoll.modify(fd, &mut EpollEvent::new(flags, token)).map_err(Into::into)
+    }
+
     /// Stops watching a socket (its connection is being resumed).
     pub fn unwatch(&self, fd: BorrowedFd<'_>, token: u64) {
         let _ = self.epoll.delete(fd);
@@ -90,43 +104,66 @@ impl Lot {
         self.len() == 0
     }
 
-    /// Starts the thread that resumes connections whose sockets become ready; it runs for the process's
-    /// life, resuming them into the runtime of `handle`.
-    pub fn start(self: &Arc<Self>, handle: tokio::runtime::Handle) {
-        let lot = self.clone();
-        let started = std::thread::Builder::new().name("mq-park".into()).spawn(move || {
-            let _runtime = handle.enter();
-            lot.run();
-        });
-        match started {
-            Ok(_) => self.running.store(true, Ordering::Release),
+    /// Starts the task that resumes connections whose sockets become ready (within the runtime; it
+    /// runs for the broker's life). The parking epoll is watched by the runtime's own reactor.
+    pub fn start(self: &Arc<Self>) {
+        // The safe constructor is deprecated because a registered descriptor could be closed behind the
+        // reactor's back; this one is owned by the lot, which `LotFd` keeps alive as long as it is
+        // registered.
+        #[allow(deprecated)]
+        let registered = AsyncFd::with_interest(LotFd(self.clone()), Interest::READABLE);
+        match registered {
+            Ok(fd) => {
+                self.running.store(true, Ordering::Release);
+                tokio::spawn(self.clone().run(fd));
+            }
             Err(e) => log!(Error, "Unable to watch parked connections: {e}."),
         }
     }
 
-    fn run(&self) {
+    async fn run(self: Arc<Self>, fd: AsyncFd<LotFd>) {
         let mut events = vec![EpollEvent::empty(); EVENTS_PER_TURN];
         loop {
-            let n = match self.epoll.wait(&mut events, EpollTimeout::NONE) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    // Nothing parks from now on, and what is parked resumes.
-                    self.running.store(false, Ordering::Release);
-                    log!(Error, "Unable to watch parked connections: {e}.");
-                    let parked: Vec<Arc<Kick>> = self.parked.lock().values().cloned().collect();
-                    for k in parked {
+            let mut guard = match fd.readable().await {
+                Ok(g) => g,
+                Err(e) => return self.fail(&e.to_string()),
+            };
+            loop {
+                let n = match self.epoll.wait(&mut events, EpollTimeout::ZERO) {
+                    Ok(n) => n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return self.fail(&e.to_string()),
+                };
+                for ev in events.iter().take(n) {
+                    let kick = self.parked.lock().get(&ev.data()).cloned();
+                    if let Some(k) = kick {
                         k.resume_parked();
                     }
-                    return;
                 }
-            };
-            for ev in events.iter().take(n) {
-                let kick = self.parked.lock().get(&ev.data()).cloned();
-                if let Some(k) = kick {
-                    k.resume_parked();
+                if n < events.len() {
+                    break;
                 }
             }
+            guard.clear_ready();
         }
+    }
+
+    /// The parking epoll failed: nothing parks from now on, and what is parked resumes.
+    fn fail(&self, e: &str) {
+        self.running.store(false, Ordering::Release);
+        log!(Error, "Unable to watch parked connections: {e}.");
+        let parked: Vec<Arc<Kick>> = self.parked.lock().values().cloned().collect();
+        for k in parked {
+            k.resume_parked();
+        }
+    }
+}
+
+/// The parking epoll's descriptor, for the runtime's reactor to watch.
+struct LotFd(Arc<Lot>);
+
+impl AsRawFd for LotFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.epoll.0.as_raw_fd()
     }
 }

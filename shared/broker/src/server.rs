@@ -264,7 +264,7 @@ async fn serve_ready(
         listeners.push(ctx);
     }
     if let Some(lot) = &broker.lot {
-        lot.start(tokio::runtime::Handle::current());
+        lot.start();
     }
     tokio::spawn(sweeps(broker.clone()));
     if let Some(r) = ready {

@@ -2,7 +2,7 @@
 //! connection loop uses (wait for readable/writable, then read or write without blocking), so one task
 //! can read and write the same socket without splitting it.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 
 use tokio::net::{TcpStream, UnixStream};
@@ -105,25 +105,39 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
-            Stream::Parked(_) => Err(parked()),
+            Stream::Parked(_) => {
+                // A parked connection serves a packet or two at a time: a small buffer will do.
+                let mut chunk = [0u8; 4096];
+                let room = buf.remaining_mut().min(chunk.len());
+                let n = self.try_read(chunk.get_mut(..room).unwrap_or_default())?;
+                buf.put_slice(chunk.get(..n).unwrap_or_default());
+                Ok(n)
+            }
         }
     }
 
-    /// Reads what is available into `buf` (`WouldBlock` when nothing is).
+    /// Reads what is available into `buf` (`WouldBlock` when nothing is). A parked socket is read
+    /// directly (it is non-blocking), so a parked connection can serve what arrives without going
+    /// back into the reactor.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_read(buf),
             Stream::Unix(s) => s.try_read(buf),
-            Stream::Parked(_) => Err(parked()),
+            Stream::Parked(ParkedSocket::Tcp(s, _)) => (&*s).read(buf),
+            Stream::Parked(ParkedSocket::Unix(s, _)) => (&*s).read(buf),
+            Stream::Parked(ParkedSocket::Gone) => Err(parked()),
         }
     }
 
-    /// Writes what the socket takes now from `bufs` (`WouldBlock` when it takes nothing).
+    /// Writes what the socket takes now from `bufs` (`WouldBlock` when it takes nothing). A parked
+    /// socket is written directly, as it is read.
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_write_vectored(bufs),
             Stream::Unix(s) => s.try_write_vectored(bufs),
-            Stream::Parked(_) => Err(parked()),
+            Stream::Parked(ParkedSocket::Tcp(s, _)) => (&*s).write_vectored(bufs),
+            Stream::Parked(ParkedSocket::Unix(s, _)) => (&*s).write_vectored(bufs),
+            Stream::Parked(ParkedSocket::Gone) => Err(parked()),
         }
     }
 }

@@ -66,7 +66,96 @@ impl Conn {
             if let Some(e) = e {
                 log!(Warning, "Unable to park a connection, keeping it active: {e}.");
             }
-            conn.resume();
+            tokio::spawn(conn.resume_active());
+        }
+    }
+
+    /// A parked connection woken (bytes on its socket, a delivery, a kick). What can be served on the
+    /// parked socket is served there: when that settles everything (the packets read are handled, what
+    /// they and the queue call for is written), the connection parks again with only its epoll entry
+    /// re-armed. Otherwise it goes back into the reactor and runs.
+    pub(super) async fn resumed(mut self: Box<Self>) {
+        let quick = self.kick.reason().is_none()
+            && !self.broker.shutting_down.load(Ordering::Relaxed)
+            && self.broker.lot.as_ref().is_some_and(|l| l.open());
+        if quick {
+            // A wake that came before this is served by the pull below.
+            self.kick.take_notification();
+            match self.serve_parked() {
+                Ok(true) => return self.repark(),
+                Ok(false) => {}
+                Err(close) => {
+                    // Whatever becomes of the socket, the connection ends for this reason.
+                    let _ = self.unpark_socket();
+                    return Box::pin(self.finish(close)).await;
+                }
+            }
+        }
+        self.resume_active().await;
+    }
+
+    /// Back into the reactor, then the loop.
+    pub(super) async fn resume_active(mut self: Box<Self>) {
+        self.park_at_once = false;
+        match self.unpark_socket() {
+            Ok(()) => self.run().await,
+            Err(e) => Box::pin(self.finish(Close::Io(Some(e)))).await,
+        }
+    }
+
+    /// Takes the socket out of the parking epoll and back into the reactor.
+    fn unpark_socket(&mut self) -> std::io::Result<()> {
+        if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
+            lot.unwatch(fd, token);
+        }
+        self.stream.unpark()
+    }
+
+    /// Serves a parked connection on its parked socket: reads and handles what arrived, writes what
+    /// that and its queue call for. Whether it is settled (nothing left to read, write or wait for).
+    fn serve_parked(&mut self) -> Result<bool, Close> {
+        self.refresh();
+        self.read_and_handle()?;
+        loop {
+            let more = self.pull()?;
+            if !self.out.is_empty() {
+                self.flush()?;
+            }
+            if !more || !self.out.is_empty() {
+                break;
+            }
+        }
+        self.broker.stats.flush(&mut self.local);
+        Ok(self.out.is_empty()
+            && self.rbuf.is_empty()
+            && self.congested.is_empty()
+            && self.inbound.is_none()
+            && self.kick.reason().is_none())
+    }
+
+    /// Parks again a connection served while parked: its epoll entry is re-armed.
+    fn repark(mut self: Box<Self>) {
+        let Some(lot) = self.broker.lot.clone() else {
+            tokio::spawn(self.resume_active());
+            return;
+        };
+        self.out = OutBuf::default();
+        self.rbuf = BytesMut::new();
+        let Some((_, token)) = self.stream.parked() else {
+            tokio::spawn(self.resume_active());
+            return;
+        };
+        let kick = self.kick.clone();
+        match kick.park(self, |fd| lot.rearm(fd, token)) {
+            Ok(()) => {}
+            // A wake came meanwhile: serve it the same way.
+            Err((conn, None)) => {
+                tokio::spawn(conn.resumed());
+            }
+            Err((conn, Some(e))) => {
+                log!(Warning, "Unable to park a connection again, keeping it active: {e}.");
+                tokio::spawn(conn.resume_active());
+            }
         }
     }
 

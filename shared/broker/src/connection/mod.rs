@@ -171,18 +171,7 @@ impl Parked for Conn {
         self.stream.parked().map(|(fd, _)| fd)
     }
 
-    fn resume(mut self: Box<Self>) {
-        self.park_at_once = false;
-        if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
-            lot.unwatch(fd, token);
-        }
-        match self.stream.unpark() {
-            Ok(()) => {
-                tokio::spawn(self.run());
-            }
-            Err(e) => {
-                tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
-            }
-        }
+    fn resume(self: Box<Self>) {
+        tokio::spawn(self.resumed());
     }
 }
