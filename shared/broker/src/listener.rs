@@ -128,9 +128,9 @@ impl Listening {
                 if *nodelay {
                     let _ = stream.set_nodelay(true);
                 }
-                Ok((Stream::Tcp(stream), format!("{}:{}", peer.ip(), peer.port())))
+                Ok((Stream::tcp(stream), format!("{}:{}", peer.ip(), peer.port())))
             }
-            Listening::Unix(l, path) => Ok((Stream::Unix(l.accept().await?.0), path.display().to_string())),
+            Listening::Unix(l, path) => Ok((Stream::unix(l.accept().await?.0), path.display().to_string())),
         }
     }
 }

@@ -80,7 +80,7 @@ impl OutBuf {
 
     /// Writes as much as the socket takes now. Returns the bytes written; `Ok(0)` with data left means
     /// the socket is full (wait for writable).
-    pub fn write_to(&mut self, stream: &Stream) -> io::Result<usize> {
+    pub fn write_to(&mut self, stream: &mut Stream) -> io::Result<usize> {
         let mut total = 0;
         while self.can_write() {
             let n = {

@@ -1,112 +1,182 @@
-//! The byte streams a client connects over: TCP or a Unix socket, with the readiness-based calls the
-//! connection loop uses (wait for readable/writable, then read or write without blocking), so one task
-//! can read and write the same socket without splitting it.
+//! The byte stream a client connects over: a socket (TCP or Unix), and optionally a [`Layer`] between
+//! it and MQTT (TLS, WebSocket framing), with the readiness-based calls the connection loop uses (wait
+//! for readable/writable, then read or write without blocking), so one task can read and write the same
+//! stream without splitting it.
+//!
+//! Parking moves only the socket out of tokio's reactor (see [`crate::park`]); a layer keeps its state
+//! (keys, partial frames) in memory meanwhile, and a parked socket is read and written directly.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::task::{Context, Poll};
 
 use tokio::net::{TcpStream, UnixStream};
 
-/// A client connection's socket.
-#[derive(Debug)]
-pub enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    /// Taken out of tokio's reactor while the connection is parked (see [`crate::park`]): no readiness
-    /// state is kept for it and every I/O call fails until [`Stream::unpark`].
-    Parked(ParkedSocket),
+/// Non-blocking I/O on the socket under a [`Layer`] (`WouldBlock` when it has nothing or takes nothing).
+pub trait Wire {
+    /// Reads what the socket has into `buf`.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes what the socket takes from `bufs`.
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 }
 
-/// A parked connection's socket, with the token it is watched under.
+/// A protocol between the socket and MQTT: TLS, WebSocket framing. It turns what arrives on the
+/// [`Wire`] into MQTT bytes and MQTT bytes into what goes on it, buffering what the wire does not take
+/// at once.
+pub trait Layer: Send + Sync + std::fmt::Debug {
+    /// MQTT bytes into `buf`, reading the wire as needed; `WouldBlock` when none can be had now, `Ok(0)`
+    /// at the end of the stream.
+    fn read(&mut self, wire: &mut dyn Wire, buf: &mut [u8]) -> io::Result<usize>;
+    /// Takes MQTT bytes from `bufs` and returns how many it took (buffering what the wire does not take
+    /// yet; [`Layer::flush`] writes the rest).
+    fn write(&mut self, wire: &mut dyn Wire, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Writes what the layer holds for the wire; `Ok(true)` once nothing is left.
+    fn flush(&mut self, wire: &mut dyn Wire) -> io::Result<bool>;
+    /// Whether MQTT bytes are already decoded and waiting (readable without the socket being readable).
+    fn has_input(&self) -> bool;
+    /// Whether the layer holds bytes for the wire.
+    fn has_output(&self) -> bool;
+}
+
+/// A client connection's socket.
 #[derive(Debug)]
-pub enum ParkedSocket {
-    Tcp(std::net::TcpStream, u64),
-    Unix(std::os::unix::net::UnixStream, u64),
-    /// Lost while being taken out of the reactor.
+enum Socket {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    /// Taken out of tokio's reactor while the connection is parked (see [`crate::park`]), watched under
+    /// a token: read and written directly.
+    ParkedTcp(std::net::TcpStream, u64),
+    ParkedUnix(std::os::unix::net::UnixStream, u64),
+    /// Lost while being taken out of the reactor or put back.
     Gone,
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection lost its socket")
 }
 
 fn parked() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "connection is parked")
 }
 
+impl Wire for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_read(buf),
+            Socket::Unix(s) => s.try_read(buf),
+            Socket::ParkedTcp(s, _) => s.read(buf),
+            Socket::ParkedUnix(s, _) => s.read(buf),
+            Socket::Gone => Err(gone()),
+        }
+    }
+
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.try_write_vectored(bufs),
+            Socket::Unix(s) => s.try_write_vectored(bufs),
+            Socket::ParkedTcp(s, _) => s.write_vectored(bufs),
+            Socket::ParkedUnix(s, _) => s.write_vectored(bufs),
+            Socket::Gone => Err(gone()),
+        }
+    }
+}
+
+/// A client's byte stream.
+#[derive(Debug)]
+pub struct Stream {
+    socket: Socket,
+    layer: Option<Box<dyn Layer>>,
+}
+
 impl Stream {
+    /// A TCP connection.
+    pub fn tcp(s: TcpStream) -> Stream {
+        Stream { socket: Socket::Tcp(s), layer: None }
+    }
+
+    /// A Unix socket connection.
+    pub fn unix(s: UnixStream) -> Stream {
+        Stream { socket: Socket::Unix(s), layer: None }
+    }
+
+    /// The same stream with `layer` between the socket and MQTT.
+    pub fn with_layer(mut self, layer: Box<dyn Layer>) -> Stream {
+        self.layer = Some(layer);
+        self
+    }
+
     /// Takes the socket out of tokio's reactor, to be watched under `token`. On failure the socket is
     /// gone and every later call fails.
     pub fn park(&mut self, token: u64) -> io::Result<()> {
-        let parked = match std::mem::replace(self, Stream::Parked(ParkedSocket::Gone)) {
-            Stream::Tcp(s) => ParkedSocket::Tcp(s.into_std()?, token),
-            Stream::Unix(s) => ParkedSocket::Unix(s.into_std()?, token),
-            Stream::Parked(p) => p,
+        self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
+            Socket::Tcp(s) => Socket::ParkedTcp(s.into_std()?, token),
+            Socket::Unix(s) => Socket::ParkedUnix(s.into_std()?, token),
+            other => other,
         };
-        *self = Stream::Parked(parked);
         Ok(())
     }
 
     /// The parked socket and its token.
     pub fn parked(&self) -> Option<(BorrowedFd<'_>, u64)> {
-        match self {
-            Stream::Parked(ParkedSocket::Tcp(s, t)) => Some((s.as_fd(), *t)),
-            Stream::Parked(ParkedSocket::Unix(s, t)) => Some((s.as_fd(), *t)),
+        match &self.socket {
+            Socket::ParkedTcp(s, t) => Some((s.as_fd(), *t)),
+            Socket::ParkedUnix(s, t) => Some((s.as_fd(), *t)),
             _ => None,
         }
     }
 
     /// Puts a parked socket back into tokio's reactor (call within the runtime).
     pub fn unpark(&mut self) -> io::Result<()> {
-        let back = match std::mem::replace(self, Stream::Parked(ParkedSocket::Gone)) {
-            Stream::Parked(ParkedSocket::Tcp(s, _)) => Stream::Tcp(TcpStream::from_std(s)?),
-            Stream::Parked(ParkedSocket::Unix(s, _)) => Stream::Unix(UnixStream::from_std(s)?),
-            Stream::Parked(ParkedSocket::Gone) => return Err(parked()),
+        self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
+            Socket::ParkedTcp(s, _) => Socket::Tcp(TcpStream::from_std(s)?),
+            Socket::ParkedUnix(s, _) => Socket::Unix(UnixStream::from_std(s)?),
+            Socket::Gone => return Err(gone()),
             live => live,
         };
-        *self = back;
         Ok(())
     }
 
-    /// Polls for read readiness (the waker is kept in tokio's registration).
-    pub fn poll_read_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
-        match self {
-            Stream::Tcp(s) => s.poll_read_ready(cx),
-            Stream::Unix(s) => s.poll_read_ready(cx),
-            Stream::Parked(_) => std::task::Poll::Ready(Err(parked())),
+    /// Polls for read readiness (the waker is kept in tokio's registration). Bytes a layer decoded
+    /// already make the stream readable whatever the socket says.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.layer.as_ref().is_some_and(|l| l.has_input()) {
+            return Poll::Ready(Ok(()));
+        }
+        match &self.socket {
+            Socket::Tcp(s) => s.poll_read_ready(cx),
+            Socket::Unix(s) => s.poll_read_ready(cx),
+            Socket::Gone => Poll::Ready(Err(gone())),
+            _ => Poll::Ready(Err(parked())),
         }
     }
 
     /// Polls for write readiness (the waker is kept in tokio's registration).
-    pub fn poll_write_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
-        match self {
-            Stream::Tcp(s) => s.poll_write_ready(cx),
-            Stream::Unix(s) => s.poll_write_ready(cx),
-            Stream::Parked(_) => std::task::Poll::Ready(Err(parked())),
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &self.socket {
+            Socket::Tcp(s) => s.poll_write_ready(cx),
+            Socket::Unix(s) => s.poll_write_ready(cx),
+            Socket::Gone => Poll::Ready(Err(gone())),
+            _ => Poll::Ready(Err(parked())),
         }
     }
 
-    /// Waits until the socket may be read.
+    /// Waits until the stream may be read.
     pub async fn readable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
-            Stream::Parked(_) => Err(parked()),
-        }
+        std::future::poll_fn(|cx| self.poll_read_ready(cx)).await
     }
 
     /// Waits until the socket may be written.
     pub async fn writable(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.writable().await,
-            Stream::Unix(s) => s.writable().await,
-            Stream::Parked(_) => Err(parked()),
-        }
+        std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
     }
 
     /// Reads what is available into the spare capacity of `buf` (`WouldBlock` when nothing is).
-    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
-            Stream::Parked(_) => {
-                // A parked connection serves a packet or two at a time: a small buffer will do.
+    pub fn try_read_buf<B: bytes::BufMut>(&mut self, buf: &mut B) -> io::Result<usize> {
+        match (&mut self.socket, &self.layer) {
+            (Socket::Tcp(s), None) => s.try_read_buf(buf),
+            (Socket::Unix(s), None) => s.try_read_buf(buf),
+            _ => {
+                // Through a layer, or parked (a packet or two at a time): a small buffer will do.
                 let mut chunk = [0u8; 4096];
                 let room = buf.remaining_mut().min(chunk.len());
                 let n = self.try_read(chunk.get_mut(..room).unwrap_or_default())?;
@@ -117,27 +187,123 @@ impl Stream {
     }
 
     /// Reads what is available into `buf` (`WouldBlock` when nothing is). A parked socket is read
-    /// directly (it is non-blocking), so a parked connection can serve what arrives without going
-    /// back into the reactor.
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read(buf),
-            Stream::Unix(s) => s.try_read(buf),
-            Stream::Parked(ParkedSocket::Tcp(s, _)) => (&*s).read(buf),
-            Stream::Parked(ParkedSocket::Unix(s, _)) => (&*s).read(buf),
-            Stream::Parked(ParkedSocket::Gone) => Err(parked()),
+    /// directly (it is non-blocking), so a parked connection can serve what arrives without going back
+    /// into the reactor.
+    pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.layer {
+            Some(layer) => layer.read(&mut self.socket, buf),
+            None => self.socket.read(buf),
         }
     }
 
-    /// Writes what the socket takes now from `bufs` (`WouldBlock` when it takes nothing). A parked
-    /// socket is written directly, as it is read.
-    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write_vectored(bufs),
-            Stream::Unix(s) => s.try_write_vectored(bufs),
-            Stream::Parked(ParkedSocket::Tcp(s, _)) => (&*s).write_vectored(bufs),
-            Stream::Parked(ParkedSocket::Unix(s, _)) => (&*s).write_vectored(bufs),
-            Stream::Parked(ParkedSocket::Gone) => Err(parked()),
+    /// Writes what the stream takes now from `bufs` (`WouldBlock` when it takes nothing). A layer
+    /// first writes out what it held back.
+    pub fn try_write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match &mut self.layer {
+            Some(layer) => {
+                if !layer.flush(&mut self.socket)? {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                let n = layer.write(&mut self.socket, bufs)?;
+                // What the wire does not take now waits in the layer (see `has_output`).
+                match layer.flush(&mut self.socket) {
+                    Ok(_) => Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+                    Err(e) => Err(e),
+                }
+            }
+            None => self.socket.write(bufs),
         }
+    }
+
+    /// Writes what a layer holds back; `Ok(true)` once nothing is left.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        match &mut self.layer {
+            Some(layer) => match layer.flush(&mut self.socket) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+                r => r,
+            },
+            None => Ok(true),
+        }
+    }
+
+    /// Whether a layer holds bytes for the socket (the connection is not idle, and waits for
+    /// writability to flush them).
+    pub fn has_output(&self) -> bool {
+        self.layer.as_ref().is_some_and(|l| l.has_output())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer that flips every bit and holds back what the wire does not take: enough to see that
+    /// reading, writing and parking go through it.
+    #[derive(Debug, Default)]
+    struct Invert {
+        held: Vec<u8>,
+    }
+
+    impl Layer for Invert {
+        fn read(&mut self, wire: &mut dyn Wire, buf: &mut [u8]) -> io::Result<usize> {
+            let n = wire.read(buf)?;
+            for b in buf.iter_mut().take(n) {
+                *b = !*b;
+            }
+            Ok(n)
+        }
+        fn write(&mut self, _: &mut dyn Wire, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut n = 0;
+            for b in bufs {
+                self.held.extend(b.iter().map(|x| !x));
+                n += b.len();
+            }
+            Ok(n)
+        }
+        fn flush(&mut self, wire: &mut dyn Wire) -> io::Result<bool> {
+            while !self.held.is_empty() {
+                let n = wire.write(&[IoSlice::new(&self.held)])?;
+                self.held.drain(..n);
+            }
+            Ok(true)
+        }
+        fn has_input(&self) -> bool {
+            false
+        }
+        fn has_output(&self) -> bool {
+            !self.held.is_empty()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_layer_sees_every_byte_before_and_after_parking() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        a.set_nonblocking(true).expect("nonblocking");
+        let mut s = Stream::unix(UnixStream::from_std(a).expect("register")).with_layer(Box::<Invert>::default());
+        let mut peer = b;
+        s.writable().await.expect("writable");
+        assert_eq!(s.try_write_vectored(&[IoSlice::new(b"ping")]).expect("write"), 4);
+        let mut got = [0u8; 4];
+        peer.read_exact(&mut got).expect("peer reads");
+        assert_eq!(got, [!b'p', !b'i', !b'n', !b'g']);
+        // Parked: read and written directly, still through the layer.
+        s.park(7).expect("park");
+        assert_eq!(s.parked().map(|(_, t)| t), Some(7));
+        peer.write_all(&[!b'o', !b'k']).expect("peer writes");
+        let mut buf = bytes::BytesMut::with_capacity(16);
+        let n = loop {
+            match s.try_read_buf(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                r => break r.expect("read"),
+            }
+        };
+        assert_eq!(&buf[..n], b"ok");
+        s.unpark().expect("unpark");
+        assert!(!s.has_output());
+        s.writable().await.expect("writable");
+        s.try_write_vectored(&[IoSlice::new(b"!")]).expect("write");
+        peer.read_exact(&mut got[..1]).expect("peer reads");
+        assert_eq!(got[0], !b'!');
     }
 }

@@ -31,7 +31,7 @@ impl Conn {
     /// finds it idle for [`crate::park::PARK_AFTER_MS`], so steady traffic never parks and resumes it per packet.
     pub(super) fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
-        let idle = self.out.is_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
+        let idle = self.out_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
         if !idle {
             if hinted {
                 // Busy after all: the sweep asks again once it has been idle long enough.
@@ -118,15 +118,15 @@ impl Conn {
         self.read_and_handle()?;
         loop {
             let more = self.pull()?;
-            if !self.out.is_empty() {
+            if !self.out_empty() {
                 self.flush()?;
             }
-            if !more || !self.out.is_empty() {
+            if !more || !self.out_empty() {
                 break;
             }
         }
         self.broker.stats.flush(&mut self.local);
-        Ok(self.out.is_empty()
+        Ok(self.out_empty()
             && self.rbuf.is_empty()
             && self.congested.is_empty()
             && self.inbound.is_none()
@@ -180,7 +180,7 @@ impl Conn {
                 Ok(more) => more,
                 Err(c) => return c,
             };
-            if !self.out.is_empty()
+            if !self.out_empty()
                 && let Err(e) = self.flush()
             {
                 return e.into();
@@ -213,7 +213,7 @@ impl Conn {
                 return Close::Idle;
             }
             let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
-            let want_write = self.out.can_write();
+            let want_write = self.out.can_write() || self.stream.has_output();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
             // stays small. The notifier is always watched: a kick must be seen even by a connection
@@ -287,12 +287,20 @@ impl Conn {
 
     /// Writes what the socket takes.
     pub(super) fn flush(&mut self) -> io::Result<()> {
-        let n = self.out.write_to(&self.stream)?;
+        if self.stream.has_output() {
+            self.stream.flush()?;
+        }
+        let n = self.out.write_to(&mut self.stream)?;
         if n > 0 {
             self.local.bytes_sent += n as u64;
             self.kick.active(self.broker.now_ms());
         }
         Ok(())
+    }
+
+    /// Whether nothing waits to be written (in the output buffer or held by a stream layer).
+    pub(super) fn out_empty(&self) -> bool {
+        self.out.is_empty() && !self.stream.has_output()
     }
 
     /// Reads what is available and handles every complete packet.
@@ -428,7 +436,7 @@ impl Conn {
                         break;
                     }
                     tokio::task::consume_budget().await;
-                    if self.out.is_empty() || self.flush().is_err() || !self.wait_to_write().await {
+                    if self.out_empty() || self.flush().is_err() || !self.wait_to_write().await {
                         break;
                     }
                 }
@@ -440,7 +448,7 @@ impl Conn {
         }
         if !matches!(close, Close::Io(_)) {
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                while !self.out.is_empty() {
+                while !self.out_empty() {
                     if self.flush().is_err() || !self.wait_to_write().await {
                         break;
                     }

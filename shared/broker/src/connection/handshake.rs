@@ -79,7 +79,7 @@ enum Refused {
 /// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken. Reading
 /// CONNECT and deciding it (authentication included) must end within [`CONNECT_TIMEOUT`].
 pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
-    let Accepted { broker, listener, stream, peer } = *accepted;
+    let Accepted { broker, listener, mut stream, peer } = *accepted;
     broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
     let settings = broker.settings();
     if settings.connection_messages {
@@ -90,7 +90,8 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
     let mut local = Local::default();
     let mut pre_auth = PreAuth { broker: broker.clone(), held: 0 };
     let first =
-        tokio::time::timeout_at(deadline, read_connect(&stream, &mut rbuf, &settings, &mut local, &mut pre_auth)).await;
+        tokio::time::timeout_at(deadline, read_connect(&mut stream, &mut rbuf, &settings, &mut local, &mut pre_auth))
+            .await;
     broker.stats.flush(&mut local);
     let connect = match first {
         Ok(Ok(c)) => c,
@@ -131,7 +132,7 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
 /// Reads until the first packet is complete: it must be CONNECT ([MQTT-3.1.0-1]). Decode errors of a
 /// CONNECT are answered with a CONNACK where the version allows.
 async fn read_connect(
-    stream: &Stream,
+    stream: &mut Stream,
     rbuf: &mut BytesMut,
     settings: &Settings,
     local: &mut Local,
@@ -179,7 +180,7 @@ async fn read_connect(
 
 /// Sends the CONNACK a broken CONNECT deserves: MQTT 5 clients get the error's reason code; 3.x clients
 /// get return code 1 for an unsupported protocol level and nothing otherwise ([MQTT-3.1.2-2]).
-fn answer_bad_connect(stream: &Stream, level: Option<u8>, e: &DecodeError) {
+fn answer_bad_connect(stream: &mut Stream, level: Option<u8>, e: &DecodeError) {
     let (packet, version) = match (e, level) {
         (DecodeError::UnsupportedProtocol { .. }, _) => (
             ConnAck { code: ConnectReturnCode::UNACCEPTABLE_PROTOCOL_VERSION.0, ..Default::default() },
@@ -218,7 +219,7 @@ impl Conn {
     pub(super) async fn accept(
         broker: Arc<Broker>,
         listener: Arc<ListenerCtx>,
-        stream: Stream,
+        mut stream: Stream,
         peer: String,
         connect: Box<Connect>,
         rbuf: BytesMut,
@@ -227,7 +228,7 @@ impl Conn {
         let c = *connect;
         let v = c.protocol;
         let security = listener.security.read().clone();
-        let refuse = |code: Option<ReasonCode>, why: &str| {
+        let refuse = |stream: &mut Stream, code: Option<ReasonCode>, why: &str| {
             let packet = code.map(|code| {
                 if v.is_v5() {
                     ConnAck { code: code.0, ..Default::default() }
@@ -258,13 +259,13 @@ impl Conn {
         let accept = match decide_connect(&c, &settings, &rules, generate_client_id) {
             Ok(a) => a,
             Err(r) => {
-                refuse(r.code, r.why);
+                refuse(&mut stream, r.code, r.why);
                 return None;
             }
         };
         let peer_ip = crate::auth::peer_ip(&peer);
         if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
-            refuse(Some(ReasonCode::NOT_AUTHORIZED), "not authorised");
+            refuse(&mut stream, Some(ReasonCode::NOT_AUTHORIZED), "not authorised");
             return None;
         }
         let Accept { client_id, keep_alive, expiry, will, connack: props, protocol } = accept;
