@@ -91,7 +91,6 @@ fn features_not_built_yet_are_refused_with_not_supported_yet() {
         "certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key",
         "protocol websockets",
         "psk_hint hint",
-        "persistence true",
     ] {
         let conf = dir.path().join("future.conf");
         std::fs::write(&conf, format!("listener {} 127.0.0.1\n{extra}\n", free_port())).expect("write");

@@ -117,6 +117,17 @@ impl Broker {
         Self::start_with(Kind::Mq, &conf).expect("mq broker starts")
     }
 
+    /// [`Broker::mq_conf`] with variables added to the broker's environment.
+    pub fn mq_conf_env(conf: impl Fn(u16) -> String, env: &[(&str, &str)]) -> Broker {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Self::start_cmd(Kind::Mq, &conf, &|| {
+            let mut c = mq("mq");
+            c.arg("broker").envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            Ok(c)
+        })
+        .expect("mq broker starts")
+    }
+
     /// Mosquitto with a whole configuration, or `None` when it is not installed.
     pub fn mosquitto_conf(conf: impl Fn(u16) -> String) -> Option<Broker> {
         mosquitto_bin("mosquitto")?;

@@ -7,6 +7,7 @@ mod broker_connect;
 mod broker_interop;
 mod broker_malformed;
 mod broker_park;
+mod broker_persistence;
 mod broker_qos;
 mod broker_retain;
 mod broker_robustness;

@@ -13,6 +13,9 @@
 //! persistence off the store is [`Volatile`], which keeps nothing.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use mq_proto::{ProtocolVersion, Will};
 
 use crate::message::{Delivery, Message};
 use crate::session::{Expiry, Stage, SubRecord};
@@ -21,9 +24,9 @@ use crate::session::{Expiry, Stage, SubRecord};
 #[derive(Debug)]
 pub enum Change<'a> {
     /// A session was created for a connection.
-    SessionStarted { expiry: Expiry },
+    SessionStarted { expiry: Expiry, version: ProtocolVersion },
     /// A connection resumed the session.
-    SessionResumed { expiry: Expiry },
+    SessionResumed { expiry: Expiry, version: ProtocolVersion },
     /// The connection went away; the session lives on for `expiry`.
     SessionDetached { expiry: Expiry },
     /// The session ended (clean start, expiry, takeover of a session that ends).
@@ -34,13 +37,14 @@ pub enum Change<'a> {
     Unsubscribed { filter: &'a str },
     /// A message was queued for the session.
     Queued { delivery: &'a Delivery },
-    /// Queued messages the session's identity may no longer read were dropped (takeover, reload).
-    Dropped { count: usize },
-    /// Shared-subscription messages left the session for another member of their group.
-    Reassigned { count: usize },
-    /// The oldest queued message left the queue: in flight with packet id `pid` (QoS 1/2), or gone
+    /// Recorded messages left the queue or the in-flight window out of order: dropped (no longer
+    /// readable by the session's identity) or handed to another member of a shared subscription.
+    Removed { msgs: &'a [Arc<Message>] },
+    /// The oldest recorded message left the queue: in flight with packet id `pid` (QoS 1/2), or gone
     /// (QoS 0 sent, expired, larger than the client accepts).
     Dequeued { pid: Option<u16> },
+    /// A message not recorded as queued (a retained message owed after SUBSCRIBE) went in flight.
+    SentDirect { pid: u16, delivery: &'a Delivery },
     /// The exchange for `pid` at `stage` ended (PUBACK, PUBCOMP, or a refusing PUBREC).
     Acknowledged { pid: u16, stage: Stage },
     /// PUBREC: the exchange for `pid` waits for PUBCOMP.
@@ -49,8 +53,10 @@ pub enum Change<'a> {
     Qos2Recorded { pid: u16 },
     /// PUBREL for `pid`.
     Qos2Released { pid: u16 },
-    /// A will waits for its delay.
-    WillDelayed,
+    /// A will waits for its delay, to be published at `at`.
+    WillDelayed { will: &'a Will, at: Instant },
+    /// The waiting will is gone (published, or cancelled by a reconnect).
+    WillCleared,
     /// A retained message was stored.
     RetainSet { msg: &'a Arc<Message> },
     /// The retained message of a topic was cleared.
@@ -58,9 +64,32 @@ pub enum Change<'a> {
 }
 
 /// Where durable changes go: the persistence layer, or nowhere.
+///
+/// Changes are appended at increasing positions; what depends on a change (an acknowledgement) goes
+/// out only once [`Durable::written`] has reached [`Durable::appended`] as it was after the change.
 pub trait Durable: Send + Sync + std::fmt::Debug {
     /// Records `change` to the session of `client_id` (`None` for retained messages).
     fn record(&self, client_id: Option<&str>, change: Change<'_>);
+
+    /// Position after the last change appended.
+    fn appended(&self) -> u64 {
+        0
+    }
+
+    /// Position up to which changes are stored (a killed broker keeps them).
+    fn written(&self) -> u64 {
+        u64::MAX
+    }
+
+    /// Notified each time [`Durable::written`] moves (`None`: it never has to be waited for).
+    fn written_notify(&self) -> Option<&tokio::sync::Notify> {
+        None
+    }
+
+    /// Whether changes cannot be stored now (a full disk): new messages needing storage are refused.
+    fn is_full(&self) -> bool {
+        false
+    }
 }
 
 /// Persistence off: nothing is kept.
@@ -71,22 +100,36 @@ impl Durable for Volatile {
     fn record(&self, _: Option<&str>, _: Change<'_>) {}
 }
 
-/// The store and the session a change belongs to, handed to the methods that make changes.
+/// The store and the session a change belongs to, handed to the methods that make changes. Only
+/// sessions that outlive their connection are recorded (`on`).
 #[derive(Clone, Copy)]
 pub struct Rec<'a> {
     store: &'a dyn Durable,
     client_id: &'a str,
+    on: bool,
 }
 
 impl<'a> Rec<'a> {
-    /// Changes to the session of `client_id`, recorded in `store`.
-    pub fn new(store: &'a dyn Durable, client_id: &'a str) -> Rec<'a> {
-        Rec { store, client_id }
+    /// Changes to the session of `client_id`, recorded in `store` when `on`.
+    pub fn new(store: &'a dyn Durable, client_id: &'a str, on: bool) -> Rec<'a> {
+        Rec { store, client_id, on }
+    }
+
+    /// The same, recording from now on (a session that has just become one to keep).
+    pub fn on(self) -> Rec<'a> {
+        Rec { on: true, ..self }
+    }
+
+    /// Whether changes are recorded.
+    pub fn is_on(self) -> bool {
+        self.on
     }
 
     /// Records one change.
     pub fn record(self, change: Change<'_>) {
-        self.store.record(Some(self.client_id), change);
+        if self.on {
+            self.store.record(Some(self.client_id), change);
+        }
     }
 }
 
@@ -163,7 +206,7 @@ pub(crate) mod tests {
         assert_eq!(
             got,
             [
-                "c: SessionStarted { expiry: Never }",
+                "c: SessionStarted { expiry: Never, version: V311 }",
                 "c: Subscribed { filter: \"t/#\", record: SubRecord { opts: SubscriptionOptions { qos: AtLeastOnce, no_local: false, retain_as_published: false, retain_handling: SendAtSubscribe }, id: None } }",
                 "-: RetainSet t/x",
                 "c: Queued t/x",
@@ -173,7 +216,7 @@ pub(crate) mod tests {
                 "c: Qos2Released { pid: 7 }",
                 "c: Unsubscribed { filter: \"t/#\" }",
                 "c: SessionDetached { expiry: Never }",
-                "c: SessionResumed { expiry: Never }",
+                "c: SessionResumed { expiry: Never, version: V311 }",
             ]
         );
     }

@@ -237,7 +237,14 @@ mod tests {
         let msg = Arc::new(Message::from_broker("t", Bytes::from_static(b"xy"), QoS::AtLeastOnce, false));
         Inflight {
             pid,
-            delivery: Delivery { msg, qos: QoS::AtLeastOnce, retain: false, sub_ids: Vec::new(), shared: None },
+            delivery: Delivery {
+                msg,
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                sub_ids: Vec::new(),
+                shared: None,
+                recorded: false,
+            },
             stage: Stage::Published,
         }
     }

@@ -35,6 +35,7 @@ pub mod log;
 pub mod message;
 pub mod outbuf;
 pub mod park;
+pub mod persist;
 pub mod retain;
 pub mod server;
 pub mod session;
@@ -82,6 +83,9 @@ pub enum BrokerError {
     /// The async runtime could not start.
     #[error("unable to start the runtime: {0}")]
     Runtime(std::io::Error),
+    /// The persistent store could not be opened.
+    #[error(transparent)]
+    Store(#[from] mq_store::StoreError),
 }
 
 impl BrokerError {

@@ -3,6 +3,7 @@
 //! subscriber saying how that subscriber gets it.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -31,6 +32,8 @@ pub struct Message {
     /// Who published a retained message, kept only with `check_retain_source` so the publisher's
     /// write access can be checked again before the message is sent to a new subscriber.
     pub source: Option<Arc<Source>>,
+    /// Its id in the persistent store, given when it is first stored (0: not stored).
+    pub stored: AtomicU64,
 }
 
 /// The publisher of a retained message.
@@ -68,6 +71,7 @@ impl Message {
             expires_at: None,
             origin: 0,
             source: None,
+            stored: AtomicU64::new(0),
         }
     }
 
@@ -105,6 +109,9 @@ pub struct Delivery {
     /// The shared subscription (`$share/group/filter`) it came through, if any: if the subscriber goes
     /// away before acknowledging it, it goes to another member.
     pub shared: Option<Arc<str>>,
+    /// Whether its queueing was recorded in the persistent store (see [`crate::durable`]): then so is
+    /// its leaving the queue.
+    pub recorded: bool,
 }
 
 /// A complete payload held in pieces, shared by every copy of its message.

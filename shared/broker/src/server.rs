@@ -17,6 +17,7 @@ use crate::auth::Security;
 use crate::broker::Broker;
 use crate::kick::KickReason;
 use crate::listener::{self, BoundSocket};
+use crate::persist::{self, Persistence};
 use crate::settings::{ListenerCtx, Settings};
 use crate::{BrokerArgs, BrokerError, log, message, setup, sys};
 
@@ -78,9 +79,13 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
             setup::write_pid_file(p)?;
         }
         setup::drop_privileges(&cfg)?;
-        let broker = Arc::new(Broker::new(Settings::from_config(&cfg)));
+        let (broker, store) = make_broker(&cfg, &bound)?;
         let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose };
-        serve(broker, cfg, bound, control, options).await
+        let result = serve(broker, cfg, bound, control, options).await;
+        if let Some(s) = store {
+            s.close();
+        }
+        result
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
@@ -152,18 +157,87 @@ pub async fn start(cfg: Config, config_path: Option<PathBuf>) -> Result<Running,
             BoundSocket::Unix(..) => None,
         })
         .collect();
-    let broker = Arc::new(Broker::new(Settings::from_config(&cfg)));
+    let (broker, store) = make_broker(&cfg, &bound)?;
     let (tx, rx) = mpsc::channel(16);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
     let options = ServeOptions { config_path, verbose: false };
     let b = broker.clone();
-    let done = tokio::spawn(async move { serve_ready(b, cfg, bound, rx, options, Some(ready_tx)).await });
+    let done = tokio::spawn(async move {
+        let result = serve_ready(b, cfg, bound, rx, options, Some(ready_tx)).await;
+        if let Some(s) = store {
+            s.close();
+        }
+        result
+    });
     let _ = ready.await;
     Ok(Running { broker, addrs, control: tx, done })
 }
 
 /// A listener's context and its bound sockets.
 type Bound = (Arc<ListenerCtx>, Vec<BoundSocket>);
+
+/// The broker for `cfg`: with `persistence true`, its store opened and what it held restored first.
+fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc<Persistence>>), BrokerError> {
+    let settings = Settings::from_config(cfg);
+    let p = &cfg.persistence;
+    if !p.enabled.value {
+        return Ok((Arc::new(Broker::new(settings)), None));
+    }
+    if p.autosave_interval.is_set() || p.autosave_on_changes.is_set() {
+        log!(Notice, "autosave_interval and autosave_on_changes have no effect: every change is stored as it happens.");
+    }
+    let dir = p.store_dir();
+    let fsync = match p.fsync.value {
+        mq_config::Fsync::Always => mq_store::Fsync::Always,
+        mq_config::Fsync::Never => mq_store::Fsync::Never,
+        mq_config::Fsync::EveryMs(ms) => mq_store::Fsync::Every(Duration::from_millis(ms.into())),
+    };
+    let started = Instant::now();
+    let opened = mq_store::open(&dir, fsync).map_err(BrokerError::Store)?;
+    for d in &opened.damaged {
+        log!(
+            Error,
+            "Store file {} is damaged at byte {} ({}): the {} bytes from there were set aside in {}; what they held \
+             is lost.",
+            d.file.display(),
+            d.offset,
+            d.why,
+            d.len,
+            d.aside.display()
+        );
+    }
+    if opened.state.orphans > 0 {
+        log!(
+            Warning,
+            "{} stored changes referred to sessions that are gone; they were left out.",
+            opened.state.orphans
+        );
+    }
+    let max_id = opened.state.max_message_id();
+    let state = opened.state;
+    // Tests widen the window between a change and its write, to see that nothing waits on less.
+    if let Some(ms) = std::env::var("MQ_TEST_STORE_WRITE_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+        opened.journal.set_write_delay(Duration::from_millis(ms));
+    }
+    let persistence = Persistence::new(opened.journal, max_id, opened.lock);
+    let broker = Arc::new(Broker::with_store(settings, persistence.clone()));
+    // There is always a listener (local-only mode has its own).
+    let Some((ctx, _)) = bound.first() else {
+        return Ok((broker, Some(persistence)));
+    };
+    let counts = persist::restore(&broker, state, &ctx.security);
+    log!(
+        Notice,
+        "Restored {} sessions ({} subscriptions, {} queued messages) and {} retained messages from {} in {} ms.",
+        counts.sessions,
+        counts.subscriptions,
+        counts.queued,
+        counts.retained,
+        dir.display(),
+        started.elapsed().as_millis()
+    );
+    Ok((broker, Some(persistence)))
+}
 
 /// Binds every configured listener and builds its context.
 fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> Result<Vec<Bound>, BrokerError> {

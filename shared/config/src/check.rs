@@ -16,15 +16,12 @@ const TLS: &str = "TLS listeners are not supported yet";
 const PSK: &str = "TLS-PSK is not supported yet";
 const WEBSOCKETS: &str = "WebSockets is not supported yet";
 const BRIDGES: &str = "bridges are not supported yet";
-const PERSISTENCE: &str = "persistence (saving sessions and retained messages to disk) is not \
-                           supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
     /// Every line that asks for a feature the broker does not implement yet:
     /// TLS and TLS-PSK options, WebSockets (`protocol websockets`,
-    /// `http_dir`, `websockets_*`), bridges (`connection`), `persistence
-    /// true`, and plugins. Options written with their default value
+    /// `http_dir`, `websockets_*`), bridges (`connection`), and plugins. Options written with their default value
     /// (`require_certificate false`, `tls_keyform pem`, `persistence false`)
     /// are not refused. Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
@@ -35,9 +32,6 @@ impl Config {
             }
         };
 
-        if self.persistence.enabled.value {
-            push(&self.persistence.enabled.span, "persistence", PERSISTENCE);
-        }
         push(&self.websockets.log_level.span, "websockets_log_level", WEBSOCKETS);
         push(&self.websockets.headers_size.span, "websockets_headers_size", WEBSOCKETS);
         security(&self.security, &mut push);

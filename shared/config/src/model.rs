@@ -439,8 +439,7 @@ impl LogTypes {
     }
 }
 
-/// Persistence options (`persistence true` is refused by
-/// [`Config::check_supported`] for now; the other values are kept).
+/// Persistence options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersistenceSettings {
     /// `persistence true|false` (alias `retained_persistence`), default false.
@@ -453,6 +452,21 @@ pub struct PersistenceSettings {
     pub autosave_interval: Setting<u32>,
     /// `autosave_on_changes true|false` (default false).
     pub autosave_on_changes: Setting<bool>,
+    /// `persistence_fsync always|never|<ms>` (mq only): when stored changes reach stable storage.
+    /// Every change is written to the system before it is acknowledged; this decides what a power cut
+    /// may take. Default: every 1000 ms.
+    pub fsync: Setting<Fsync>,
+}
+
+/// `persistence_fsync`: when the store is flushed to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before anything is acknowledged (group commit).
+    Always,
+    /// At most this many milliseconds after a change.
+    EveryMs(u32),
+    /// Left to the system.
+    Never,
 }
 
 impl Default for PersistenceSettings {
@@ -463,6 +477,7 @@ impl Default for PersistenceSettings {
             location: Setting::default_value(None),
             autosave_interval: Setting::default_value(1800),
             autosave_on_changes: Setting::default_value(false),
+            fsync: Setting::default_value(Fsync::EveryMs(1000)),
         }
     }
 }
@@ -475,6 +490,14 @@ impl PersistenceSettings {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(&self.file.value),
             _ => PathBuf::from(&self.file.value),
         }
+    }
+
+    /// The directory mq keeps its store in: Mosquitto's database path with `.mq` added
+    /// (`/var/lib/mosquitto/mosquitto.db.mq`), so a Mosquitto file beside it is left alone.
+    pub fn store_dir(&self) -> PathBuf {
+        let mut p = self.path().into_os_string();
+        p.push(".mq");
+        PathBuf::from(p)
     }
 }
 

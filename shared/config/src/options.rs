@@ -63,6 +63,7 @@ pub const OPTIONS: &[(&str, OptionScope)] = &[
     ("persistence_location", OptionScope::Global),
     ("autosave_interval", OptionScope::Global),
     ("autosave_on_changes", OptionScope::Global),
+    ("persistence_fsync", OptionScope::Global),
     ("persistent_client_expiration", OptionScope::Global),
     ("queue_qos0_messages", OptionScope::Global),
     // limits

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, ConfigErrors, ErrorKind, Misplacement, Warning, WarningKind};
 use crate::model::{
-    Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTopic, Config, ConfigFile, DEFAULT_PORT, KeyForm,
-    Listener, ListenerAddr, ListenerOrigin, LogDest, LogTypes, Plugin, PluginOption, Protocol, RestartTimeout,
+    Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTopic, Config, ConfigFile, DEFAULT_PORT, Fsync,
+    KeyForm, Listener, ListenerAddr, ListenerOrigin, LogDest, LogTypes, Plugin, PluginOption, Protocol, RestartTimeout,
     SecurityOptions, SocketDomain, StartType, TlsVersion,
 };
 use crate::options::{NEWER_OPTIONS, is_plugin_option_family, removed_note, suggest};
@@ -328,6 +328,7 @@ impl Parser {
             "autosave_on_changes" => {
                 self.boolean(l, |s| &mut s.cfg.persistence.autosave_on_changes);
             }
+            "persistence_fsync" => self.fsync(l),
             "persistent_client_expiration" => self.expiration(l),
             "queue_qos0_messages" => self.boolean(l, |s| &mut s.cfg.queue_qos0_messages),
 
@@ -556,6 +557,26 @@ impl Parser {
         }
         let v = u32::try_from(v).ok().filter(|&v| v != 0);
         set_scalar(&mut self.d, &mut self.s.cfg.max_packet_size, v, l, None);
+    }
+
+    /// `persistence_fsync always|never|<milliseconds>`.
+    fn fsync(&mut self, l: &Line<'_>) {
+        const EXPECT: &str = "always, never, or a number of milliseconds (1 to 3600000)";
+        let Some(tok) = self.d.token(l, EXPECT) else {
+            return;
+        };
+        let v = match tok {
+            "always" => Fsync::Always,
+            "never" => Fsync::Never,
+            n => match n.parse::<u32>() {
+                Ok(ms) if (1..=3_600_000).contains(&ms) => Fsync::EveryMs(ms),
+                _ => {
+                    self.d.invalid(l, tok, EXPECT);
+                    return;
+                }
+            },
+        };
+        set_scalar(&mut self.d, &mut self.s.cfg.persistence.fsync, v, l, None);
     }
 
     /// `persistent_client_expiration <n><h|d|w|m|y>`.

@@ -76,7 +76,7 @@ fn every_option_in_the_debian_example_is_known() {
 /// `/etc/mosquitto/mosquitto.conf` as Debian ships it, with its include_dir
 /// pointed at a copy of `/etc/mosquitto/conf.d` (which holds only a README).
 #[test]
-fn debian_etc_config_loads_and_persistence_is_refused() {
+fn debian_etc_config_loads_with_persistence() {
     let text = fs::read_to_string(data("debian-etc-mosquitto.conf")).expect("test data");
     assert!(text.contains("include_dir /etc/mosquitto/conf.d"));
     let conf_d = data("debian-conf.d");
@@ -93,11 +93,8 @@ fn debian_etc_config_loads_and_persistence_is_refused() {
     assert_eq!(addrs(&cfg), ["1883 127.0.0.1", "1883 ::1"]);
     assert!(cfg.security_for(&cfg.listeners[0]).allow_anonymous);
     assert_eq!(cfg.files.len(), 1, "README is not a .conf file");
-    assert_eq!(
-        unsupported(&cfg),
-        ["mosquitto.conf:8: persistence: persistence (saving sessions and retained messages to disk) is not \
-          supported yet"]
-    );
+    assert_eq!(unsupported(&cfg), Vec::<String>::new());
+    assert_eq!(cfg.persistence.store_dir(), Path::new("/var/lib/mosquitto/mosquitto.db.mq"));
 }
 
 // ----- typical real-world configurations -----
@@ -667,8 +664,6 @@ fn check_supported_lists_each_offending_line() {
             "mq.conf:10: psk_file: TLS-PSK is not supported yet",
             "mq.conf:11: plugin: plugins are not supported yet",
             "mq.conf:13: websockets_log_level: WebSockets is not supported yet",
-            "mq.conf:14: persistence: persistence (saving sessions and retained messages to disk) is not supported \
-             yet",
         ]
     );
     assert_eq!(unsupported(&ok("listener 1883\npersistence false\nrequire_certificate false")), Vec::<String>::new());
@@ -687,10 +682,6 @@ fn check_supported_follows_reading_order_across_files() {
     assert_eq!(
         unsupported(&cfg),
         [
-            format!(
-                "{}:1: persistence: persistence (saving sessions and retained messages to disk) is not supported yet",
-                main.display()
-            ),
             format!("{}:2: cafile: TLS listeners are not supported yet", a.display()),
             format!("{}:3: plugin: plugins are not supported yet", main.display()),
         ]

@@ -63,6 +63,9 @@ struct Shared {
     written: AtomicU64,
     full: AtomicBool,
     stop: AtomicBool,
+    /// Milliseconds the writer waits before each batch (for tests that need the window between an
+    /// append and its write to be wide).
+    delay_ms: AtomicU64,
     waker: Mutex<Option<Waker>>,
     hook: Mutex<Option<Hook>>,
 }
@@ -77,7 +80,7 @@ struct Pending {
 /// The journal of an open store.
 pub struct Journal {
     shared: Arc<Shared>,
-    writer: Option<JoinHandle<()>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -104,6 +107,7 @@ impl Journal {
             written: AtomicU64::new(0),
             full: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
             waker: Mutex::new(None),
             hook: Mutex::new(None),
         });
@@ -119,7 +123,7 @@ impl Journal {
             compacting: None,
         };
         let handle = std::thread::Builder::new().name("mq-store".into()).spawn(move || writer.run())?;
-        Ok(Journal { shared, writer: Some(handle) })
+        Ok(Journal { shared, writer: Mutex::new(Some(handle)) })
     }
 
     /// Appends a record; returns the position after it (see [`Journal::written`]).
@@ -155,6 +159,11 @@ impl Journal {
         self.shared.full.load(Ordering::Relaxed)
     }
 
+    /// Makes the writer wait this long before each batch (tests of what depends on a write).
+    pub fn set_write_delay(&self, d: Duration) {
+        self.shared.delay_ms.store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
     /// Called (on the writer thread) each time [`Journal::written`] moves.
     pub fn set_waker(&self, w: impl Fn() + Send + Sync + 'static) {
         *self.shared.waker.lock() = Some(Box::new(w));
@@ -165,15 +174,13 @@ impl Journal {
         *self.shared.hook.lock() = Some(Box::new(h));
     }
 
-    /// Writes everything appended and stops the writer (at shutdown).
-    pub fn close(mut self) {
-        self.stop_writer();
-    }
-
-    fn stop_writer(&mut self) {
+    /// Writes (and syncs) everything appended and stops the writer (at shutdown); records appended
+    /// after this are not written.
+    pub fn close(&self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.more.notify_all();
-        if let Some(h) = self.writer.take() {
+        let handle = self.writer.lock().take();
+        if let Some(h) = handle {
             let _ = h.join();
         }
     }
@@ -181,7 +188,7 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.stop_writer();
+        self.close();
     }
 }
 
@@ -237,6 +244,10 @@ impl Writer {
 
     /// Writes a batch, retrying once a second from the last good record while writing fails.
     fn write_batch(&mut self, bufs: Vec<Bytes>, end: u64) {
+        let delay = self.shared.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         let mut failed = false;
         loop {
             match write_all(&mut self.file, &bufs) {

@@ -61,7 +61,10 @@ impl State {
                 let s = self.sessions.entry(client).or_default();
                 s.expiry = expiry;
                 s.detached_at = detached_at;
-                s.version = version;
+                // 0: not said (a disconnect): the last connection's stays.
+                if version != 0 {
+                    s.version = version;
+                }
             }
             Record::SessionEnd { client } => {
                 self.sessions.remove(&client);

@@ -111,7 +111,7 @@ impl Broker {
 
     /// The recorder of durable changes to `session`.
     pub fn rec<'a>(&'a self, session: &'a Session) -> Rec<'a> {
-        Rec::new(&*self.durable, &session.client_id)
+        Rec::new(&*self.durable, &session.client_id, session.is_persistent())
     }
 
     /// Waits until shutdown begins.

@@ -84,6 +84,7 @@ impl Broker {
             retain: hit.retain_as_published && msg.retain,
             sub_ids: hit.sub_ids,
             shared: hit.shared,
+            recorded: false,
         };
         let (r, kick) = hit.session.enqueue(d, self.rec(hit.session));
         wake.extend(kick);

@@ -162,7 +162,7 @@ impl Broker {
     pub fn sweep(&self, now: Instant) {
         for s in self.all_sessions() {
             let mut st = s.state.lock();
-            let will = st.take_due_will(now);
+            let will = st.take_due_will(now, self.rec(&s));
             let expired = st.expired(now);
             drop(st);
             if let Some(w) = will {

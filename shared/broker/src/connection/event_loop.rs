@@ -213,17 +213,33 @@ impl Conn {
                 return Close::Idle;
             }
             let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
-            let want_write = self.out.can_write() || self.stream.has_output();
+            // Output held for the store: wait for it to write as well.
+            let gate = self.gated().then(|| self.broker.clone());
+            let want_write = (self.out.can_write() || self.stream.has_output()) && !self.gated();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
             // stays small. The notifier is always watched: a kick must be seen even by a connection
             // whose client stopped reading.
             let (readable, writable) = {
+                let stored = gate.as_ref().and_then(|b| b.durable.written_notify()).map(|n| n.notified());
+                tokio::pin!(stored);
+                if let Some(s) = stored.as_mut().as_pin_mut() {
+                    s.enable();
+                    if !self.gated() {
+                        // Written meanwhile.
+                        continue;
+                    }
+                }
                 let notified = self.kick.notified();
                 tokio::pin!(notified);
                 let stream = &self.stream;
                 std::future::poll_fn(|cx| {
                     if notified.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok((false, false)));
+                    }
+                    if let Some(s) = stored.as_mut().as_pin_mut()
+                        && s.poll(cx).is_ready()
+                    {
                         return Poll::Ready(Ok((false, false)));
                     }
                     let r = want_read && stream.poll_read_ready(cx)?.is_ready();
@@ -287,6 +303,10 @@ impl Conn {
 
     /// Writes what the socket takes.
     pub(super) fn flush(&mut self) -> io::Result<()> {
+        if self.gated() {
+            // What is buffered depends on changes the store has not written yet.
+            return Ok(());
+        }
         if self.stream.has_output() {
             self.stream.flush()?;
         }
@@ -296,6 +316,17 @@ impl Conn {
             self.kick.active(self.broker.now_ms());
         }
         Ok(())
+    }
+
+    /// Records that what this connection sends from now on depends on every change appended so far to
+    /// the persistent store (see [`crate::durable`]).
+    pub(super) fn note_durable(&mut self) {
+        self.durable_at = self.broker.durable.appended();
+    }
+
+    /// Whether output waits for the store to write what it depends on.
+    pub(super) fn gated(&self) -> bool {
+        self.durable_at > self.broker.durable.written()
     }
 
     /// Whether nothing waits to be written (in the output buffer or held by a stream layer).
@@ -381,9 +412,22 @@ impl Conn {
         Ok(())
     }
 
-    /// While closing: waits until more can be written (`false` when the socket failed).
+    /// While closing: waits until more can be written (`false` when the socket failed), or until the
+    /// store has written what the output depends on.
     /// (`&mut`: the connection is `Send`, not `Sync`.)
-    pub(super) async fn wait_to_write(&mut self) -> bool {
+    async fn wait_to_write(&mut self) -> bool {
+        if self.gated() {
+            let broker = self.broker.clone();
+            if let Some(n) = broker.durable.written_notify() {
+                let notified = n.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.gated() {
+                    let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+                }
+            }
+            return true;
+        }
         self.stream.writable().await.is_ok()
     }
 
@@ -422,6 +466,11 @@ impl Conn {
                 format!("Client {} already connected, closing old connection.", self.client_id),
             ),
             Close::Shutdown => (false, Some(ReasonCode::SERVER_SHUTTING_DOWN), String::new()),
+            Close::StoreFull => (
+                true,
+                Some(ReasonCode::QUOTA_EXCEEDED),
+                format!("Client {} disconnected: its message cannot be stored now.", self.client_id),
+            ),
             Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {

@@ -320,8 +320,13 @@ impl Conn {
             local: Local::default(),
             congested: Vec::new(),
             inbound: None,
+            durable_at: 0,
             park_at_once: true,
         };
+        if conn.session.is_persistent() {
+            // CONNACK of a session to keep goes out once the session is stored.
+            conn.note_durable();
+        }
         conn.send(Packet::ConnAck(ConnAck { session_present: attached.present, code: 0, properties: props }));
         if attached.present {
             conn.resend_inflight();

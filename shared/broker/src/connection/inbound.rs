@@ -43,6 +43,25 @@ impl std::fmt::Display for PublishSummary<'_> {
 
 impl Conn {
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
+        // What these answer depends on changes they record in the persistent store.
+        let durable = match &p {
+            Packet::Publish(p) => p.qos != QoS::AtMostOnce,
+            Packet::PubAck(_)
+            | Packet::PubRec(_)
+            | Packet::PubRel(_)
+            | Packet::PubComp(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_) => true,
+            _ => false,
+        };
+        let r = self.handle_packet(p);
+        if durable {
+            self.note_durable();
+        }
+        r
+    }
+
+    fn handle_packet(&mut self, p: Packet) -> Result<(), Close> {
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => {
@@ -133,6 +152,22 @@ impl Conn {
             log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
         }
         let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        // The store cannot write (a full disk): messages that may need storing are refused, MQTT 5
+        // clients hear why, 3.x clients (which have no way to be told) are disconnected. QoS 0 flows.
+        if p.qos != QoS::AtMostOnce && self.broker.durable.is_full() {
+            if !v5 {
+                return Err(Close::StoreFull);
+            }
+            return Ok(match (p.qos, pid) {
+                (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, ReasonCode::QUOTA_EXCEEDED))),
+                (QoS::ExactlyOnce, Some(id)) => {
+                    let rec = self.broker.rec(&self.session);
+                    self.session.state.lock().release_qos2(id.get(), rec);
+                    Some(Packet::PubRec(Ack::with_reason(id, ReasonCode::QUOTA_EXCEEDED)))
+                }
+                _ => None,
+            });
+        }
         let outcome = if too_big {
             log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
             Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
@@ -161,6 +196,7 @@ impl Conn {
                     properties: std::mem::take(&mut p.properties),
                     expires_at,
                     origin: self.session.id,
+                    stored: Default::default(),
                     source: (p.retain && self.settings.check_retain_source).then(|| {
                         Arc::new(Source {
                             security: self.listener.security.clone(),
@@ -274,7 +310,7 @@ impl Conn {
         let upgrade = self.settings.upgrade_outgoing_qos;
         let owed = retained.into_iter().map(|(msg, granted, id)| {
             let qos = if upgrade { granted } else { granted.min(msg.qos) };
-            Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None }
+            Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None, recorded: false }
         });
         // This connection is the one to wake, and it is running: no wake needed.
         let _ = self.session.enqueue_retained(owed, self.broker.rec(&self.session));

@@ -250,6 +250,7 @@ impl Conn {
             self.local.msgs_received += 1;
             let pieces = Arc::new(payload.finish());
             if let Some(ack) = self.route_publish(publish, Some((pieces, len)))? {
+                self.note_durable();
                 self.send(ack);
             }
         }

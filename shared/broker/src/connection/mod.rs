@@ -73,6 +73,8 @@ enum Close {
     TakenOver,
     /// The broker is shutting down.
     Shutdown,
+    /// The store cannot write and the client (MQTT 3.x) cannot be told its message is refused.
+    StoreFull,
     /// Not a close: the connection is idle and parks (see [`Conn::run`]).
     Idle,
 }
@@ -156,6 +158,9 @@ pub(crate) struct Conn {
     congested: Vec<Arc<Session>>,
     /// A large PUBLISH whose payload is being read.
     inbound: Option<Box<Inbound>>,
+    /// Nothing is written to the client before the persistent store has written up to here: what this
+    /// connection sends (acknowledgements, deliveries) depends on changes appended before it.
+    durable_at: u64,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
 }

@@ -55,6 +55,7 @@ impl Conn {
         }
         let was_over = st.congested();
         let max_bytes = self.settings.max_inflight_bytes;
+        let mut sent_durable = false;
         while self.out.len() < HIGH_WATER {
             let Some(d) = st.next_to_send(self.proto.window, max_bytes, rec) else { break };
             if d.qos == QoS::AtMostOnce {
@@ -64,19 +65,24 @@ impl Conn {
                 continue;
             }
             if d.msg.expired(now) {
-                st.not_sent(rec);
+                st.not_sent(&d, rec);
                 self.local.pub_dropped += 1;
                 continue;
             }
             let Some(pid) = st.assign_pid(&d) else { break };
             if self.encode_delivery(&d, PacketId::new(pid), false, now) {
+                sent_durable |= rec.is_on();
                 st.sent(pid, d, rec);
             } else {
-                st.not_sent(rec);
+                st.not_sent(&d, rec);
                 self.local.pub_dropped += 1;
             }
         }
         let more = self.out.len() >= HIGH_WATER && st.more_to_send(self.proto.window);
+        if sent_durable {
+            // QoS 1/2 deliveries of a persistent session go out once their being in flight is stored.
+            self.note_durable();
+        }
         if was_over && !st.congested() {
             drop(st);
             self.broker.space.notify_waiters();

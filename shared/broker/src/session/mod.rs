@@ -40,6 +40,9 @@ pub struct Session {
     pub state: Mutex<SessionState>,
     /// Whether a connection is attached (read without the lock by shared-subscription dispatch).
     online: AtomicBool,
+    /// Whether the session outlives its connection, so its changes are recorded (see
+    /// [`crate::durable`]). Set when a connection starts or resumes it; kept until it ends.
+    persistent: AtomicBool,
 }
 
 /// How long a session outlives its connection.
@@ -156,6 +159,25 @@ pub enum Qos2Receipt {
     TooMany,
 }
 
+/// A session brought back from the persistent store (see [`crate::persist`]).
+#[derive(Debug)]
+pub struct Restored {
+    /// Its lifetime after disconnecting.
+    pub expiry: Expiry,
+    /// When its connection went away (its expiry counts from there).
+    pub detached_at: Instant,
+    /// Its subscriptions (also to be put in the subscription table).
+    pub subs: Vec<(String, SubRecord)>,
+    /// Messages queued, oldest first.
+    pub queue: Vec<Delivery>,
+    /// Messages in flight.
+    pub inflight: Vec<Inflight>,
+    /// QoS 2 ids received and not released.
+    pub qos2: Vec<u16>,
+    /// A will waiting for its delay.
+    pub will: Option<(Will, Instant)>,
+}
+
 /// What a session that ended leaves to clean up.
 #[derive(Debug, Default)]
 pub struct Ended {
@@ -230,7 +252,54 @@ impl Session {
                 pending_will: None,
             }),
             online: AtomicBool::new(false),
+            persistent: AtomicBool::new(false),
         }
+    }
+
+    /// A detached session as the store had it.
+    pub fn restore(
+        id: u64,
+        client_id: Arc<str>,
+        version: ProtocolVersion,
+        limits: QueueLimits,
+        r: Restored,
+    ) -> Session {
+        let s = Session::new(id, client_id, version, limits);
+        s.persistent.store(true, Ordering::Relaxed);
+        {
+            let mut st = s.state.lock();
+            st.expiry = r.expiry;
+            st.disconnected_at = Some(r.detached_at);
+            for (filter, record) in r.subs {
+                st.subs.insert(filter.into(), record);
+            }
+            for d in r.queue {
+                st.queue.push(d, true);
+            }
+            for f in r.inflight {
+                st.inflight.push(f);
+            }
+            for pid in r.qos2 {
+                st.incoming_qos2.insert(pid);
+            }
+            st.pending_will = r.will.map(|(will, at)| Box::new(PendingWill { will, at }));
+        }
+        s
+    }
+
+    /// Whether the session's changes are recorded (it outlives its connection).
+    pub fn is_persistent(&self) -> bool {
+        self.persistent.load(Ordering::Relaxed)
+    }
+
+    /// Marks the session as one to record, when `expiry` makes it outlive its connection; returns the
+    /// recorder to use from now on.
+    fn keep_if<'a>(&self, expiry: Expiry, rec: Rec<'a>) -> Rec<'a> {
+        if expiry != Expiry::AtDisconnect {
+            self.persistent.store(true, Ordering::Relaxed);
+            return rec.on();
+        }
+        rec
     }
 
     /// Whether a connection is attached.
@@ -250,11 +319,12 @@ impl Session {
         let mut st = self.state.lock();
         let was_empty = st.queue.is_empty();
         let access = st.access.clone();
+        // Not recorded: after a restart a client subscribes again for what is retained.
+        let _ = rec;
         st.queue.push_retained(
             deliveries
                 .into_iter()
-                .filter(|d| access.as_ref().is_none_or(|a| a.may_read(&self.client_id, &d.msg.topic)))
-                .inspect(|d| rec.record(Change::Queued { delivery: d })),
+                .filter(|d| access.as_ref().is_none_or(|a| a.may_read(&self.client_id, &d.msg.topic))),
         );
         if was_empty && !st.queue.is_empty() { st.attached.as_ref().map(|a| a.kick.clone()) } else { None }
     }
@@ -263,7 +333,7 @@ impl Session {
     /// at delivery, as Mosquitto does). Also returns the connection to wake when the queue was empty (a
     /// non-empty queue means the connection already has work it will come back for); the caller wakes
     /// it once it holds no lock, so a parked connection is never resumed under one.
-    pub fn enqueue(&self, d: Delivery, rec: Rec<'_>) -> (Enqueued, Option<Arc<Kick>>) {
+    pub fn enqueue(&self, mut d: Delivery, rec: Rec<'_>) -> (Enqueued, Option<Arc<Kick>>) {
         let mut st = self.state.lock();
         if let Some(a) = &st.access
             && !a.may_read(&self.client_id, &d.msg.topic)
@@ -272,7 +342,13 @@ impl Session {
         }
         let online = st.attached.is_some();
         let was_empty = st.queue.is_empty();
-        let r = st.queue.push_with(d, online, |d| rec.record(Change::Queued { delivery: d }));
+        // QoS 0 is recorded only when queued for a disconnected client (`queue_qos0_messages`).
+        d.recorded = rec.is_on() && (d.qos != QoS::AtMostOnce || !online);
+        let r = st.queue.push_with(d, online, |d| {
+            if d.recorded {
+                rec.record(Change::Queued { delivery: d });
+            }
+        });
         let wake = match r {
             Enqueued::Queued | Enqueued::Congested if was_empty => st.attached.as_ref().map(|a| a.kick.clone()),
             _ => None,
@@ -332,7 +408,10 @@ impl SessionState {
     /// checked against the new identity (another user, or rules reloaded meanwhile): it gets nothing its
     /// own rights do not allow. Returns how many messages were dropped for that.
     pub(crate) fn resume(&mut self, session: &Session, with: Attaching, rec: Rec<'_>) -> usize {
-        self.pending_will = None;
+        let rec = session.keep_if(with.expiry, rec);
+        if self.pending_will.take().is_some() {
+            rec.record(Change::WillCleared);
+        }
         self.attached = Some(with.attachment);
         self.version = with.version;
         self.expiry = with.expiry;
@@ -341,22 +420,19 @@ impl SessionState {
         self.will = with.will.map(Box::new);
         self.access = Some(with.access);
         session.set_online(true);
-        rec.record(Change::SessionResumed { expiry: self.expiry });
-        let dropped = self.recheck_access(&session.client_id);
-        if dropped > 0 {
-            rec.record(Change::Dropped { count: dropped });
-        }
-        dropped
+        rec.record(Change::SessionResumed { expiry: self.expiry, version: self.version });
+        self.recheck_access(&session.client_id, rec)
     }
 
     /// A new session's first connection.
     pub(crate) fn start(&mut self, session: &Session, with: Attaching, rec: Rec<'_>) {
+        let rec = session.keep_if(with.expiry, rec);
         self.attached = Some(with.attachment);
         self.access = Some(with.access);
         self.expiry = with.expiry;
         self.will = with.will.map(Box::new);
         session.set_online(true);
-        rec.record(Change::SessionStarted { expiry: self.expiry });
+        rec.record(Change::SessionStarted { expiry: self.expiry, version: self.version });
     }
 
     /// Takes the attachment away (a takeover tells the old connection to stop).
@@ -366,16 +442,26 @@ impl SessionState {
 
     /// Keeps only the deliveries (queued, retained owed, in flight) the session's current identity may
     /// read. Returns how many were dropped.
-    fn recheck_access(&mut self, client_id: &str) -> usize {
+    fn recheck_access(&mut self, client_id: &str, rec: Rec<'_>) -> usize {
         let Some(access) = self.access.clone() else { return 0 };
         if access.acl.is_none() {
             return 0;
         }
-        let may = |d: &Delivery| access.may_read(client_id, &d.msg.topic);
-        let queued = self.queue.retain(may);
+        let mut removed = Vec::new();
+        let mut may = |d: &Delivery| {
+            let ok = access.may_read(client_id, &d.msg.topic);
+            if !ok && (d.recorded || d.qos != QoS::AtMostOnce) {
+                removed.push(d.msg.clone());
+            }
+            ok
+        };
+        let queued = self.queue.retain(&mut may);
         let before = self.inflight.len();
         // A PUBREL carries no message: those exchanges complete.
         self.inflight.retain(|f| f.stage == Stage::Released || may(&f.delivery));
+        if !removed.is_empty() {
+            rec.record(Change::Removed { msgs: &removed });
+        }
         queued + (before - self.inflight.len())
     }
 
@@ -407,8 +493,9 @@ impl SessionState {
         if delay == 0 || expiry == Expiry::AtDisconnect {
             return Some(will);
         }
-        self.pending_will = Some(Box::new(PendingWill { will, at: now + Duration::from_secs(delay.into()) }));
-        rec.record(Change::WillDelayed);
+        let at = now + Duration::from_secs(delay.into());
+        rec.record(Change::WillDelayed { will: &will, at });
+        self.pending_will = Some(Box::new(PendingWill { will, at }));
         None
     }
 
@@ -425,10 +512,11 @@ impl SessionState {
     }
 
     /// A delayed will whose time has come at `now` (detached sessions only).
-    pub(crate) fn take_due_will(&mut self, now: Instant) -> Option<Will> {
+    pub(crate) fn take_due_will(&mut self, now: Instant, rec: Rec<'_>) -> Option<Will> {
         if self.attached.is_some() || self.pending_will.as_ref().is_none_or(|p| p.at > now) {
             return None;
         }
+        rec.record(Change::WillCleared);
         self.pending_will.take().map(|p| p.will)
     }
 
@@ -454,6 +542,7 @@ impl SessionState {
     /// complete with this client [MQTT-4.8.2-5]).
     pub(crate) fn take_shared(&mut self, rec: Rec<'_>) -> Vec<Delivery> {
         let mut out = self.queue.take_where(|d| d.shared.is_some());
+        let from_queue = out.len();
         if self.inflight.iter().any(|f| f.delivery.shared.is_some()) {
             let mut keep = Vec::with_capacity(self.inflight.len());
             for f in self.inflight.take_all() {
@@ -467,8 +556,14 @@ impl SessionState {
                 self.inflight.push(f);
             }
         }
-        if !out.is_empty() {
-            rec.record(Change::Reassigned { count: out.len() });
+        let recorded: Vec<Arc<crate::message::Message>> = out
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| *i >= from_queue || d.recorded)
+            .map(|(_, d)| d.msg.clone())
+            .collect();
+        if !recorded.is_empty() {
+            rec.record(Change::Removed { msgs: &recorded });
         }
         out
     }
@@ -503,7 +598,7 @@ impl SessionState {
             }
         }
         let d = self.queue.pop()?;
-        if d.qos == QoS::AtMostOnce {
+        if d.qos == QoS::AtMostOnce && d.recorded {
             rec.record(Change::Dequeued { pid: None });
         }
         Some(d)
@@ -511,8 +606,10 @@ impl SessionState {
 
     /// A QoS 1/2 delivery taken by [`SessionState::next_to_send`] is not sent after all (expired, or
     /// larger than the client accepts): dropped.
-    pub(crate) fn not_sent(&mut self, rec: Rec<'_>) {
-        rec.record(Change::Dequeued { pid: None });
+    pub(crate) fn not_sent(&mut self, d: &Delivery, rec: Rec<'_>) {
+        if d.recorded {
+            rec.record(Change::Dequeued { pid: None });
+        }
     }
 
     /// Whether a delivery waits that [`SessionState::next_to_send`] could take with room in `window`.
@@ -532,7 +629,11 @@ impl SessionState {
 
     /// Records a QoS 1/2 delivery as sent with `pid`.
     pub(crate) fn sent(&mut self, pid: u16, delivery: Delivery, rec: Rec<'_>) {
-        rec.record(Change::Dequeued { pid: Some(pid) });
+        if delivery.recorded {
+            rec.record(Change::Dequeued { pid: Some(pid) });
+        } else {
+            rec.record(Change::SentDirect { pid, delivery: &delivery });
+        }
         self.inflight.push(Inflight { pid, delivery, stage: Stage::Published });
     }
 

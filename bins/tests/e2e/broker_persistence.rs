@@ -1,0 +1,219 @@
+//! `mq broker` with `persistence true`: what it acknowledged survives `kill -9` (retained messages,
+//! persistent sessions with their subscriptions and queued messages, QoS 2 exchanges in both
+//! directions, delayed wills, expiry counting on), and a damaged store is recovered up to its last
+//! good record.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mq_proto::Packet;
+
+use crate::broker_util::wire::{self, Connect, Pub};
+use crate::broker_util::{Next, Raw, WAIT, tp};
+use crate::harness::Broker;
+
+/// A broker keeping its store in `dir` (writable by the user it runs as once started as root).
+fn persistent(dir: &Path, extra: &str) -> Broker {
+    persistent_env(dir, extra, &[])
+}
+
+/// [`persistent`] with a test knob: `MQ_TEST_STORE_WRITE_DELAY_MS` makes the store wait before each write,
+/// so anything sent before its change is written would be seen.
+fn persistent_env(dir: &Path, extra: &str, env: &[(&str, &str)]) -> Broker {
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let store = dir.display().to_string();
+    let extra = extra.to_owned();
+    Broker::mq_conf_env(
+        move |port| {
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {store}\n{extra}\n"
+            )
+        },
+        env,
+    )
+}
+
+/// Kills the broker without a chance to do anything (SIGKILL).
+fn kill(b: &mut Broker) {
+    b.signal("KILL");
+    b.wait_exit();
+}
+
+fn keeper(port: u16, id: &str) -> (Raw, bool) {
+    let (r, ack) = Raw::connect(port, &Connect::v311(id).clean(false));
+    (r, ack.session_present)
+}
+
+#[test]
+fn what_was_acknowledged_survives_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let (mut s, present) = keeper(b.port, "keep-sub");
+    assert!(!present);
+    s.subscribe(1, &[("p/#", 1), ("q2/#", 2)]);
+    s.drop_connection();
+    let mut p = Raw::v311(b.port, "keep-pub");
+    for i in 1..=10u16 {
+        p.publish(&Pub::new("p/t", format!("m{i}")).qos(1, i));
+    }
+    p.publish(&Pub::new("q2/t", "exactly once").qos(2, 11));
+    p.publish(&Pub::new("r/x", "retained").qos(1, 12).retain());
+    kill(&mut b);
+
+    let b = persistent(dir.path(), "");
+    b.wait_log("Restored 1 sessions");
+    let (mut s, present) = keeper(b.port, "keep-sub");
+    assert!(present, "the session is back");
+    let mut got: Vec<(String, String)> = (0..11).map(|_| tp(&s.recv_publish_ack())).collect();
+    let last = got.pop().expect("eleven");
+    assert_eq!(last, ("q2/t".into(), "exactly once".into()));
+    assert_eq!(got, (1..=10).map(|i| ("p/t".to_string(), format!("m{i}"))).collect::<Vec<_>>());
+    s.ping();
+    s.expect_silence();
+    let mut late = Raw::v311(b.port, "late");
+    late.subscribe(1, &[("r/#", 1)]);
+    assert_eq!(tp(&late.recv_publish_ack()), ("r/x".into(), "retained".into()));
+}
+
+#[test]
+fn a_kill_under_load_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent_env(
+        dir.path(),
+        "persistence_fsync never\nmax_queued_messages 0",
+        &[("MQ_TEST_STORE_WRITE_DELAY_MS", "20")],
+    );
+    let (mut s, _) = keeper(b.port, "load-sub");
+    s.subscribe(1, &[("load/#", 1)]);
+    s.drop_connection();
+    // A publisher writes QoS 1 messages back to back; the broker is killed at some point.
+    let port = b.port;
+    let publisher = std::thread::spawn(move || {
+        let mut p = Raw::v311(port, "load-pub");
+        let mut acked = Vec::new();
+        let mut bytes = Vec::new();
+        for i in 1..=20_000u32 {
+            let pid = (i % 60_000) as u16 + 1;
+            bytes.clear();
+            bytes.extend(Pub::new("load/t", i.to_be_bytes()).qos(1, pid).v3());
+            if !p.try_send(&bytes) {
+                break;
+            }
+            match p.next(Duration::from_secs(5)) {
+                Next::Packet(Packet::PubAck(_)) => acked.push(i),
+                _ => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    kill(&mut b);
+    let acked = publisher.join().expect("publisher");
+    // Each write waits 20 ms (the test knob), so a dozen or so are acknowledged before the kill.
+    assert!(acked.len() >= 5, "the load did not run ({} acknowledged)", acked.len());
+
+    let b = persistent(dir.path(), "max_queued_messages 0");
+    let (mut s, present) = keeper(b.port, "load-sub");
+    assert!(present);
+    let mut received = std::collections::HashSet::new();
+    let deadline = Instant::now() + WAIT;
+    // Every acknowledged message comes (others may too), each exactly once for QoS 1 here.
+    while acked.iter().any(|i| !received.contains(i)) {
+        assert!(Instant::now() < deadline, "{} of {} acknowledged messages came", received.len(), acked.len());
+        let m = s.recv_publish_ack();
+        received.insert(u32::from_be_bytes(m.payload[..4].try_into().expect("4 bytes")));
+    }
+}
+
+#[test]
+fn qos2_exchanges_complete_exactly_once_across_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let (mut s, _) = keeper(b.port, "q2-sub");
+    s.subscribe(1, &[("q2/#", 2)]);
+    // The publisher has its PUBREC, then the broker dies before PUBREL.
+    let (mut p, _) = Raw::connect(b.port, &Connect::v311("q2-pub").clean(false));
+    p.send(&Pub::new("q2/a", "once").qos(2, 7).v3());
+    assert!(matches!(p.recv(), Packet::PubRec(a) if a.packet_id.get() == 7));
+    // The subscriber has the message and sent PUBREC, but not PUBCOMP yet.
+    let m = s.recv_publish();
+    let pid = m.packet_id.expect("QoS 2").get();
+    s.send(&wire::pubrec(pid));
+    assert!(matches!(s.recv(), Packet::PubRel(a) if a.packet_id.get() == pid));
+    kill(&mut b);
+
+    let b = persistent(dir.path(), "");
+    // The publisher resends: its PUBLISH is known (no second copy), then PUBREL.
+    let (mut p, ack) = Raw::connect(b.port, &Connect::v311("q2-pub").clean(false));
+    assert!(ack.session_present);
+    p.send(&Pub::new("q2/a", "once").qos(2, 7).dup().v3());
+    assert!(matches!(p.recv(), Packet::PubRec(a) if a.packet_id.get() == 7));
+    p.send(&wire::pubrel(7));
+    assert!(matches!(p.recv(), Packet::PubComp(a) if a.packet_id.get() == 7));
+    // The subscriber is sent the PUBREL again, never the message.
+    let (mut s, present) = keeper(b.port, "q2-sub");
+    assert!(present);
+    assert!(matches!(s.recv(), Packet::PubRel(a) if a.packet_id.get() == pid), "PUBREL resent");
+    s.send(&wire::pubcomp(pid));
+    s.ping();
+    s.expect_silence();
+}
+
+#[test]
+fn session_expiry_and_delayed_wills_count_on_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let mut watcher = Raw::connect(b.port, &Connect::v5("expiry-watch").clean(false).expiry(600)).0;
+    watcher.subscribe(1, &[("will/#", 1)]);
+    watcher.drop_connection();
+    // A session that expires 2 s after its disconnect, with a will delayed 1 s.
+    let will = wire::Will::new("will/w", "late").qos(1).prop(wire::prop::u32(wire::prop::WILL_DELAY, 1));
+    let (c, _) = Raw::connect(b.port, &Connect::v5("expiring").clean(false).expiry(2).will(will));
+    c.drop_connection();
+    std::thread::sleep(Duration::from_millis(300));
+    kill(&mut b);
+
+    let b = persistent(dir.path(), "");
+    let (mut watcher, ack) = Raw::connect(b.port, &Connect::v5("expiry-watch").clean(false).expiry(600));
+    assert!(ack.session_present);
+    // The delayed will is published by the restarted broker.
+    assert_eq!(tp(&watcher.recv_publish_ack()), ("will/w".into(), "late".into()));
+    // And the session is gone once its 2 s have passed (counted from the disconnect, before the kill).
+    std::thread::sleep(Duration::from_millis(2_500));
+    let (_c, ack) = Raw::connect(b.port, &Connect::v5("expiring").clean(false).expiry(2));
+    assert!(!ack.session_present);
+}
+
+#[test]
+fn a_damaged_store_is_recovered_up_to_its_last_good_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let (mut s, _) = keeper(b.port, "damage-sub");
+    s.subscribe(1, &[("d/#", 1)]);
+    s.drop_connection();
+    let mut p = Raw::v311(b.port, "damage-pub");
+    p.publish(&Pub::new("d/1", "kept").qos(1, 1));
+    kill(&mut b);
+    // A torn write after the last record, and garbage in a file that is not a store file.
+    let store = std::fs::read_dir(dir.path()).expect("dir").find_map(|e| {
+        let p = e.ok()?.path();
+        p.extension().is_some_and(|x| x == "mq").then_some(p)
+    });
+    let store = store.expect("the store directory");
+    let journal = std::fs::read_dir(&store)
+        .expect("store")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("journal-")))
+        .max()
+        .expect("a journal");
+    let mut raw = std::fs::read(&journal).expect("read");
+    raw.extend_from_slice(&[0x40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+    std::fs::write(&journal, &raw).expect("write");
+
+    let b = persistent(dir.path(), "");
+    b.wait_log("is damaged at byte");
+    let (mut s, present) = keeper(b.port, "damage-sub");
+    assert!(present);
+    assert_eq!(tp(&s.recv_publish_ack()), ("d/1".into(), "kept".into()));
+    assert!(store.join("damaged").is_dir());
+}

@@ -1,0 +1,492 @@
+//! Persistence (`persistence true`): the broker's durable changes ([`crate::durable`]) recorded in the
+//! store ([`mq_store`]), and the state restored from it at start.
+//!
+//! Every change is appended to the journal as it happens and written to the system by the store's
+//! writer thread in batches; a connection holds back what depends on a change (PUBACK, PUBREC, PUBCOMP,
+//! SUBACK, UNSUBACK, a persistent session's CONNACK, a QoS 1/2 delivery) until it is written, so a
+//! broker killed at any moment has kept everything it acknowledged. When writes reach stable storage
+//! is `persistence_fsync` (default: at most a second later).
+//!
+//! Messages are stored once, when first queued for a persistent session or retained, as an MQTT 5
+//! PUBLISH (topic, properties, payload) with their QoS, retain flag, absolute expiry and, with
+//! `check_retain_source`, their publisher.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use mq_proto::{Packet, ProtocolVersion, Publish, QoS, SubscriptionOptions, Will};
+use mq_store::{Entry, Journal, Record, State};
+use tokio::sync::Notify;
+
+use crate::auth::Security;
+use crate::broker::Broker;
+use crate::durable::{Change, Durable};
+use crate::message::{Delivery, Message, Source};
+use crate::session::{Expiry, Inflight, QueueLimits, Restored, Session, Stage, SubRecord};
+use crate::subs::Subscriber;
+
+/// The store behind a broker with `persistence true`.
+pub struct Persistence {
+    journal: Journal,
+    written: Arc<Notify>,
+    next_msg: AtomicU64,
+    /// Held while the store is in use: another broker cannot open it.
+    _lock: std::fs::File,
+}
+
+impl std::fmt::Debug for Persistence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persistence").field("journal", &self.journal).finish()
+    }
+}
+
+/// Milliseconds since the Unix epoch of an instant (past or future).
+fn unix_ms(at: Instant) -> u64 {
+    let now = Instant::now();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    if at >= now {
+        now_ms + at.duration_since(now).as_millis() as u64
+    } else {
+        now_ms.saturating_sub(now.duration_since(at).as_millis() as u64)
+    }
+}
+
+/// The instant of a Unix time in milliseconds.
+fn instant_of(ms: u64) -> Instant {
+    let now = Instant::now();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    if ms >= now_ms {
+        now + Duration::from_millis(ms - now_ms)
+    } else {
+        now.checked_sub(Duration::from_millis(now_ms - ms)).unwrap_or(now)
+    }
+}
+
+fn expiry_secs(e: Expiry) -> u32 {
+    match e {
+        Expiry::AtDisconnect => 0,
+        Expiry::Never => u32::MAX,
+        Expiry::After(d) => u32::try_from(d.as_secs()).unwrap_or(u32::MAX - 1).clamp(1, u32::MAX - 1),
+    }
+}
+
+fn expiry_of(secs: u32) -> Expiry {
+    match secs {
+        0 => Expiry::AtDisconnect,
+        u32::MAX => Expiry::Never,
+        s => Expiry::After(Duration::from_secs(s.into())),
+    }
+}
+
+fn version_byte(v: ProtocolVersion) -> u8 {
+    match v {
+        ProtocolVersion::V31 => 3,
+        ProtocolVersion::V311 => 4,
+        ProtocolVersion::V5 => 5,
+    }
+}
+
+fn version_of(b: u8) -> ProtocolVersion {
+    match b {
+        3 => ProtocolVersion::V31,
+        5 => ProtocolVersion::V5,
+        _ => ProtocolVersion::V311,
+    }
+}
+
+/// The subscription options byte, as in an MQTT 5 SUBSCRIBE.
+fn opts_byte(o: &SubscriptionOptions) -> u8 {
+    o.qos.as_u8() | u8::from(o.no_local) << 2 | u8::from(o.retain_as_published) << 3 | (o.retain_handling as u8) << 4
+}
+
+fn opts_of(b: u8) -> SubscriptionOptions {
+    SubscriptionOptions {
+        qos: QoS::from_u8(b & 3).unwrap_or(QoS::AtMostOnce),
+        no_local: b & 4 != 0,
+        retain_as_published: b & 8 != 0,
+        retain_handling: match (b >> 4) & 3 {
+            1 => mq_proto::RetainHandling::SendIfNew,
+            2 => mq_proto::RetainHandling::DoNotSend,
+            _ => mq_proto::RetainHandling::SendAtSubscribe,
+        },
+    }
+}
+
+fn put_opt_str(b: &mut BytesMut, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            b.put_u16_le(s.len().min(0xFFFE) as u16);
+            b.put_slice(s.as_bytes().get(..s.len().min(0xFFFE)).unwrap_or_default());
+        }
+        None => b.put_u16_le(0xFFFF),
+    }
+}
+
+fn get_opt_str(b: &mut Bytes) -> Option<Option<String>> {
+    if b.remaining() < 2 {
+        return None;
+    }
+    let n = b.get_u16_le();
+    if n == 0xFFFF {
+        return Some(None);
+    }
+    let n = usize::from(n);
+    if b.remaining() < n {
+        return None;
+    }
+    String::from_utf8(b.split_to(n).to_vec()).ok().map(Some)
+}
+
+/// A message as stored: format 1, expiry (unix ms, 0: none), QoS, flags, the publisher (with
+/// `check_retain_source`), then the message as an MQTT 5 PUBLISH at QoS 0.
+fn encode_message(msg: &Message) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_u8(1);
+    b.put_u64_le(msg.expires_at.map_or(0, unix_ms));
+    b.put_u8(msg.qos.as_u8());
+    b.put_u8(u8::from(msg.retain) | u8::from(msg.source.is_some()) << 1);
+    if let Some(s) = &msg.source {
+        put_opt_str(&mut b, s.username.as_deref());
+        put_opt_str(&mut b, Some(&s.client_id));
+    }
+    let payload = match &msg.large {
+        Some(p) => {
+            let mut all = BytesMut::with_capacity(p.len());
+            for piece in p.pieces() {
+                all.extend_from_slice(piece);
+            }
+            all.freeze()
+        }
+        None => msg.payload.clone(),
+    };
+    let p = Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: msg.retain,
+        topic: msg.topic.clone(),
+        packet_id: None,
+        properties: msg.properties.clone(),
+        payload,
+    };
+    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, &mut b);
+    b.freeze()
+}
+
+/// A stored message back; `security` judges `check_retain_source` after a restart.
+fn decode_message(mut b: Bytes, security: &Arc<parking_lot::RwLock<Arc<Security>>>) -> Option<Message> {
+    if b.remaining() < 11 || b.get_u8() != 1 {
+        return None;
+    }
+    let expires = b.get_u64_le();
+    let qos = QoS::from_u8(b.get_u8())?;
+    let flags = b.get_u8();
+    let source = if flags & 2 != 0 {
+        let username = get_opt_str(&mut b)?;
+        let client_id = get_opt_str(&mut b)??;
+        Some(Arc::new(Source {
+            security: security.clone(),
+            username: username.map(Into::into),
+            client_id: client_id.into(),
+        }))
+    } else {
+        None
+    };
+    let mut raw = BytesMut::from(&b[..]);
+    let Ok(Some(Packet::Publish(p))) = mq_proto::decode(&mut raw, ProtocolVersion::V5, usize::MAX) else {
+        return None;
+    };
+    Some(Message {
+        expires_at: (expires != 0).then(|| instant_of(expires)),
+        properties: p.properties,
+        source,
+        ..Message::from_broker(p.topic, p.payload, qos, flags & 1 != 0)
+    })
+}
+
+/// A will as stored: the message part as for messages, plus its QoS and retain flag.
+fn encode_will(w: &Will) -> Bytes {
+    let mut b = BytesMut::new();
+    let p = Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: w.retain,
+        topic: w.topic.clone(),
+        packet_id: None,
+        properties: mq_proto::PublishProperties {
+            payload_format_indicator: w.properties.payload_format_indicator,
+            message_expiry_interval: w.properties.message_expiry_interval,
+            content_type: w.properties.content_type.clone(),
+            response_topic: w.properties.response_topic.clone(),
+            correlation_data: w.properties.correlation_data.clone(),
+            user_properties: w.properties.user_properties.clone(),
+            ..Default::default()
+        },
+        payload: w.payload.clone(),
+    };
+    b.put_u8(w.qos.as_u8());
+    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, &mut b);
+    b.freeze()
+}
+
+fn decode_will(mut b: Bytes) -> Option<Will> {
+    if !b.has_remaining() {
+        return None;
+    }
+    let qos = QoS::from_u8(b.get_u8())?;
+    let mut raw = BytesMut::from(&b[..]);
+    let Ok(Some(Packet::Publish(p))) = mq_proto::decode(&mut raw, ProtocolVersion::V5, usize::MAX) else {
+        return None;
+    };
+    let pp = p.properties;
+    Some(Will {
+        topic: p.topic,
+        payload: p.payload,
+        qos,
+        retain: p.retain,
+        properties: mq_proto::WillProperties {
+            payload_format_indicator: pp.payload_format_indicator,
+            message_expiry_interval: pp.message_expiry_interval,
+            content_type: pp.content_type,
+            response_topic: pp.response_topic,
+            correlation_data: pp.correlation_data,
+            user_properties: pp.user_properties,
+            ..Default::default()
+        },
+    })
+}
+
+fn entry(d: &Delivery, msg: u64) -> Entry {
+    Entry {
+        msg,
+        qos: d.qos.as_u8(),
+        retain: d.retain,
+        sub_ids: d.sub_ids.clone(),
+        shared: d.shared.as_deref().map(str::to_owned),
+    }
+}
+
+impl Persistence {
+    /// Records in `journal`; new messages get ids after `max_message_id`.
+    pub fn new(journal: Journal, max_message_id: u64, lock: std::fs::File) -> Arc<Persistence> {
+        let p = Arc::new(Persistence {
+            journal,
+            written: Arc::new(Notify::new()),
+            next_msg: AtomicU64::new(max_message_id + 1),
+            _lock: lock,
+        });
+        let written = p.written.clone();
+        p.journal.set_waker(move || written.notify_waiters());
+        p.journal.set_hook(|e| match e {
+            mq_store::Event::WriteFailed(why) => log!(
+                Error,
+                "Unable to write to the store ({why}): messages that need storing are refused until it works again."
+            ),
+            mq_store::Event::WriteRecovered => log!(Notice, "Writing to the store works again."),
+            mq_store::Event::Compacted(Ok(bytes)) => log!(Information, "Store compacted to {bytes} bytes."),
+            mq_store::Event::Compacted(Err(why)) => log!(Warning, "Store compaction failed: {why}."),
+        });
+        p
+    }
+
+    /// The store id of `msg`, writing the message first if it was never stored.
+    fn store_message(&self, msg: &Message) -> u64 {
+        let id = msg.stored.load(Ordering::Acquire);
+        if id != 0 {
+            return id;
+        }
+        let new = self.next_msg.fetch_add(1, Ordering::Relaxed);
+        match msg.stored.compare_exchange(0, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                self.journal.append(&Record::Msg { id: new, blob: encode_message(msg) });
+                new
+            }
+            // Another thread stored it meanwhile (its record may land after ours: replay does not
+            // mind the order of a message and what refers to it).
+            Err(existing) => existing,
+        }
+    }
+
+    /// Writes and syncs everything recorded, and stops writing (shutdown).
+    pub fn close(&self) {
+        self.journal.close();
+    }
+}
+
+impl Durable for Persistence {
+    fn record(&self, client_id: Option<&str>, change: Change<'_>) {
+        let client = || client_id.unwrap_or_default().to_owned();
+        let r = match change {
+            Change::SessionStarted { expiry, version } | Change::SessionResumed { expiry, version } => {
+                Record::Session {
+                    client: client(),
+                    expiry: expiry_secs(expiry),
+                    detached_at: 0,
+                    version: version_byte(version),
+                }
+            }
+            Change::SessionDetached { expiry } => Record::Session {
+                client: client(),
+                expiry: expiry_secs(expiry),
+                detached_at: unix_ms(Instant::now()).max(1),
+                version: 0,
+            },
+            Change::SessionEnded => Record::SessionEnd { client: client() },
+            Change::Subscribed { filter, record } => Record::Sub {
+                client: client(),
+                filter: filter.to_owned(),
+                opts: opts_byte(&record.opts),
+                id: record.id.unwrap_or(0),
+            },
+            Change::Unsubscribed { filter } => Record::Unsub { client: client(), filter: filter.to_owned() },
+            Change::Queued { delivery } => {
+                let id = self.store_message(&delivery.msg);
+                Record::Queue { client: client(), entry: entry(delivery, id) }
+            }
+            Change::Removed { msgs } => Record::Remove {
+                client: client(),
+                msgs: msgs.iter().map(|m| m.stored.load(Ordering::Acquire)).filter(|id| *id != 0).collect(),
+            },
+            Change::Dequeued { pid } => Record::Dequeue { client: client(), pid: pid.unwrap_or(0) },
+            Change::SentDirect { pid, delivery } => {
+                let id = self.store_message(&delivery.msg);
+                Record::Inflight { client: client(), pid, stage: 1, entry: entry(delivery, id) }
+            }
+            Change::Acknowledged { pid, stage } => {
+                Record::Ack { client: client(), pid, stage: if stage == Stage::Published { 1 } else { 2 } }
+            }
+            Change::Received { pid } => Record::Released { client: client(), pid },
+            Change::Qos2Recorded { pid } => Record::Q2In { client: client(), pid },
+            Change::Qos2Released { pid } => Record::Q2Rel { client: client(), pid },
+            Change::WillDelayed { will, at } => {
+                Record::Will { client: client(), at: unix_ms(at), blob: encode_will(will) }
+            }
+            Change::WillCleared => Record::WillClear { client: client() },
+            Change::RetainSet { msg } => {
+                let id = self.store_message(msg);
+                Record::RetainSet { topic: msg.topic.to_string(), msg: id }
+            }
+            Change::RetainCleared { topic } => Record::RetainClear { topic: topic.to_owned() },
+        };
+        self.journal.append(&r);
+    }
+
+    fn appended(&self) -> u64 {
+        self.journal.appended()
+    }
+
+    fn written(&self) -> u64 {
+        self.journal.written()
+    }
+
+    fn written_notify(&self) -> Option<&Notify> {
+        Some(&self.written)
+    }
+
+    fn is_full(&self) -> bool {
+        self.journal.is_full()
+    }
+}
+
+/// What a restore brought back.
+#[derive(Debug, Default)]
+pub struct RestoreCounts {
+    pub sessions: usize,
+    pub subscriptions: usize,
+    pub retained: usize,
+    pub queued: usize,
+    pub expired: usize,
+}
+
+/// Brings the stored state into `broker`, before any client connects. `security` is what
+/// `check_retain_source` judges restored retained messages by (the listeners' shared security).
+pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock<Arc<Security>>>) -> RestoreCounts {
+    let mut counts = RestoreCounts::default();
+    let now = Instant::now();
+    let mut messages: HashMap<u64, Arc<Message>> = HashMap::with_capacity(state.messages.len());
+    for (id, blob) in state.messages {
+        match decode_message(blob, security) {
+            Some(m) if !m.expired(now) => {
+                m.stored.store(id, Ordering::Release);
+                messages.insert(id, Arc::new(m));
+            }
+            Some(_) => counts.expired += 1,
+            None => log!(Warning, "Stored message {id} could not be read; it is left out."),
+        }
+    }
+    {
+        let mut retained = broker.retained.write();
+        for (_, id) in state.retained {
+            if let Some(m) = messages.get(&id) {
+                retained.set(m.clone());
+                counts.retained += 1;
+            }
+        }
+    }
+    let limits: QueueLimits = broker.settings().queue;
+    let delivery = |e: &Entry, recorded: bool| -> Option<Delivery> {
+        Some(Delivery {
+            msg: messages.get(&e.msg)?.clone(),
+            qos: QoS::from_u8(e.qos)?,
+            retain: e.retain,
+            sub_ids: e.sub_ids.clone(),
+            shared: e.shared.as_deref().map(Into::into),
+            recorded,
+        })
+    };
+    let mut sessions = broker.sessions.lock();
+    let mut subs = broker.subs.write();
+    for (client_id, s) in state.sessions {
+        let client_id: Arc<str> = client_id.into();
+        let expiry = expiry_of(s.expiry);
+        let detached_at = if s.detached_at == 0 { now } else { instant_of(s.detached_at) };
+        let queue: Vec<Delivery> = s.queue.iter().filter_map(|e| delivery(e, true)).collect();
+        counts.queued += queue.len();
+        let inflight: Vec<Inflight> = s
+            .inflight
+            .iter()
+            .filter_map(|(pid, stage, e)| {
+                let d = match delivery(e, true) {
+                    Some(d) => d,
+                    // Released: the message itself is no longer needed, only the packet id.
+                    None if *stage == 2 => Delivery {
+                        msg: Arc::new(Message::from_broker("", Bytes::new(), QoS::ExactlyOnce, false)),
+                        qos: QoS::ExactlyOnce,
+                        retain: false,
+                        sub_ids: Vec::new(),
+                        shared: None,
+                        recorded: true,
+                    },
+                    None => return None,
+                };
+                Some(Inflight {
+                    pid: *pid,
+                    delivery: d,
+                    stage: if *stage == 2 { Stage::Released } else { Stage::Published },
+                })
+            })
+            .collect();
+        let will = s.will.and_then(|(at, blob)| decode_will(blob).map(|w| (w, instant_of(at))));
+        let filters: Vec<(String, SubRecord)> = s
+            .subs
+            .iter()
+            .map(|(f, (opts, id))| (f.clone(), SubRecord { opts: opts_of(*opts), id: (*id != 0).then_some(*id) }))
+            .collect();
+        let session = Arc::new(Session::restore(
+            broker.next_id(),
+            client_id.clone(),
+            version_of(s.version),
+            limits,
+            Restored { expiry, detached_at, subs: filters.clone(), queue, inflight, qos2: s.q2in, will },
+        ));
+        for (filter, record) in filters {
+            subs.subscribe(&filter, Subscriber { session: session.clone(), opts: record.opts, id: record.id });
+            counts.subscriptions += 1;
+        }
+        sessions.insert(client_id, session);
+        counts.sessions += 1;
+    }
+    counts
+}
