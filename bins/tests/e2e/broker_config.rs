@@ -87,11 +87,7 @@ fn a_missing_config_file_is_an_error() {
 #[test]
 fn features_not_built_yet_are_refused_with_not_supported_yet() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for extra in [
-        "certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key",
-        "protocol websockets",
-        "psk_hint hint",
-    ] {
+    for extra in ["certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key", "protocol websockets", "psk_hint hint"] {
         let conf = dir.path().join("future.conf");
         std::fs::write(&conf, format!("listener {} 127.0.0.1\n{extra}\n", free_port())).expect("write");
         let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);

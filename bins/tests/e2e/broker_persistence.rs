@@ -200,7 +200,8 @@ fn a_damaged_store_is_recovered_up_to_its_last_good_record() {
         p.extension().is_some_and(|x| x == "mq").then_some(p)
     });
     let store = store.expect("the store directory");
-    let journal = std::fs::read_dir(&store)
+    let sessions = store.join("sessions");
+    let journal = std::fs::read_dir(&sessions)
         .expect("store")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("journal-")))
@@ -215,5 +216,40 @@ fn a_damaged_store_is_recovered_up_to_its_last_good_record() {
     let (mut s, present) = keeper(b.port, "damage-sub");
     assert!(present);
     assert_eq!(tp(&s.recv_publish_ack()), ("d/1".into(), "kept".into()));
-    assert!(store.join("damaged").is_dir());
+    assert!(sessions.join("damaged").is_dir());
+}
+
+#[test]
+fn retained_messages_come_back_while_the_broker_already_serves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let mut p = Raw::v311(b.port, "ret-pub");
+    let mut bytes = Vec::new();
+    for i in 0..20_000 {
+        bytes.extend(Pub::new(&format!("ret/{i}"), "stored").retain().v3());
+    }
+    bytes.extend(Pub::new("ret/changed", "old").retain().v3());
+    bytes.extend(Pub::new("ret/cleared", "old").retain().v3());
+    p.send(&bytes);
+    p.ping();
+    kill(&mut b);
+
+    let b = persistent(dir.path(), "");
+    // Set and cleared again as soon as the broker takes clients: the stored ones do not come back
+    // over them; a subscriber gets every stored message besides.
+    let mut p = Raw::v311(b.port, "ret-pub2");
+    p.publish(&Pub::new("ret/changed", "new").qos(1, 1).retain());
+    p.publish(&Pub::new("ret/cleared", "").qos(1, 2).retain());
+    let mut s = Raw::v311(b.port, "ret-sub");
+    s.subscribe(1, &[("ret/#", 0)]);
+    let mut got = std::collections::HashMap::new();
+    for _ in 0..20_001 {
+        let (t, v) = tp(&s.recv_publish());
+        got.insert(t, v);
+    }
+    assert_eq!(got.get("ret/changed").map(String::as_str), Some("new"));
+    assert!(!got.contains_key("ret/cleared"));
+    assert_eq!(got.values().filter(|v| *v == "stored").count(), 20_000);
+    // Read back: the 20,002 stored (`$SYS` values are not stored).
+    b.wait_log("Restored 20002 retained messages");
 }

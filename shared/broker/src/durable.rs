@@ -63,6 +63,26 @@ pub enum Change<'a> {
     RetainCleared { topic: &'a str },
 }
 
+/// Where changes stand in the store: appended or written so far, in its two journals (sessions, and
+/// retained messages). `u64::MAX` in both: nothing to wait for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pos {
+    /// In the sessions' journal.
+    pub sessions: u64,
+    /// In the retained messages' journal.
+    pub retained: u64,
+}
+
+impl Pos {
+    /// Nothing to wait for.
+    pub const ALL: Pos = Pos { sessions: u64::MAX, retained: u64::MAX };
+
+    /// Whether everything up to `other` is within this position.
+    pub fn covers(self, other: Pos) -> bool {
+        self.sessions >= other.sessions && self.retained >= other.retained
+    }
+}
+
 /// Where durable changes go: the persistence layer, or nowhere.
 ///
 /// Changes are appended at increasing positions; what depends on a change (an acknowledgement) goes
@@ -72,13 +92,13 @@ pub trait Durable: Send + Sync + std::fmt::Debug {
     fn record(&self, client_id: Option<&str>, change: Change<'_>);
 
     /// Position after the last change appended.
-    fn appended(&self) -> u64 {
-        0
+    fn appended(&self) -> Pos {
+        Pos::default()
     }
 
     /// Position up to which changes are stored (a killed broker keeps them).
-    fn written(&self) -> u64 {
-        u64::MAX
+    fn written(&self) -> Pos {
+        Pos::ALL
     }
 
     /// Notified each time [`Durable::written`] moves (`None`: it never has to be waited for).

@@ -23,23 +23,26 @@ use tokio::sync::Notify;
 
 use crate::auth::Security;
 use crate::broker::Broker;
-use crate::durable::{Change, Durable};
+use crate::durable::{Change, Durable, Pos};
 use crate::message::{Delivery, Message, Source};
 use crate::session::{Expiry, Inflight, QueueLimits, Restored, Session, Stage, SubRecord};
 use crate::subs::Subscriber;
 
 /// The store behind a broker with `persistence true`.
 pub struct Persistence {
-    journal: Journal,
+    /// Sessions, their subscriptions and messages.
+    sessions: Journal,
+    /// Retained messages, apart: a broker can serve while it reads many of them back.
+    retained: Journal,
     written: Arc<Notify>,
     next_msg: AtomicU64,
     /// Held while the store is in use: another broker cannot open it.
-    _lock: std::fs::File,
+    _locks: Vec<std::fs::File>,
 }
 
 impl std::fmt::Debug for Persistence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Persistence").field("journal", &self.journal).finish()
+        f.debug_struct("Persistence").field("sessions", &self.sessions).field("retained", &self.retained).finish()
     }
 }
 
@@ -268,27 +271,52 @@ fn entry(d: &Delivery, msg: u64) -> Entry {
     }
 }
 
+/// What the store's writers tell the broker.
+fn hook(e: mq_store::Event) {
+    match e {
+        mq_store::Event::WriteFailed(why) => log!(
+            Error,
+            "Unable to write to the store ({why}): messages that need storing are refused until it works again."
+        ),
+        mq_store::Event::WriteRecovered => log!(Notice, "Writing to the store works again."),
+        mq_store::Event::Compacted(Ok(bytes)) => log!(Information, "Store compacted to {bytes} bytes."),
+        mq_store::Event::Compacted(Err(why)) => log!(Warning, "Store compaction failed: {why}."),
+    }
+}
+
 impl Persistence {
-    /// Records in `journal`; new messages get ids after `max_message_id`.
-    pub fn new(journal: Journal, max_message_id: u64, lock: std::fs::File) -> Arc<Persistence> {
+    /// Records sessions in `sessions` and retained messages in `retained`; new messages get ids after
+    /// `max_message_id`.
+    pub fn new(
+        sessions: Journal,
+        retained: Journal,
+        max_message_id: u64,
+        locks: Vec<std::fs::File>,
+    ) -> Arc<Persistence> {
         let p = Arc::new(Persistence {
-            journal,
+            sessions,
+            retained,
             written: Arc::new(Notify::new()),
             next_msg: AtomicU64::new(max_message_id + 1),
-            _lock: lock,
+            _locks: locks,
         });
-        let written = p.written.clone();
-        p.journal.set_waker(move || written.notify_waiters());
-        p.journal.set_hook(|e| match e {
-            mq_store::Event::WriteFailed(why) => log!(
-                Error,
-                "Unable to write to the store ({why}): messages that need storing are refused until it works again."
-            ),
-            mq_store::Event::WriteRecovered => log!(Notice, "Writing to the store works again."),
-            mq_store::Event::Compacted(Ok(bytes)) => log!(Information, "Store compacted to {bytes} bytes."),
-            mq_store::Event::Compacted(Err(why)) => log!(Warning, "Store compaction failed: {why}."),
-        });
+        for j in [&p.sessions, &p.retained] {
+            let written = p.written.clone();
+            j.set_waker(move || written.notify_waiters());
+            j.set_hook(hook);
+        }
         p
+    }
+
+    /// Lets the retained messages' journal compact (its earlier files have been read back).
+    pub fn allow_retained_compaction(&self) {
+        self.retained.allow_compaction();
+    }
+
+    /// Makes the writers wait this long before each batch (tests of what depends on a write).
+    pub fn set_write_delay(&self, d: Duration) {
+        self.sessions.set_write_delay(d);
+        self.retained.set_write_delay(d);
     }
 
     /// The store id of `msg`, writing the message first if it was never stored.
@@ -300,7 +328,7 @@ impl Persistence {
         let new = self.next_msg.fetch_add(1, Ordering::Relaxed);
         match msg.stored.compare_exchange(0, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                self.journal.append(&Record::Msg { id: new, blob: encode_message(msg) });
+                self.sessions.append(&Record::Msg { id: new, blob: encode_message(msg) });
                 new
             }
             // Another thread stored it meanwhile (its record may land after ours: replay does not
@@ -311,7 +339,8 @@ impl Persistence {
 
     /// Writes and syncs everything recorded, and stops writing (shutdown).
     pub fn close(&self) {
-        self.journal.close();
+        self.sessions.close();
+        self.retained.close();
     }
 }
 
@@ -365,20 +394,24 @@ impl Durable for Persistence {
             }
             Change::WillCleared => Record::WillClear { client: client() },
             Change::RetainSet { msg } => {
-                let id = self.store_message(msg);
-                Record::RetainSet { topic: msg.topic.to_string(), msg: id }
+                // Carried whole in a journal of its own: the two are read back apart.
+                self.retained.append(&Record::Retain { topic: msg.topic.to_string(), blob: encode_message(msg) });
+                return;
             }
-            Change::RetainCleared { topic } => Record::RetainClear { topic: topic.to_owned() },
+            Change::RetainCleared { topic } => {
+                self.retained.append(&Record::RetainClear { topic: topic.to_owned() });
+                return;
+            }
         };
-        self.journal.append(&r);
+        self.sessions.append(&r);
     }
 
-    fn appended(&self) -> u64 {
-        self.journal.appended()
+    fn appended(&self) -> Pos {
+        Pos { sessions: self.sessions.appended(), retained: self.retained.appended() }
     }
 
-    fn written(&self) -> u64 {
-        self.journal.written()
+    fn written(&self) -> Pos {
+        Pos { sessions: self.sessions.written(), retained: self.retained.written() }
     }
 
     fn written_notify(&self) -> Option<&Notify> {
@@ -386,7 +419,7 @@ impl Durable for Persistence {
     }
 
     fn is_full(&self) -> bool {
-        self.journal.is_full()
+        self.sessions.is_full() || self.retained.is_full()
     }
 }
 
@@ -400,8 +433,50 @@ pub struct RestoreCounts {
     pub expired: usize,
 }
 
-/// Brings the stored state into `broker`, before any client connects. `security` is what
-/// `check_retain_source` judges restored retained messages by (the listeners' shared security).
+/// Messages restored at a time while the retained messages' write lock is held.
+const RETAINED_BATCH: usize = 1024;
+
+/// Brings the retained messages of the store back into `broker`, while it serves: a topic set or
+/// cleared since the broker started is left as it is now. Messages are read back in batches, so a
+/// PUBLISH waits at most one batch; a SUBSCRIBE waits for the end (see
+/// [`Broker::retained_loading`]). Returns how many were restored, and how many had expired.
+pub fn load_retained(
+    broker: &Broker,
+    state: State,
+    security: &Arc<parking_lot::RwLock<Arc<Security>>>,
+) -> (usize, usize) {
+    let now = Instant::now();
+    let (mut restored, mut expired) = (0, 0);
+    let mut batch = Vec::with_capacity(RETAINED_BATCH);
+    let flush = |batch: &mut Vec<Arc<Message>>| {
+        let touched = broker.retained_loading.lock();
+        let mut store = broker.retained.write();
+        for m in batch.drain(..) {
+            if !touched.as_ref().is_some_and(|t| t.contains(&m.topic)) {
+                store.set(m);
+            }
+        }
+    };
+    for (topic, blob) in state.retained_msgs {
+        match decode_message(blob, security) {
+            Some(m) if !m.expired(now) => {
+                batch.push(Arc::new(m));
+                restored += 1;
+                if batch.len() == RETAINED_BATCH {
+                    flush(&mut batch);
+                }
+            }
+            Some(_) => expired += 1,
+            None => log!(Warning, "The stored retained message of {topic} could not be read; it is left out."),
+        }
+    }
+    flush(&mut batch);
+    broker.retained_loaded();
+    (restored, expired)
+}
+
+/// Brings the stored sessions into `broker`, before any client connects. `security` is what
+/// `check_retain_source` judges restored messages by (the listeners' shared security).
 pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock<Arc<Security>>>) -> RestoreCounts {
     let mut counts = RestoreCounts::default();
     let now = Instant::now();

@@ -193,8 +193,72 @@ fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc
         mq_config::Fsync::EveryMs(ms) => mq_store::Fsync::Every(Duration::from_millis(ms.into())),
     };
     let started = Instant::now();
-    let opened = mq_store::open(&dir, fsync).map_err(BrokerError::Store)?;
-    for d in &opened.damaged {
+    // Sessions are read back before the first client is accepted; retained messages, which may be
+    // millions, while the broker serves.
+    let sessions = mq_store::open(&dir.join("sessions"), fsync).map_err(BrokerError::Store)?;
+    let retained = mq_store::start(&dir.join("retained"), fsync).map_err(BrokerError::Store)?;
+    report_damage(&sessions.damaged);
+    if sessions.state.orphans > 0 {
+        log!(
+            Warning,
+            "{} stored changes referred to sessions that are gone; they were left out.",
+            sessions.state.orphans
+        );
+    }
+    let max_id = sessions.state.max_message_id();
+    let retained_journal = retained.journal;
+    let earlier = retained.earlier;
+    let persistence = Persistence::new(sessions.journal, retained_journal, max_id, vec![sessions.lock, retained.lock]);
+    // Tests widen the window between a change and its write, to see that nothing waits on less.
+    if let Some(ms) = std::env::var("MQ_TEST_STORE_WRITE_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+        persistence.set_write_delay(Duration::from_millis(ms));
+    }
+    let broker = Arc::new(Broker::with_store(settings, persistence.clone()));
+    // There is always a listener (local-only mode has its own).
+    let Some((ctx, _)) = bound.first() else {
+        return Ok((broker, Some(persistence)));
+    };
+    let counts = persist::restore(&broker, sessions.state, &ctx.security);
+    log!(
+        Notice,
+        "Restored {} sessions ({} subscriptions, {} queued messages) from {} in {} ms.",
+        counts.sessions,
+        counts.subscriptions,
+        counts.queued,
+        dir.display(),
+        started.elapsed().as_millis()
+    );
+    broker.retained_loading_begins();
+    let (b, security, p) = (broker.clone(), ctx.security.clone(), persistence.clone());
+    let loader = std::thread::Builder::new().name("mq-restore".into()).spawn(move || {
+        let started = Instant::now();
+        match earlier.replay() {
+            Ok((state, damaged, _)) => {
+                p.allow_retained_compaction();
+                report_damage(&damaged);
+                let (n, expired) = persist::load_retained(&b, state, &security);
+                log!(
+                    Notice,
+                    "Restored {n} retained messages ({expired} had expired) in {} ms.",
+                    started.elapsed().as_millis()
+                );
+            }
+            Err(e) => {
+                b.retained_loaded();
+                log!(Error, "Unable to read the stored retained messages: {e}.");
+            }
+        }
+    });
+    if let Err(e) = loader {
+        broker.retained_loaded();
+        log!(Error, "Unable to read the stored retained messages: {e}.");
+    }
+    Ok((broker, Some(persistence)))
+}
+
+/// Logs what opening the store found damaged.
+fn report_damage(damaged: &[mq_store::Damaged]) {
+    for d in damaged {
         log!(
             Error,
             "Store file {} is damaged at byte {} ({}): the {} bytes from there were set aside in {}; what they held \
@@ -206,37 +270,6 @@ fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc
             d.aside.display()
         );
     }
-    if opened.state.orphans > 0 {
-        log!(
-            Warning,
-            "{} stored changes referred to sessions that are gone; they were left out.",
-            opened.state.orphans
-        );
-    }
-    let max_id = opened.state.max_message_id();
-    let state = opened.state;
-    // Tests widen the window between a change and its write, to see that nothing waits on less.
-    if let Some(ms) = std::env::var("MQ_TEST_STORE_WRITE_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
-        opened.journal.set_write_delay(Duration::from_millis(ms));
-    }
-    let persistence = Persistence::new(opened.journal, max_id, opened.lock);
-    let broker = Arc::new(Broker::with_store(settings, persistence.clone()));
-    // There is always a listener (local-only mode has its own).
-    let Some((ctx, _)) = bound.first() else {
-        return Ok((broker, Some(persistence)));
-    };
-    let counts = persist::restore(&broker, state, &ctx.security);
-    log!(
-        Notice,
-        "Restored {} sessions ({} subscriptions, {} queued messages) and {} retained messages from {} in {} ms.",
-        counts.sessions,
-        counts.subscriptions,
-        counts.queued,
-        counts.retained,
-        dir.display(),
-        started.elapsed().as_millis()
-    );
-    Ok((broker, Some(persistence)))
 }
 
 /// Binds every configured listener and builds its context.

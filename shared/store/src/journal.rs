@@ -63,6 +63,8 @@ struct Shared {
     written: AtomicU64,
     full: AtomicBool,
     stop: AtomicBool,
+    /// Whether compaction may run (not while earlier files are still being replayed).
+    compaction_allowed: AtomicBool,
     /// Milliseconds the writer waits before each batch (for tests that need the window between an
     /// append and its write to be wide).
     delay_ms: AtomicU64,
@@ -108,6 +110,7 @@ impl Journal {
             full: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
+            compaction_allowed: AtomicBool::new(false),
             waker: Mutex::new(None),
             hook: Mutex::new(None),
         });
@@ -157,6 +160,11 @@ impl Journal {
     /// Whether writing is failing (a full disk): new messages that need storing should be refused.
     pub fn is_full(&self) -> bool {
         self.shared.full.load(Ordering::Relaxed)
+    }
+
+    /// Lets compaction run (once the files it would fold are no longer being read).
+    pub fn allow_compaction(&self) {
+        self.shared.compaction_allowed.store(true, Ordering::Release);
     }
 
     /// Makes the writer wait this long before each batch (tests of what depends on a write).
@@ -315,6 +323,7 @@ impl Writer {
         self.file_len = file::HEADER as u64;
         self.seq = next;
         if self.compacting.is_none()
+            && self.shared.compaction_allowed.load(Ordering::Acquire)
             && closed_journal_bytes(&self.dir, next).is_some_and(|(j, b)| j > COMPACT_AFTER && j > b)
         {
             let dir = self.dir.clone();

@@ -78,22 +78,70 @@ pub fn inspect(dir: &Path) -> Result<(State, Vec<Damaged>, u64), StoreError> {
 
 /// Opens (creating if needed) the store in `dir`: replays it, sets damage aside, starts the journal.
 pub fn open(dir: &Path, sync: Fsync) -> Result<Opened, StoreError> {
+    let started = start(dir, sync)?;
+    let (state, damaged, bytes_read) = started.replay()?;
+    Ok(Opened { journal: started.journal, state, damaged, bytes_read, lock: started.lock })
+}
+
+/// A store whose journal takes changes already, and whose earlier files are still to be replayed
+/// (see [`Started::replay`]): a broker can serve while a large store is read.
+#[derive(Debug)]
+pub struct Started {
+    /// Where changes go from now on.
+    pub journal: Journal,
+    /// Held for as long as the store is open.
+    pub lock: File,
+    /// The files written before this start, still to be replayed.
+    pub earlier: Earlier,
+}
+
+/// The files of a store written before its journal started.
+#[derive(Debug, Clone)]
+pub struct Earlier {
+    dir: PathBuf,
+    /// The journal's first segment: files before it hold what was stored earlier.
+    first: u64,
+}
+
+impl Started {
+    /// Replays the files written before this start, setting damage aside.
+    pub fn replay(&self) -> Result<(State, Vec<Damaged>, u64), StoreError> {
+        let r = self.earlier.replay();
+        self.journal.allow_compaction();
+        r
+    }
+}
+
+impl Earlier {
+    /// Replays them, setting damage aside. Compaction of the store must wait until this is done (see
+    /// [`Journal::allow_compaction`]).
+    pub fn replay(&self) -> Result<(State, Vec<Damaged>, u64), StoreError> {
+        replay_before(&self.dir, self.first, true)
+    }
+}
+
+/// Opens (creating if needed) the store in `dir` and starts its journal, without reading it yet.
+pub fn start(dir: &Path, sync: Fsync) -> Result<Started, StoreError> {
     let dir_err = |source| StoreError::Dir { path: dir.to_owned(), source };
     std::fs::create_dir_all(dir).map_err(dir_err)?;
     let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock")).map_err(dir_err)?;
     if lock.try_lock().is_err() {
         return Err(StoreError::Locked(dir.to_owned()));
     }
-    let (state, damaged, bytes_read) = replay(dir, true)?;
-    let next = file::list(dir).map_err(dir_err)?.iter().map(|(_, s, _)| *s).max().unwrap_or(0) + 1;
-    let journal = Journal::start(dir.to_owned(), next, sync)
+    let first = file::list(dir).map_err(dir_err)?.iter().map(|(_, s, _)| *s).max().unwrap_or(0) + 1;
+    let journal = Journal::start(dir.to_owned(), first, sync)
         .map_err(|source| StoreError::Journal { path: dir.to_owned(), source })?;
-    Ok(Opened { journal, state, damaged, bytes_read, lock })
+    Ok(Started { journal, lock, earlier: Earlier { dir: dir.to_owned(), first } })
 }
 
 fn replay(dir: &Path, repair: bool) -> Result<(State, Vec<Damaged>, u64), StoreError> {
+    replay_before(dir, u64::MAX, repair)
+}
+
+/// Replays the store files of `dir` with a sequence number below `before`.
+fn replay_before(dir: &Path, before: u64, repair: bool) -> Result<(State, Vec<Damaged>, u64), StoreError> {
     let files = match file::list(dir) {
-        Ok(f) => f,
+        Ok(f) => f.into_iter().filter(|(_, s, _)| *s < before).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(source) => return Err(StoreError::Dir { path: dir.to_owned(), source }),
     };

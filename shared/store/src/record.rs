@@ -70,6 +70,8 @@ pub enum Record {
     Remove { client: String, msgs: Vec<u64> },
     /// A message in flight (compacted files only: the journal reaches it through Queue and Dequeue).
     Inflight { client: String, pid: u16, stage: Stage, entry: Entry },
+    /// A topic's retained message, carried whole (the retained messages' journal).
+    Retain { topic: String, blob: Bytes },
 }
 
 /// Why a record could not be read.
@@ -107,13 +109,14 @@ impl Record {
             Record::WillClear { .. } => 15,
             Record::Remove { .. } => 16,
             Record::Inflight { .. } => 17,
+            Record::Retain { .. } => 18,
         }
     }
 
     /// The client a record belongs to (none for messages and retained slots).
     pub fn client(&self) -> Option<&str> {
         match self {
-            Record::Msg { .. } | Record::RetainSet { .. } | Record::RetainClear { .. } => None,
+            Record::Msg { .. } | Record::RetainSet { .. } | Record::RetainClear { .. } | Record::Retain { .. } => None,
             Record::Session { client, .. }
             | Record::SessionEnd { client }
             | Record::Sub { client, .. }
@@ -182,6 +185,11 @@ impl Record {
                 b.put_u64_le(*msg);
             }
             Record::RetainClear { topic } => put_str(&mut b, topic),
+            Record::Retain { topic, blob } => {
+                put_str(&mut b, topic);
+                b.put_u32_le(blob.len() as u32);
+                tail = Some(blob.clone());
+            }
             Record::Will { client, at, blob } => {
                 put_str(&mut b, client);
                 b.put_u64_le(*at);
@@ -338,6 +346,11 @@ fn decode_body(body: Bytes) -> Result<Record, RecordError> {
             Record::Remove { client, msgs }
         }
         17 => Record::Inflight { client: f.string()?, pid: f.u16()?, stage: f.u8()?, entry: f.entry()? },
+        18 => {
+            let topic = f.string()?;
+            let n = f.u32()? as usize;
+            Record::Retain { topic, blob: f.bytes(n)? }
+        }
         k => return Err(RecordError::UnknownKind(k)),
     };
     if f.0.has_remaining() {
@@ -389,6 +402,8 @@ mod tests {
             (s, any::<u16>()).prop_map(|(client, pid)| Record::Dequeue { client, pid }),
             (s, any::<u16>(), 1u8..3).prop_map(|(client, pid, stage)| Record::Ack { client, pid, stage }),
             (s, any::<u64>()).prop_map(|(topic, msg)| Record::RetainSet { topic, msg }),
+            (s, proptest::collection::vec(any::<u8>(), 0..32))
+                .prop_map(|(topic, b)| Record::Retain { topic, blob: b.into() }),
             (s, any::<u64>(), proptest::collection::vec(any::<u8>(), 0..32)).prop_map(|(client, at, b)| Record::Will {
                 client,
                 at,

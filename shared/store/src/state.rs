@@ -37,6 +37,8 @@ pub struct State {
     pub messages: Map<u64, Bytes>,
     /// Retained messages: topic → message id.
     pub retained: Map<String, u64>,
+    /// Retained messages carried whole: topic → message.
+    pub retained_msgs: Map<String, Bytes>,
     /// Sessions by client id.
     pub sessions: Map<String, Session>,
     /// Records that referred to something missing (a session or message lost to damage).
@@ -56,6 +58,10 @@ impl State {
             }
             Record::RetainClear { topic } => {
                 self.retained.remove(&topic);
+                self.retained_msgs.remove(&topic);
+            }
+            Record::Retain { topic, blob } => {
+                self.retained_msgs.insert(topic, Bytes::copy_from_slice(&blob));
             }
             Record::Session { client, expiry, detached_at, version } => {
                 let s = self.sessions.entry(client).or_default();
@@ -124,6 +130,7 @@ impl State {
             Record::Msg { .. }
             | Record::RetainSet { .. }
             | Record::RetainClear { .. }
+            | Record::Retain { .. }
             | Record::Session { .. }
             | Record::SessionEnd { .. } => {}
         }
@@ -159,7 +166,10 @@ impl State {
     /// The fewest records that rebuild this state: messages first, then retained slots and sessions.
     pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
         let msgs = self.messages.iter().map(|(id, blob)| Record::Msg { id: *id, blob: blob.clone() });
-        let retained = self.retained.iter().map(|(t, id)| Record::RetainSet { topic: t.clone(), msg: *id });
+        let retained =
+            self.retained.iter().map(|(t, id)| Record::RetainSet { topic: t.clone(), msg: *id }).chain(
+                self.retained_msgs.iter().map(|(t, blob)| Record::Retain { topic: t.clone(), blob: blob.clone() }),
+            );
         let sessions = self.sessions.iter().flat_map(|(c, s)| {
             let client = || c.clone();
             std::iter::once(Record::Session {

@@ -15,7 +15,8 @@
 //!    taking another.
 //!
 //! `retained` (retained messages), `settings` and the listeners' `security` are leaves: taken alone,
-//! or last. The parking lot's map and a large payload's pieces are leaves too.
+//! or last. While stored retained messages are read back, `retained_loading` is taken before
+//! `retained` (never the reverse, and with no other lock). The parking lot's map and a large payload's pieces are leaves too.
 //!
 //! Waking or stopping a connection may resume a parked one (a reactor registration and a spawn), so it
 //! is never done under a lock: the operations here collect the [`Kick`]s to wake or stop and act on
@@ -79,6 +80,14 @@ pub struct Broker {
     /// Bytes held by connections that have not authenticated yet, beyond what each may hold freely
     /// (see `connection::PRE_AUTH_BUDGET`).
     pub pre_auth_bytes: AtomicUsize,
+    /// While retained messages are read back from the store (see [`crate::persist::load_retained`]):
+    /// the topics set or cleared meanwhile, which the stored messages must not overwrite. `None` once
+    /// they are all back.
+    pub retained_loading: Mutex<Option<std::collections::HashSet<Arc<str>>>>,
+    /// Whether retained messages are being read back (a SUBSCRIBE waits before looking them up).
+    loading: AtomicBool,
+    /// Notified when they are all back.
+    pub retained_back: Notify,
 }
 
 impl Broker {
@@ -106,7 +115,28 @@ impl Broker {
             space: Notify::new(),
             lot: Lot::new().ok().map(Arc::new),
             pre_auth_bytes: AtomicUsize::new(0),
+            retained_loading: Mutex::new(None),
+            loading: AtomicBool::new(false),
+            retained_back: Notify::new(),
         }
+    }
+
+    /// Retained messages are about to be read back from the store, while the broker serves.
+    pub fn retained_loading_begins(&self) {
+        *self.retained_loading.lock() = Some(Default::default());
+        self.loading.store(true, Ordering::Release);
+    }
+
+    /// Every stored retained message is back.
+    pub fn retained_loaded(&self) {
+        *self.retained_loading.lock() = None;
+        self.loading.store(false, Ordering::Release);
+        self.retained_back.notify_waiters();
+    }
+
+    /// Whether stored retained messages are still being read back.
+    pub fn retained_pending(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
     }
 
     /// The recorder of durable changes to `session`.

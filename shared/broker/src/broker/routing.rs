@@ -40,7 +40,14 @@ impl Broker {
         mut congested: Option<&mut Vec<Arc<Session>>>,
     ) -> usize {
         if msg.retain {
-            if msg.size() == 0 {
+            if self.retained_pending()
+                && let Some(touched) = self.retained_loading.lock().as_mut()
+            {
+                touched.insert(msg.topic.clone());
+            }
+            // `$SYS` values are the running broker's own: never stored.
+            if msg.topic.starts_with("$SYS/") {
+            } else if msg.size() == 0 {
                 self.durable.record(None, Change::RetainCleared { topic: &msg.topic });
             } else {
                 self.durable.record(None, Change::RetainSet { msg: &msg });

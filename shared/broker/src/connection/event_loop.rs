@@ -31,7 +31,11 @@ impl Conn {
     /// finds it idle for [`crate::park::PARK_AFTER_MS`], so steady traffic never parks and resumes it per packet.
     pub(super) fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
-        let idle = self.out_empty() && self.rbuf.is_empty() && self.congested.is_empty() && self.inbound.is_none();
+        let idle = self.out_empty()
+            && self.rbuf.is_empty()
+            && self.congested.is_empty()
+            && self.inbound.is_none()
+            && self.retained_lookups.is_empty();
         if !idle {
             if hinted {
                 // Busy after all: the sweep asks again once it has been idle long enough.
@@ -127,6 +131,7 @@ impl Conn {
         }
         self.broker.stats.flush(&mut self.local);
         Ok(self.out_empty()
+            && self.retained_lookups.is_empty()
             && self.rbuf.is_empty()
             && self.congested.is_empty()
             && self.inbound.is_none()
@@ -176,6 +181,7 @@ impl Conn {
             // LIFO slot, which other workers cannot steal) would starve. Spend budget explicitly.
             tokio::task::consume_budget().await;
             self.refresh();
+            self.owed_retained_lookups();
             let more = match self.pull() {
                 Ok(more) => more,
                 Err(c) => return c,
@@ -213,20 +219,33 @@ impl Conn {
                 return Close::Idle;
             }
             let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
-            // Output held for the store: wait for it to write as well.
-            let gate = self.gated().then(|| self.broker.clone());
+            // Output held for the store, or retained lookups for it to read back: wait for it as well.
+            let gate = (self.gated() || !self.retained_lookups.is_empty()).then(|| self.broker.clone());
             let want_write = (self.out.can_write() || self.stream.has_output()) && !self.gated();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
             // stays small. The notifier is always watched: a kick must be seen even by a connection
             // whose client stopped reading.
             let (readable, writable) = {
-                let stored = gate.as_ref().and_then(|b| b.durable.written_notify()).map(|n| n.notified());
+                let stored = gate
+                    .as_ref()
+                    .filter(|_| self.gated())
+                    .and_then(|b| b.durable.written_notify())
+                    .map(|n| n.notified());
                 tokio::pin!(stored);
                 if let Some(s) = stored.as_mut().as_pin_mut() {
                     s.enable();
                     if !self.gated() {
                         // Written meanwhile.
+                        continue;
+                    }
+                }
+                let back =
+                    gate.as_ref().filter(|_| !self.retained_lookups.is_empty()).map(|b| b.retained_back.notified());
+                tokio::pin!(back);
+                if let Some(b) = back.as_mut().as_pin_mut() {
+                    b.enable();
+                    if !self.broker.retained_pending() {
                         continue;
                     }
                 }
@@ -239,6 +258,11 @@ impl Conn {
                     }
                     if let Some(s) = stored.as_mut().as_pin_mut()
                         && s.poll(cx).is_ready()
+                    {
+                        return Poll::Ready(Ok((false, false)));
+                    }
+                    if let Some(b) = back.as_mut().as_pin_mut()
+                        && b.poll(cx).is_ready()
                     {
                         return Poll::Ready(Ok((false, false)));
                     }
@@ -326,7 +350,7 @@ impl Conn {
 
     /// Whether output waits for the store to write what it depends on.
     pub(super) fn gated(&self) -> bool {
-        self.durable_at > self.broker.durable.written()
+        !self.broker.durable.written().covers(self.durable_at)
     }
 
     /// Whether nothing waits to be written (in the output buffer or held by a stream layer).

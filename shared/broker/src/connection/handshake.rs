@@ -320,7 +320,8 @@ impl Conn {
             local: Local::default(),
             congested: Vec::new(),
             inbound: None,
-            durable_at: 0,
+            durable_at: Default::default(),
+            retained_lookups: Vec::new(),
             park_at_once: true,
         };
         if conn.session.is_persistent() {

@@ -293,12 +293,11 @@ impl Conn {
                     RetainHandling::SendIfNew => !existed,
                     RetainHandling::DoNotSend => false,
                 };
-            if send_retained {
-                let mut found = Vec::new();
-                self.broker.retained.read().matching(&full, now, &mut found);
-                // `check_retain_source`: the publisher must still be allowed to write there.
-                found.retain(|m| m.source.as_ref().is_none_or(|s| s.may_write(&m.topic)));
-                retained.extend(found.into_iter().map(|m| (m, granted, sub_id)));
+            if send_retained && self.broker.retained_pending() {
+                // Stored retained messages are still being read back: looked up once they are.
+                self.retained_lookups.push((full, granted, sub_id));
+            } else if send_retained {
+                self.retained_matching(&full, now, granted, sub_id, &mut retained);
             }
         }
         self.send(Packet::SubAck(SubAck {
@@ -307,6 +306,42 @@ impl Conn {
             properties: Default::default(),
         }));
         // Retained messages follow the SUBACK, all of them, paced by the in-flight window.
+        self.owe_retained(retained);
+        Ok(())
+    }
+
+    /// The retained messages matching `filter` (as stored) that a subscription granted `granted` is to
+    /// be sent.
+    fn retained_matching(
+        &self,
+        filter: &str,
+        now: Instant,
+        granted: QoS,
+        sub_id: Option<u32>,
+        out: &mut Vec<(Arc<Message>, QoS, Option<u32>)>,
+    ) {
+        let mut found = Vec::new();
+        self.broker.retained.read().matching(filter, now, &mut found);
+        // `check_retain_source`: the publisher must still be allowed to write there.
+        found.retain(|m| m.source.as_ref().is_none_or(|s| s.may_write(&m.topic)));
+        out.extend(found.into_iter().map(|m| (m, granted, sub_id)));
+    }
+
+    /// Sends the retained messages owed to subscriptions made while the store was read back.
+    pub(super) fn owed_retained_lookups(&mut self) {
+        if self.retained_lookups.is_empty() || self.broker.retained_pending() {
+            return;
+        }
+        let now = Instant::now();
+        let mut retained = Vec::new();
+        for (filter, granted, id) in std::mem::take(&mut self.retained_lookups) {
+            self.retained_matching(&filter, now, granted, id, &mut retained);
+        }
+        self.owe_retained(retained);
+    }
+
+    /// Queues retained messages found for a subscription (outside the queue limits).
+    fn owe_retained(&mut self, retained: Vec<(Arc<Message>, QoS, Option<u32>)>) {
         let upgrade = self.settings.upgrade_outgoing_qos;
         let owed = retained.into_iter().map(|(msg, granted, id)| {
             let qos = if upgrade { granted } else { granted.min(msg.qos) };
@@ -314,7 +349,6 @@ impl Conn {
         });
         // This connection is the one to wake, and it is running: no wake needed.
         let _ = self.session.enqueue_retained(owed, self.broker.rec(&self.session));
-        Ok(())
     }
 
     pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {

@@ -160,7 +160,10 @@ pub(crate) struct Conn {
     inbound: Option<Box<Inbound>>,
     /// Nothing is written to the client before the persistent store has written up to here: what this
     /// connection sends (acknowledgements, deliveries) depends on changes appended before it.
-    durable_at: u64,
+    durable_at: crate::durable::Pos,
+    /// Retained messages to look up once the store has read them all back (subscriptions made
+    /// meanwhile): filter as stored, QoS granted, subscription identifier.
+    retained_lookups: Vec<(String, mq_proto::QoS, Option<u32>)>,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
 }
