@@ -24,7 +24,8 @@ pub struct Message {
     pub retain: bool,
     /// MQTT 5 properties passed through unchanged (never Topic Alias, Subscription Identifier or
     /// Message Expiry Interval: those are per delivery).
-    pub properties: PublishProperties,
+    /// Boxed, and absent when empty (most messages): an idle retained message costs a pointer for them.
+    pub properties: Option<Box<PublishProperties>>,
     /// When the message expires (MQTT 5 Message Expiry Interval), counted from its arrival.
     pub expires_at: Option<Instant>,
     /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
@@ -67,12 +68,24 @@ impl Message {
             large: None,
             qos,
             retain,
-            properties: PublishProperties::default(),
+            properties: None,
             expires_at: None,
             origin: 0,
             source: None,
             stored: AtomicU64::new(0),
         }
+    }
+
+    /// Properties given as they are: boxed when there are any.
+    pub fn with_properties(mut self, p: PublishProperties) -> Message {
+        self.properties = (p != PublishProperties::default()).then(|| Box::new(p));
+        self
+    }
+
+    /// Its MQTT 5 properties (empty when it has none).
+    pub fn properties(&self) -> &PublishProperties {
+        static NONE: std::sync::LazyLock<PublishProperties> = std::sync::LazyLock::new(PublishProperties::default);
+        self.properties.as_deref().unwrap_or(&NONE)
     }
 
     /// Whether the message has expired at `now`.

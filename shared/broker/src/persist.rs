@@ -171,7 +171,7 @@ fn encode_message(msg: &Message) -> Bytes {
         retain: msg.retain,
         topic: msg.topic.clone(),
         packet_id: None,
-        properties: msg.properties.clone(),
+        properties: msg.properties().clone(),
         payload,
     };
     let _ = Packet::Publish(p).encode(ProtocolVersion::V5, &mut b);
@@ -198,15 +198,20 @@ fn decode_message(mut b: Bytes, security: &Arc<parking_lot::RwLock<Arc<Security>
         None
     };
     let mut raw = BytesMut::from(&b[..]);
+    drop(b);
     let Ok(Some(Packet::Publish(p))) = mq_proto::decode(&mut raw, ProtocolVersion::V5, usize::MAX) else {
         return None;
     };
-    Some(Message {
-        expires_at: (expires != 0).then(|| instant_of(expires)),
-        properties: p.properties,
-        source,
-        ..Message::from_broker(p.topic, p.payload, qos, flags & 1 != 0)
-    })
+    // The payload alone is kept (the rest of the packet is in the message's fields).
+    let payload = Bytes::copy_from_slice(&p.payload);
+    Some(
+        Message {
+            expires_at: (expires != 0).then(|| instant_of(expires)),
+            source,
+            ..Message::from_broker(p.topic, payload, qos, flags & 1 != 0)
+        }
+        .with_properties(p.properties),
+    )
 }
 
 /// A will as stored: the message part as for messages, plus its QoS and retain flag.
@@ -436,43 +441,65 @@ pub struct RestoreCounts {
 /// Messages restored at a time while the retained messages' write lock is held.
 const RETAINED_BATCH: usize = 1024;
 
-/// Brings the retained messages of the store back into `broker`, while it serves: a topic set or
-/// cleared since the broker started is left as it is now. Messages are read back in batches, so a
-/// PUBLISH waits at most one batch; a SUBSCRIBE waits for the end (see
-/// [`Broker::retained_loading`]). Returns how many were restored, and how many had expired.
+/// Brings the retained messages of the store back into `broker`, while it serves: records are applied
+/// as they are read (no second copy of the store in memory), a topic set or cleared since the broker
+/// started is left as it is now. Messages go in by batches, so a PUBLISH waits at most one batch; a
+/// SUBSCRIBE waits for the end (see [`Broker::retained_pending`]). Returns what was damaged, how many
+/// messages were restored, and how many had expired.
 pub fn load_retained(
     broker: &Broker,
-    state: State,
+    earlier: &mq_store::Earlier,
     security: &Arc<parking_lot::RwLock<Arc<Security>>>,
-) -> (usize, usize) {
+) -> Result<(Vec<mq_store::Damaged>, usize, usize), mq_store::StoreError> {
     let now = Instant::now();
     let (mut restored, mut expired) = (0, 0);
-    let mut batch = Vec::with_capacity(RETAINED_BATCH);
-    let flush = |batch: &mut Vec<Arc<Message>>| {
+    /// What a record asks of the retained store.
+    enum Op {
+        Set(Arc<Message>),
+        Clear(String),
+    }
+    let mut batch: Vec<Op> = Vec::with_capacity(RETAINED_BATCH);
+    let flush = |batch: &mut Vec<Op>| {
         let touched = broker.retained_loading.lock();
         let mut store = broker.retained.write();
-        for m in batch.drain(..) {
-            if !touched.as_ref().is_some_and(|t| t.contains(&m.topic)) {
-                store.set(m);
+        let untouched = |t: &str| !touched.as_ref().is_some_and(|s| s.contains(t));
+        for op in batch.drain(..) {
+            match op {
+                Op::Set(m) if untouched(&m.topic) => store.set(m),
+                Op::Clear(topic) if untouched(&topic) => {
+                    store.set(Arc::new(Message::from_broker(topic, Bytes::new(), QoS::AtMostOnce, true)));
+                }
+                _ => {}
             }
         }
     };
-    for (topic, blob) in state.retained_msgs {
-        match decode_message(blob, security) {
-            Some(m) if !m.expired(now) => {
-                batch.push(Arc::new(m));
-                restored += 1;
-                if batch.len() == RETAINED_BATCH {
-                    flush(&mut batch);
+    let (damaged, _) = earlier.each(|r| {
+        let op = match r {
+            Record::Retain { topic, blob } => match decode_message(blob, security) {
+                Some(m) if !m.expired(now) => {
+                    restored += 1;
+                    Op::Set(Arc::new(m))
                 }
-            }
-            Some(_) => expired += 1,
-            None => log!(Warning, "The stored retained message of {topic} could not be read; it is left out."),
+                Some(_) => {
+                    expired += 1;
+                    Op::Clear(topic)
+                }
+                None => {
+                    log!(Warning, "The stored retained message of {topic} could not be read; it is left out.");
+                    Op::Clear(topic)
+                }
+            },
+            Record::RetainClear { topic } => Op::Clear(topic),
+            _ => return,
+        };
+        batch.push(op);
+        if batch.len() == RETAINED_BATCH {
+            flush(&mut batch);
         }
-    }
+    })?;
     flush(&mut batch);
     broker.retained_loaded();
-    (restored, expired)
+    Ok((damaged, restored, expired))
 }
 
 /// Brings the stored sessions into `broker`, before any client connects. `security` is what

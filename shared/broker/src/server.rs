@@ -232,11 +232,10 @@ fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc
     let (b, security, p) = (broker.clone(), ctx.security.clone(), persistence.clone());
     let loader = std::thread::Builder::new().name("mq-restore".into()).spawn(move || {
         let started = Instant::now();
-        match earlier.replay() {
-            Ok((state, damaged, _)) => {
+        match persist::load_retained(&b, &earlier, &security) {
+            Ok((damaged, n, expired)) => {
                 p.allow_retained_compaction();
                 report_damage(&damaged);
-                let (n, expired) = persist::load_retained(&b, state, &security);
                 log!(
                     Notice,
                     "Restored {n} retained messages ({expired} had expired) in {} ms.",

@@ -118,6 +118,13 @@ impl Earlier {
     pub fn replay(&self) -> Result<(State, Vec<Damaged>, u64), StoreError> {
         replay_before(&self.dir, self.first, true)
     }
+
+    /// Hands their records to `apply` in order, without building a [`State`] (for a caller that
+    /// keeps what they describe itself), setting damage aside. Returns what was damaged and the bytes
+    /// read.
+    pub fn each(&self, apply: impl FnMut(Record)) -> Result<(Vec<Damaged>, u64), StoreError> {
+        each_before(&self.dir, self.first, true, apply)
+    }
 }
 
 /// Opens (creating if needed) the store in `dir` and starts its journal, without reading it yet.
@@ -140,13 +147,27 @@ fn replay(dir: &Path, repair: bool) -> Result<(State, Vec<Damaged>, u64), StoreE
 
 /// Replays the store files of `dir` with a sequence number below `before`.
 fn replay_before(dir: &Path, before: u64, repair: bool) -> Result<(State, Vec<Damaged>, u64), StoreError> {
-    let files = match file::list(dir) {
+    let mut state = State::default();
+    let (damaged, bytes_read) = each_before(dir, before, repair, |r| state.apply(r))?;
+    state.prune();
+    Ok((state, damaged, bytes_read))
+}
+
+/// Hands every record of the store files of `dir` below `before` to `apply`, in order: the newest
+/// base that reads whole, then the journal segments from it on. Returns what was damaged (set aside
+/// when `repair`) and the bytes read.
+fn each_before(
+    dir: &Path,
+    before: u64,
+    repair: bool,
+    mut apply: impl FnMut(Record),
+) -> Result<(Vec<Damaged>, u64), StoreError> {
+    let files: Vec<_> = match file::list(dir) {
         Ok(f) => f.into_iter().filter(|(_, s, _)| *s < before).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(source) => return Err(StoreError::Dir { path: dir.to_owned(), source }),
     };
     // The newest base that reads whole (a base is renamed into place only once complete).
-    let mut state = State::default();
     let mut damaged = Vec::new();
     let mut bytes_read = 0;
     let mut from = 0;
@@ -154,9 +175,7 @@ fn replay_before(dir: &Path, before: u64, repair: bool) -> Result<(State, Vec<Da
         let c = file::read(path).map_err(|source| StoreError::Read { path: path.clone(), source })?;
         if c.damage.is_none() {
             bytes_read += c.good_end;
-            for r in c.records {
-                state.apply(r);
-            }
+            c.records.into_iter().for_each(&mut apply);
             from = *seq;
             break;
         }
@@ -164,9 +183,7 @@ fn replay_before(dir: &Path, before: u64, repair: bool) -> Result<(State, Vec<Da
     for (_, seq, path) in files.iter().filter(|(k, s, _)| *k == Kind::Journal && *s >= from) {
         let c = file::read(path).map_err(|source| StoreError::Read { path: path.clone(), source })?;
         bytes_read += c.good_end;
-        for r in c.records {
-            state.apply(r);
-        }
+        c.records.into_iter().for_each(&mut apply);
         if let Some(d) = c.damage {
             let aside = dir.join("damaged").join(format!("{}.{}", file::name(Kind::Journal, *seq), d.offset));
             if repair {
@@ -176,8 +193,7 @@ fn replay_before(dir: &Path, before: u64, repair: bool) -> Result<(State, Vec<Da
             damaged.push(Damaged { file: path.clone(), offset: d.offset, len: d.len, why: d.why, aside });
         }
     }
-    state.prune();
-    Ok((state, damaged, bytes_read))
+    Ok((damaged, bytes_read))
 }
 
 #[cfg(test)]

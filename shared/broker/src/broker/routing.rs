@@ -125,18 +125,21 @@ impl Broker {
     pub fn publish_will(&self, will: Will) {
         let now = Instant::now();
         let p = will.properties;
-        self.publish_internal(Message {
-            properties: mq_proto::PublishProperties {
-                payload_format_indicator: p.payload_format_indicator,
-                content_type: p.content_type,
-                response_topic: p.response_topic,
-                correlation_data: p.correlation_data,
-                user_properties: p.user_properties,
-                ..Default::default()
-            },
-            expires_at: p.message_expiry_interval.map(|s| now + Duration::from_secs(s.into())),
-            ..Message::from_broker(will.topic, will.payload, will.qos, will.retain)
-        });
+        let properties = mq_proto::PublishProperties {
+            payload_format_indicator: p.payload_format_indicator,
+            content_type: p.content_type,
+            response_topic: p.response_topic,
+            correlation_data: p.correlation_data,
+            user_properties: p.user_properties,
+            ..Default::default()
+        };
+        self.publish_internal(
+            Message {
+                expires_at: p.message_expiry_interval.map(|s| now + Duration::from_secs(s.into())),
+                ..Message::from_broker(will.topic, will.payload, will.qos, will.retain)
+            }
+            .with_properties(properties),
+        );
     }
 }
 

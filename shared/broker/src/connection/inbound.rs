@@ -193,7 +193,8 @@ impl Conn {
                     large: large.map(|(pieces, _)| pieces),
                     qos: p.qos,
                     retain: p.retain,
-                    properties: std::mem::take(&mut p.properties),
+                    properties: Some(Box::new(std::mem::take(&mut p.properties)))
+                        .filter(|b| **b != mq_proto::PublishProperties::default()),
                     expires_at,
                     origin: self.session.id,
                     stored: Default::default(),

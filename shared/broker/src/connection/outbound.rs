@@ -101,13 +101,13 @@ impl Conn {
         let extra = self.proto.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
         let owned;
         let properties = if extra {
-            let mut p = msg.properties.clone();
+            let mut p = msg.properties().clone();
             p.message_expiry_interval = msg.remaining_expiry(now);
             p.subscription_identifiers.clone_from(&d.sub_ids);
             owned = p;
             &owned
         } else {
-            &msg.properties
+            msg.properties()
         };
         let header = PublishHeader { dup, qos: d.qos, retain: d.retain, topic, packet_id: pid, properties };
         let size = msg.size();
