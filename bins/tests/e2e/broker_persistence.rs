@@ -253,3 +253,84 @@ fn retained_messages_come_back_while_the_broker_already_serves() {
     // Read back: the 20,002 stored (`$SYS` values are not stored).
     b.wait_log("Restored 20002 retained messages");
 }
+
+/// The store's files may not grow past 256 KiB (`prlimit --fsize`, as a full disk): QoS 1 messages
+/// are refused (MQTT 5: PUBACK 0x97; 3.1.1: disconnected) while QoS 0 flows, the message whose write
+/// failed is held unacknowledged, and once there is room again it is written and acknowledged.
+/// Nothing acknowledged is lost across a kill.
+#[test]
+fn a_full_disk_refuses_what_cannot_be_stored_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let store = dir.path().display().to_string();
+    let conf = move |port| {
+        // `user root`: a test run as root can change the limit of a broker that kept its user.
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {store}\nuser root\n"
+        )
+    };
+    // A soft limit only: raising it back needs no privilege.
+    let mut b = Broker::mq_limited(conf.clone(), "--fsize=262144:unlimited");
+    let (mut s, _) = keeper(b.port, "full-sub");
+    s.subscribe(1, &[("f/#", 1)]);
+    s.drop_connection();
+
+    let mut p = Raw::v5(b.port, "full-pub");
+    let body = |i: u16| format!("{i:05}{}", "x".repeat(8000));
+    let mut acked = Vec::new();
+    let mut held = None;
+    for i in 1..=100u16 {
+        p.send(&Pub::new("f/t", body(i)).qos(1, i).v5());
+        match p.next(Duration::from_secs(3)) {
+            Next::Packet(Packet::PubAck(a)) => {
+                assert_eq!((a.packet_id.get(), a.reason.0), (i, 0), "accepted while there is room");
+                acked.push(i);
+            }
+            Next::Timeout => {
+                held = Some(i);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let held = held.expect("the store filled up");
+    assert!(acked.len() > 5, "room for a few messages first: {acked:?}");
+    b.wait_log("Unable to write to the store");
+
+    // Refused while full: MQTT 5 hears why, 3.1.1 is disconnected; QoS 0 still flows. (On the first
+    // connection acknowledgements keep their order: its next one waits for the held message's.)
+    let mut other = Raw::v5(b.port, "full-pub2");
+    assert_eq!(other.publish(&Pub::new("f/t", "refused").qos(1, 500)), 0x97);
+    let mut old = Raw::v311(b.port, "full-v3");
+    old.send(&Pub::new("f/t", "refused").qos(1, 1).v3());
+    old.expect_closed();
+    let mut live = Raw::v311(b.port, "full-live");
+    live.subscribe(1, &[("z", 0)]);
+    other.publish(&Pub::new("z", "still flowing"));
+    assert_eq!(tp(&live.recv_publish()), ("z".into(), "still flowing".into()));
+
+    // Room again: the held message is written and acknowledged, new ones are accepted.
+    let st = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", b.pid()))
+        .arg("--fsize=unlimited:unlimited")
+        .output()
+        .expect("prlimit");
+    assert!(st.status.success(), "prlimit: {}", String::from_utf8_lossy(&st.stderr));
+    match p.next(WAIT) {
+        Next::Packet(Packet::PubAck(a)) => assert_eq!((a.packet_id.get(), a.reason.0), (held, 0)),
+        other => panic!("expected the held message's PUBACK, got {other:?}"),
+    }
+    b.wait_log("Writing to the store works again.");
+    assert_eq!(p.publish(&Pub::new("f/t", body(600)).qos(1, 600)), 0);
+    kill(&mut b);
+
+    let b = Broker::mq_limited(conf, "--fsize=unlimited");
+    b.wait_log("Restored 1 sessions");
+    let (mut s, present) = keeper(b.port, "full-sub");
+    assert!(present);
+    let want: Vec<u16> = acked.iter().copied().chain([held, 600]).collect();
+    let got: Vec<u16> = (0..want.len()).map(|_| tp(&s.recv_publish_ack()).1[..5].parse().expect("numbered")).collect();
+    assert_eq!(got, want);
+    s.ping();
+    s.expect_silence();
+}

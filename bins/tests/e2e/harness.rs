@@ -137,10 +137,16 @@ impl Broker {
     /// `mq broker` with `extra` configuration lines, run with at most `nofile` open files (soft and
     /// hard limit, through `prlimit`).
     pub fn mq_with_nofile(nofile: u64, extra: &str) -> Broker {
-        let conf = |port| format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+        let conf = move |port| format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n");
+        Self::mq_limited(conf, &format!("--nofile={nofile}:{nofile}"))
+    }
+
+    /// `mq broker` with a whole configuration, run under a resource limit (a `prlimit` option such as
+    /// `--fsize=262144`; [`Broker::pid`] lets a test change it while the broker runs).
+    pub fn mq_limited(conf: impl Fn(u16) -> String, limit: &str) -> Broker {
         Self::start_cmd(Kind::Mq, &conf, &|| {
             let mut c = command("prlimit");
-            c.arg(format!("--nofile={nofile}:{nofile}")).arg(bin("mq")).arg("broker");
+            c.arg(limit).arg(bin("mq")).arg("broker");
             Ok(c)
         })
         .expect("mq broker starts")

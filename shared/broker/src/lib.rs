@@ -26,6 +26,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod connection;
+pub mod db;
 pub mod durable;
 pub mod inflight;
 pub mod kick;

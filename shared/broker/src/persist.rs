@@ -178,8 +178,17 @@ fn encode_message(msg: &Message) -> Bytes {
     b.freeze()
 }
 
-/// A stored message back; `security` judges `check_retain_source` after a restart.
-fn decode_message(mut b: Bytes, security: &Arc<parking_lot::RwLock<Arc<Security>>>) -> Option<Message> {
+/// A stored message's parts: expiry (unix ms, 0: none), QoS, retain, publisher (user name, client
+/// id), and the message as a PUBLISH.
+struct StoredMessage {
+    expires: u64,
+    qos: QoS,
+    retain: bool,
+    source: Option<(Option<String>, String)>,
+    publish: Publish,
+}
+
+fn parse_message(mut b: Bytes) -> Option<StoredMessage> {
     if b.remaining() < 11 || b.get_u8() != 1 {
         return None;
     }
@@ -189,29 +198,40 @@ fn decode_message(mut b: Bytes, security: &Arc<parking_lot::RwLock<Arc<Security>
     let source = if flags & 2 != 0 {
         let username = get_opt_str(&mut b)?;
         let client_id = get_opt_str(&mut b)??;
-        Some(Arc::new(Source {
-            security: security.clone(),
-            username: username.map(Into::into),
-            client_id: client_id.into(),
-        }))
+        Some((username, client_id))
     } else {
         None
     };
     let mut raw = BytesMut::from(&b[..]);
     drop(b);
-    let Ok(Some(Packet::Publish(p))) = mq_proto::decode(&mut raw, ProtocolVersion::V5, usize::MAX) else {
+    let Ok(Some(Packet::Publish(publish))) = mq_proto::decode(&mut raw, ProtocolVersion::V5, usize::MAX) else {
         return None;
     };
+    Some(StoredMessage { expires, qos, retain: flags & 1 != 0, source, publish })
+}
+
+/// A stored message back; `security` judges `check_retain_source` after a restart.
+fn decode_message(b: Bytes, security: &Arc<parking_lot::RwLock<Arc<Security>>>) -> Option<Message> {
+    let m = parse_message(b)?;
+    let source = m.source.map(|(username, client_id)| {
+        Arc::new(Source { security: security.clone(), username: username.map(Into::into), client_id: client_id.into() })
+    });
     // The payload alone is kept (the rest of the packet is in the message's fields).
-    let payload = Bytes::copy_from_slice(&p.payload);
+    let payload = Bytes::copy_from_slice(&m.publish.payload);
     Some(
         Message {
-            expires_at: (expires != 0).then(|| instant_of(expires)),
+            expires_at: (m.expires != 0).then(|| instant_of(m.expires)),
             source,
-            ..Message::from_broker(p.topic, payload, qos, flags & 1 != 0)
+            ..Message::from_broker(m.publish.topic, payload, m.qos, m.retain)
         }
-        .with_properties(p.properties),
+        .with_properties(m.publish.properties),
     )
+}
+
+/// A stored message's topic, QoS, retain flag and payload (for `mq db dump`); `None` if unreadable.
+pub fn describe_message(blob: &Bytes) -> Option<(String, u8, bool, Bytes)> {
+    let m = parse_message(blob.clone())?;
+    Some((m.publish.topic.to_string(), m.qos.as_u8(), m.retain, m.publish.payload))
 }
 
 /// A will as stored: the message part as for messages, plus its QoS and retain flag.

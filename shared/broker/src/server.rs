@@ -94,6 +94,11 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
 /// The signals the broker acts on, as [`Control`]s.
 fn signals() -> Result<mpsc::Receiver<Control>, BrokerError> {
     use tokio::signal::unix::{SignalKind, signal};
+    // A write past the file size limit (`ulimit -f`) fails like one to a full disk (the store refuses
+    // what it cannot keep and retries) instead of killing the broker: SIGXFSZ is taken and ignored
+    // (a handler, once set, stays for the life of the process).
+    let _ignored =
+        signal(SignalKind::from_raw(nix::sys::signal::Signal::SIGXFSZ as i32)).map_err(BrokerError::Runtime)?;
     let (tx, rx) = mpsc::channel(16);
     for (kind, control) in [
         (SignalKind::interrupt(), Control::Shutdown),

@@ -43,7 +43,7 @@ impl std::fmt::Display for PublishSummary<'_> {
 
 impl Conn {
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
-        // What these answer depends on changes they record in the persistent store.
+        // What these answer may depend on changes they record in the persistent store.
         let durable = match &p {
             Packet::Publish(p) => p.qos != QoS::AtMostOnce,
             Packet::PubAck(_)
@@ -54,8 +54,11 @@ impl Conn {
             | Packet::Unsubscribe(_) => true,
             _ => false,
         };
+        // Only what it recorded itself: a message refused while the disk is full is answered at once
+        // (if nothing from this connection waits to be written before it).
+        let before = durable.then(|| self.broker.durable.appended());
         let r = self.handle_packet(p);
-        if durable {
+        if before.is_some_and(|b| b != self.broker.durable.appended()) {
             self.note_durable();
         }
         r
