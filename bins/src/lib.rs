@@ -32,6 +32,8 @@ pub enum Command {
     /// Load-test a broker: many connections, publishers or subscribers from one process.
     #[command(disable_help_flag = true)]
     Bench(mq_bench::BenchArgs),
+    /// Inspect, check, dump or compact the broker's persistent store.
+    Db(mq_broker::db::DbArgs),
 }
 
 /// The `mq` command definition, for documentation generators.
@@ -44,6 +46,7 @@ pub fn command() -> clap::Command {
 pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
     let bench = mq_bench::BenchArgs::command().name("mq-bench").bin_name("mq bench");
+    let db = mq_broker::db::DbArgs::command().name("mq-db").bin_name("mq db");
     vec![
         ("mq", Cli::command()),
         ("mq-broker", broker),
@@ -52,6 +55,7 @@ pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
         ("mq-rr", mq_client::RrArgs::command()),
         ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
         ("mq-bench", bench),
+        ("mq-db", db),
     ]
 }
 
@@ -94,6 +98,13 @@ pub fn main_mq() -> ExitCode {
         Command::Sub(args) => mq_client::sub_main(args, "mq sub"),
         Command::Rr(args) => mq_client::rr_main(args, "mq rr"),
         Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
+        Command::Db(args) => match mq_broker::db::run(args, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
         Command::Bench(args) => match mq_bench::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -39,6 +39,32 @@ fn kill(b: &mut Broker) {
     b.wait_exit();
 }
 
+/// The store directory the broker made in `dir` (`<persistence_file>.mq`).
+fn store_dir(dir: &Path) -> std::path::PathBuf {
+    let store = std::fs::read_dir(dir).expect("dir").find_map(|e| {
+        let p = e.ok()?.path();
+        p.extension().is_some_and(|x| x == "mq").then_some(p)
+    });
+    store.expect("the store directory")
+}
+
+/// The newest journal segment of one part of the store (`sessions` or `retained`).
+fn newest_journal(part: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(part)
+        .expect("store")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("journal-")))
+        .max()
+        .expect("a journal")
+}
+
+/// Appends a torn record to a journal, as a write cut short by a crash leaves it.
+fn tear(journal: &Path) {
+    let mut raw = std::fs::read(journal).expect("read");
+    raw.extend_from_slice(&[0x40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+    std::fs::write(journal, &raw).expect("write");
+}
+
 fn keeper(port: u16, id: &str) -> (Raw, bool) {
     let (r, ack) = Raw::connect(port, &Connect::v311(id).clean(false));
     (r, ack.session_present)
@@ -194,22 +220,9 @@ fn a_damaged_store_is_recovered_up_to_its_last_good_record() {
     let mut p = Raw::v311(b.port, "damage-pub");
     p.publish(&Pub::new("d/1", "kept").qos(1, 1));
     kill(&mut b);
-    // A torn write after the last record, and garbage in a file that is not a store file.
-    let store = std::fs::read_dir(dir.path()).expect("dir").find_map(|e| {
-        let p = e.ok()?.path();
-        p.extension().is_some_and(|x| x == "mq").then_some(p)
-    });
-    let store = store.expect("the store directory");
-    let sessions = store.join("sessions");
-    let journal = std::fs::read_dir(&sessions)
-        .expect("store")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("journal-")))
-        .max()
-        .expect("a journal");
-    let mut raw = std::fs::read(&journal).expect("read");
-    raw.extend_from_slice(&[0x40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
-    std::fs::write(&journal, &raw).expect("write");
+    // A torn write after the last record.
+    let sessions = store_dir(dir.path()).join("sessions");
+    tear(&newest_journal(&sessions));
 
     let b = persistent(dir.path(), "");
     b.wait_log("is damaged at byte");
@@ -333,4 +346,75 @@ fn a_full_disk_refuses_what_cannot_be_stored_and_loses_nothing() {
     assert_eq!(got, want);
     s.ping();
     s.expect_silence();
+}
+
+/// Runs `mq db <action> --store <store>`: (exit code, stdout, stderr).
+fn db(action: &str, store: &Path) -> (i32, String, String) {
+    let out = crate::harness::mq("mq").args(["db", action, "--store"]).arg(store).output().expect("mq db");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn mq_db_shows_checks_dumps_and_compacts_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = persistent(dir.path(), "");
+    let (mut s, _) = keeper(b.port, "db-sub");
+    s.subscribe(1, &[("d/#", 1)]);
+    s.drop_connection();
+    let mut p = Raw::v311(b.port, "db-pub");
+    for i in 1..=3u16 {
+        p.publish(&Pub::new("d/t", format!("q{i}")).qos(1, i));
+    }
+    p.publish(&Pub::new("r/a", "kept").qos(1, 4).retain());
+    let store = store_dir(dir.path());
+
+    // Read beside the running broker.
+    let (code, out, _) = db("stats", &store);
+    assert_eq!(code, 0);
+    for want in ["sessions: 1\n", "subscriptions: 1\n", "queued messages: 3\n", "retained messages: 1 ("] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    let (code, out, _) = db("dump", &store);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines[0]["type"], "retained");
+    assert_eq!((&lines[0]["topic"], &lines[0]["payload"]), (&"r/a".into(), &"kept".into()));
+    assert_eq!((&lines[1]["type"], &lines[1]["client"]), (&"session".into(), &"db-sub".into()));
+    assert_eq!(lines[1]["subscriptions"][0]["filter"], "d/#");
+    let queued: Vec<&str> = lines[2..].iter().map(|l| l["payload"].as_str().expect("text")).collect();
+    assert_eq!(queued, ["q1", "q2", "q3"]);
+    // Compacting needs the store to itself.
+    let (code, _, err) = db("compact", &store);
+    assert_eq!(code, 1, "compacting under a running broker: {err}");
+    kill(&mut b);
+
+    let (code, out, err) = db("compact", &store);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sessions: ") && out.contains("retained: "), "{out}");
+    let (code, out, _) = db("check", &store);
+    assert_eq!(code, 0);
+    assert!(out.contains("sessions: ok") && out.contains("retained: ok"), "{out}");
+
+    // The compacted store serves the same state.
+    let mut b = persistent(dir.path(), "");
+    let (mut s, present) = keeper(b.port, "db-sub");
+    assert!(present);
+    let got: Vec<String> = (0..3).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    assert_eq!(got, ["q1", "q2", "q3"]);
+    let mut late = Raw::v311(b.port, "db-late");
+    late.subscribe(1, &[("r/#", 1)]);
+    assert_eq!(tp(&late.recv_publish_ack()), ("r/a".into(), "kept".into()));
+    kill(&mut b);
+
+    // Damage is reported with where it is, and the exit status says so.
+    tear(&newest_journal(&store.join("retained")));
+    let (code, out, err) = db("check", &store);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("retained: ") && out.contains("is damaged at byte"), "{out}");
+    assert!(err.contains("the store is damaged"), "{err}");
+    // Neither a missing nor a wrong store is taken for an empty one.
+    let (code, _, err) = db("stats", dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a store directory"), "{err}");
 }

@@ -116,7 +116,7 @@ fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), DbError> {
             )?;
         } else {
             let bytes: usize = state.retained_msgs.values().map(|b| b.len()).sum();
-            writeln!(out, "  retained messages: {} ({bytes} bytes)", state.retained_msgs.len())?;
+            writeln!(out, "  retained messages: {} ({bytes} bytes stored)", state.retained_msgs.len())?;
         }
     }
     Ok(())
