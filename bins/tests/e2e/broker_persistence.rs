@@ -418,3 +418,16 @@ fn mq_db_shows_checks_dumps_and_compacts_the_store() {
     assert_eq!(code, 1);
     assert!(err.contains("is not a store directory"), "{err}");
 }
+
+#[test]
+fn a_mosquitto_store_in_the_same_place_is_named_as_not_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("mosquitto.db"), b"\0\xb5\x00mosquitto db").expect("write");
+    let mut b = persistent(dir.path(), "");
+    b.wait_log("mosquitto.db is Mosquitto's store, which mq does not read");
+    kill(&mut b);
+    // Once mq has a store of its own, the file beside it is no news.
+    let b = persistent(dir.path(), "");
+    b.wait_log("Restored 0 sessions");
+    assert!(!b.log().contains("Mosquitto's store"), "{}", b.log());
+}
