@@ -33,6 +33,12 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
+/// The two tables one batch writes to.
+type Tables<'a, 'b> = (&'a mut redb::Table<'b, u64, &'static [u8]>, &'a mut redb::Table<'b, (&'static str, u64), u64>);
+
+/// One engine run: (queue phase, ack phase, store bytes after).
+type Run<'a> = &'a dyn Fn(&Path) -> (Phase, Phase, u64);
+
 struct Phase {
     rate: f64,
     written: u64,
@@ -85,20 +91,20 @@ fn redb(dir: &Path, n: usize, batch: usize, durability: Durability, payload: &By
     let path = dir.join("store.redb");
     let db = Database::create(&path).expect("create");
     let client = "offline-client";
-    let commit = |f: &dyn Fn(&mut redb::Table<u64, &[u8]>, &mut redb::Table<(&str, u64), u64>)| {
+    let commit = |f: &dyn Fn(Tables)| {
         let mut tx = db.begin_write().expect("begin");
         tx.set_durability(durability).expect("durability");
         {
             let mut msgs = tx.open_table(MESSAGES).expect("table");
             let mut queue = tx.open_table(QUEUE).expect("table");
-            f(&mut msgs, &mut queue);
+            f((&mut msgs, &mut queue));
         }
         tx.commit().expect("commit");
     };
     let ids: Vec<u64> = (0..n as u64).collect();
     let queue = phase(n, || {
         for chunk in ids.chunks(batch) {
-            commit(&|msgs, queue| {
+            commit(&|(msgs, queue)| {
                 for &id in chunk {
                     msgs.insert(id, payload.as_ref()).expect("insert");
                     queue.insert((client, id), id).expect("insert");
@@ -108,7 +114,7 @@ fn redb(dir: &Path, n: usize, batch: usize, durability: Durability, payload: &By
     });
     let ack = phase(n, || {
         for chunk in ids.chunks(batch) {
-            commit(&|msgs, queue| {
+            commit(&|(msgs, queue)| {
                 for &id in chunk {
                     let msg = queue.remove((client, id)).expect("remove").map(|v| v.value());
                     if let Some(m) = msg {
@@ -138,7 +144,7 @@ fn main() {
     for (fsync, sync, durability) in
         [(true, Fsync::Always, Durability::Immediate), (false, Fsync::Never, Durability::None)]
     {
-        let runs: [(&str, &dyn Fn(&Path) -> (Phase, Phase, u64)); 2] = [
+        let runs: [(&str, Run); 2] = [
             ("mq-store journal", &|d| journal(d, n, batch, sync, &payload)),
             ("redb 4.6", &|d| redb(d, n, batch, durability, &payload)),
         ];
