@@ -174,7 +174,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__conn)
-            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --help"
+            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,7 +346,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__pub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -492,7 +492,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__sub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --messages --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --messages --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -431,3 +431,21 @@ fn a_mosquitto_store_in_the_same_place_is_named_as_not_read() {
     b.wait_log("Restored 0 sessions");
     assert!(!b.log().contains("Mosquitto's store"), "{}", b.log());
 }
+
+#[test]
+fn a_qos1_delivery_does_not_wait_for_the_store_but_its_puback_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = persistent_env(dir.path(), "", &[("MQ_TEST_STORE_WRITE_DELAY_MS", "700")]);
+    let (mut s, _) = keeper(b.port, "fast-sub");
+    s.subscribe(1, &[("fast/#", 1)]);
+    let mut p = Raw::v311(b.port, "fast-pub");
+    p.send(&Pub::new("fast/t", "now").qos(1, 7).v3());
+    // The subscriber has it while the store still holds the publisher's acknowledgement back (a crash
+    // now would bring a QoS 1 message again, which QoS 1 allows; losing it would not be allowed).
+    assert_eq!(tp(&s.recv_publish_ack()), ("fast/t".into(), "now".into()));
+    assert!(matches!(p.next(Duration::from_millis(50)), Next::Timeout), "PUBACK before the store wrote");
+    match p.next(WAIT) {
+        Next::Packet(Packet::PubAck(a)) => assert_eq!(a.packet_id.get(), 7),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+}

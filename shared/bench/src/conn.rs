@@ -40,6 +40,12 @@ impl Conn {
         let version: ProtocolVersion = common.version.into();
         let mut connect = Connect::new(version, client_id);
         connect.keep_alive = common.keepalive;
+        if common.persistent {
+            connect.clean_start = false;
+            if version == ProtocolVersion::V5 {
+                connect.properties.session_expiry_interval = Some(u32::MAX);
+            }
+        }
         connect.username = common.username.as_deref().map(|u| crate::expand(u, index, client_id));
         connect.password = common.password.as_deref().map(|p| Bytes::from(crate::expand(p, index, client_id)));
         let mut conn = Conn {

@@ -3,7 +3,7 @@
 //!
 //! Every change is appended to the journal as it happens and written to the system by the store's
 //! writer thread in batches; a connection holds back what depends on a change (PUBACK, PUBREC, PUBCOMP,
-//! SUBACK, UNSUBACK, a persistent session's CONNACK, a QoS 1/2 delivery) until it is written, so a
+//! SUBACK, UNSUBACK, a persistent session's CONNACK, a QoS 2 delivery) until it is written, so a
 //! broker killed at any moment has kept everything it acknowledged. When writes reach stable storage
 //! is `persistence_fsync` (default: at most a second later).
 //!
