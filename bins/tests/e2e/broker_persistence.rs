@@ -449,3 +449,123 @@ fn a_qos1_delivery_does_not_wait_for_the_store_but_its_puback_does() {
         other => panic!("expected PUBACK, got {other:?}"),
     }
 }
+
+/// What a publisher of the crash test had acknowledged, by payload: QoS 1 at PUBACK, QoS 2 at PUBREC.
+fn crash_publisher(port: u16, v5: bool, tag: String) -> Vec<(String, u8)> {
+    let id = format!("crash-pub-{tag}");
+    let mut p = if v5 { Raw::v5(port, &id) } else { Raw::v311(port, &id) };
+    let mut acked = Vec::new();
+    for i in 0..60_000u32 {
+        let qos = 1 + (i % 2) as u8;
+        let pid = (i % 65_000) as u16 + 1;
+        let payload = format!("{tag}-{i}");
+        let m = Pub::new("c/t", payload.clone()).qos(qos, pid);
+        if !p.try_send(&if v5 { m.v5() } else { m.v3() }) {
+            break;
+        }
+        match p.next(Duration::from_secs(5)) {
+            Next::Packet(Packet::PubAck(_)) => acked.push((payload, 1)),
+            Next::Packet(Packet::PubRec(_)) => {
+                acked.push((payload, 2));
+                if !p.try_send(&wire::pubrel(pid)) || !matches!(p.next(Duration::from_secs(5)), Next::Packet(_)) {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    acked
+}
+
+/// A persistent MQTT 5 subscriber that keeps its side of QoS 2 across reconnects, as a client must for
+/// exactly once: a PUBLISH whose packet id waits for PUBREL is the same message again.
+struct CrashSub {
+    got: std::collections::HashMap<String, u32>,
+    awaiting_rel: std::collections::HashSet<u16>,
+}
+
+impl CrashSub {
+    /// Reads until the connection closes (`until` is None) or every payload of `until` has come.
+    fn read(&mut self, s: &mut Raw, until: Option<&[(String, u8)]>) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(want) = until {
+                if want.iter().all(|(p, _)| self.got.contains_key(p)) {
+                    return;
+                }
+                let missing = want.iter().filter(|(p, _)| !self.got.contains_key(p)).count();
+                assert!(Instant::now() < deadline, "{missing} acknowledged messages never came");
+            }
+            match s.next(Duration::from_millis(200)) {
+                Next::Packet(Packet::Publish(m)) => {
+                    let pid = m.packet_id.map(|p| p.get());
+                    let payload = String::from_utf8_lossy(&m.payload).into_owned();
+                    match (m.qos, pid) {
+                        (mq_proto::QoS::ExactlyOnce, Some(pid)) => {
+                            if self.awaiting_rel.insert(pid) {
+                                *self.got.entry(payload).or_default() += 1;
+                            }
+                            let _ = s.try_send(&wire::pubrec(pid));
+                        }
+                        (_, Some(pid)) => {
+                            *self.got.entry(payload).or_default() += 1;
+                            let _ = s.try_send(&wire::puback(pid));
+                        }
+                        _ => {}
+                    }
+                }
+                Next::Packet(Packet::PubRel(r)) => {
+                    self.awaiting_rel.remove(&r.packet_id.get());
+                    let _ = s.try_send(&wire::pubcomp(r.packet_id.get()));
+                }
+                Next::Packet(_) | Next::Timeout => {}
+                Next::Closed => {
+                    assert!(until.is_none(), "the restarted broker closed the subscriber");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `kill -9` at a random moment while MQTT 3.1.1 and 5 publishers send QoS 1 and 2 messages to a
+/// connected persistent subscriber: after the restart every acknowledged message arrives (before the
+/// kill or after), and no QoS 2 message arrives twice. `MQ_CRASH_ROUNDS` rounds (default 2;
+/// `bench/crash-loop.sh` runs many).
+#[test]
+fn a_kill_at_a_random_moment_loses_nothing_acknowledged_and_repeats_no_qos2_message() {
+    let rounds: u32 = std::env::var("MQ_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    for round in 0..rounds {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut b = persistent(dir.path(), "max_queued_messages 0");
+        let connect = Connect::v5("crash-sub").clean(false).expiry(u32::MAX);
+        let (mut s, _) = Raw::connect(b.port, &connect);
+        s.subscribe(1, &[("c/#", 2)]);
+        let port = b.port;
+        let reader = std::thread::spawn(move || {
+            let mut sub = CrashSub { got: Default::default(), awaiting_rel: Default::default() };
+            sub.read(&mut s, None);
+            sub
+        });
+        let pubs: Vec<_> = [(false, "v3"), (true, "v5")]
+            .into_iter()
+            .map(|(v5, tag)| std::thread::spawn(move || crash_publisher(port, v5, format!("{round}-{tag}"))))
+            .collect();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").subsec_nanos();
+        std::thread::sleep(Duration::from_millis(50 + u64::from(nanos % 400)));
+        kill(&mut b);
+        let acked: Vec<(String, u8)> = pubs.into_iter().flat_map(|p| p.join().expect("publisher")).collect();
+        let mut sub = reader.join().expect("subscriber");
+        assert!(!acked.is_empty(), "round {round}: nothing was acknowledged before the kill");
+
+        let b = persistent(dir.path(), "max_queued_messages 0");
+        let (mut s, ack) = Raw::connect(b.port, &connect);
+        assert!(ack.session_present, "round {round}: the subscriber's session is back");
+        sub.read(&mut s, Some(&acked));
+        for (payload, n) in &sub.got {
+            let qos2 = payload.rsplit('-').next().and_then(|i| i.parse::<u32>().ok()).is_some_and(|i| i % 2 == 1);
+            assert!(!qos2 || *n == 1, "round {round}: QoS 2 message {payload} arrived {n} times");
+        }
+        eprintln!("round {round}: {} acknowledged, {} received", acked.len(), sub.got.len());
+    }
+}
