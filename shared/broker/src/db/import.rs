@@ -22,7 +22,6 @@
 //! [`plan`] turns the file into store records without touching the disk (so it can be tested on any
 //! input); [`run`] writes them.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +32,10 @@ pub use mq_store::Record;
 
 use super::DbError;
 use super::mosquitto::{self, Chunk, ChunkError, Client, ClientMessage, FileError, Message, MessageState};
+
+// Millions of message ids and topics: a fast hash (no peer chooses them).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// Why part of a file was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,23 +133,30 @@ type Route = (String, String, u8, u32);
 /// retained messages to the retained part. Only a file that is not Mosquitto's at all is an error;
 /// what does not read is in [`Report::skipped`].
 pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Report, FileError> {
-    let chunks = mosquitto::chunks(data)?;
+    let mut chunks = mosquitto::chunks(data)?;
     let mut report = Report { version: chunks.version(), ..Report::default() };
-    let mut messages: HashMap<u64, Message<'_>> = HashMap::new();
+    let expired = |m: &Message<'_>| m.expiry_time > 0 && (m.expiry_time as u64).saturating_mul(1000) <= opts.now_ms;
+    // Messages by id: where their chunk is (read again when something refers to one, so the file
+    // stays the only copy in memory), and which have expired.
+    let mut offsets: HashMap<u64, u64> = HashMap::default();
+    let mut gone = HashSet::default();
     let mut clients: Vec<Client<'_>> = Vec::new();
     let mut client_msgs: Vec<(u64, ClientMessage<'_>)> = Vec::new();
     let mut subs = Vec::new();
     let mut retains = Vec::new();
-    for (offset, chunk) in chunks {
+    for (offset, chunk) in chunks.by_ref() {
         match chunk {
             Err(e) => report.skipped.push((offset, e.into())),
             Ok(Chunk::Config(_)) => {}
-            Ok(Chunk::Message(m)) => match messages.entry(m.store_id) {
+            Ok(Chunk::Message(m)) => match offsets.entry(m.store_id) {
                 std::collections::hash_map::Entry::Occupied(_) => {
                     report.skipped.push((offset, Skipped::DuplicateMessage(m.store_id)));
                 }
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(m);
+                    v.insert(offset);
+                    if expired(&m) {
+                        gone.insert(m.store_id);
+                    }
                 }
             },
             Ok(Chunk::ClientMessage(m)) => client_msgs.push((offset, m)),
@@ -155,54 +165,57 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
             Ok(Chunk::Client(c)) => clients.push(c),
         }
     }
-    let expired = |m: &Message<'_>| m.expiry_time > 0 && (m.expiry_time as u64).saturating_mul(1000) <= opts.now_ms;
-    report.expired_messages = messages.values().filter(|m| expired(m)).count();
-    let mut p = Planner { keep_source: opts.keep_source, ids: HashMap::new(), next_id: opts.first_id, sink, report };
+    report.expired_messages = gone.len();
+    let mut p =
+        Planner { keep_source: opts.keep_source, ids: HashMap::default(), next_id: opts.first_id, sink, report };
     // The message a chunk refers to, unless it has expired (or is missing: said so).
-    let live = |report: &mut Report, offset: u64, what, id| match messages.get(&id) {
-        None => {
+    let live = |report: &mut Report, offset: u64, what, id| {
+        let m = offsets.get(&id).and_then(|at| match chunks.at(*at) {
+            Some(Ok(Chunk::Message(m))) if m.store_id == id => Some(m),
+            _ => None,
+        });
+        if m.is_none() {
             report.skipped.push((offset, Skipped::MissingMessage { what, id }));
-            None
         }
-        Some(m) if expired(m) => None,
-        Some(m) => Some(m),
+        m.filter(|_| !gone.contains(&id))
     };
 
     // Retained messages (never `$SYS` ones, which Mosquitto does not save either).
-    let mut topics = HashSet::new();
+    let mut topics = HashSet::default();
     for (offset, id) in retains {
         let Some(m) = live(&mut p.report, offset, "a retained message", id) else { continue };
         if m.topic.starts_with("$SYS") {
             continue;
         }
-        p.sink.retained(Record::Retain { topic: m.topic.to_owned(), blob: blob(m, true, opts.keep_source) });
-        topics.insert(m.topic.to_owned());
+        p.sink.retained(Record::Retain { topic: m.topic.to_owned(), blob: blob(&m, true, opts.keep_source) });
+        topics.insert(m.topic);
     }
 
     // Sessions, in the file's order; a client that only has subscriptions or messages comes after.
     let mut order: Vec<&str> = Vec::new();
-    let mut chunk_of: HashMap<&str, &Client<'_>> = HashMap::new();
+    let mut chunk_of: HashMap<&str, &Client<'_>> = HashMap::default();
     for c in &clients {
         if chunk_of.insert(c.client_id, c).is_none() {
             order.push(c.client_id);
         }
     }
-    let mut subs_of: HashMap<&str, Vec<_>> = HashMap::new();
+    let mut subs_of: HashMap<&str, Vec<_>> = HashMap::default();
     for s in &subs {
         subs_of.entry(s.client_id).or_default().push(s);
     }
-    let mut msgs_of: HashMap<&str, Vec<_>> = HashMap::new();
+    let mut msgs_of: HashMap<&str, Vec<_>> = HashMap::default();
     for (offset, m) in &client_msgs {
         msgs_of.entry(m.client_id).or_default().push((*offset, m));
     }
+    let mut seen: HashSet<&str> = order.iter().copied().collect();
     for id in subs.iter().map(|s| s.client_id).chain(client_msgs.iter().map(|(_, m)| m.client_id)) {
-        if !chunk_of.contains_key(id) && !order.contains(&id) {
+        if seen.insert(id) {
             order.push(id);
         }
     }
     let mut routes: Vec<Route> = Vec::new();
     let mut incoming = Vec::new();
-    let mut imported = HashSet::new();
+    let mut imported = HashSet::default();
     for client in order {
         let subs = subs_of.remove(client).unwrap_or_default();
         let msgs = msgs_of.remove(client).unwrap_or_default();
@@ -245,7 +258,7 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
             routes.push((client.to_owned(), s.filter.to_owned(), opts, s.identifier));
             p.report.subscriptions += 1;
         }
-        let mut pids = HashSet::new();
+        let mut pids = HashSet::default();
         for (offset, m) in msgs {
             if !m.outgoing {
                 if m.qos == QoS::ExactlyOnce && m.mid != 0 {
@@ -266,9 +279,16 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
                 p.report.released += 1;
                 continue;
             }
-            let Some(msg) = live(&mut p.report, offset, "a client message", m.store_id) else { continue };
+            // A message queued for many sessions is read once.
+            let id = match p.ids.get(&m.store_id) {
+                Some(id) => *id,
+                None => match live(&mut p.report, offset, "a client message", m.store_id) {
+                    Some(msg) => p.id(m.store_id, &msg),
+                    None => continue,
+                },
+            };
             let entry = Entry {
-                msg: p.id(m.store_id, msg),
+                msg: id,
                 qos: m.qos.as_u8(),
                 retain: m.retain,
                 sub_ids: m.properties.subscription_identifiers.clone(),
@@ -297,8 +317,8 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
         p.sink.session(Record::Q2In { client: m.client_id.to_owned(), pid: m.mid });
         p.report.received += 1;
         let Some(msg) = live(&mut p.report, offset, "a client message", m.store_id) else { continue };
-        for (client, entry) in route(&routes, m.client_id, msg) {
-            let entry = Entry { msg: p.id(m.store_id, msg), ..entry };
+        for (client, entry) in route(&routes, m.client_id, &msg) {
+            let entry = Entry { msg: p.id(m.store_id, &msg), ..entry };
             p.sink.session(Record::Queue { client, entry });
             p.report.routed += 1;
         }
@@ -308,8 +328,8 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
                 topics.remove(msg.topic);
             } else {
                 p.sink
-                    .retained(Record::Retain { topic: msg.topic.to_owned(), blob: blob(msg, true, opts.keep_source) });
-                topics.insert(msg.topic.to_owned());
+                    .retained(Record::Retain { topic: msg.topic.to_owned(), blob: blob(&msg, true, opts.keep_source) });
+                topics.insert(msg.topic);
             }
         }
     }
@@ -322,7 +342,9 @@ pub fn plan(data: &[u8], opts: &Options<'_>, sink: &mut dyn Sink) -> Result<Repo
 /// subscription delivers to its first member.
 fn route(routes: &[Route], publisher: &str, msg: &Message<'_>) -> Vec<(String, Entry)> {
     let mut out: Vec<(String, Entry)> = Vec::new();
-    let mut groups = HashSet::new();
+    // Where each session's delivery through its own (not shared) subscriptions is in `out`.
+    let mut own: HashMap<&str, usize> = HashMap::default();
+    let mut groups = HashSet::default();
     for (client, filter, opts, id) in routes {
         let (inner, shared) = match mq_proto::topic::split_shared(filter) {
             Some(Ok((_, inner))) => (inner, true),
@@ -337,7 +359,7 @@ fn route(routes: &[Route], publisher: &str, msg: &Message<'_>) -> Vec<(String, E
         }
         let qos = QoS::from_u8(opts & 3).unwrap_or(QoS::AtMostOnce).min(msg.qos).as_u8();
         let retain = msg.retain && opts & 8 != 0;
-        match out.iter_mut().find(|(c, e)| c == client && e.shared.is_none() && !shared) {
+        match (!shared).then(|| own.get(client.as_str())).flatten().and_then(|i| out.get_mut(*i)) {
             Some((_, e)) => {
                 e.qos = e.qos.max(qos);
                 e.retain |= retain;
@@ -351,6 +373,9 @@ fn route(routes: &[Route], publisher: &str, msg: &Message<'_>) -> Vec<(String, E
                     sub_ids: (*id != 0).then_some(*id).into_iter().collect(),
                     shared: shared.then(|| filter.clone()),
                 };
+                if !shared {
+                    own.insert(client, out.len());
+                }
                 out.push((client.clone(), entry));
             }
         }
@@ -488,11 +513,26 @@ pub fn run(
     let data = std::fs::read(&file).map_err(|source| DbError::ReadFile { path: file.clone(), source })?;
     let version = mosquitto::version(&data).map_err(|why| DbError::Mosquitto { path: file.clone(), why })?;
     let started = std::time::Instant::now();
-    let sessions = mq_store::open(&dir.join("sessions"), mq_store::Fsync::Never)?;
-    let retained = mq_store::open(&dir.join("retained"), mq_store::Fsync::Never)?;
-    let holds = !sessions.state.sessions.is_empty()
-        || !retained.state.retained_msgs.is_empty()
-        || !retained.state.retained.is_empty();
+    // Started, not opened: the journals do not compact while the import writes (a large file would
+    // have its first segments folded while the rest is still coming).
+    let sessions = mq_store::start(&dir.join("sessions"), mq_store::Fsync::Never)?;
+    let retained = mq_store::start(&dir.join("retained"), mq_store::Fsync::Never)?;
+    let (state, mut damaged, _) = sessions.earlier.replay()?;
+    let (retained_state, more, _) = retained.earlier.replay()?;
+    damaged.extend(more);
+    for d in damaged {
+        writeln!(
+            err,
+            "{}: damaged at byte {} ({}); set aside in {}.",
+            d.file.display(),
+            d.offset,
+            d.why,
+            d.aside.display()
+        )?;
+    }
+    let holds =
+        !state.sessions.is_empty() || !retained_state.retained_msgs.is_empty() || !retained_state.retained.is_empty();
+    drop(retained_state);
     if holds && !merge {
         return Err(DbError::NotEmpty(dir.to_owned()));
     }
@@ -505,8 +545,8 @@ pub fn run(
     let opts = Options {
         now_ms: now_ms(),
         keep_source: cfg.is_some_and(|c| c.check_retain_source.value),
-        first_id: sessions.state.max_message_id() + 1,
-        existing: merge.then_some(&sessions.state),
+        first_id: state.max_message_id() + 1,
+        existing: merge.then_some(&state),
     };
     let mut sink = Journals { sessions: &sessions.journal, retained: &retained.journal };
     let report = plan(&data, &opts, &mut sink).map_err(|why| DbError::Mosquitto { path: file.clone(), why })?;
@@ -552,7 +592,9 @@ fn print_report(r: &Report, took: std::time::Duration, out: &mut dyn Write) -> s
             r.received, r.routed
         ));
     }
-    writeln!(out, "  with {}", also.join(", "))?;
+    if r.sessions > 0 {
+        writeln!(out, "  with {}", also.join(", "))?;
+    }
     let mut left = Vec::new();
     for (n, what) in [
         (r.expired_messages, "expired messages"),

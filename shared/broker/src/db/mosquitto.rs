@@ -267,6 +267,13 @@ impl<'a> Chunks<'a> {
         self.order
     }
 
+    /// The chunk at `offset` (where [`Iterator::next`] found one) read again, with the byte order the
+    /// reading has found.
+    pub fn at(&self, offset: u64) -> Option<Result<Chunk<'a>, ChunkError>> {
+        let at = usize::try_from(offset).ok()?;
+        Chunks { at, done: false, ..self.clone() }.next().map(|(_, c)| c)
+    }
+
     fn chunk(&mut self, kind: u32, body: &'a [u8]) -> Result<Chunk<'a>, ChunkError> {
         let len = body.len() as u32;
         let (what, fixed) = match kind {
