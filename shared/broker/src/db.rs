@@ -80,6 +80,8 @@ pub enum DbError {
     ReadFile { path: PathBuf, source: std::io::Error },
     #[error("{path}: {why}")]
     Mosquitto { path: PathBuf, why: mosquitto::FileError },
+    #[error("unable to give {path} to the broker's user: {source}")]
+    Owner { path: PathBuf, source: std::io::Error },
     #[error("the store {0} holds state already; import into an empty store, or add --merge to import on top of it")]
     NotEmpty(PathBuf),
     #[error("{0}")]

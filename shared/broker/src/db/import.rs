@@ -554,13 +554,18 @@ pub fn run(
     sessions.journal.close();
     retained.journal.close();
     drop((sessions, retained));
-    if let Some((uid, gid)) = owner(dir, cfg) {
-        give(dir, uid, gid).map_err(|source| DbError::ReadFile { path: dir.to_owned(), source })?;
+    let owner = owner(dir, cfg);
+    if let Some((uid, gid)) = owner {
+        give(dir, uid, gid).map_err(|source| DbError::Owner { path: dir.to_owned(), source })?;
     }
     for (offset, why) in &report.skipped {
         writeln!(err, "{}: byte {offset}: {why}; skipped.", file.display())?;
     }
     print_report(&report, started.elapsed(), out)?;
+    if let Some((uid, _)) = owner {
+        let name = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or(uid.to_string(), |u| u.name);
+        writeln!(out, "The store was given to user {name}, whom the broker runs as.")?;
+    }
     if cfg.is_some_and(|c| !c.persistence.enabled.value) {
         writeln!(
             out,
