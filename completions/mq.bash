@@ -76,6 +76,9 @@ _mq() {
             mq__subcmd__db,help)
                 cmd="mq__subcmd__db__subcmd__help"
                 ;;
+            mq__subcmd__db,import)
+                cmd="mq__subcmd__db__subcmd__import"
+                ;;
             mq__subcmd__db,stats)
                 cmd="mq__subcmd__db__subcmd__stats"
                 ;;
@@ -90,6 +93,9 @@ _mq() {
                 ;;
             mq__subcmd__db__subcmd__help,help)
                 cmd="mq__subcmd__db__subcmd__help__subcmd__help"
+                ;;
+            mq__subcmd__db__subcmd__help,import)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__import"
                 ;;
             mq__subcmd__db__subcmd__help,stats)
                 cmd="mq__subcmd__db__subcmd__help__subcmd__stats"
@@ -135,6 +141,9 @@ _mq() {
                 ;;
             mq__subcmd__help__subcmd__db,dump)
                 cmd="mq__subcmd__help__subcmd__db__subcmd__dump"
+                ;;
+            mq__subcmd__help__subcmd__db,import)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__import"
                 ;;
             mq__subcmd__help__subcmd__db,stats)
                 cmd="mq__subcmd__help__subcmd__db__subcmd__stats"
@@ -648,7 +657,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__db)
-            opts="-c -h -V --config-file --store --help --version stats check dump compact help"
+            opts="-c -h -V --config-file --store --help --version stats check dump compact import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -752,7 +761,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__db__subcmd__help)
-            opts="stats check dump compact help"
+            opts="stats check dump compact import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -821,6 +830,20 @@ _mq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mq__subcmd__db__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mq__subcmd__db__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -828,6 +851,32 @@ _mq() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__import)
+            opts="-c -h -V --merge --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -946,7 +995,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__help__subcmd__db)
-            opts="stats check dump compact"
+            opts="stats check dump compact import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -988,6 +1037,20 @@ _mq() {
             return 0
             ;;
         mq__subcmd__help__subcmd__db__subcmd__dump)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -32,7 +32,7 @@ pub enum Command {
     /// Load-test a broker: many connections, publishers or subscribers from one process.
     #[command(disable_help_flag = true)]
     Bench(mq_bench::BenchArgs),
-    /// Inspect, check, dump or compact the broker's persistent store.
+    /// Inspect, check, dump or compact the broker's persistent store, or import Mosquitto's into it.
     Db(mq_broker::db::DbArgs),
 }
 

@@ -420,11 +420,13 @@ fn mq_db_shows_checks_dumps_and_compacts_the_store() {
 }
 
 #[test]
-fn a_mosquitto_store_in_the_same_place_is_named_as_not_read() {
+fn a_mosquitto_store_in_the_same_place_is_named_with_how_to_import_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("mosquitto.db"), b"\0\xb5\x00mosquitto db").expect("write");
     let mut b = persistent(dir.path(), "");
-    b.wait_log("mosquitto.db is Mosquitto's store, which mq does not read");
+    b.wait_log("mosquitto.db is Mosquitto's store, which the broker does not read");
+    let (store, db) = (dir.path().join("mosquitto.db.mq"), dir.path().join("mosquitto.db"));
+    b.wait_log(&format!("`mq db import --store {} {}`", store.display(), db.display()));
     kill(&mut b);
     // Once mq has a store of its own, the file beside it is no news.
     let b = persistent(dir.path(), "");

@@ -22,6 +22,7 @@ mod broker_will;
 mod client_util;
 mod clients_cli;
 mod configs;
+mod db_import;
 mod exec;
 mod harness;
 mod hostile;

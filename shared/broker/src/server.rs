@@ -195,10 +195,13 @@ fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc
     if p.path().is_file() && !dir.join("sessions").exists() {
         log!(
             Warning,
-            "{} is Mosquitto's store, which mq does not read: its retained messages and sessions are not \
-             restored. mq keeps its own store in {}.",
+            "{} is Mosquitto's store, which the broker does not read: its retained messages and sessions are \
+             not restored. mq keeps its own store in {}; to bring them over, stop the broker and run \
+             `mq db import --store {} {}`.",
             p.path().display(),
-            dir.display()
+            dir.display(),
+            dir.display(),
+            p.path().display()
         );
     }
     let fsync = match p.fsync.value {
