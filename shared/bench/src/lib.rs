@@ -49,6 +49,15 @@ pub enum BenchError {
     TooManyClients { count: u32, limit: u64 },
 }
 
+/// `mq bench` failures print `Error: ...` and exit 1.
+impl mq_cli::Report for BenchError {
+    type Context = ();
+
+    fn failure(&self, _: &()) -> mq_cli::Failure {
+        mq_cli::Failure::text(1, &format!("Error: {self}"))
+    }
+}
+
 /// Counters shared by every client task, read by the progress display.
 #[derive(Default)]
 struct Live {
