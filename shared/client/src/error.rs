@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::CommandFactory as _;
 pub use mq_cli::UsageError;
 use mq_cli::{Failure, Report};
+use mq_proto::client::{RequestError, Violation};
 use mq_proto::{ConnectReturnCode, DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
 
 /// Exit status of `-W` timeouts (libmosquitto's MOSQ_ERR_TIMEOUT, which `mosquitto_sub -W` exits with).
@@ -55,9 +56,13 @@ pub enum ClientError {
     #[error("The broker sent a malformed packet: {0}")]
     Protocol(#[from] DecodeError),
 
-    /// The broker sent a packet that has no place at this point.
-    #[error("Protocol error: unexpected {0} from the broker")]
-    Unexpected(PacketType),
+    /// The broker broke the protocol (an acknowledgement for nothing, an unknown topic alias, ...).
+    #[error("Protocol error: {0}")]
+    Violation(#[from] Violation),
+
+    /// A request the session could not take.
+    #[error("{0}")]
+    Request(RequestError),
 
     /// The broker closed the connection with a DISCONNECT (MQTT 5 carries a reason).
     #[error("The broker disconnected: {}", .0.description(PacketType::Disconnect))]
@@ -190,6 +195,25 @@ impl Report for ClientError {
             }
         };
         failure.quieted(cx.quiet)
+    }
+}
+
+impl ClientError {
+    /// Whether the connection went away (the broker closed it, an I/O error, a DISCONNECT from the
+    /// broker, no answer in time): a tool that reconnects does so.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, ClientError::ConnectionLost | ClientError::Io(_) | ClientError::Disconnected(_))
+    }
+}
+
+impl From<RequestError> for ClientError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::QosNotSupported(q) => ClientError::QosNotSupported(q),
+            RequestError::NotConnected => ClientError::ConnectionLost,
+            RequestError::Encode(e) => ClientError::Encode(e),
+            other => ClientError::Request(other),
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 //! - [`args`]: the clap definitions ([`PubArgs`], [`SubArgs`], [`RrArgs`], sharing [`args::ConnectArgs`]).
 //! - `props`, `url`, `config`: `-D` properties, `-L`/`--proxy` URLs, and the checks that turn the
 //!   options into a validated connection setup.
-//! - `transport`, `conn`, `debug`: TCP / unix socket / SOCKS5, one MQTT connection with keep alive, and
-//!   the `-d` packet lines.
+//! - `transport`, `driver`, `debug`: TCP / unix socket / SOCKS5; the one async driver of an MQTT
+//!   connection (the sans-IO `mq_proto::client::ClientSession` over a stream: socket I/O, timers, large
+//!   payloads), also used by `mq bench`; the `-d` packet lines.
 //! - [`publish`], [`subscribe`], [`rr`]: the three tools; `exec` runs `mq-sub --exec` handlers; `output`
 //!   prints messages with `mq_format` and turns a closed stdout into a quiet exit.
 //! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses (its
@@ -21,8 +22,8 @@
 
 pub mod args;
 mod config;
-mod conn;
 mod debug;
+pub mod driver;
 pub mod error;
 mod exec;
 mod output;
@@ -37,6 +38,7 @@ use std::process::ExitCode;
 
 pub use args::{PubArgs, RrArgs, SubArgs};
 pub use error::{ClientError, Invocation, ToolKind};
+pub use output::Received;
 
 /// How `mq-pub` names itself and where its options file is.
 pub const PUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-pub", options_file: "mq-pub" };
