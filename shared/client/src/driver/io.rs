@@ -70,6 +70,16 @@ impl Input {
         r.read_buf(&mut self.buf).await
     }
 
+    /// Whether a whole packet is in (or the end of one being dropped).
+    pub(super) fn has_packet(&self) -> bool {
+        match &self.skipping {
+            Some((_, left)) => self.buf.len() >= *left,
+            None => {
+                matches!(FixedHeader::peek(&self.buf, self.version), Ok(Some(h)) if self.buf.len() >= h.packet_len())
+            }
+        }
+    }
+
     /// The next whole packet, with the identifiers of its MQTT 5 properties in wire order for a PUBLISH
     /// (`%j` prints them in that order; decoding loses it).
     pub(super) fn next(&mut self) -> Result<Option<(Packet, Vec<u8>)>, mq_proto::DecodeError> {

@@ -16,13 +16,14 @@ mod io;
 mod payload;
 
 use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::time::Duration;
 
 use mq_proto::client::{AckToken, Action, ClientSession, Options, OutgoingPublish};
 use mq_proto::{Packet, Publish, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 pub use payload::FilePayload;
 
@@ -66,6 +67,9 @@ pub struct Driver {
     order: Vec<u8>,
     /// Property orders of QoS 2 messages handed over on PUBREL.
     orders: HashMap<u16, Vec<u8>>,
+    /// The session's timer (keep alive, CONNACK), and the deadline it is armed for.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
 }
 
 /// The session options of a client tool: its `-M`, when QoS 2 messages are handed over, whether the
@@ -102,6 +106,8 @@ impl Driver {
             streamed: None,
             order: Vec::new(),
             orders: HashMap::new(),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed: None,
         };
         d.handshake().await?;
         Ok(d)
@@ -123,6 +129,7 @@ impl Driver {
         self.events.clear();
         self.failure = None;
         self.streamed = None;
+        self.armed = None;
         self.session.connect(now());
         self.drain()?;
         while !self.session.is_connected() {
@@ -160,14 +167,34 @@ impl Driver {
     /// more messages for now (`--exec` waiting for a free slot): then it returns only on failure.
     pub async fn poll(&mut self, reading: bool) -> Result<Event, ClientError> {
         loop {
+            if let Some(event) = self.wait(reading, false).await? {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// [`Driver::next`] that also returns, with `None`, once everything encoded so far is written (if
+    /// anything is): for a publisher that encodes more as the socket takes it. Cancel-safe.
+    pub async fn next_or_written(&mut self) -> Result<Option<Event>, ClientError> {
+        let until_written = !self.output.is_empty();
+        self.wait(true, until_written).await
+    }
+
+    async fn wait(&mut self, reading: bool, until_written: bool) -> Result<Option<Event>, ClientError> {
+        loop {
             if reading && let Some(event) = self.events.pop_front() {
                 // Acknowledgements go out before the tool works on the message, as far as the socket takes
-                // them now.
-                self.try_write()?;
-                return Ok(event);
+                // them now; while more packets are in, they wait to go out together.
+                if !self.input.has_packet() {
+                    self.try_write()?;
+                }
+                return Ok(Some(event));
             }
             if let Some(e) = self.failure.take() {
                 return Err(e);
+            }
+            if until_written && self.output.is_empty() {
+                return Ok(None);
             }
             self.step(reading).await?;
         }
@@ -179,7 +206,7 @@ impl Driver {
         if reading && self.decode_one()? {
             return Ok(());
         }
-        let deadline = self.session.deadline().map(Instant::from_std);
+        let timing = self.arm_timer();
         let writing = !self.output.is_empty();
         let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
         tokio::select! {
@@ -192,12 +219,44 @@ impl Driver {
                     return Err(ClientError::ConnectionLost);
                 }
             }
-            () = sleep_until_opt(deadline) => {
+            () = self.timer.as_mut(), if timing => {
+                self.armed = None;
                 self.session.tick(now(), reading).map_err(|_| ClientError::ConnectionLost)?;
                 self.drain()?;
             }
         }
         Ok(())
+    }
+
+    /// Arms the timer for the session's deadline; whether there is one. The timer is moved only to an
+    /// earlier deadline: one that moved later (bytes went out since) is found not due when it fires, and
+    /// the timer is armed again then (so that a busy connection does not re-register it at every step).
+    fn arm_timer(&mut self) -> bool {
+        let Some(deadline) = self.session.deadline().map(Instant::from_std) else {
+            self.armed = None;
+            return false;
+        };
+        if self.armed.is_none_or(|armed| deadline < armed) {
+            self.timer.as_mut().reset(deadline);
+            self.armed = Some(deadline);
+        }
+        true
+    }
+
+    /// The next event if one is here already (decoding what was read), without waiting: for a tool that
+    /// takes a burst of events at once.
+    pub fn try_next(&mut self) -> Result<Option<Event>, ClientError> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Some(event));
+            }
+            if let Some(e) = self.failure.take() {
+                return Err(e);
+            }
+            if !self.decode_one()? {
+                return Ok(None);
+            }
+        }
     }
 
     /// Decodes and handles one packet if a whole one is in. Its `-d` line shows the topic it stands for.
