@@ -87,7 +87,7 @@ pub fn main_mq() -> ExitCode {
             // `mq passwd` reports usage errors as mosquitto_passwd does (exit 1).
             if args.get(1).is_some_and(|a| a == "passwd") && !matches!(e.kind(), clap::error::ErrorKind::DisplayVersion)
             {
-                return mq_passwd::cli::report(Err(mq_passwd::cli::PasswdError::from(e)));
+                return mq_cli::finish(Err(mq_passwd::cli::PasswdError::from(e)), &());
             }
             e.exit();
         }
@@ -97,32 +97,14 @@ pub fn main_mq() -> ExitCode {
         Command::Pub(args) => mq_client::pub_main(args, "mq pub"),
         Command::Sub(args) => mq_client::sub_main(args, "mq sub"),
         Command::Rr(args) => mq_client::rr_main(args, "mq rr"),
-        Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
-        Command::Db(args) => match mq_broker::db::run(args, &mut std::io::stdout().lock()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                ExitCode::from(e.exit_code())
-            }
-        },
-        Command::Bench(args) => match mq_bench::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Passwd(args) => mq_cli::finish(mq_passwd::cli::run(args), &()),
+        Command::Bench(args) => mq_cli::finish(mq_bench::run(args), &()),
+        Command::Db(args) => mq_cli::finish(mq_broker::db::run(args, &mut std::io::stdout().lock()), &()),
     }
 }
 
 /// Runs the broker; errors are printed once, each configuration error on a line of its own, and mapped
-/// to Mosquitto's exit statuses.
+/// to Mosquitto's exit statuses (by `mq_broker::BrokerError`'s `mq_cli::Report` implementation).
 pub fn broker(args: mq_broker::BrokerArgs) -> ExitCode {
-    match mq_broker::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
+    mq_cli::finish(mq_broker::run(args), &())
 }

@@ -88,13 +88,16 @@ pub enum DbError {
     Io(#[from] std::io::Error),
 }
 
-impl DbError {
-    /// The exit status: 1 for damage, 3 for configuration errors (as the broker), 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
+/// The exit status: 3 for configuration errors (as the broker's), 1 otherwise (damage included).
+impl mq_cli::Report for DbError {
+    type Context = ();
+
+    fn failure(&self, _: &()) -> mq_cli::Failure {
+        let code = match self {
             DbError::Config(_) => 3,
             _ => 1,
-        }
+        };
+        mq_cli::Failure::text(code, &format!("Error: {self}"))
     }
 }
 
