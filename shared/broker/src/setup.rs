@@ -115,6 +115,20 @@ pub(crate) fn reload(
         }
         Err(e) => log!(Error, "Reload of security files failed, keeping the old ones: {e}"),
     }
+    // Certificates, keys, CAs and CRLs are read again from the paths the listener started with;
+    // connected clients keep the session they have.
+    for ctx in listeners {
+        if let Some(tls) = &ctx.tls {
+            match tls.reload() {
+                Ok(()) => log!(Information, "Reloaded the TLS files of the listener on port {}.", ctx.port),
+                Err(e) => log!(
+                    Error,
+                    "Reload of the TLS files of the listener on port {} failed, keeping the old ones: {e}",
+                    ctx.port
+                ),
+            }
+        }
+    }
     if let Err(e) = log::logger().configure(&cfg.log, verbose, None) {
         log!(Error, "{e}");
     }
