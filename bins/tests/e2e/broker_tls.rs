@@ -215,6 +215,7 @@ async fn an_idle_tls_connection_parks_and_still_gets_its_messages() {
             "listener {port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\nlistener {tls_port} 127.0.0.1\n{lines}"
         )
     });
+    crate::broker_ws::wait_port(&b, tls_port);
     let mut o = v4_options(tls_port, "parks");
     o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(pki.client_config(
         "ca.crt",

@@ -20,6 +20,7 @@ mod broker_uploads;
 mod broker_util;
 mod broker_v5;
 mod broker_will;
+mod broker_ws;
 mod client_util;
 mod clients_cli;
 mod configs;

@@ -472,7 +472,13 @@ impl Layer for WsLayer {
                 State::Open => {
                     let Some(mut f) = self.frame else {
                         match header_len(&self.inbuf) {
-                            Some(len) => self.take_header(len)?,
+                            Some(len) => {
+                                if let Err(e) = self.take_header(len) {
+                                    // The close frame saying why goes out first.
+                                    let _ = self.push_out(wire);
+                                    return Err(e);
+                                }
+                            }
                             None => {
                                 if self.read_more(wire, READ_AHEAD)? == 0 {
                                     return Ok(0);
