@@ -23,6 +23,7 @@ mod broker_will;
 mod broker_ws;
 mod client_util;
 mod clients_cli;
+mod clients_tls;
 mod configs;
 mod exec;
 mod harness;

@@ -5,8 +5,8 @@
 //! - [`args`]: the clap definitions ([`PubArgs`], [`SubArgs`], [`RrArgs`], sharing [`args::ConnectArgs`]).
 //! - `props`, `url`, `config`: `-D` properties, `-L`/`--proxy` URLs, and the checks that turn the
 //!   options into a validated connection setup.
-//! - `transport`, `conn`, `debug`: TCP / unix socket / SOCKS5, one MQTT connection with keep alive, and
-//!   the `-d` packet lines.
+//! - `transport`, `conn`, `debug`: TCP / unix socket / SOCKS5 with TLS (`tls`) and WebSockets (`ws`)
+//!   on top, one MQTT connection with keep alive, and the `-d` packet lines.
 //! - [`publish`], [`subscribe`], [`rr`]: the three tools; `exec` runs `mq-sub --exec` handlers; `output`
 //!   prints messages with `mq_format` and turns a closed stdout into a quiet exit.
 //! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses.
@@ -29,8 +29,10 @@ mod props;
 pub mod publish;
 pub mod rr;
 pub mod subscribe;
+mod tls;
 mod transport;
 mod url;
+mod ws;
 
 use std::process::ExitCode;
 
