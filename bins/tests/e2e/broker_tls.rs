@@ -1,6 +1,6 @@
 //! TLS listeners against real peers: Mosquitto's own `mosquitto_pub`/`mosquitto_sub` (server
 //! authentication, client certificates, `use_identity_as_username` with an ACL, a wrong CA, an expired
-//! certificate), rustls clients (the `tls_version` floor, SIGHUP reloading the certificate while a
+//! and a revoked certificate), rustls clients (the `tls_version` floor, SIGHUP reloading the certificate while a
 //! client stays connected) and rumqttc over TLS (a parked TLS connection still gets its messages).
 //! Certificates are made with `openssl` at test time ([`crate::tls_pki`]). Tests needing Mosquitto's
 //! clients skip with a note when they are not installed (and fail if `MQ_REQUIRE_INTEROP=1`).
@@ -129,6 +129,26 @@ fn client_certificates_required_and_the_common_name_is_the_user() {
         mpub(&pubbin, b.port, &["--cafile", &ca, "--cert", &exp[0], "--key", &exp[1], "-t", "a/t", "-m", "x"]);
     assert!(!ok, "an expired client certificate must be refused");
     b.wait_log("disconnected: TLS:");
+}
+
+#[test]
+fn a_revoked_client_certificate_is_refused_with_crlfile() {
+    let Some((pubbin, _)) = tools() else { return };
+    let pki = Pki::new();
+    let extra = format!(
+        "cafile {}\ncrlfile {}\nrequire_certificate true\nallow_anonymous true\n",
+        pki.p("ca.crt"),
+        pki.p("ca.crl")
+    );
+    let b = tls_broker(&pki, &extra);
+    let ca = pki.p("ca.crt");
+    let send = |who: &str| {
+        let (cert, key) = (pki.p(&format!("{who}.crt")), pki.p(&format!("{who}.key")));
+        mpub(&pubbin, b.port, &["--cafile", &ca, "--cert", &cert, "--key", &key, "-t", "crl/t", "-m", who])
+    };
+    assert!(send("alice").0, "alice's certificate is good");
+    assert!(!send("bob").0, "bob's certificate is revoked");
+    b.wait_log("Revoked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,6 +187,23 @@ async fn packets_split_across_frames_and_merged_in_one_ping_text_and_close() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_broker_ends_gets_a_close_frame() {
+    let pki = Pki::new();
+    let (_b, port, _) = ws_broker(&pki, "");
+    let mut first = raw_ws(port).await;
+    first.send(Message::Binary(connect("twice").into())).await.expect("send");
+    assert_eq!(read_mqtt(&mut first, 4).await, [0x20, 2, 0, 0]);
+    // The same client id again: the first connection is taken over and closed properly.
+    let mut second = raw_ws(port).await;
+    second.send(Message::Binary(connect("twice").into())).await.expect("send");
+    assert_eq!(read_mqtt(&mut second, 4).await, [0x20, 2, 0, 0]);
+    match tokio::time::timeout(WAIT, first.next()).await.expect("in time") {
+        Some(Ok(Message::Close(Some(f)))) => assert_eq!(u16::from(f.code), 1000),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
 /// Sends `request` raw on `port` and returns the whole answer (the broker closes after it).
 fn http(port: u16, request: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -1,6 +1,7 @@
 //! Test certificates made with `openssl` at test time into a temporary directory (no key is ever
 //! committed): a CA, a second CA nobody trusts, server certificates (X.509 v3 with subjectAltName
-//! `localhost`/`127.0.0.1`) from each, client certificates for alice and bob, an expired one, a key
+//! `localhost`/`127.0.0.1`) from each, client certificates for alice and bob (bob's revoked in
+//! `ca.crl`), an expired one, a key
 //! encrypted with a pass phrase, and a version 1 certificate as Mosquitto's tutorial makes them. Plus
 //! rustls client configurations (ring) for the tests' own TLS peers.
 
@@ -79,6 +80,17 @@ impl Pki {
                 "encrypted.key",
             ],
         );
+        // bob's certificate revoked in ca.crl (openssl ca keeps its books in index.txt).
+        std::fs::write(
+            d.join("ca.cnf"),
+            "[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\ncrlnumber = crlnumber\ncertificate = ca.crt\n\
+             private_key = ca.key\ndefault_md = sha256\ndefault_crl_days = 2\n",
+        )
+        .expect("write ca.cnf");
+        std::fs::write(d.join("index.txt"), "").expect("write index");
+        std::fs::write(d.join("crlnumber"), "01\n").expect("write crlnumber");
+        openssl(d, &["ca", "-config", "ca.cnf", "-revoke", "bob.crt"]);
+        openssl(d, &["ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl"]);
         Pki { dir }
     }
 

@@ -42,6 +42,9 @@ pub trait Layer: Send + Sync + std::fmt::Debug {
     }
     /// Lets go of buffer memory that holds nothing (the connection parks).
     fn shrink(&mut self) {}
+    /// Queues what tells the peer the broker is closing (a TLS close_notify, a WebSocket close frame);
+    /// [`Layer::flush`] sends it.
+    fn close(&mut self) {}
 }
 
 /// Why a layer ended a connection (carried inside the `io::Error` its calls return).
@@ -123,6 +126,12 @@ impl<L: Layer, U: Layer> Layer for Stacked<L, U> {
     fn shrink(&mut self) {
         self.lower.shrink();
         self.upper.shrink();
+    }
+
+    fn close(&mut self) {
+        // The upper layer's goodbye still has to go through the lower one: the lower layer is not
+        // closed after it.
+        self.upper.close();
     }
 }
 
@@ -322,6 +331,13 @@ impl Stream {
     /// writability to flush them).
     pub fn has_output(&self) -> bool {
         self.layer.as_ref().is_some_and(|l| l.has_output())
+    }
+
+    /// Queues a layer's goodbye (TLS close_notify, WebSocket close); [`Stream::flush`] sends it.
+    pub fn close(&mut self) {
+        if let Some(layer) = &mut self.layer {
+            layer.close();
+        }
     }
 
     /// Whether a layer holds bytes already decoded for MQTT (the connection is not idle).

@@ -421,4 +421,8 @@ impl Layer for TlsLayer {
     fn peer_certificate(&self) -> Option<&[u8]> {
         self.conn.peer_certificates()?.first().map(|c| c.as_ref())
     }
+
+    fn close(&mut self) {
+        self.conn.send_close_notify();
+    }
 }

@@ -239,7 +239,7 @@ impl WsLayer {
     }
 
     /// Queues a close frame with `code` and stops reading.
-    fn close(&mut self, code: u16) {
+    fn send_close(&mut self, code: u16) {
         frame_header(0x8, 2, &mut self.out);
         self.out.extend_from_slice(&code.to_be_bytes());
         self.state = State::Closed;
@@ -378,7 +378,7 @@ impl WsLayer {
         let mut mask = [0u8; 4];
         mask.copy_from_slice(h.get(at..at + 4).unwrap_or(&[0; 4]));
         let fail = |me: &mut Self, code: u16, why: String| {
-            me.close(code);
+            me.send_close(code);
             ws_log(&me.opts, LOG_ERR, format_args!("WebSocket protocol error: {why}."));
             Err(ws_error(why))
         };
@@ -418,7 +418,7 @@ impl WsLayer {
             0x8 => {
                 // The status code is echoed; the connection ends.
                 let code = payload.get(..2).map_or(1000, |c| u16::from_be_bytes([c[0], c[1]]));
-                self.close(code);
+                self.send_close(code);
             }
             _ => {}
         }
@@ -605,6 +605,12 @@ impl Layer for WsLayer {
 
     fn has_output(&self) -> bool {
         self.sent < self.out.len() || self.file.is_some()
+    }
+
+    fn close(&mut self) {
+        if self.state == State::Open {
+            self.send_close(1000);
+        }
     }
 
     fn shrink(&mut self) {

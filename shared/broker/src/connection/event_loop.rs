@@ -522,6 +522,8 @@ impl Conn {
             self.send(Packet::Disconnect(Disconnect::new(code)));
         }
         if !matches!(close, Close::Io(_)) {
+            // TLS close_notify, WebSocket close frame: after the DISCONNECT, flushed with it.
+            self.stream.close();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while !self.out_empty() {
                     if self.flush().is_err() || !self.wait_to_write().await {
