@@ -1,7 +1,8 @@
 //! TLS listeners against real peers: Mosquitto's own `mosquitto_pub`/`mosquitto_sub` (server
 //! authentication, client certificates, `use_identity_as_username` with an ACL, a wrong CA, an expired
-//! and a revoked certificate), rustls clients (the `tls_version` floor, SIGHUP reloading the certificate while a
-//! client stays connected) and rumqttc over TLS (a parked TLS connection still gets its messages).
+//! and a revoked certificate, `per_listener_settings`), rustls clients (the `tls_version` floor, SIGHUP
+//! reloading the certificate while a client stays connected) and rumqttc over TLS and WSS (parked
+//! connections still get their messages, `$SYS/broker/listeners/<port>/protocol`).
 //! Certificates are made with `openssl` at test time ([`crate::tls_pki`]). Tests needing Mosquitto's
 //! clients skip with a note when they are not installed (and fail if `MQ_REQUIRE_INTEROP=1`).
 
@@ -132,6 +133,25 @@ fn client_certificates_required_and_the_common_name_is_the_user() {
 }
 
 #[test]
+fn per_listener_settings_apply_to_a_tls_listener() {
+    let Some((pubbin, _)) = tools() else { return };
+    let pki = Pki::new();
+    let tls_port = free_port();
+    let lines = pki.server_lines();
+    let b = Broker::mq_conf(move |port| {
+        format!(
+            "per_listener_settings true\nlistener {port} 127.0.0.1\nallow_anonymous false\n\
+             listener {tls_port} 127.0.0.1\n{lines}allow_anonymous true\n"
+        )
+    });
+    crate::broker_ws::wait_port(&b, tls_port);
+    let (ok, err) = mpub(&pubbin, tls_port, &["--cafile", &pki.p("ca.crt"), "-t", "pl/t", "-m", "anonymous"]);
+    assert!(ok, "anonymous clients are allowed on the TLS listener: {err}");
+    let (ok, _) = mpub(&pubbin, b.port, &["-t", "pl/t", "-m", "anonymous"]);
+    assert!(!ok, "and refused on the plain one");
+}
+
+#[test]
 fn a_revoked_client_certificate_is_refused_with_crlfile() {
     let Some((pubbin, _)) = tools() else { return };
     let pki = Pki::new();
@@ -225,37 +245,48 @@ async fn sighup_reloads_the_certificate_and_keeps_connected_clients() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_tls_connection_parks_and_still_gets_its_messages() {
+async fn idle_tls_and_wss_connections_park_and_still_get_their_messages() {
     install_ring();
     let pki = Pki::new();
     let lines = format!("{}allow_anonymous true\n", pki.server_lines());
-    let tls_port = free_port();
+    let (tls_port, wss_port) = (free_port(), free_port());
     let b = Broker::mq_conf(move |port| {
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\nlistener {tls_port} 127.0.0.1\n{lines}"
+            "listener {port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\nlistener {tls_port} 127.0.0.1\n{lines}\
+             listener {wss_port} 127.0.0.1\nprotocol websockets\n{lines}"
         )
     });
     crate::broker_ws::wait_port(&b, tls_port);
-    let mut o = v4_options(tls_port, "parks");
-    o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(pki.client_config(
-        "ca.crt",
-        &[&TLS13],
-        None,
-    ))));
-    let (mut c, _) = V4::connect(o).await;
-    c.subscribe("park/t", 1).await;
+    crate::broker_ws::wait_port(&b, wss_port);
+    let tls = || rumqttc::TlsConfiguration::Rustls(pki.client_config("ca.crt", &[&TLS13], None));
+    let mut o = v4_options(tls_port, "parks-tls");
+    o.set_transport(rumqttc::Transport::tls_with_config(tls()));
+    let (mut over_tls, _) = V4::connect(o).await;
+    over_tls.subscribe("park/t", 1).await;
+    let mut o = rumqttc::MqttOptions::new("parks-wss", format!("wss://localhost:{wss_port}/mqtt"), wss_port);
+    o.set_transport(rumqttc::Transport::Wss(tls()));
+    let (mut over_wss, _) = V4::connect(o).await;
+    over_wss.subscribe("park/t", 1).await;
     let port = b.port;
     tokio::task::spawn_blocking(move || {
-        sys_value_reaches(port, "$SYS/broker/clients/parked", |v| v.parse::<u64>().is_ok_and(|n| n >= 1));
+        // Both clients (and perhaps the watcher) parked.
+        sys_value_reaches(port, "$SYS/broker/clients/parked", |v| v.parse::<u64>().is_ok_and(|n| n >= 2));
         sys_value_reaches(port, &format!("$SYS/broker/listeners/{tls_port}/protocol"), |v| v == "mqtts");
+        sys_value_reaches(port, &format!("$SYS/broker/listeners/{wss_port}/protocol"), |v| v == "wss");
     })
     .await
     .expect("sys");
     let mut p = V4::new(b.port, "pub").await;
-    p.publish("park/t", 1, false, "woken").await;
-    let got = tokio::time::timeout(WAIT, c.recv()).await.expect("delivered to the parked TLS client");
-    assert_eq!(&got.payload[..], b"woken");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    for n in 0..3 {
+        let text = format!("woken {n}");
+        p.publish("park/t", 1, false, text.clone()).await;
+        for c in [&mut over_tls, &mut over_wss] {
+            let got = tokio::time::timeout(WAIT, c.recv()).await.expect("delivered to the parked client");
+            assert_eq!(got.payload, text.as_bytes());
+        }
+        // Idle again long enough to park again (2 s), then woken again.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
 }
 
 #[test]
