@@ -133,6 +133,18 @@ fn client_certificates_required_and_the_common_name_is_the_user() {
 }
 
 #[test]
+fn use_subject_as_username_gives_the_subject_in_rfc2253_order() {
+    let Some((pubbin, _)) = tools() else { return };
+    let pki = Pki::new();
+    let extra = format!("cafile {}\nrequire_certificate true\nuse_subject_as_username true\n", pki.p("ca.crt"));
+    let b = tls_broker(&pki, &extra);
+    let (ca, cert, key) = (pki.p("ca.crt"), pki.p("alice.crt"), pki.p("alice.key"));
+    let (ok, err) = mpub(&pubbin, b.port, &["--cafile", &ca, "--cert", &cert, "--key", &key, "-t", "s/t", "-m", "x"]);
+    assert!(ok, "{err}");
+    b.wait_log("u'CN=alice,O=mq,C=GB'");
+}
+
+#[test]
 fn per_listener_settings_apply_to_a_tls_listener() {
     let Some((pubbin, _)) = tools() else { return };
     let pki = Pki::new();

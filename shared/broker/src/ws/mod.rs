@@ -13,12 +13,13 @@
 //! of `http_dir` (or 404), then the connection closes. All of it runs under the CONNECT timeout and
 //! within the bytes the broker holds for a client before it has authenticated.
 
-use std::io::{self, IoSlice, Read};
-use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+mod http;
 
-use base64::Engine as _;
-use sha1::Digest as _;
+use http::head_end;
+
+use std::io::{self, IoSlice, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::stream::{Layer, LayerError, Wire};
 
@@ -131,71 +132,6 @@ fn header_len(buf: &[u8]) -> Option<usize> {
     (buf.len() >= n).then_some(n)
 }
 
-/// The values of every header called `name`.
-fn header_values<'a>(headers: &[httparse::Header<'a>], name: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case(name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
-        .collect()
-}
-
-/// Where the request head ends (after the blank line).
-fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json" | "map") => "application/json",
-        Some("txt") => "text/plain; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("ico") => "image/x-icon",
-        Some("wasm") => "application/wasm",
-        _ => "application/octet-stream",
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        _ => "Error",
-    }
-}
-
-/// `%XX` escapes decoded; `None` for a broken escape or a NUL.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    if out.contains(&0) {
-        return None;
-    }
-    String::from_utf8(out).ok()
-}
-
 impl WsLayer {
     /// A connection that has sent nothing yet.
     pub fn new(opts: Arc<WsOptions>) -> WsLayer {
@@ -229,126 +165,11 @@ impl WsLayer {
         }
     }
 
-    /// Queues an HTTP answer without a body; the connection ends once it is out.
-    fn answer(&mut self, status: u16, path: &str, extra: &str) {
-        self.out.extend_from_slice(
-            format!("HTTP/1.1 {status} {}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n", reason(status))
-                .as_bytes(),
-        );
-        self.state = State::Http { path: path.to_owned(), status };
-    }
-
     /// Queues a close frame with `code` and stops reading.
     fn send_close(&mut self, code: u16) {
         frame_header(0x8, 2, &mut self.out);
         self.out.extend_from_slice(&code.to_be_bytes());
         self.state = State::Closed;
-    }
-
-    /// Answers the request head of `end` bytes at the front of `inbuf`.
-    fn request(&mut self, end: usize) {
-        let head = self.inbuf.get(..end).unwrap_or_default().to_vec();
-        self.consume(end);
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-                return self.answer(431, "?", "");
-            }
-            Err(_) => return self.answer(400, "?", ""),
-        }
-        let path = req.path.unwrap_or("/").to_owned();
-        let headers: &[httparse::Header<'_>] = req.headers;
-        let header = |name: &str| header_values(headers, name).into_iter();
-        let upgrade = header("upgrade").any(|v| v.trim().eq_ignore_ascii_case("websocket"))
-            && header("connection").any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
-        let method = req.method.unwrap_or_default().to_owned();
-        if !upgrade {
-            return self.serve_file(&method, &path);
-        }
-        if method != "GET" {
-            return self.answer(405, &path, "");
-        }
-        if !header("sec-websocket-version").any(|v| v.trim() == "13") {
-            return self.answer(426, &path, "Sec-WebSocket-Version: 13\r\n");
-        }
-        let Some(key) = header("sec-websocket-key").next().map(str::trim).filter(|k| !k.is_empty()) else {
-            return self.answer(400, &path, "");
-        };
-        let offered: Vec<String> =
-            header("sec-websocket-protocol").flat_map(|v| v.split(',')).map(|p| p.trim().to_owned()).collect();
-        let chosen = offered.iter().find(|p| p.eq_ignore_ascii_case("mqtt") || p.eq_ignore_ascii_case("mqttv3.1"));
-        if !offered.is_empty() && chosen.is_none() {
-            ws_log(
-                &self.opts,
-                LOG_ERR,
-                format_args!("WebSocket upgrade refused: subprotocols {offered:?} are not MQTT."),
-            );
-            return self.answer(400, &path, "");
-        }
-        let mut sha = sha1::Sha1::new();
-        sha.update(key.as_bytes());
-        sha.update(GUID.as_bytes());
-        let accept = base64::engine::general_purpose::STANDARD.encode(sha.finalize());
-        let protocol = chosen.map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default();
-        self.out.extend_from_slice(
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
-            )
-            .as_bytes(),
-        );
-        ws_log(&self.opts, LOG_INFO, format_args!("WebSocket upgrade of {path} ({}).", chosen.map_or("-", |c| c)));
-        self.state = State::Open;
-    }
-
-    /// Answers a plain HTTP request with a file of `http_dir`.
-    fn serve_file(&mut self, method: &str, target: &str) {
-        if method != "GET" && method != "HEAD" {
-            return self.answer(405, target, "");
-        }
-        let Some(dir) = self.opts.http_dir.clone() else {
-            return self.answer(404, target, "");
-        };
-        let raw = target.split(['?', '#']).next().unwrap_or_default();
-        let Some(decoded) = percent_decode(raw).filter(|p| p.starts_with('/')) else {
-            return self.answer(400, target, "");
-        };
-        let mut rel = PathBuf::new();
-        for c in Path::new(&decoded).components() {
-            match c {
-                Component::Normal(part) => rel.push(part),
-                Component::RootDir | Component::CurDir => {}
-                // No way out of http_dir.
-                Component::ParentDir | Component::Prefix(_) => return self.answer(403, target, ""),
-            }
-        }
-        if decoded.ends_with('/') || rel.as_os_str().is_empty() {
-            rel.push("index.html");
-        }
-        let full = dir.join(&rel);
-        // A symbolic link may point out of the directory: resolve and check.
-        let inside = full.canonicalize().ok().filter(|p| p.starts_with(&dir) && p.is_file());
-        let Some(file_path) = inside else {
-            return self.answer(404, target, "");
-        };
-        let Ok(file) = std::fs::File::open(&file_path) else {
-            return self.answer(403, target, "");
-        };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        self.out.extend_from_slice(
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
-                content_type(&file_path)
-            )
-            .as_bytes(),
-        );
-        if method == "GET" {
-            self.file = Some(file);
-        }
-        ws_log(&self.opts, LOG_INFO, format_args!("HTTP {method} {target}: 200."));
-        self.state = State::Http { path: target.to_owned(), status: 200 };
     }
 
     /// Writes what is queued (and the file being served), ignoring a full socket.
@@ -623,6 +444,168 @@ impl Layer for WsLayer {
         }
         if self.ctrl.is_empty() {
             self.ctrl = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wire with what the client sent and what the broker wrote.
+    #[derive(Default)]
+    struct Fake {
+        input: Vec<u8>,
+        output: Vec<u8>,
+    }
+
+    impl Wire for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.input.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.input.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input.drain(..n);
+            Ok(n)
+        }
+        fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut n = 0;
+            for b in bufs {
+                self.output.extend_from_slice(b);
+                n += b.len();
+            }
+            Ok(n)
+        }
+    }
+
+    fn layer() -> WsLayer {
+        WsLayer::new(Arc::new(WsOptions { http_dir: None, head_limit: DEFAULT_HEAD_LIMIT, log_level: 0 }))
+    }
+
+    const UPGRADE: &[u8] = b"GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: mqttv3.1, mqtt\r\n\r\n";
+
+    /// A masked client frame.
+    fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [9, 8, 7, 6];
+        let mut f = vec![first];
+        match payload.len() {
+            n if n < 126 => f.push(0x80 | n as u8),
+            n => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    /// Everything readable now, as MQTT bytes (stops at WouldBlock; errors and the end are returned).
+    fn drain(l: &mut WsLayer, wire: &mut Fake) -> (Vec<u8>, Option<io::Result<usize>>) {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            match l.read(wire, &mut buf) {
+                Ok(0) => return (got, Some(Ok(0))),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (got, None),
+                Err(e) => return (got, Some(Err(e))),
+            }
+        }
+    }
+
+    #[test]
+    fn upgrade_then_mqtt_bytes_across_and_within_frames() {
+        let mut l = layer();
+        let mut wire = Fake::default();
+        // The head and the first frames arrive together.
+        wire.input.extend_from_slice(UPGRADE);
+        wire.input.extend(frame(0x02, b"ab"));
+        wire.input.extend(frame(0x00, b"cde"));
+        wire.input.extend(frame(0x80, b"f"));
+        wire.input.extend(frame(0x82, &[b'g'; 300]));
+        let (got, end) = drain(&mut l, &mut wire);
+        assert!(end.is_none());
+        let answer = String::from_utf8_lossy(&wire.output).into_owned();
+        assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{answer}");
+        assert!(answer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{answer}");
+        assert!(answer.contains("Sec-WebSocket-Protocol: mqttv3.1\r\n"), "{answer}");
+        assert_eq!(&got[..6], b"abcdef");
+        assert_eq!(got.len(), 6 + 300);
+        // What the broker writes goes out as one unmasked binary frame.
+        wire.output.clear();
+        assert_eq!(l.write(&mut wire, &[IoSlice::new(b"xy"), IoSlice::new(b"z")]).expect("write"), 3);
+        assert_eq!(wire.output, [0x82, 3, b'x', b'y', b'z']);
+    }
+
+    #[test]
+    fn ping_is_answered_and_close_ends_the_stream() {
+        let mut l = layer();
+        let mut wire = Fake::default();
+        wire.input.extend_from_slice(UPGRADE);
+        drain(&mut l, &mut wire);
+        wire.output.clear();
+        wire.input.extend(frame(0x89, b"hi"));
+        wire.input.extend(frame(0x88, &1001u16.to_be_bytes()));
+        let (got, end) = drain(&mut l, &mut wire);
+        assert!(got.is_empty());
+        assert!(matches!(end, Some(Ok(0))));
+        assert_eq!(wire.output, [0x8A, 2, b'h', b'i', 0x88, 2, 0x03, 0xE9]);
+    }
+
+    #[test]
+    fn rule_breaking_frames_close_with_a_code() {
+        for (bad, code) in [
+            (vec![0x82, 0x01, b'x'], 1002u16), // not masked
+            (frame(0x81, b"text"), 1003),      // text
+            (frame(0xC2, b"x"), 1002),         // reserved bit
+            (frame(0x00, b"x"), 1002),         // continuation without a message
+            (frame(0x09, b"x"), 1002),         // fragmented ping
+        ] {
+            let mut l = layer();
+            let mut wire = Fake::default();
+            wire.input.extend_from_slice(UPGRADE);
+            drain(&mut l, &mut wire);
+            wire.output.clear();
+            wire.input.extend(bad);
+            let (_, end) = drain(&mut l, &mut wire);
+            assert!(matches!(end, Some(Err(_))), "{end:?}");
+            assert_eq!(wire.output, [0x88, 2, (code >> 8) as u8, code as u8]);
+        }
+    }
+
+    #[test]
+    fn a_long_head_is_answered_431() {
+        let mut l = WsLayer::new(Arc::new(WsOptions { http_dir: None, head_limit: 64, log_level: 0 }));
+        let mut wire = Fake::default();
+        wire.input.extend_from_slice(UPGRADE);
+        let (_, end) = drain(&mut l, &mut wire);
+        assert!(
+            matches!(end, Some(Err(ref e)) if matches!(LayerError::of(e), Some(LayerError::Http { status: 431, .. })))
+        );
+        assert!(wire.output.starts_with(b"HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn random_bytes_after_the_upgrade_never_panic() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut l = layer();
+            let mut wire = Fake::default();
+            wire.input.extend_from_slice(UPGRADE);
+            let len = (next() % 64) as usize;
+            wire.input.extend((0..len).map(|_| next() as u8));
+            let _ = drain(&mut l, &mut wire);
+            let _ = l.has_input();
+            let _ = l.write(&mut wire, &[IoSlice::new(b"after")]);
         }
     }
 }
