@@ -2,7 +2,8 @@
 //! authentication, client certificates, `use_identity_as_username` with an ACL, a wrong CA, an expired
 //! and a revoked certificate, `per_listener_settings`), rustls clients (the `tls_version` floor, SIGHUP
 //! reloading the certificate while a client stays connected) and rumqttc over TLS and WSS (parked
-//! connections still get their messages, `$SYS/broker/listeners/<port>/protocol`).
+//! connections still get their messages, `$SYS/broker/listeners/<port>/protocol`), and a slow TLS
+//! handshake or WebSocket upgrade ending at the 30 s CONNECT timeout.
 //! Certificates are made with `openssl` at test time ([`crate::tls_pki`]). Tests needing Mosquitto's
 //! clients skip with a note when they are not installed (and fail if `MQ_REQUIRE_INTEROP=1`).
 
@@ -299,6 +300,40 @@ async fn idle_tls_and_wss_connections_park_and_still_get_their_messages() {
         // Idle again long enough to park again (2 s), then woken again.
         tokio::time::sleep(Duration::from_millis(2500)).await;
     }
+}
+
+#[test]
+fn slow_tls_handshakes_and_websocket_upgrades_end_at_the_connect_timeout() {
+    use std::io::{Read as _, Write as _};
+    let pki = Pki::new();
+    let (tls_port, ws_port) = (free_port(), free_port());
+    let lines = pki.server_lines();
+    let b = Broker::mq_conf(move |port| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlistener {tls_port} 127.0.0.1\n{lines}\
+             allow_anonymous true\nlistener {ws_port} 127.0.0.1\nprotocol websockets\nallow_anonymous true\n"
+        )
+    });
+    crate::broker_ws::wait_port(&b, tls_port);
+    crate::broker_ws::wait_port(&b, ws_port);
+    // The start of a TLS record (a ClientHello that never ends) and half a request head.
+    let mut tls = std::net::TcpStream::connect(("127.0.0.1", tls_port)).expect("connect");
+    tls.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).expect("write");
+    let mut ws = std::net::TcpStream::connect(("127.0.0.1", ws_port)).expect("connect");
+    ws.write_all(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n").expect("write");
+    let started = std::time::Instant::now();
+    for s in [&mut tls, &mut ws] {
+        s.set_read_timeout(Some(Duration::from_secs(45))).expect("timeout");
+        let mut buf = [0u8; 64];
+        // Closed by the broker (end of stream or reset), not by the read timeout.
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => panic!("unexpected {n} bytes"),
+        }
+    }
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(25) && waited < Duration::from_secs(40), "closed after {waited:?}");
+    b.wait_log("Client <unknown> has exceeded timeout, disconnecting.");
 }
 
 #[test]
