@@ -23,18 +23,18 @@ complete -c mq-pub -l will-topic -d 'Topic of the will, the message the broker p
 complete -c mq-pub -l will-payload -d 'Payload of the will [default: empty]' -r
 complete -c mq-pub -l will-qos -d 'QoS of the will' -r
 complete -c mq-pub -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
-complete -c mq-pub -l cafile -d 'CA certificates file (TLS: not supported yet)' -r -F
-complete -c mq-pub -l capath -d 'CA certificates directory (TLS: not supported yet)' -r -F
-complete -c mq-pub -l cert -d 'Client certificate (TLS: not supported yet)' -r -F
-complete -c mq-pub -l key -d 'Client private key (TLS: not supported yet)' -r -F
-complete -c mq-pub -l keyform -d 'Key type, pem or engine (TLS: not supported yet)' -r
-complete -c mq-pub -l ciphers -d 'OpenSSL cipher list (TLS: not supported yet)' -r
-complete -c mq-pub -l tls-version -d 'TLS version (TLS: not supported yet)' -r
-complete -c mq-pub -l tls-alpn -d 'ALPN protocol (TLS: not supported yet)' -r
-complete -c mq-pub -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
-complete -c mq-pub -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
-complete -c mq-pub -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
-complete -c mq-pub -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
+complete -c mq-pub -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
+complete -c mq-pub -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
+complete -c mq-pub -l cert -d 'Client certificate (PEM), for brokers that require one; needs --key' -r -F
+complete -c mq-pub -l key -d 'Client private key (PEM, not encrypted); needs --cert' -r -F
+complete -c mq-pub -l keyform -d 'Key type: pem (engine is refused: rustls has no OpenSSL engines)' -r
+complete -c mq-pub -l ciphers -d 'TLS 1.2 cipher suites as an OpenSSL cipher list, mapped onto rustls\' suites' -r
+complete -c mq-pub -l tls-version -d 'Lowest TLS version to use: tlsv1.3 or tlsv1.2 (tlsv1.1 offers 1.2 and 1.3: rustls has no 1.1)' -r
+complete -c mq-pub -l tls-alpn -d 'Application protocol to ask for (ALPN), e.g. x-amzn-mqtt-ca' -r
+complete -c mq-pub -l tls-engine -d 'OpenSSL engine (refused: rustls has no OpenSSL engines)' -r
+complete -c mq-pub -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (refused: rustls has no OpenSSL engines)' -r
+complete -c mq-pub -l psk -d 'Pre-shared key in hexadecimal (refused: rustls has no TLS-PSK)' -r
+complete -c mq-pub -l psk-identity -d 'Identity for TLS-PSK (refused: rustls has no TLS-PSK)' -r
 complete -c mq-pub -s s -l stdin-file -d 'Send all of stdin as one payload'
 complete -c mq-pub -s n -l null-message -d 'Send a zero-length payload'
 complete -c mq-pub -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
@@ -45,7 +45,7 @@ complete -c mq-pub -l pw-prompt -d 'Ask for the password on the terminal'
 complete -c mq-pub -l will-retain -d 'Retain the will'
 complete -c mq-pub -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
 complete -c mq-pub -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq-pub -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq-pub -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
+complete -c mq-pub -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
+complete -c mq-pub -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq-pub -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq-pub -l version -d 'Print the version (long form only: -V is --protocol-version)'

@@ -66,18 +66,18 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -l will-topic -d 'Topic of th
 complete -c mq -n "__fish_mq_using_subcommand pub" -l will-payload -d 'Payload of the will [default: empty]' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l will-qos -d 'QoS of the will' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l cafile -d 'CA certificates file (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -l capath -d 'CA certificates directory (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -l cert -d 'Client certificate (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -l key -d 'Client private key (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -l keyform -d 'Key type, pem or engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l ciphers -d 'OpenSSL cipher list (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-version -d 'TLS version (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-alpn -d 'ALPN protocol (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand pub" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand pub" -l cert -d 'Client certificate (PEM), for brokers that require one; needs --key' -r -F
+complete -c mq -n "__fish_mq_using_subcommand pub" -l key -d 'Client private key (PEM, not encrypted); needs --cert' -r -F
+complete -c mq -n "__fish_mq_using_subcommand pub" -l keyform -d 'Key type: pem (engine is refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l ciphers -d 'TLS 1.2 cipher suites as an OpenSSL cipher list, mapped onto rustls\' suites' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-version -d 'Lowest TLS version to use: tlsv1.3 or tlsv1.2 (tlsv1.1 offers 1.2 and 1.3: rustls has no 1.1)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-alpn -d 'Application protocol to ask for (ALPN), e.g. x-amzn-mqtt-ca' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine -d 'OpenSSL engine (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l psk -d 'Pre-shared key in hexadecimal (refused: rustls has no TLS-PSK)' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l psk-identity -d 'Identity for TLS-PSK (refused: rustls has no TLS-PSK)' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s s -l stdin-file -d 'Send all of stdin as one payload'
 complete -c mq -n "__fish_mq_using_subcommand pub" -s n -l null-message -d 'Send a zero-length payload'
 complete -c mq -n "__fish_mq_using_subcommand pub" -s l -l stdin-line -d 'Read stdin and send each line as a message (without its newline), staying connected'
@@ -88,8 +88,8 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -l pw-prompt -d 'Ask for the 
 complete -c mq -n "__fish_mq_using_subcommand pub" -l will-retain -d 'Retain the will'
 complete -c mq -n "__fish_mq_using_subcommand pub" -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand pub" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
+complete -c mq -n "__fish_mq_using_subcommand pub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
+complete -c mq -n "__fish_mq_using_subcommand pub" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l version -d 'Print the version (long form only: -V is --protocol-version)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
@@ -121,18 +121,18 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -l will-topic -d 'Topic of th
 complete -c mq -n "__fish_mq_using_subcommand sub" -l will-payload -d 'Payload of the will [default: empty]' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l will-qos -d 'QoS of the will' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l cafile -d 'CA certificates file (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand sub" -l capath -d 'CA certificates directory (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand sub" -l cert -d 'Client certificate (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand sub" -l key -d 'Client private key (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand sub" -l keyform -d 'Key type, pem or engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l ciphers -d 'OpenSSL cipher list (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-version -d 'TLS version (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-alpn -d 'ALPN protocol (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand sub" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand sub" -l cert -d 'Client certificate (PEM), for brokers that require one; needs --key' -r -F
+complete -c mq -n "__fish_mq_using_subcommand sub" -l key -d 'Client private key (PEM, not encrypted); needs --cert' -r -F
+complete -c mq -n "__fish_mq_using_subcommand sub" -l keyform -d 'Key type: pem (engine is refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l ciphers -d 'TLS 1.2 cipher suites as an OpenSSL cipher list, mapped onto rustls\' suites' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-version -d 'Lowest TLS version to use: tlsv1.3 or tlsv1.2 (tlsv1.1 offers 1.2 and 1.3: rustls has no 1.1)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-alpn -d 'Application protocol to ask for (ALPN), e.g. x-amzn-mqtt-ca' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine -d 'OpenSSL engine (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l psk -d 'Pre-shared key in hexadecimal (refused: rustls has no TLS-PSK)' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l psk-identity -d 'Identity for TLS-PSK (refused: rustls has no TLS-PSK)' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s E -d 'Exit as soon as the subscriptions are acknowledged (e.g. to create a persistent session with -c)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s R -d 'Do not print retained (stale) messages; with MQTT 5 the broker is asked not to send them'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l retained-only -d 'Print only retained messages and exit at the first message that is not retained'
@@ -148,8 +148,8 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -l pw-prompt -d 'Ask for the 
 complete -c mq -n "__fish_mq_using_subcommand sub" -l will-retain -d 'Retain the will'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand sub" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
+complete -c mq -n "__fish_mq_using_subcommand sub" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -l version -d 'Print the version (long form only: -V is --protocol-version)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -s t -l topic -d 'Topic to publish the request to' -r
@@ -178,18 +178,18 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -l will-topic -d 'Topic of the
 complete -c mq -n "__fish_mq_using_subcommand rr" -l will-payload -d 'Payload of the will [default: empty]' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l will-qos -d 'QoS of the will' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l cafile -d 'CA certificates file (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -l capath -d 'CA certificates directory (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -l cert -d 'Client certificate (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -l key -d 'Client private key (TLS: not supported yet)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -l keyform -d 'Key type, pem or engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l ciphers -d 'OpenSSL cipher list (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-version -d 'TLS version (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-alpn -d 'ALPN protocol (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine -d 'OpenSSL engine (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (TLS: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l psk -d 'Pre-shared key in hexadecimal (TLS-PSK: not supported yet)' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l psk-identity -d 'Identity for TLS-PSK (not supported yet)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand rr" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand rr" -l cert -d 'Client certificate (PEM), for brokers that require one; needs --key' -r -F
+complete -c mq -n "__fish_mq_using_subcommand rr" -l key -d 'Client private key (PEM, not encrypted); needs --cert' -r -F
+complete -c mq -n "__fish_mq_using_subcommand rr" -l keyform -d 'Key type: pem (engine is refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l ciphers -d 'TLS 1.2 cipher suites as an OpenSSL cipher list, mapped onto rustls\' suites' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-version -d 'Lowest TLS version to use: tlsv1.3 or tlsv1.2 (tlsv1.1 offers 1.2 and 1.3: rustls has no 1.1)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-alpn -d 'Application protocol to ask for (ALPN), e.g. x-amzn-mqtt-ca' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine -d 'OpenSSL engine (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-engine-kpass-sha1 -d 'SHA1 of the engine key password (refused: rustls has no OpenSSL engines)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l psk -d 'Pre-shared key in hexadecimal (refused: rustls has no TLS-PSK)' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l psk-identity -d 'Identity for TLS-PSK (refused: rustls has no TLS-PSK)' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s s -l stdin-file -d 'Send all of stdin as one payload'
 complete -c mq -n "__fish_mq_using_subcommand rr" -s n -l null-message -d 'Send a zero-length payload'
 complete -c mq -n "__fish_mq_using_subcommand rr" -s R -d 'Ignore retained responses'
@@ -202,8 +202,8 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -l pw-prompt -d 'Ask for the p
 complete -c mq -n "__fish_mq_using_subcommand rr" -l will-retain -d 'Retain the will'
 complete -c mq -n "__fish_mq_using_subcommand rr" -s d -l debug -d 'Print every packet sent and received, in Mosquitto\'s format, on stdout'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l quiet -d 'Do not print error messages (usage errors are still printed)'
-complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (TLS: not supported yet)'
-complete -c mq -n "__fish_mq_using_subcommand rr" -l insecure -d 'Do not check the server\'s host name (TLS: not supported yet)'
+complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
+complete -c mq -n "__fish_mq_using_subcommand rr" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l version -d 'Print the version (long form only: -V is --protocol-version)'
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s H -d 'Hash algorithm: sha512-pbkdf2 (default, `$7$`), sha512 (`$6$`, Mosquitto 1.6 and earlier) or argon2id (Mosquitto 2.1 with argon2 only)' -r

@@ -85,14 +85,18 @@ fn a_missing_config_file_is_an_error() {
 }
 
 #[test]
-fn features_not_built_yet_are_refused_with_not_supported_yet() {
+fn features_the_broker_cannot_offer_are_refused_with_the_line_and_why() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for extra in ["certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key", "protocol websockets", "psk_hint hint"] {
+    for (extra, why) in [
+        ("certfile /etc/ssl/server.pem\nkeyfile /etc/ssl/server.key", "unable to read certfile /etc/ssl/server.pem"),
+        ("psk_hint hint", "TLS-PSK is not available"),
+        ("certfile /c\nkeyfile /k\ntls_engine pkcs11", "OpenSSL engines are not available"),
+    ] {
         let conf = dir.path().join("future.conf");
         std::fs::write(&conf, format!("listener {} 127.0.0.1\n{extra}\n", free_port())).expect("write");
         let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
-        assert!(code.is_some_and(|c| c != 0), "exit {code:?} for {extra:?}");
-        assert!(out.contains("not supported yet") && out.contains("future.conf:2:"), "{extra:?}: {out}");
+        assert!(code.is_some_and(|c| c != 0), "exit {code:?} for {extra:?}: {out}");
+        assert!(out.contains(why) && out.contains("future.conf:"), "{extra:?}: {out}");
     }
     let conf = dir.path().join("bridge.conf");
     std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\n").expect("write");

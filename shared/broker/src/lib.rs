@@ -4,7 +4,8 @@
 //! - [`cli`]: `mq broker` arguments; [`setup`]: configuration, security files, privileges.
 //! - [`server`]: the process ([`run`]) or an in-process broker ([`start`]): listeners, sweeps, shutdown.
 //! - [`listener`]: binding and accepting; [`connection`]: one task per client, ended while the client
-//!   idles ([`park`], [`kick`]); [`stream`]: the byte streams under a connection.
+//!   idles ([`park`], [`kick`]); [`stream`]: the byte streams under a connection, with the [`tls`] and
+//!   [`ws`] (WebSocket) layers.
 //! - [`broker`]: shared state (sessions, subscriptions, retained messages) and routing.
 //! - [`session`], [`inflight`], [`subs`], [`retain`], [`message`]: the state's parts; [`durable`]:
 //!   where changes a restart must restore are reported.
@@ -46,6 +47,8 @@ pub mod stats;
 pub mod stream;
 pub mod subs;
 pub mod sys;
+pub mod tls;
+pub mod ws;
 
 use std::path::PathBuf;
 
@@ -87,6 +90,9 @@ pub enum BrokerError {
     /// The persistent store could not be opened.
     #[error(transparent)]
     Store(#[from] mq_store::StoreError),
+    /// A TLS listener's certificate, key or CA files could not be used; `at` is its `listener` line.
+    #[error("{}{source}", at.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
+    Tls { at: Option<mq_config::Span>, source: tls::TlsError },
 }
 
 /// What `mq broker` prints when it cannot run, and its exit status (Mosquitto exits 3 on configuration

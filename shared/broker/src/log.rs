@@ -29,6 +29,8 @@ pub enum Level {
     Debug,
     Subscribe,
     Unsubscribe,
+    /// `log_type websockets` (what `websockets_log_level` lets through).
+    Websockets,
 }
 
 impl Level {
@@ -41,6 +43,7 @@ impl Level {
             Level::Debug => LogTypes::DEBUG,
             Level::Subscribe => LogTypes::SUBSCRIBE,
             Level::Unsubscribe => LogTypes::UNSUBSCRIBE,
+            Level::Websockets => LogTypes::WEBSOCKETS,
         }
     }
 
@@ -53,6 +56,7 @@ impl Level {
             Level::Information => "$SYS/broker/log/I",
             Level::Subscribe => "$SYS/broker/log/M/subscribe",
             Level::Unsubscribe => "$SYS/broker/log/M/unsubscribe",
+            Level::Websockets => "$SYS/broker/log/WS",
             Level::Debug => return None,
         })
     }
@@ -63,6 +67,7 @@ impl Level {
             Level::Warning => 4,
             Level::Notice => 5,
             Level::Information | Level::Subscribe | Level::Unsubscribe => 6,
+            Level::Websockets => 7,
             Level::Debug => 7,
         }
     }

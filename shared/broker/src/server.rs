@@ -46,6 +46,10 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
     }
     let (securities, security_warnings) = setup::load_security(&cfg)?;
     if args.test_config {
+        // Certificates, keys and CAs must load as they would at start.
+        for l in &cfg.listeners {
+            load_tls(l)?;
+        }
         // Lines the broker would skip are reported, but the broker would start: the check passes.
         for w in &security_warnings {
             log!(Warning, "{w}");
@@ -298,6 +302,24 @@ fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> 
             mq_config::ListenerAddr::Tcp { port, .. } => *port,
             mq_config::ListenerAddr::Unix { .. } => 0,
         };
+        let tls = load_tls(l)?;
+        if let Some(t) = &tls {
+            for note in t.notes() {
+                log!(Notice, "{note}");
+            }
+        }
+        let websockets = (l.protocol.value == mq_config::Protocol::Websockets).then(|| {
+            let ws = &cfg.websockets;
+            Arc::new(crate::ws::WsOptions {
+                // Resolved once, so serving a file can check it stays inside.
+                http_dir: l.http_dir.value.as_ref().map(|d| d.canonicalize().unwrap_or_else(|_| d.clone())),
+                head_limit: match (ws.headers_size.is_set(), ws.headers_size.value) {
+                    (true, n) if n > 0 => usize::from(n),
+                    _ => crate::ws::DEFAULT_HEAD_LIMIT,
+                },
+                log_level: ws.log_level.value,
+            })
+        });
         let ctx = Arc::new(ListenerCtx {
             index,
             port,
@@ -308,25 +330,56 @@ fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> 
             max_connections: l.max_connections.value,
             connections: AtomicU32::new(0),
             security,
+            tls,
+            websockets,
         });
+        let kind = match ctx.protocol() {
+            "mqtt" => "",
+            "mqtts" => " (TLS)",
+            "ws" => " (WebSockets)",
+            _ => " (WebSockets over TLS)",
+        };
         for s in &sockets {
             match s {
                 BoundSocket::Tcp(t) => {
                     if let Ok(a) = t.local_addr() {
                         log!(
                             Notice,
-                            "Opening ipv{} listen socket on port {}.",
+                            "Opening ipv{} listen socket on port {}{kind}.",
                             if a.is_ipv4() { 4 } else { 6 },
                             a.port()
                         );
                     }
                 }
-                BoundSocket::Unix(_, p) => log!(Notice, "Opening unix listen socket on path {}.", p.display()),
+                BoundSocket::Unix(_, p) => log!(Notice, "Opening unix listen socket on path {}{kind}.", p.display()),
             }
         }
         bound.push((ctx, sockets));
     }
     Ok(bound)
+}
+
+/// A listener's TLS configuration, its files read (`None` for a listener without TLS).
+fn load_tls(l: &mq_config::Listener) -> Result<Option<crate::tls::ListenerTls>, BrokerError> {
+    crate::tls::ListenerTls::new(&l.tls)
+        .map_err(|source| BrokerError::Tls { at: tls_span(&l.tls, &source).or(l.addr.span.clone()), source })
+}
+
+/// The configuration line a TLS error is about.
+fn tls_span(opts: &mq_config::TlsOptions, e: &crate::tls::TlsError) -> Option<mq_config::Span> {
+    use crate::tls::TlsError;
+    let what = match e {
+        TlsError::Read { what, .. } | TlsError::Empty { what, .. } | TlsError::BadCa { what, .. } => *what,
+        TlsError::EncryptedKey(_) => "keyfile",
+        TlsError::CertV1(_) | TlsError::BadCert { .. } | TlsError::Rustls(_) => "certfile",
+    };
+    match what {
+        "keyfile" => opts.keyfile.span.clone(),
+        "cafile" => opts.cafile.span.clone(),
+        "capath" => opts.capath.span.clone(),
+        "crlfile" => opts.crlfile.span.clone(),
+        _ => opts.certfile.span.clone(),
+    }
 }
 
 /// How a serving broker reloads.
@@ -377,7 +430,8 @@ async fn serve_ready(
 
     // The `$SYS` tree is in the retained store before the first client is accepted.
     let (sys_ready, sys_published) = tokio::sync::oneshot::channel();
-    tokio::spawn(sys::run(broker.clone(), sys_ready));
+    let contexts: Vec<Arc<ListenerCtx>> = bound.iter().map(|(ctx, _)| ctx.clone()).collect();
+    tokio::spawn(sys::run(broker.clone(), contexts, sys_ready));
     let _ = sys_published.await;
     let mut listeners = Vec::new();
     for (ctx, sockets) in bound {

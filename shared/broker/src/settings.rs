@@ -12,6 +12,9 @@ use parking_lot::RwLock;
 
 use crate::auth::Security;
 use crate::session::QueueLimits;
+use crate::stream::{Stacked, Stream};
+use crate::tls::{ListenerTls, TlsError};
+use crate::ws::{WsLayer, WsOptions};
 
 /// Broker-wide limits and switches.
 #[derive(Debug, Clone)]
@@ -104,4 +107,32 @@ pub struct ListenerCtx {
     pub connections: AtomicU32,
     /// Authentication and authorisation in force (reloaded on SIGHUP).
     pub security: Arc<RwLock<Arc<Security>>>,
+    /// TLS (`certfile`/`keyfile` set): its configuration, reloaded on SIGHUP.
+    pub tls: Option<ListenerTls>,
+    /// WebSockets (`protocol websockets`).
+    pub websockets: Option<Arc<WsOptions>>,
+}
+
+impl ListenerCtx {
+    /// The listener's protocol as logs and `$SYS` name it: `mqtt`, `mqtts`, `ws` or `wss`.
+    pub fn protocol(&self) -> &'static str {
+        match (self.tls.is_some(), self.websockets.is_some()) {
+            (false, false) => "mqtt",
+            (true, false) => "mqtts",
+            (false, true) => "ws",
+            (true, true) => "wss",
+        }
+    }
+
+    /// `stream` with this listener's layers: TLS, WebSocket framing, or WebSocket over TLS.
+    pub fn wrap(&self, stream: Stream) -> Result<Stream, TlsError> {
+        Ok(match (&self.tls, &self.websockets) {
+            (None, None) => stream,
+            (Some(t), None) => stream.with_layer(Box::new(t.layer()?)),
+            (None, Some(w)) => stream.with_layer(Box::new(WsLayer::new(w.clone()))),
+            (Some(t), Some(w)) => {
+                stream.with_layer(Box::new(Stacked { lower: t.layer()?, upper: WsLayer::new(w.clone()) }))
+            }
+        })
+    }
 }

@@ -115,6 +115,20 @@ pub(crate) fn reload(
         }
         Err(e) => log!(Error, "Reload of security files failed, keeping the old ones: {e}"),
     }
+    // Certificates, keys, CAs and CRLs are read again from the paths the listener started with;
+    // connected clients keep the session they have.
+    for ctx in listeners {
+        if let Some(tls) = &ctx.tls {
+            match tls.reload() {
+                Ok(()) => log!(Notice, "Reloaded the TLS files of the listener on port {}.", ctx.port),
+                Err(e) => log!(
+                    Error,
+                    "Reload of the TLS files of the listener on port {} failed, keeping the old ones: {e}",
+                    ctx.port
+                ),
+            }
+        }
+    }
     if let Err(e) = log::logger().configure(&cfg.log, verbose, None) {
         log!(Error, "{e}");
     }
@@ -155,13 +169,22 @@ pub(crate) fn drop_privileges(cfg: &Config) -> Result<(), BrokerError> {
     Ok(())
 }
 
-/// Warns about each password or ACL file the configuration names that `user` (about to be switched to)
-/// will not be able to read: the start read it as root, but a reload on SIGHUP would fail.
+/// Warns about each password, ACL or TLS file the configuration names that `user` (about to be
+/// switched to) will not be able to read: the start read it as root, but a reload on SIGHUP would fail.
 fn warn_unreadable_after_drop(cfg: &Config, identity: &access::Identity, user: &str) {
     let mut seen = std::collections::HashSet::new();
     for l in &cfg.listeners {
         let eff = cfg.security_for(l);
-        for (kind, path) in [("password file", eff.password_file), ("ACL file", eff.acl_file)] {
+        let tls = &l.tls;
+        let files = [
+            ("password file", eff.password_file),
+            ("ACL file", eff.acl_file),
+            ("TLS certfile", tls.certfile.value.as_deref()),
+            ("TLS keyfile", tls.keyfile.value.as_deref()),
+            ("TLS cafile", tls.cafile.value.as_deref()),
+            ("TLS crlfile", tls.crlfile.value.as_deref()),
+        ];
+        for (kind, path) in files {
             let Some(path) = path else { continue };
             if !seen.insert(path.to_owned()) {
                 continue;

@@ -36,6 +36,103 @@ pub trait Layer: Send + Sync + std::fmt::Debug {
     fn has_input(&self) -> bool;
     /// Whether the layer holds bytes for the wire.
     fn has_output(&self) -> bool;
+    /// The client's certificate (DER), once a TLS layer has verified it.
+    fn peer_certificate(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Lets go of buffer memory that holds nothing (the connection parks).
+    fn shrink(&mut self) {}
+    /// Queues what tells the peer the broker is closing (a TLS close_notify, a WebSocket close frame);
+    /// [`Layer::flush`] sends it.
+    fn close(&mut self) {}
+}
+
+/// Why a layer ended a connection (carried inside the `io::Error` its calls return).
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// The TLS session failed (handshake refused, bad record, alert from the peer).
+    #[error("TLS: {0}")]
+    Tls(tokio_rustls::rustls::Error),
+    /// The WebSocket upgrade or framing broke a rule.
+    #[error("WebSocket: {0}")]
+    WebSocket(String),
+    /// Not a WebSocket client: an HTTP request was answered (a file of `http_dir`, or an error status).
+    #[error("HTTP request for {path} answered with {status}")]
+    Http { path: String, status: u16 },
+}
+
+impl LayerError {
+    /// The layer error inside an I/O error, if it is one.
+    pub fn of(e: &io::Error) -> Option<&LayerError> {
+        e.get_ref()?.downcast_ref::<LayerError>()
+    }
+}
+
+/// Two layers on top of each other (WebSocket framing over TLS): the upper one reads and writes
+/// through the lower one.
+#[derive(Debug)]
+pub struct Stacked<L: Layer, U: Layer> {
+    pub lower: L,
+    pub upper: U,
+}
+
+/// A lower layer and its wire, seen by the upper layer as its wire.
+struct Through<'a> {
+    layer: &'a mut dyn Layer,
+    wire: &'a mut dyn Wire,
+}
+
+impl Wire for Through<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.layer.read(self.wire, buf)
+    }
+
+    fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.layer.write(self.wire, bufs)?;
+        match self.layer.flush(self.wire) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
+    }
+}
+
+impl<L: Layer, U: Layer> Layer for Stacked<L, U> {
+    fn read(&mut self, wire: &mut dyn Wire, buf: &mut [u8]) -> io::Result<usize> {
+        self.upper.read(&mut Through { layer: &mut self.lower, wire }, buf)
+    }
+
+    fn write(&mut self, wire: &mut dyn Wire, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.upper.write(&mut Through { layer: &mut self.lower, wire }, bufs)
+    }
+
+    fn flush(&mut self, wire: &mut dyn Wire) -> io::Result<bool> {
+        let upper_done = self.upper.flush(&mut Through { layer: &mut self.lower, wire })?;
+        let lower_done = self.lower.flush(wire)?;
+        Ok(upper_done && lower_done)
+    }
+
+    fn has_input(&self) -> bool {
+        self.upper.has_input() || self.lower.has_input()
+    }
+
+    fn has_output(&self) -> bool {
+        self.upper.has_output() || self.lower.has_output()
+    }
+
+    fn peer_certificate(&self) -> Option<&[u8]> {
+        self.lower.peer_certificate()
+    }
+
+    fn shrink(&mut self) {
+        self.lower.shrink();
+        self.upper.shrink();
+    }
+
+    fn close(&mut self) {
+        // The upper layer's goodbye still has to go through the lower one: the lower layer is not
+        // closed after it.
+        self.upper.close();
+    }
 }
 
 /// A client connection's socket.
@@ -108,6 +205,9 @@ impl Stream {
     /// Takes the socket out of tokio's reactor, to be watched under `token`. On failure the socket is
     /// gone and every later call fails.
     pub fn park(&mut self, token: u64) -> io::Result<()> {
+        if let Some(layer) = &mut self.layer {
+            layer.shrink();
+        }
         self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
             Socket::Tcp(s) => Socket::ParkedTcp(s.into_std()?, token),
             Socket::Unix(s) => Socket::ParkedUnix(s.into_std()?, token),
@@ -231,6 +331,23 @@ impl Stream {
     /// writability to flush them).
     pub fn has_output(&self) -> bool {
         self.layer.as_ref().is_some_and(|l| l.has_output())
+    }
+
+    /// Queues a layer's goodbye (TLS close_notify, WebSocket close); [`Stream::flush`] sends it.
+    pub fn close(&mut self) {
+        if let Some(layer) = &mut self.layer {
+            layer.close();
+        }
+    }
+
+    /// Whether a layer holds bytes already decoded for MQTT (the connection is not idle).
+    pub fn has_input(&self) -> bool {
+        self.layer.as_ref().is_some_and(|l| l.has_input())
+    }
+
+    /// The client certificate a TLS layer verified.
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.layer.as_ref()?.peer_certificate()
     }
 }
 

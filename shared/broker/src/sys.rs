@@ -17,6 +17,7 @@ use mq_proto::QoS;
 
 use crate::broker::Broker;
 use crate::message::Message;
+use crate::settings::ListenerCtx;
 use crate::stats::Stats;
 
 /// The version string published once at start.
@@ -43,7 +44,7 @@ impl Load {
 }
 
 /// Publishes the tree until shutdown; `ready` hears once the first values are in the retained store.
-pub async fn run(broker: Arc<Broker>, ready: tokio::sync::oneshot::Sender<()>) {
+pub async fn run(broker: Arc<Broker>, listeners: Vec<Arc<ListenerCtx>>, ready: tokio::sync::oneshot::Sender<()>) {
     let mut ready = Some(ready);
     let mut last_values: HashMap<String, String> = HashMap::new();
     let mut loads: HashMap<&'static str, Load> = HashMap::new();
@@ -60,7 +61,9 @@ pub async fn run(broker: Arc<Broker>, ready: tokio::sync::oneshot::Sender<()>) {
             let now = Instant::now();
             let dt = now.duration_since(last_tick).as_secs_f64().max(1e-3);
             last_tick = now;
-            for (topic, value) in snapshot(&broker, &mut loads, dt) {
+            let mut values = snapshot(&broker, &mut loads, dt);
+            values.extend(listener_values(&listeners));
+            for (topic, value) in values {
                 let changed = last_values.get(&topic) != Some(&value);
                 if changed || topic == "$SYS/broker/uptime" {
                     publish(&broker, &topic, value.clone());
@@ -95,6 +98,18 @@ fn memory() -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// mq's own `$SYS/broker/listeners/<port>/...`: each listener's protocol (`mqtt`, `mqtts`, `ws`,
+/// `wss`) and its current connections. Listeners on Unix sockets are left out.
+fn listener_values(listeners: &[Arc<ListenerCtx>]) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for l in listeners.iter().filter(|l| l.port != 0) {
+        let base = format!("$SYS/broker/listeners/{}", l.port);
+        v.push((format!("{base}/protocol"), l.protocol().to_owned()));
+        v.push((format!("{base}/connections"), l.connections.load(Ordering::Relaxed).to_string()));
+    }
+    v
 }
 
 fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -> Vec<(String, String)> {

@@ -149,77 +149,82 @@ pub struct ConnectArgs {
     pub tls: TlsArgs,
 }
 
-/// TLS options. They are recognised so that scripts written for Mosquitto's clients fail loudly rather
-/// than send credentials in clear text: any of them makes the tool refuse to connect until TLS is
-/// supported.
+/// TLS options, as Mosquitto's clients take them. `--cafile`, `--capath` or `--tls-use-os-certs` turn
+/// TLS on (so do `mqtts://`/`wss://` URLs, and port 8883 without other certificate options, which
+/// trusts the system's CAs). TLS-PSK and OpenSSL engines are refused: rustls has neither.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TlsArgs {
-    /// CA certificates file (TLS: not supported yet).
-    #[arg(long = "cafile", value_name = "file", help_heading = "TLS (not supported yet: refused)")]
+    /// Trust the CA certificates of this PEM file (turns TLS on).
+    #[arg(long = "cafile", value_name = "file", help_heading = "TLS")]
     pub cafile: Option<PathBuf>,
-    /// CA certificates directory (TLS: not supported yet).
-    #[arg(long = "capath", value_name = "directory", help_heading = "TLS (not supported yet: refused)")]
+    /// Trust the CA certificates of every PEM file in this directory (turns TLS on).
+    #[arg(long = "capath", value_name = "directory", help_heading = "TLS")]
     pub capath: Option<PathBuf>,
-    /// Client certificate (TLS: not supported yet).
-    #[arg(long = "cert", value_name = "file", help_heading = "TLS (not supported yet: refused)")]
+    /// Client certificate (PEM), for brokers that require one; needs --key.
+    #[arg(long = "cert", value_name = "file", help_heading = "TLS")]
     pub cert: Option<PathBuf>,
-    /// Client private key (TLS: not supported yet).
-    #[arg(long = "key", value_name = "file", help_heading = "TLS (not supported yet: refused)")]
+    /// Client private key (PEM, not encrypted); needs --cert.
+    #[arg(long = "key", value_name = "file", help_heading = "TLS")]
     pub key: Option<PathBuf>,
-    /// Key type, pem or engine (TLS: not supported yet).
-    #[arg(long = "keyform", value_name = "keyform", help_heading = "TLS (not supported yet: refused)")]
+    /// Key type: pem (engine is refused: rustls has no OpenSSL engines).
+    #[arg(long = "keyform", value_name = "keyform", help_heading = "TLS")]
     pub keyform: Option<String>,
-    /// OpenSSL cipher list (TLS: not supported yet).
-    #[arg(long = "ciphers", value_name = "ciphers", help_heading = "TLS (not supported yet: refused)")]
+    /// TLS 1.2 cipher suites as an OpenSSL cipher list, mapped onto rustls' suites.
+    #[arg(long = "ciphers", value_name = "ciphers", help_heading = "TLS")]
     pub ciphers: Option<String>,
-    /// TLS version (TLS: not supported yet).
-    #[arg(long = "tls-version", value_name = "version", help_heading = "TLS (not supported yet: refused)")]
+    /// Lowest TLS version to use: tlsv1.3 or tlsv1.2 (tlsv1.1 offers 1.2 and 1.3: rustls has no 1.1).
+    #[arg(long = "tls-version", value_name = "version", help_heading = "TLS")]
     pub tls_version: Option<String>,
-    /// ALPN protocol (TLS: not supported yet).
-    #[arg(long = "tls-alpn", value_name = "protocol", help_heading = "TLS (not supported yet: refused)")]
+    /// Application protocol to ask for (ALPN), e.g. x-amzn-mqtt-ca.
+    #[arg(long = "tls-alpn", value_name = "protocol", help_heading = "TLS")]
     pub tls_alpn: Option<String>,
-    /// OpenSSL engine (TLS: not supported yet).
-    #[arg(long = "tls-engine", value_name = "engine_id", help_heading = "TLS (not supported yet: refused)")]
+    /// OpenSSL engine (refused: rustls has no OpenSSL engines).
+    #[arg(long = "tls-engine", value_name = "engine_id", help_heading = "TLS")]
     pub tls_engine: Option<String>,
-    /// SHA1 of the engine key password (TLS: not supported yet).
-    #[arg(
-        long = "tls-engine-kpass-sha1",
-        value_name = "kpass_sha1",
-        help_heading = "TLS (not supported yet: refused)"
-    )]
+    /// SHA1 of the engine key password (refused: rustls has no OpenSSL engines).
+    #[arg(long = "tls-engine-kpass-sha1", value_name = "kpass_sha1", help_heading = "TLS")]
     pub tls_engine_kpass_sha1: Option<String>,
-    /// Trust the operating system's CA certificates (TLS: not supported yet).
-    #[arg(long = "tls-use-os-certs", help_heading = "TLS (not supported yet: refused)")]
+    /// Trust the operating system's CA certificates (turns TLS on).
+    #[arg(long = "tls-use-os-certs", help_heading = "TLS")]
     pub tls_use_os_certs: bool,
-    /// Do not check the server's host name (TLS: not supported yet).
-    #[arg(long = "insecure", help_heading = "TLS (not supported yet: refused)")]
+    /// Do not check that the server's certificate is for the host name connected to (the
+    /// certificate chain is still verified). Testing only.
+    #[arg(long = "insecure", help_heading = "TLS")]
     pub insecure: bool,
-    /// Pre-shared key in hexadecimal (TLS-PSK: not supported yet).
-    #[arg(long = "psk", value_name = "key", help_heading = "TLS (not supported yet: refused)")]
+    /// Pre-shared key in hexadecimal (refused: rustls has no TLS-PSK).
+    #[arg(long = "psk", value_name = "key", help_heading = "TLS")]
     pub psk: Option<String>,
-    /// Identity for TLS-PSK (not supported yet).
-    #[arg(long = "psk-identity", value_name = "identity", help_heading = "TLS (not supported yet: refused)")]
+    /// Identity for TLS-PSK (refused: rustls has no TLS-PSK).
+    #[arg(long = "psk-identity", value_name = "identity", help_heading = "TLS")]
     pub psk_identity: Option<String>,
 }
 
 impl TlsArgs {
-    /// The first TLS option given, as typed on the command line, if any.
-    pub fn first_given(&self) -> Option<&'static str> {
+    /// Whether an option asks for TLS by itself (a trust source).
+    pub fn turns_tls_on(&self) -> bool {
+        self.cafile.is_some() || self.capath.is_some() || self.tls_use_os_certs
+    }
+
+    /// The first option given that only makes sense with TLS, as typed on the command line.
+    pub fn first_tls_only(&self) -> Option<&'static str> {
         let given = [
-            (self.cafile.is_some(), "--cafile"),
-            (self.capath.is_some(), "--capath"),
             (self.cert.is_some(), "--cert"),
-            (self.key.is_some(), "--key"),
-            (self.keyform.is_some(), "--keyform"),
             (self.ciphers.is_some(), "--ciphers"),
             (self.tls_version.is_some(), "--tls-version"),
             (self.tls_alpn.is_some(), "--tls-alpn"),
-            (self.tls_engine.is_some(), "--tls-engine"),
-            (self.tls_engine_kpass_sha1.is_some(), "--tls-engine-kpass-sha1"),
-            (self.tls_use_os_certs, "--tls-use-os-certs"),
             (self.insecure, "--insecure"),
+        ];
+        given.into_iter().find(|(on, _)| *on).map(|(_, name)| name)
+    }
+
+    /// The first option rustls cannot serve (TLS-PSK, OpenSSL engines), if any.
+    pub fn first_unavailable(&self) -> Option<&'static str> {
+        let given = [
             (self.psk.is_some(), "--psk"),
             (self.psk_identity.is_some(), "--psk-identity"),
+            (self.tls_engine.is_some(), "--tls-engine"),
+            (self.tls_engine_kpass_sha1.is_some(), "--tls-engine-kpass-sha1"),
+            (self.keyform.as_deref().is_some_and(|k| k != "pem"), "--keyform engine"),
         ];
         given.into_iter().find(|(on, _)| *on).map(|(_, name)| name)
     }
@@ -731,8 +736,11 @@ mod tests {
     #[test]
     fn tls_flags_are_recognised() {
         let a = parse::<SubArgs>(&["-t", "a", "--cafile", "ca.pem"]).unwrap();
-        assert_eq!(a.connect.tls.first_given(), Some("--cafile"));
+        assert!(a.connect.tls.turns_tls_on());
         let a = parse::<SubArgs>(&["-t", "a", "--insecure"]).unwrap();
-        assert_eq!(a.connect.tls.first_given(), Some("--insecure"));
+        assert!(!a.connect.tls.turns_tls_on());
+        assert_eq!(a.connect.tls.first_tls_only(), Some("--insecure"));
+        let a = parse::<SubArgs>(&["-t", "a", "--psk", "00", "--psk-identity", "me"]).unwrap();
+        assert_eq!(a.connect.tls.first_unavailable(), Some("--psk"));
     }
 }

@@ -10,6 +10,7 @@ use mq_proto::{Connect, ProtocolVersion, Will};
 use crate::args::ConnectArgs;
 use crate::error::{ClientError, ToolKind, UsageError};
 use crate::props::{self, PropertySet};
+use crate::tls::TlsSetup;
 use crate::url::{self, BrokerUrl, ProxyUrl};
 
 /// The environment variable a password may come from (never shown in `ps`, unlike `-P`).
@@ -18,8 +19,17 @@ pub const PASSWORD_ENV: &str = "MQ_PASSWORD";
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    /// TCP, possibly bound to a local address and possibly through a SOCKS5 proxy.
-    Tcp { host: String, port: u16, bind: Option<String>, nodelay: bool, proxy: Option<ProxyUrl> },
+    /// TCP, possibly bound to a local address and possibly through a SOCKS5 proxy, with TLS and
+    /// WebSockets on top when asked for.
+    Tcp {
+        host: String,
+        port: u16,
+        bind: Option<String>,
+        nodelay: bool,
+        proxy: Option<ProxyUrl>,
+        tls: Option<Box<TlsSetup>>,
+        websocket: bool,
+    },
     /// A unix domain socket.
     Unix(PathBuf),
 }
@@ -107,17 +117,9 @@ pub fn session(args: &ConnectArgs, kind: ToolKind) -> Result<Session, ClientErro
         return Err(UsageError::new("You must provide a client id if you are using the -c option.").into());
     }
 
-    // Everything Mosquitto checks before connecting has passed; now refuse what we cannot do safely.
-    if let Some(flag) = tls.first_given() {
-        return Err(ClientError::TlsUnsupported(flag));
-    }
-    if let Some(u) = &url {
-        if u.tls {
-            return Err(ClientError::TlsUnsupported("an mqtts:// or wss:// URL"));
-        }
-        if u.websockets {
-            return Err(ClientError::WebSocketsUnsupported("a ws:// URL".into()));
-        }
+    // Everything Mosquitto checks before connecting has passed; now refuse what rustls cannot do.
+    if let Some(flag) = tls.first_unavailable() {
+        return Err(ClientError::TlsUnavailable(flag));
     }
 
     let endpoint = endpoint(args, url.as_ref(), proxy)?;
@@ -179,12 +181,26 @@ fn endpoint(args: &ConnectArgs, url: Option<&BrokerUrl>, proxy: Option<ProxyUrl>
         return Ok(Endpoint::Unix(path.clone()));
     }
     let host = args.host.clone().or_else(|| url.map(|u| u.host.clone())).unwrap_or_else(|| "localhost".into());
-    let port = args.port.or(url.map(|u| u.port)).unwrap_or(1883);
-    if port == 8883 {
-        // Mosquitto's clients speak TLS on port 8883 even without TLS options.
-        return Err(ClientError::TlsUnsupported("port 8883, which means TLS,"));
+    let tls = &args.tls;
+    let url_tls = url.is_some_and(|u| u.tls);
+    // As Mosquitto's clients: a trust option or an mqtts:// URL means TLS, on port 8883 unless another
+    // is given; port 8883 alone means TLS trusting the system's CAs.
+    let asked = tls.turns_tls_on() || url_tls;
+    let port = args.port.or(url.map(|u| u.port)).unwrap_or(if asked { 8883 } else { 1883 });
+    let on = asked || port == 8883;
+    if !on && let Some(flag) = tls.first_tls_only() {
+        return Err(ClientError::TlsOff(flag));
     }
-    Ok(Endpoint::Tcp { host, port, bind: args.bind_address.clone(), nodelay: args.nodelay, proxy })
+    let tls = on.then(|| TlsSetup::from_args(tls, !tls.turns_tls_on()).map(Box::new)).transpose()?;
+    Ok(Endpoint::Tcp {
+        host,
+        port,
+        bind: args.bind_address.clone(),
+        nodelay: args.nodelay,
+        proxy,
+        tls,
+        websocket: url.is_some_and(|u| u.websockets),
+    })
 }
 
 /// The password from, in order: `-P`, `--pw-file`, `--pw-prompt`, the `-L` URL, and `MQ_PASSWORD` (only
@@ -252,11 +268,28 @@ mod tests {
         assert!(matches!(sub(&["-P", "pw"]), Err(ClientError::Credentials)));
     }
 
+    fn tls_of(args: &[&str]) -> (u16, Option<TlsSetup>) {
+        match sub(args).unwrap().endpoint {
+            Endpoint::Tcp { port, tls, .. } => (port, tls.map(|t| *t)),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn tls_is_refused_not_ignored() {
-        assert!(matches!(sub(&["--cafile", "ca.pem"]), Err(ClientError::TlsUnsupported("--cafile"))));
-        assert!(matches!(sub(&["-L", "mqtts://h/t"]), Err(ClientError::TlsUnsupported(_))));
-        assert!(matches!(sub(&["-p", "8883"]), Err(ClientError::TlsUnsupported(_))));
+    fn tls_options_turn_tls_on_as_in_mosquitto() {
+        let (port, tls) = tls_of(&["--cafile", "ca.pem"]);
+        assert_eq!((port, tls.map(|t| t.cafile)), (8883, Some(Some("ca.pem".into()))));
+        // Port 8883 alone, or an mqtts:// URL, trust the system's CAs.
+        assert!(tls_of(&["-p", "8883"]).1.is_some_and(|t| t.os_certs));
+        assert!(tls_of(&["-L", "mqtts://h/t"]).1.is_some_and(|t| t.os_certs));
+        assert_eq!(tls_of(&["-L", "mqtts://h:1/t", "--cafile", "c"]).1.map(|t| t.os_certs), Some(false));
+        assert_eq!(tls_of(&["--cafile", "c", "-p", "1884"]).0, 1884);
+        assert!(tls_of(&["-p", "1883"]).1.is_none());
+        // TLS-only options without TLS, TLS-PSK and engines are refused.
+        assert!(matches!(sub(&["--insecure"]), Err(ClientError::TlsOff("--insecure"))));
+        assert!(matches!(sub(&["--psk", "00", "--psk-identity", "i"]), Err(ClientError::TlsUnavailable("--psk"))));
+        assert!(matches!(sub(&["--cafile", "c", "--tls-version", "tlsv9"]), Err(ClientError::Usage(_))));
+        assert!(matches!(sub(&["--cafile", "c", "--ciphers", "DHE-RSA-AES256-SHA"]), Err(ClientError::Usage(_))));
     }
 
     #[test]
@@ -264,7 +297,15 @@ mod tests {
         let s = sub(&["-L", "mqtt://u:p@example.org:1999/a/b"]).unwrap();
         assert_eq!(
             s.endpoint,
-            Endpoint::Tcp { host: "example.org".into(), port: 1999, bind: None, nodelay: false, proxy: None }
+            Endpoint::Tcp {
+                host: "example.org".into(),
+                port: 1999,
+                bind: None,
+                nodelay: false,
+                proxy: None,
+                tls: None,
+                websocket: false
+            }
         );
         assert_eq!(s.connect.username.as_deref(), Some("u"));
         assert_eq!(s.connect.password.as_deref(), Some(&b"p"[..]));

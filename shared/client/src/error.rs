@@ -12,6 +12,8 @@ use mq_proto::{ConnectReturnCode, DecodeError, EncodeError, PacketType, Protocol
 
 /// Exit status of `-W` timeouts (libmosquitto's MOSQ_ERR_TIMEOUT, which `mosquitto_sub -W` exits with).
 pub const EXIT_TIMEOUT: u8 = 27;
+/// Exit status of a failed TLS handshake (libmosquitto's MOSQ_ERR_TLS).
+pub const EXIT_TLS: u8 = 8;
 
 /// A failure of a client tool.
 #[derive(Debug, thiserror::Error)]
@@ -20,13 +22,25 @@ pub enum ClientError {
     #[error(transparent)]
     Usage(#[from] UsageError),
 
-    /// A TLS option or a TLS URL was given; TLS is not supported yet.
-    #[error("TLS is not supported yet ({0} given); refusing to connect without it")]
-    TlsUnsupported(&'static str),
+    /// A TLS option the TLS library (rustls) cannot serve: TLS-PSK, OpenSSL engines.
+    #[error("{0} is not available: mq's TLS library (rustls) has no TLS-PSK and no OpenSSL engines")]
+    TlsUnavailable(&'static str),
 
-    /// `ws://` / `wss://` URLs.
-    #[error("WebSockets are not supported yet ({0} given)")]
-    WebSocketsUnsupported(String),
+    /// A TLS option without anything that turns TLS on.
+    #[error("{0} needs TLS: give --cafile, --capath or --tls-use-os-certs (or an mqtts:// URL)")]
+    TlsOff(&'static str),
+
+    /// The TLS options could not be used (a missing or unreadable file): Mosquitto's wording.
+    #[error("Problem setting TLS options: {0}.")]
+    TlsSetup(String),
+
+    /// The TLS handshake failed (the broker's certificate was not trusted, say).
+    #[error("A TLS error occurred.\n{0}")]
+    Tls(#[source] io::Error),
+
+    /// The WebSocket upgrade failed.
+    #[error("WebSocket: {0}")]
+    WebSocket(String),
 
     /// The host name did not resolve.
     #[error("Unable to connect (Lookup error.).")]
@@ -183,6 +197,10 @@ impl Report for ClientError {
                 Failure::new(*code, lines)
             }
             ClientError::Timeout => Failure::line(EXIT_TIMEOUT, "Timed out"),
+            // libmosquitto's MOSQ_ERR_TLS, which mosquitto_pub and mosquitto_sub exit with.
+            ClientError::Tls(e) => {
+                Failure::new(EXIT_TLS, vec!["Error: A TLS error occurred.".into(), format!("TLS: {e}")])
+            }
             ClientError::Lookup(_) | ClientError::AllSubscriptionsDenied => Failure::line(1, self.to_string()),
             ClientError::Output(e) if mq_cli::is_broken_pipe(e) => Failure::silent(0),
             other => {

@@ -1,6 +1,6 @@
 //! Opening the byte stream to the broker: TCP (optionally bound to `-A`, with `--nodelay`, optionally
-//! through a SOCKS5 proxy) or a unix domain socket. TLS and WebSockets will plug in here as further
-//! [`Stream`] variants; nothing above this module knows which transport is in use.
+//! through a SOCKS5 proxy) or a unix domain socket, with TLS ([`crate::tls`]) and WebSockets
+//! ([`crate::ws`]) on top when asked for; nothing above this module knows which transport is in use.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,23 +9,45 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
+use tokio_rustls::client::TlsStream;
 
 use crate::config::Endpoint;
 use crate::error::ClientError;
+use crate::tls::TlsSetup;
 use crate::url::ProxyUrl;
+use crate::ws::WsIo;
+
+/// What a WebSocket runs over: TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
 
 /// A connected byte stream to the broker.
 #[derive(Debug)]
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    Ws(Box<WsIo<Box<dyn Io>>>),
+}
+
+/// TLS to `host` over `tcp`.
+async fn tls_connect(
+    tcp: TcpStream,
+    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    host: &str,
+) -> Result<TlsStream<TcpStream>, ClientError> {
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| ClientError::TlsSetup(format!("\"{host}\" is not a host name TLS can check")))?;
+    tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(ClientError::Tls)
 }
 
 /// Connects to `endpoint`.
 pub async fn open(endpoint: &Endpoint) -> Result<Stream, ClientError> {
     match endpoint {
         Endpoint::Unix(path) => UnixStream::connect(path).await.map(Stream::Unix).map_err(ClientError::Connect),
-        Endpoint::Tcp { host, port, bind, nodelay, proxy } => {
+        Endpoint::Tcp { host, port, bind, nodelay, proxy, tls, websocket } => {
+            // Certificate files are read before connecting: a bad one never costs the broker a socket.
+            let tls = tls.as_deref().map(TlsSetup::client_config).transpose()?;
             let stream = match proxy {
                 Some(p) => {
                     let mut s = tcp_connect(&p.host, p.port, bind.as_deref()).await?;
@@ -37,7 +59,18 @@ pub async fn open(endpoint: &Endpoint) -> Result<Stream, ClientError> {
             if *nodelay {
                 stream.set_nodelay(true).map_err(ClientError::Connect)?;
             }
-            Ok(Stream::Tcp(stream))
+            match (tls, websocket) {
+                (None, false) => Ok(Stream::Tcp(stream)),
+                (Some(config), false) => Ok(Stream::Tls(Box::new(tls_connect(stream, config, host).await?))),
+                (None, true) => {
+                    let io: Box<dyn Io> = Box::new(stream);
+                    Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, false, host, *port).await?)))
+                }
+                (Some(config), true) => {
+                    let io: Box<dyn Io> = Box::new(tls_connect(stream, config, host).await?);
+                    Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, true, host, *port).await?)))
+                }
+            }
         }
     }
 }
@@ -153,21 +186,34 @@ impl Stream {
     /// Sends up to `count` bytes of `file` from `*offset` (advanced by what was sent) with sendfile(2),
     /// waiting until the socket can take some. The kernel copies from the page cache to the socket, so
     /// the file never passes through this process's memory.
-    pub async fn send_file(&self, file: &std::fs::File, offset: &mut i64, count: usize) -> io::Result<usize> {
-        let send = |offset: &mut i64| {
-            nix::sys::sendfile::sendfile(self.fd(), file, Some(offset), count).map_err(io::Error::from)
-        };
-        match self {
-            Stream::Tcp(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(offset)).await,
-            Stream::Unix(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(offset)).await,
+    ///
+    /// Over TLS or WebSockets the bytes must be encrypted or framed here, so the file is read in
+    /// pieces of at most 64 KiB and written through the stream instead.
+    pub async fn send_file(&mut self, file: &std::fs::File, offset: &mut i64, count: usize) -> io::Result<usize> {
+        if matches!(self, Stream::Tcp(_) | Stream::Unix(_)) {
+            return self.sendfile(file, offset, count).await;
         }
+        let mut chunk = vec![0u8; count.min(64 * 1024)];
+        let start = u64::try_from(*offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut chunk, start)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let written = self.write(chunk.get(..n).unwrap_or_default()).await?;
+        *offset += written as i64;
+        Ok(written)
     }
 
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+    /// sendfile(2) on a plain socket.
+    async fn sendfile(&self, file: &std::fs::File, offset: &mut i64, count: usize) -> io::Result<usize> {
         use std::os::fd::AsFd as _;
+        let send = |fd: std::os::fd::BorrowedFd<'_>, offset: &mut i64| {
+            nix::sys::sendfile::sendfile(fd, file, Some(offset), count).map_err(io::Error::from)
+        };
         match self {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
+            Stream::Tcp(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(s.as_fd(), offset)).await,
+            Stream::Unix(s) => s.async_io(tokio::io::Interest::WRITABLE, || send(s.as_fd(), offset)).await,
+            Stream::Tls(_) | Stream::Ws(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 }
@@ -177,6 +223,8 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -186,6 +234,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -197,6 +247,12 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::Ws(s) => {
+                // One frame per call: the first non-empty slice.
+                let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+                Pin::new(s.as_mut()).poll_write(cx, first)
+            }
         }
     }
 
@@ -208,6 +264,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -215,6 +273,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

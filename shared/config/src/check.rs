@@ -9,31 +9,32 @@
 use std::path::PathBuf;
 
 use crate::error::{ConfigError, ErrorKind};
-use crate::model::{Config, KeyForm, Listener, Protocol, SecurityOptions};
+use crate::model::{Config, KeyForm, Listener, SecurityOptions};
 use crate::span::{Setting, Span};
 
-const TLS: &str = "TLS listeners are not supported yet";
-const PSK: &str = "TLS-PSK is not supported yet";
-const WEBSOCKETS: &str = "WebSockets is not supported yet";
+const PSK: &str = "TLS-PSK is not available: the broker's TLS library (rustls) has no pre-shared-key support; \
+                   use certificates";
+const ENGINE: &str = "OpenSSL engines are not available: the broker's TLS library (rustls) reads keys from PEM \
+                      files (keyfile) only";
+const NEEDS_CERT: &str = "TLS needs certfile and keyfile on this listener; without them this option has no effect";
+const NEEDS_CA: &str = "client certificates are verified against cafile or capath, and this listener has neither";
 const BRIDGES: &str = "bridges are not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
-    /// Every line that asks for a feature the broker does not implement yet:
-    /// TLS and TLS-PSK options, WebSockets (`protocol websockets`,
-    /// `http_dir`, `websockets_*`), bridges (`connection`), and plugins. Options written with their default value
-    /// (`require_certificate false`, `tls_keyform pem`, `persistence false`)
-    /// are not refused. Errors are in file order.
+    /// Every line that asks for something the broker cannot do: TLS-PSK, OpenSSL engines, cipher
+    /// suites its TLS library (rustls) does not offer, TLS options on a listener without a certificate,
+    /// client-certificate options without a CA, bridges (`connection`) and plugins. Options written
+    /// with their default value (`require_certificate false`, `tls_keyform pem`) are not refused.
+    /// Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
-        let mut found: Vec<(Span, &'static str, &'static str)> = Vec::new();
-        let mut push = |span: &Option<Span>, option: &'static str, message: &'static str| {
+        let mut found: Vec<(Span, &'static str, String)> = Vec::new();
+        let mut push = |span: &Option<Span>, option: &'static str, message: &str| {
             if let Some(span) = span {
-                found.push((span.clone(), option, message));
+                found.push((span.clone(), option, message.to_owned()));
             }
         };
 
-        push(&self.websockets.log_level.span, "websockets_log_level", WEBSOCKETS);
-        push(&self.websockets.headers_size.span, "websockets_headers_size", WEBSOCKETS);
         security(&self.security, &mut push);
         for listener in &self.listeners {
             listener_options(listener, &mut push);
@@ -52,16 +53,13 @@ impl Config {
         Err(found
             .into_iter()
             .map(|(span, option, message)| {
-                ConfigError::new(
-                    &span,
-                    ErrorKind::Unsupported { option: option.to_owned(), message: message.to_owned() },
-                )
+                ConfigError::new(&span, ErrorKind::Unsupported { option: option.to_owned(), message })
             })
             .collect())
     }
 }
 
-type Push<'a> = dyn FnMut(&Option<Span>, &'static str, &'static str) + 'a;
+type Push<'a> = dyn FnMut(&Option<Span>, &'static str, &str) + 'a;
 
 /// Refused security options: TLS-PSK files and plugins.
 fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
@@ -71,45 +69,53 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     }
 }
 
-/// Refused listener options: TLS, TLS-PSK and WebSockets.
+/// Refused listener options: TLS-PSK, engines, cipher suites rustls lacks, and TLS options that
+/// cannot take effect.
 fn listener_options(l: &Listener, push: &mut Push<'_>) {
     let tls = &l.tls;
-    let paths: [(&Setting<Option<PathBuf>>, &'static str); 6] = [
-        (&tls.cafile, "cafile"),
-        (&tls.capath, "capath"),
-        (&tls.certfile, "certfile"),
-        (&tls.keyfile, "keyfile"),
-        (&tls.crlfile, "crlfile"),
-        (&tls.dhparamfile, "dhparamfile"),
-    ];
-    for (setting, option) in paths {
-        push(&setting.span, option, TLS);
-    }
-    let texts: [(&Setting<Option<String>>, &'static str); 4] = [
-        (&tls.ciphers, "ciphers"),
-        (&tls.ciphers_tls13, "ciphers_tls1.3"),
-        (&tls.tls_engine, "tls_engine"),
-        (&tls.tls_engine_kpass_sha1, "tls_engine_kpass_sha1"),
-    ];
-    for (setting, option) in texts {
-        push(&setting.span, option, TLS);
-    }
-    push(&tls.tls_version.span, "tls_version", TLS);
+    push(&tls.psk_hint.span, "psk_hint", PSK);
+    push(&tls.tls_engine.span, "tls_engine", ENGINE);
+    push(&tls.tls_engine_kpass_sha1.span, "tls_engine_kpass_sha1", ENGINE);
     if tls.tls_keyform.value != KeyForm::Pem {
-        push(&tls.tls_keyform.span, "tls_keyform", TLS);
+        push(&tls.tls_keyform.span, "tls_keyform", ENGINE);
     }
-    for (setting, option) in [
+    if let Some(list) = &tls.ciphers.value
+        && let Err(why) = crate::ciphers::tls12_suites(list)
+    {
+        push(&tls.ciphers.span, "ciphers", &why);
+    }
+    if let Some(list) = &tls.ciphers_tls13.value
+        && let Err(why) = crate::ciphers::tls13_suites(list)
+    {
+        push(&tls.ciphers_tls13.span, "ciphers_tls1.3", &why);
+    }
+    let has_cert = tls.certfile.value.is_some() && tls.keyfile.value.is_some();
+    let has_ca = tls.cafile.value.is_some() || tls.capath.value.is_some();
+    if !has_cert {
+        let paths: [(&Setting<Option<PathBuf>>, &'static str); 4] = [
+            (&tls.cafile, "cafile"),
+            (&tls.capath, "capath"),
+            (&tls.crlfile, "crlfile"),
+            (&tls.dhparamfile, "dhparamfile"),
+        ];
+        for (setting, option) in paths {
+            push(&setting.span, option, NEEDS_CERT);
+        }
+        push(&tls.ciphers.span, "ciphers", NEEDS_CERT);
+        push(&tls.ciphers_tls13.span, "ciphers_tls1.3", NEEDS_CERT);
+        push(&tls.tls_version.span, "tls_version", NEEDS_CERT);
+    }
+    let client_cert: [(&Setting<bool>, &'static str); 3] = [
         (&tls.require_certificate, "require_certificate"),
         (&tls.use_identity_as_username, "use_identity_as_username"),
         (&tls.use_subject_as_username, "use_subject_as_username"),
-    ] {
-        if setting.value {
-            push(&setting.span, option, TLS);
+    ];
+    for (setting, option) in client_cert {
+        if setting.value && !(has_cert && has_ca) {
+            push(&setting.span, option, if has_cert { NEEDS_CA } else { NEEDS_CERT });
         }
     }
-    push(&tls.psk_hint.span, "psk_hint", PSK);
-    if l.protocol.value == Protocol::Websockets {
-        push(&l.protocol.span, "protocol", WEBSOCKETS);
+    if has_cert && !has_ca {
+        push(&tls.crlfile.span, "crlfile", NEEDS_CA);
     }
-    push(&l.http_dir.span, "http_dir", WEBSOCKETS);
 }

@@ -18,9 +18,9 @@
 //!   then [`Config::apply_cli_ports`] with the `-p` ports.
 //! * Print the [`Warning`]s; on error print every [`ConfigError`] (one
 //!   `path:line: message` per line) and exit.
-//! * [`Config::check_supported`] refuses, line by line, what the broker does
-//!   not implement yet (TLS, TLS-PSK, WebSockets, bridges, `persistence
-//!   true`, plugins).
+//! * [`Config::check_supported`] refuses, line by line, what the broker
+//!   cannot do (TLS-PSK, OpenSSL engines, cipher suites rustls lacks, TLS
+//!   options that cannot take effect, bridges, plugins).
 //! * [`Config::security_for`] gives the password file, ACL file and
 //!   `allow_anonymous` in force on a listener, whether or not
 //!   `per_listener_settings` is on.
@@ -111,9 +111,10 @@
 //! | `websockets_log_level`, `websockets_headers_size` | G | int, 0..=65535 |
 //! | `connection` and every bridge option (`address`, `topic`, `remote_*`, `local_*`, `bridge_*`, ...) | B | see [`Bridge`] |
 //!
-//! Not supported yet (parsed, validated, then refused by
-//! [`Config::check_supported`]): TLS and TLS-PSK options, WebSockets,
-//! bridges, `persistence true`, plugins.
+//! Not available (parsed, validated, then refused by
+//! [`Config::check_supported`]): TLS-PSK (`psk_hint`, `psk_file`), OpenSSL
+//! engines (`tls_engine`, `tls_keyform engine`), `ciphers` naming suites
+//! rustls does not offer ([`ciphers`] maps OpenSSL names), bridges, plugins.
 //!
 //! Removed options (`retry_interval`, `store_clean_interval` and the old rsmb
 //! options `trace_level`, `trace_output`, `ffdc_output`, `max_log_entries`)
@@ -179,6 +180,7 @@
 #![warn(missing_docs)]
 
 mod check;
+pub mod ciphers;
 mod error;
 mod model;
 mod options;

@@ -501,8 +501,7 @@ impl PersistenceSettings {
     }
 }
 
-/// Global WebSockets options (refused by [`Config::check_supported`] when
-/// written, since WebSockets is not implemented yet).
+/// Global WebSockets options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebsocketsSettings {
     /// `websockets_log_level <int>` (default 0). Not reloadable.

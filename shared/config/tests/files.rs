@@ -150,20 +150,43 @@ fn per_listener_settings_with_two_password_files() {
 }
 
 #[test]
-fn tls_listener_parses_then_is_refused_line_by_line() {
+fn tls_listener_parses_and_is_supported() {
     let (cfg, _) = load_ok(&data("tls.conf"));
     assert_eq!(cfg.listeners[1].tls.certfile.as_deref(), Some(Path::new("/etc/mq/server.crt")));
-    assert_eq!(
-        unsupported(&cfg),
-        [
-            "tests/data/tls.conf:5: cafile: TLS listeners are not supported yet",
-            "tests/data/tls.conf:6: certfile: TLS listeners are not supported yet",
-            "tests/data/tls.conf:7: keyfile: TLS listeners are not supported yet",
-            "tests/data/tls.conf:8: require_certificate: TLS listeners are not supported yet",
-            "tests/data/tls.conf:9: use_identity_as_username: TLS listeners are not supported yet",
-            "tests/data/tls.conf:10: tls_version: TLS listeners are not supported yet",
-        ]
-    );
+    assert_eq!(unsupported(&cfg), Vec::<String>::new());
+}
+
+#[test]
+fn tls_options_that_cannot_apply_are_refused_line_by_line() {
+    let cfg = ok("listener 8883\n\
+                  certfile /c\n\
+                  keyfile /k\n\
+                  tls_engine pkcs11\n\
+                  tls_keyform engine\n\
+                  require_certificate true\n\
+                  ciphers HIGH:DHE-RSA-AES256-GCM-SHA384\n\
+                  ciphers_tls1.3 TLS_AES_128_CCM_SHA256\n\
+                  listener 8884\n\
+                  cafile /ca\n\
+                  tls_version tlsv1.3\n");
+    let got = unsupported(&cfg);
+    let want_starts = [
+        "mq.conf:4: tls_engine: OpenSSL engines are not available",
+        "mq.conf:5: tls_keyform: OpenSSL engines are not available",
+        "mq.conf:6: require_certificate: client certificates are verified against cafile or capath",
+        "mq.conf:7: ciphers: \"DHE-RSA-AES256-GCM-SHA384\" is not a cipher suite the broker's TLS library (rustls) offers",
+        "mq.conf:8: ciphers_tls1.3: TLS_AES_128_CCM_SHA256 is not offered",
+        "mq.conf:10: cafile: TLS needs certfile and keyfile on this listener",
+        "mq.conf:11: tls_version: TLS needs certfile and keyfile on this listener",
+    ];
+    assert_eq!(got.len(), want_starts.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(want_starts) {
+        assert!(g.starts_with(w), "{g:?} should start with {w:?}");
+    }
+    // With a CA, client certificate options are fine.
+    let cfg = ok("listener 8883\ncertfile /c\nkeyfile /k\ncafile /ca\nrequire_certificate true\n\
+                  use_subject_as_username true\ncrlfile /crl\nciphers ECDHE+AESGCM:!aNULL\n");
+    assert_eq!(unsupported(&cfg), Vec::<String>::new());
 }
 
 #[test]
@@ -658,12 +681,11 @@ fn check_supported_lists_each_offending_line() {
     assert_eq!(
         unsupported(&cfg),
         [
-            "mq.conf:6: protocol: WebSockets is not supported yet",
-            "mq.conf:7: http_dir: WebSockets is not supported yet",
-            "mq.conf:9: psk_hint: TLS-PSK is not supported yet",
-            "mq.conf:10: psk_file: TLS-PSK is not supported yet",
+            "mq.conf:9: psk_hint: TLS-PSK is not available: the broker's TLS library (rustls) has no pre-shared-key \
+             support; use certificates",
+            "mq.conf:10: psk_file: TLS-PSK is not available: the broker's TLS library (rustls) has no pre-shared-key \
+             support; use certificates",
             "mq.conf:11: plugin: plugins are not supported yet",
-            "mq.conf:13: websockets_log_level: WebSockets is not supported yet",
         ]
     );
     assert_eq!(unsupported(&ok("listener 1883\npersistence false\nrequire_certificate false")), Vec::<String>::new());
@@ -682,7 +704,10 @@ fn check_supported_follows_reading_order_across_files() {
     assert_eq!(
         unsupported(&cfg),
         [
-            format!("{}:2: cafile: TLS listeners are not supported yet", a.display()),
+            format!(
+                "{}:2: cafile: TLS needs certfile and keyfile on this listener; without them this option has no effect",
+                a.display()
+            ),
             format!("{}:3: plugin: plugins are not supported yet", main.display()),
         ]
     );

@@ -32,6 +32,7 @@ impl Conn {
     pub(super) fn should_park(&mut self) -> bool {
         let hinted = self.kick.take_park_hint();
         let idle = self.out_empty()
+            && !self.stream.has_input()
             && self.rbuf.is_empty()
             && self.congested.is_empty()
             && self.inbound.is_none()
@@ -131,6 +132,7 @@ impl Conn {
         }
         self.broker.stats.flush(&mut self.local);
         Ok(self.out_empty()
+            && !self.stream.has_input()
             && self.retained_lookups.is_empty()
             && self.rbuf.is_empty()
             && self.congested.is_empty()
@@ -520,6 +522,8 @@ impl Conn {
             self.send(Packet::Disconnect(Disconnect::new(code)));
         }
         if !matches!(close, Close::Io(_)) {
+            // TLS close_notify, WebSocket close frame: after the DISCONNECT, flushed with it.
+            self.stream.close();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while !self.out_empty() {
                     if self.flush().is_err() || !self.wait_to_write().await {

@@ -74,17 +74,30 @@ enum Refused {
     Closed,
     /// A CONNECT that does not decode.
     Malformed(DecodeError),
+    /// The TLS or WebSocket layer ended the connection (a failed TLS handshake, a broken upgrade, or
+    /// an HTTP request answered).
+    Layer(io::Error),
 }
 
 /// Reads and answers CONNECT: the accepted connection, or `None` when it was refused or broken. Reading
 /// CONNECT and deciding it (authentication included) must end within [`CONNECT_TIMEOUT`].
 pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
-    let Accepted { broker, listener, mut stream, peer } = *accepted;
+    let Accepted { broker, listener, stream, peer } = *accepted;
     broker.stats.sockets.fetch_add(1, Ordering::Relaxed);
     let settings = broker.settings();
     if settings.connection_messages {
-        log!(Notice, "New connection from {peer} on port {}.", listener.port);
+        match listener.protocol() {
+            "mqtt" => log!(Notice, "New connection from {peer} on port {}.", listener.port),
+            p => log!(Notice, "New connection from {peer} on port {} ({p}).", listener.port),
+        }
     }
+    let mut stream = match listener.wrap(stream) {
+        Ok(s) => s,
+        Err(e) => {
+            log!(Error, "Unable to start TLS for {peer}: {e}.");
+            return None;
+        }
+    };
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     let mut rbuf = BytesMut::new();
     let mut local = Local::default();
@@ -101,6 +114,15 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
         }
         Ok(Err(Refused::Malformed(e))) => {
             log!(Notice, "Client <unknown> disconnected due to protocol error: {e}.");
+            return None;
+        }
+        Ok(Err(Refused::Layer(e))) => {
+            match crate::stream::LayerError::of(&e) {
+                // Not an MQTT client: a browser fetching a page of http_dir.
+                Some(crate::stream::LayerError::Http { .. }) => {}
+                Some(why) => log!(Notice, "Client <unknown> from {peer} disconnected: {why}."),
+                None => log!(Notice, "Client <unknown> from {peer} disconnected: {e}."),
+            }
             return None;
         }
         Ok(Err(Refused::TooLarge)) => {
@@ -155,8 +177,19 @@ async fn read_connect(
                 return Err(Refused::Malformed(e));
             }
         }
-        if stream.readable().await.is_err() {
-            return Err(Refused::Closed);
+        // What a layer owes the client (a TLS handshake, the WebSocket upgrade answer) goes out first.
+        let (readable, writable) = std::future::poll_fn(|cx| {
+            let w = stream.has_output() && stream.poll_write_ready(cx)?.is_ready();
+            let r = stream.poll_read_ready(cx)?.is_ready();
+            if r || w { std::task::Poll::Ready(Ok::<_, io::Error>((r, w))) } else { std::task::Poll::Pending }
+        })
+        .await
+        .map_err(|_| Refused::Closed)?;
+        if writable && let Err(e) = stream.flush() {
+            return Err(Refused::Layer(e));
+        }
+        if !readable {
+            continue;
         }
         // CONNECT packets are small: a small buffer keeps a burst of handshakes from leaving memory
         // fragmented (larger packets reserve more when their header is seen).
@@ -173,6 +206,7 @@ async fn read_connect(
             Ok(0) => return Err(Refused::Closed),
             Ok(n) => local.bytes_received += n as u64,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if crate::stream::LayerError::of(&e).is_some() => return Err(Refused::Layer(e)),
             Err(_) => return Err(Refused::Closed),
         }
     }
@@ -225,9 +259,10 @@ impl Conn {
         rbuf: BytesMut,
         settings: Arc<Settings>,
     ) -> Option<Conn> {
-        let c = *connect;
+        let mut c = *connect;
         let v = c.protocol;
         let security = listener.security.read().clone();
+        let log_id = if c.client_id.is_empty() { "<unknown>".to_owned() } else { c.client_id.clone() };
         let refuse = |stream: &mut Stream, code: Option<ReasonCode>, why: &str| {
             let packet = code.map(|code| {
                 if v.is_v5() {
@@ -242,12 +277,26 @@ impl Conn {
             {
                 let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
             }
-            log!(
-                Notice,
-                "Client {} disconnected, {why}.",
-                if c.client_id.is_empty() { "<unknown>" } else { &c.client_id }
-            );
+            log!(Notice, "Client {log_id} disconnected, {why}.");
         };
+        // A listener taking user names from client certificates uses no password (Mosquitto's order:
+        // the certificate decides, the password file is not consulted).
+        let cert_user = match listener.tls.as_ref().map(|t| t.identity) {
+            Some(identity) if identity != crate::tls::Identity::None => {
+                match stream.peer_certificate().and_then(|cert| crate::tls::cert_username(cert, identity)) {
+                    Some(u) => Some(u),
+                    None => {
+                        refuse(&mut stream, Some(ReasonCode::NOT_AUTHORIZED), "no client certificate with a name");
+                        return None;
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(u) = &cert_user {
+            c.username = Some(u.clone());
+            c.password = None;
+        }
         let rules = ConnectRules {
             max_qos: listener.max_qos,
             max_topic_alias: listener.max_topic_alias,
@@ -263,10 +312,12 @@ impl Conn {
                 return None;
             }
         };
-        let peer_ip = crate::auth::peer_ip(&peer);
-        if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
-            refuse(&mut stream, Some(ReasonCode::NOT_AUTHORIZED), "not authorised");
-            return None;
+        if cert_user.is_none() {
+            let peer_ip = crate::auth::peer_ip(&peer);
+            if security.authenticate(c.username.as_deref(), c.password.as_deref(), peer_ip).await.is_err() {
+                refuse(&mut stream, Some(ReasonCode::NOT_AUTHORIZED), "not authorised");
+                return None;
+            }
         }
         let Accept { client_id, keep_alive, expiry, will, connack: props, protocol } = accept;
         let id = broker.next_id();
