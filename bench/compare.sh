@@ -5,7 +5,7 @@
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
 #
-# Scenarios: fanin0 fanin1 fanout0 fanout1 latency idle big persist restart. Needs a release build (`cargo build
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart. Needs a release build (`cargo build
 # --release -p mq`); the load generator is `mq bench`, the same for both brokers. Everything stays on
 # 127.0.0.1 and every run is bounded in time.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency idle big persist restart"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart"}
 MQ=${MQ:-target/release/mq}
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 OUT=$(mktemp -d)
@@ -131,6 +131,16 @@ run_scenario() {
       echo "latency_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
       echo "latency_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
       echo "latency_max_us $(field "latency_us['max']" < "$OUT/sub")"
+      stop_broker ;;
+    sparse)   # 10,000 connected clients, each publishing once every 10 s (1,000 msg/s in all, most
+              # connections idle between their messages) -> 1 subscriber: end-to-end p50 / p99 / max
+      start_broker "$b" ""
+      bench sub -c 1 -t 'sparse/#' -D 36 > "$OUT/sub" & local sp=$!
+      sleep 0.5; bench pub -c 10000 -R 20000 --connect-concurrency 200 -t 'sparse/%i' -r 0.1 -D 30 > "$OUT/pub"; wait $sp
+      echo "sparse_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
+      echo "sparse_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
+      echo "sparse_max_us $(field "latency_us['max']" < "$OUT/sub")"
+      echo "sparse_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,$(field sent < "$OUT/pub"))),2))")"
       stop_broker ;;
     idle)     # 10,000 idle connections, then as many as the open-file limit allows
       local max=$(( $(ulimit -Hn) - 200 ))

@@ -121,7 +121,8 @@ pub struct PubArgs {
     /// Payload size in bytes (at least 20: the payload carries a send time and sequence number).
     #[arg(short = 's', long = "size", default_value_t = 64, value_parser = clap::value_parser!(u32).range(20..=268_435_000))]
     pub size: u32,
-    /// Messages per second per client (0: as fast as possible).
+    /// Messages per second per client (0: as fast as possible); paced clients start spread evenly over one
+    /// interval.
     #[arg(short = 'r', long = "rate", default_value_t = 0.0)]
     pub rate: f64,
     /// Stop each client after this many messages (0: no limit; the duration still applies).

@@ -108,14 +108,20 @@ struct Pacer<'a> {
 
 impl<'a> Pacer<'a> {
     fn new(i: u32, id: &str, a: &'a args::PubArgs, begin: Instant) -> Self {
+        let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / a.rate));
+        // Paced clients start spread evenly over one interval, as independent devices would, instead of
+        // all publishing at the same instants.
+        let phase = interval.map_or(Duration::ZERO, |iv| {
+            iv.mul_f64(f64::from(i % a.common.count.max(1)) / f64::from(a.common.count.max(1)))
+        });
         Pacer {
             a,
             publisher: i,
             topic: expand(&a.topic, i, id).into(),
             qos: QoS::from_u8(a.qos).unwrap_or_default(),
             deadline: begin + Duration::from_secs_f64(a.common.duration),
-            interval: (a.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / a.rate)),
-            next_at: begin,
+            interval,
+            next_at: begin + phase,
             filler: vec![b'x'; a.size as usize],
             sent: 0,
             acked: 0,
