@@ -8,6 +8,7 @@
 //! the methods here keep its invariants. The changes a restart must restore are made through
 //! [`crate::durable`].
 
+mod delivery;
 pub mod queue;
 
 use std::collections::HashMap;
@@ -581,108 +582,5 @@ impl SessionState {
             rec.record(Change::Unsubscribed { filter });
         }
         existed
-    }
-
-    /// The next delivery that may be sent now: QoS 0 always; QoS 1/2 within the in-flight `window` and
-    /// `max_bytes` in flight (0: no limit; a single message larger than the limit still goes out alone).
-    /// Taking a QoS 0 delivery is its last change here; a QoS 1/2 one is then either
-    /// [`SessionState::sent`] or put back.
-    pub(crate) fn next_to_send(&mut self, window: usize, max_bytes: usize, rec: Rec<'_>) -> Option<Delivery> {
-        let front = self.queue.front()?;
-        if front.qos != QoS::AtMostOnce {
-            if self.inflight.len() >= window {
-                return None;
-            }
-            if max_bytes > 0 && !self.inflight.is_empty() && self.inflight.bytes() + front.msg.size() > max_bytes {
-                return None;
-            }
-        }
-        let d = self.queue.pop()?;
-        if d.qos == QoS::AtMostOnce && d.recorded {
-            rec.record(Change::Dequeued { pid: None });
-        }
-        Some(d)
-    }
-
-    /// A QoS 1/2 delivery taken by [`SessionState::next_to_send`] is not sent after all (expired, or
-    /// larger than the client accepts): dropped.
-    pub(crate) fn not_sent(&mut self, d: &Delivery, rec: Rec<'_>) {
-        if d.recorded {
-            rec.record(Change::Dequeued { pid: None });
-        }
-    }
-
-    /// Whether a delivery waits that [`SessionState::next_to_send`] could take with room in `window`.
-    pub fn more_to_send(&self, window: usize) -> bool {
-        self.queue.front().is_some_and(|d| d.qos == QoS::AtMostOnce || self.inflight.len() < window)
-    }
-
-    /// A packet id for the QoS 1/2 delivery `d` just taken, which is then in flight; `None` (the
-    /// delivery is put back) when all 65,535 are in use.
-    pub(crate) fn assign_pid(&mut self, d: &Delivery) -> Option<u16> {
-        let pid = self.inflight.next_pid();
-        if pid.is_none() {
-            self.queue.unpop(d.clone());
-        }
-        pid
-    }
-
-    /// Records a QoS 1/2 delivery as sent with `pid`.
-    pub(crate) fn sent(&mut self, pid: u16, delivery: Delivery, rec: Rec<'_>) {
-        if delivery.recorded {
-            rec.record(Change::Dequeued { pid: Some(pid) });
-        } else {
-            rec.record(Change::SentDirect { pid, delivery: &delivery });
-        }
-        self.inflight.push(Inflight { pid, delivery, stage: Stage::Published });
-    }
-
-    /// PUBACK, PUBCOMP, or a PUBREC refusing the message: the exchange for `pid` at `stage` ends.
-    pub(crate) fn acknowledged(&mut self, pid: u16, stage: Stage, rec: Rec<'_>) -> Option<Inflight> {
-        let f = self.inflight.take(pid, stage)?;
-        rec.record(Change::Acknowledged { pid, stage });
-        Some(f)
-    }
-
-    /// PUBREC: the exchange for `pid` moves on to PUBREL; whether it was in flight.
-    pub(crate) fn received(&mut self, pid: u16, rec: Rec<'_>) -> bool {
-        let found = self.inflight.advance(pid, Stage::Published, Stage::Released);
-        if found {
-            rec.record(Change::Received { pid });
-        }
-        found
-    }
-
-    /// A QoS 2 PUBLISH with `pid` arrived; at most `max` may be unreleased (MQTT 5 only, `None`
-    /// otherwise).
-    pub(crate) fn receive_qos2(&mut self, pid: u16, max: Option<usize>, rec: Rec<'_>) -> Qos2Receipt {
-        if self.incoming_qos2.contains(pid) {
-            return Qos2Receipt::Duplicate;
-        }
-        if max.is_some_and(|m| self.incoming_qos2.len() >= m) {
-            return Qos2Receipt::TooMany;
-        }
-        self.incoming_qos2.insert(pid);
-        rec.record(Change::Qos2Recorded { pid });
-        Qos2Receipt::New
-    }
-
-    /// PUBREL for `pid` (or a QoS 2 message refused after all): whether it was recorded.
-    pub(crate) fn release_qos2(&mut self, pid: u16, rec: Rec<'_>) -> bool {
-        let found = self.incoming_qos2.remove(pid);
-        if found {
-            rec.record(Change::Qos2Released { pid });
-        }
-        found
-    }
-
-    /// Whether publishers of QoS 1/2 messages should wait for this session's queue.
-    pub fn congested(&self) -> bool {
-        self.queue.congested()
-    }
-
-    /// See [`Queue::judge_pace`].
-    pub(crate) fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
-        self.queue.judge_pace(now_ms, window_ms)
     }
 }
