@@ -5,7 +5,7 @@
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
 #
-# Scenarios: fanin0 fanin1 fanout0 fanout1 latency idle big. Needs a release build (`cargo build
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency idle big persist restart. Needs a release build (`cargo build
 # --release -p mq`); the load generator is `mq bench`, the same for both brokers. Everything stays on
 # 127.0.0.1 and every run is bounded in time.
 set -euo pipefail
@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency idle big"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency idle big persist restart"}
 MQ=${MQ:-target/release/mq}
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 OUT=$(mktemp -d)
+chmod 755 "$OUT"   # a broker started as root drops to another user, which must reach its store
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 ulimit -n "$(ulimit -Hn)"
 
@@ -28,7 +29,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # start_broker NAME EXTRA_CONF: starts a broker, sets PORT and BPID.
 start_broker() {
-  PORT=$(free_port)
+  start_broker_on "$1" "$2" "$(free_port)"
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "broker $1 did not start:" >&2; cat "$OUT/$1.log" >&2; exit 1
+}
+# start_broker_on NAME EXTRA_CONF PORT: starts a broker on PORT without waiting; sets PORT and BPID.
+start_broker_on() {
+  PORT=$3
   local conf="$OUT/$1.conf"
   printf 'listener %s 127.0.0.1\nallow_anonymous true\n%b' "$PORT" "$2" > "$conf"
   if [ "$1" = mq ]; then
@@ -40,16 +50,44 @@ start_broker() {
   BPID=$!
   # Scenarios run in a subshell: make sure its broker goes with it, even when a step fails.
   trap 'kill "$BPID" 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "broker $1 did not start:" >&2; cat "$OUT/$1.log" >&2; exit 1
 }
 stop_broker() { kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 bench() { "$MQ" bench "$@" -p "$PORT" --json; }
+# Seconds until the broker on $PORT accepts a connection.
+accept_s() { python3 - "$PORT" <<'PY'
+import socket, sys, time
+t = time.time()
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.05).close(); break
+    except OSError:
+        time.sleep(0.002)
+print(round(time.time() - t, 3))
+PY
+}
+# retain_fill N: N retained messages of 100 B on ret/0 .. ret/N-1 (QoS 0, one connection), then a
+# PINGREQ answered once the broker has read them all.
+retain_fill() { python3 - "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes([0x10, 17, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 5]) + b"rfill")
+assert s.recv(4)[:2] == b"\x20\x02"
+payload = b"r" * 100
+batch = []
+for i in range(int(sys.argv[2])):
+    t = b"ret/%d" % i
+    body = len(t).to_bytes(2, "big") + t + payload
+    batch.append(bytes([0x31, len(body)]) + body)
+    if len(batch) == 10000:
+        s.sendall(b"".join(batch)); batch = []
+s.sendall(b"".join(batch) + b"\xc0\x00")
+buf = b""
+while not buf.endswith(b"\xd0\x00"):
+    buf += s.recv(65536)
+PY
+}
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
 
 # One measurement: prints "name value" lines for the scenario.
@@ -123,6 +161,43 @@ run_scenario() {
         echo "big${label}_mib_per_s $(python3 -c "print(round($size/1048576/max(1e-6,$(field "latency_us['max']" < "$OUT/sub")/1e6),1))")"
         stop_broker
       done ;;
+    persist)  # 100 publishers -> 1 persistent subscriber, QoS 1: without persistence, with it (mq: each
+              # persistence_fsync mode; Mosquitto snapshots instead, so it has one mode)
+      local modes="off on"; [ "$b" = mq ] && modes="off on always never"
+      for m in $modes; do
+        rm -rf "$OUT/store"; mkdir -p "$OUT/store"; chmod 777 "$OUT/store"
+        case $m in
+          off) extra='' ;;
+          on) extra="persistence true\npersistence_location $OUT/store/\n" ;;
+          *) extra="persistence true\npersistence_location $OUT/store/\npersistence_fsync $m\n" ;;
+        esac
+        start_broker "$b" "${extra}max_queued_messages 0\n"
+        bench sub -c 1 -q 1 -t 'bench/#' --persistent -D $((DURATION + 3)) > "$OUT/sub" & local sp=$!
+        sleep 0.5; bench pub -c 100 -q 1 -t 'bench/%i' -D "$DURATION" > "$OUT/pub"; wait $sp
+        echo "persist_${m}_rate $(field rate < "$OUT/sub")"
+        stop_broker
+      done ;;
+    restart)  # 1,000,000 retained messages of 100 B and 100,000 queued for an offline session; mq is
+              # killed (kill -9), Mosquitto stopped cleanly (it saves on exit; killed, it would lose all)
+      rm -rf "$OUT/store"; mkdir -p "$OUT/store"; chmod 777 "$OUT/store"
+      local conf="persistence true\npersistence_location $OUT/store/\nmax_queued_messages 0\n"
+      start_broker "$b" "$conf"
+      "$MQ" sub -p "$PORT" -c -i qsub -q 1 -t 'q/#' -E
+      seq -f "%0100g" 100000 | "$MQ" pub -p "$PORT" -i qpub -q 1 -t q/t -l
+      retain_fill 1000000
+      sleep 1.5
+      if [ "$b" = mq ]; then kill -9 "$BPID"; wait "$BPID" 2>/dev/null || true; else stop_broker; fi
+      echo "restart_store_mib $(du -sk "$OUT/store" | awk '{printf "%.1f", $1/1024}')"
+      local port=$PORT
+      local t0; t0=$(date +%s.%N)
+      start_broker_on "$b" "$conf" "$port"
+      echo "restart_accept_s $(accept_s)"
+      "$MQ" sub -p "$PORT" -c -i qsub -q 1 -t 'q/#' -C 100000 -W 300 > /dev/null
+      echo "restart_queued_all_s $(python3 -c "import time; print(round(time.time()-$t0,2))")"
+      "$MQ" sub -p "$PORT" -t 'ret/#' --retained-only -C 1000000 -W 300 > /dev/null
+      echo "restart_retained_all_s $(python3 -c "import time; print(round(time.time()-$t0,2))")"
+      echo "restart_rss_mib $(( $(rss_kib "$BPID") / 1024 ))"
+      stop_broker ;;
   esac
 }
 

@@ -22,6 +22,9 @@ _mq() {
             mq,broker)
                 cmd="mq__subcmd__broker"
                 ;;
+            mq,db)
+                cmd="mq__subcmd__db"
+                ;;
             mq,help)
                 cmd="mq__subcmd__help"
                 ;;
@@ -61,11 +64,50 @@ _mq() {
             mq__subcmd__bench__subcmd__help,sub)
                 cmd="mq__subcmd__bench__subcmd__help__subcmd__sub"
                 ;;
+            mq__subcmd__db,check)
+                cmd="mq__subcmd__db__subcmd__check"
+                ;;
+            mq__subcmd__db,compact)
+                cmd="mq__subcmd__db__subcmd__compact"
+                ;;
+            mq__subcmd__db,dump)
+                cmd="mq__subcmd__db__subcmd__dump"
+                ;;
+            mq__subcmd__db,help)
+                cmd="mq__subcmd__db__subcmd__help"
+                ;;
+            mq__subcmd__db,import)
+                cmd="mq__subcmd__db__subcmd__import"
+                ;;
+            mq__subcmd__db,stats)
+                cmd="mq__subcmd__db__subcmd__stats"
+                ;;
+            mq__subcmd__db__subcmd__help,check)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__check"
+                ;;
+            mq__subcmd__db__subcmd__help,compact)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__compact"
+                ;;
+            mq__subcmd__db__subcmd__help,dump)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__dump"
+                ;;
+            mq__subcmd__db__subcmd__help,help)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__help"
+                ;;
+            mq__subcmd__db__subcmd__help,import)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__import"
+                ;;
+            mq__subcmd__db__subcmd__help,stats)
+                cmd="mq__subcmd__db__subcmd__help__subcmd__stats"
+                ;;
             mq__subcmd__help,bench)
                 cmd="mq__subcmd__help__subcmd__bench"
                 ;;
             mq__subcmd__help,broker)
                 cmd="mq__subcmd__help__subcmd__broker"
+                ;;
+            mq__subcmd__help,db)
+                cmd="mq__subcmd__help__subcmd__db"
                 ;;
             mq__subcmd__help,help)
                 cmd="mq__subcmd__help__subcmd__help"
@@ -91,6 +133,21 @@ _mq() {
             mq__subcmd__help__subcmd__bench,sub)
                 cmd="mq__subcmd__help__subcmd__bench__subcmd__sub"
                 ;;
+            mq__subcmd__help__subcmd__db,check)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__check"
+                ;;
+            mq__subcmd__help__subcmd__db,compact)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__compact"
+                ;;
+            mq__subcmd__help__subcmd__db,dump)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__dump"
+                ;;
+            mq__subcmd__help__subcmd__db,import)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__import"
+                ;;
+            mq__subcmd__help__subcmd__db,stats)
+                cmd="mq__subcmd__help__subcmd__db__subcmd__stats"
+                ;;
             *)
                 ;;
         esac
@@ -98,7 +155,7 @@ _mq() {
 
     case "${cmd}" in
         mq)
-            opts="-h -V --help --version broker pub sub rr passwd bench help"
+            opts="-h -V --help --version broker pub sub rr passwd bench db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -126,7 +183,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__conn)
-            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --help"
+            opts="-h -p -V -c -R -i -k -u -P -D --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,7 +355,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__pub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,7 +501,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__sub)
-            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --username --pw --duration --json --json-file --topic --qos --messages --help"
+            opts="-h -p -V -c -R -i -k -u -P -D -t -q -n --host --port --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --messages --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -599,8 +656,262 @@ _mq() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mq__subcmd__db)
+            opts="-c -h -V --config-file --store --help --version stats check dump compact import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__check)
+            opts="-c -h -V --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__compact)
+            opts="-c -h -V --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__dump)
+            opts="-c -h -V --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help)
+            opts="stats check dump compact import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__dump)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__import)
+            opts="-c -h -V --merge --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__db__subcmd__stats)
+            opts="-c -h -V --config-file --store --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mq__subcmd__help)
-            opts="broker pub sub rr passwd bench help"
+            opts="broker pub sub rr passwd bench db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,6 +983,90 @@ _mq() {
         mq__subcmd__help__subcmd__broker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db)
+            opts="stats check dump compact import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__compact)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__dump)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mq__subcmd__help__subcmd__db__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -32,6 +32,7 @@ complete -c mq -n "__fish_mq_needs_command" -f -a "sub" -d 'Subscribe and print 
 complete -c mq -n "__fish_mq_needs_command" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
 complete -c mq -n "__fish_mq_needs_command" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
 complete -c mq -n "__fish_mq_needs_command" -f -a "bench" -d 'Load-test a broker: many connections, publishers or subscribers from one process'
+complete -c mq -n "__fish_mq_needs_command" -f -a "db" -d 'Inspect, check, dump or compact the broker\'s persistent store, or import Mosquitto\'s into it'
 complete -c mq -n "__fish_mq_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mq -n "__fish_mq_using_subcommand broker" -s c -l config-file -d 'Configuration file (mosquitto.conf syntax)' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -s p -l port -d 'Listen on this port of the loopback interface (up to 10 times); ignored when the configuration file defines listeners' -r
@@ -231,6 +232,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s P -l pw -d 'Password; %i is the client number, %c the client id' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json-file -d 'Append the JSON summary to this file as well' -r -F
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l help -d 'Print help'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s h -l host -d 'Broker host' -r
@@ -253,6 +255,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l rate -d 'Messages per second per client (0: as fast as possible)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l messages -d 'Stop each client after this many messages (0: no limit; the duration still applies)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l inflight -d 'QoS 1/2 messages in flight per client (the broker\'s Receive Maximum caps it in MQTT 5)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l retain -d 'Publish retained'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l help -d 'Print help'
@@ -273,19 +276,63 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic filter; %i is the client number, %c the client id' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l messages -d 'Each client stops after this many messages (0: run for the whole duration)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l help -d 'Print help'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "pub" -d 'Publish from many clients'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "broker" -d 'Run the MQTT broker (mosquitto)'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "pub" -d 'Publish a message (mosquitto_pub); the same options as mq-pub'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub); the same options as mq-sub'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "bench" -d 'Load-test a broker: many connections, publishers or subscribers from one process'
-complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -s h -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "stats" -d 'Print what the store holds'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "check" -d 'Read every file to its end; exit 1 if any is damaged'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "dump" -d 'Print every retained message and session as JSON lines'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "compact" -d 'Fold the journals into a base (the broker must not be running)'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "import" -d 'Copy a Mosquitto persistence file (mosquitto.db) into the store (the broker must not be running)'
+complete -c mq -n "__fish_mq_using_subcommand db; and not __fish_seen_subcommand_from stats check dump compact import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from stats" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from stats" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from stats" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from check" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from check" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from dump" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from dump" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from dump" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from compact" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from compact" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from compact" -s h -l help -d 'Print help'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from compact" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from import" -s c -l config-file -d 'The broker configuration naming the store (persistence_location, persistence_file)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from import" -l store -d 'The store directory itself (`<persistence_location>/<persistence_file>.mq`)' -r -F
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from import" -l merge -d 'Import into a store that holds state already: a retained topic or a session the file also has is replaced by the file\'s, the rest is kept'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from import" -s V -l version -d 'Print version'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Print what the store holds'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "check" -d 'Read every file to its end; exit 1 if any is damaged'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Print every retained message and session as JSON lines'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "compact" -d 'Fold the journals into a base (the broker must not be running)'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "import" -d 'Copy a Mosquitto persistence file (mosquitto.db) into the store (the broker must not be running)'
+complete -c mq -n "__fish_mq_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "broker" -d 'Run the MQTT broker (mosquitto)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "pub" -d 'Publish a message (mosquitto_pub); the same options as mq-pub'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub); the same options as mq-sub'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "rr" -d 'Send a request and wait for the response (mosquitto_rr); the same options as mq-rr'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "bench" -d 'Load-test a broker: many connections, publishers or subscribers from one process'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "db" -d 'Inspect, check, dump or compact the broker\'s persistent store, or import Mosquitto\'s into it'
+complete -c mq -n "__fish_mq_using_subcommand help; and not __fish_seen_subcommand_from broker pub sub rr passwd bench db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "conn" -d 'Open connections and hold them (connect rate, idle cost)'
 complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "pub" -d 'Publish from many clients'
 complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "stats" -d 'Print what the store holds'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "check" -d 'Read every file to its end; exit 1 if any is damaged'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "dump" -d 'Print every retained message and session as JSON lines'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "compact" -d 'Fold the journals into a base (the broker must not be running)'
+complete -c mq -n "__fish_mq_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "import" -d 'Copy a Mosquitto persistence file (mosquitto.db) into the store (the broker must not be running)'

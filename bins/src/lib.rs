@@ -32,6 +32,8 @@ pub enum Command {
     /// Load-test a broker: many connections, publishers or subscribers from one process.
     #[command(disable_help_flag = true)]
     Bench(mq_bench::BenchArgs),
+    /// Inspect, check, dump or compact the broker's persistent store, or import Mosquitto's into it.
+    Db(mq_broker::db::DbArgs),
 }
 
 /// The `mq` command definition, for documentation generators.
@@ -44,6 +46,7 @@ pub fn command() -> clap::Command {
 pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     let broker = mq_broker::BrokerArgs::command().name("mq-broker").bin_name("mq broker");
     let bench = mq_bench::BenchArgs::command().name("mq-bench").bin_name("mq bench");
+    let db = mq_broker::db::DbArgs::command().name("mq-db").bin_name("mq db");
     vec![
         ("mq", Cli::command()),
         ("mq-broker", broker),
@@ -52,6 +55,7 @@ pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
         ("mq-rr", mq_client::RrArgs::command()),
         ("mq-passwd", mq_passwd::cli::PasswdArgs::command()),
         ("mq-bench", bench),
+        ("mq-db", db),
     ]
 }
 
@@ -83,7 +87,7 @@ pub fn main_mq() -> ExitCode {
             // `mq passwd` reports usage errors as mosquitto_passwd does (exit 1).
             if args.get(1).is_some_and(|a| a == "passwd") && !matches!(e.kind(), clap::error::ErrorKind::DisplayVersion)
             {
-                return mq_passwd::cli::report(Err(mq_passwd::cli::PasswdError::from(e)));
+                return mq_cli::finish(Err(mq_passwd::cli::PasswdError::from(e)), &());
             }
             e.exit();
         }
@@ -93,25 +97,14 @@ pub fn main_mq() -> ExitCode {
         Command::Pub(args) => mq_client::pub_main(args, "mq pub"),
         Command::Sub(args) => mq_client::sub_main(args, "mq sub"),
         Command::Rr(args) => mq_client::rr_main(args, "mq rr"),
-        Command::Passwd(args) => mq_passwd::cli::report(mq_passwd::cli::run(args)),
-        Command::Bench(args) => match mq_bench::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Passwd(args) => mq_cli::finish(mq_passwd::cli::run(args), &()),
+        Command::Bench(args) => mq_cli::finish(mq_bench::run(args), &()),
+        Command::Db(args) => mq_cli::finish(mq_broker::db::run(args, &mut std::io::stdout().lock()), &()),
     }
 }
 
 /// Runs the broker; errors are printed once, each configuration error on a line of its own, and mapped
-/// to Mosquitto's exit statuses.
+/// to Mosquitto's exit statuses (by `mq_broker::BrokerError`'s `mq_cli::Report` implementation).
 pub fn broker(args: mq_broker::BrokerArgs) -> ExitCode {
-    match mq_broker::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
+    mq_cli::finish(mq_broker::run(args), &())
 }

@@ -15,7 +15,7 @@ pub fn render() -> BTreeMap<PathBuf, Vec<u8>> {
         clap_mangen::Man::new(cmd.clone()).render(&mut page).expect("rendering to memory cannot fail");
         let section = "1";
         files.insert(PathBuf::from(format!("man/{stem}.{section}")), page);
-        if stem == "mq-broker" || stem == "mq-bench" {
+        if stem == "mq-broker" || stem == "mq-bench" || stem == "mq-db" {
             // Completions come with `mq`'s own (`mq broker ...`).
             continue;
         }

@@ -25,6 +25,7 @@ mod client_util;
 mod clients_cli;
 mod clients_tls;
 mod configs;
+mod db_import;
 mod exec;
 mod harness;
 mod hostile;

@@ -78,6 +78,10 @@ pub struct Common {
     /// Keep alive in seconds.
     #[arg(short = 'k', long = "keepalive", default_value_t = 60)]
     pub keepalive: u16,
+    /// Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a
+    /// broker with persistence stores what it queues and acknowledges for them.
+    #[arg(long)]
+    pub persistent: bool,
     /// User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own
     /// user).
     #[arg(short = 'u', long = "username")]

@@ -1,6 +1,7 @@
 //! `mq db`: the persistent store for operators. `stats` (what it holds), `check` (whether every file
 //! reads to its end), `dump` (everything as JSON lines), `compact` (fold the journals into a base while
-//! no broker uses the store).
+//! no broker uses the store), `import` (a Mosquitto persistence file's state into the store:
+//! [`import`], [`mosquitto`]).
 //!
 //! The store is named by a broker configuration (`-c mq.conf`: its `persistence_location` and
 //! `persistence_file`) or directly (`--store DIR`). `stats`, `check` and `dump` only read, and may run
@@ -12,9 +13,13 @@ use std::path::{Path, PathBuf};
 use mq_store::State;
 use serde_json::{Value, json};
 
-/// Inspect or compact mq's persistent store.
+pub mod import;
+pub mod mosquitto;
+
+/// Inspect, check, dump or compact mq's persistent store, or import a Mosquitto persistence file into
+/// it.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "mq db", version, about, long_about = None)]
+#[command(name = "mq db", version, long_about = None)]
 pub struct DbArgs {
     #[command(subcommand)]
     pub action: DbAction,
@@ -37,6 +42,21 @@ pub enum DbAction {
     Dump,
     /// Fold the journals into a base (the broker must not be running).
     Compact,
+    /// Copy a Mosquitto persistence file (mosquitto.db) into the store (the broker must not be running).
+    ///
+    /// Retained messages, persistent sessions with their subscriptions, queued and in-flight messages
+    /// are imported; what is left out is said. A store that holds state already is refused (see
+    /// --merge).
+    Import {
+        /// The Mosquitto persistence file (format version 6 of Mosquitto 2.0, or 5 of Mosquitto 1.6);
+        /// with -c, the one its persistence_location and persistence_file name by default.
+        #[arg(value_name = "MOSQUITTO_DB")]
+        file: Option<PathBuf>,
+        /// Import into a store that holds state already: a retained topic or a session the file also
+        /// has is replaced by the file's, the rest is kept.
+        #[arg(long)]
+        merge: bool,
+    },
 }
 
 /// Why `mq db` failed.
@@ -54,27 +74,52 @@ pub enum DbError {
     Compact(String),
     #[error("the store is damaged")]
     Damaged,
+    #[error("name the Mosquitto file: mq db import --store DIR <mosquitto.db> (or -c mq.conf, which names it)")]
+    NoFile,
+    #[error("unable to read {path}: {source}")]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {why}")]
+    Mosquitto { path: PathBuf, why: mosquitto::FileError },
+    #[error("unable to give {path} to the broker's user: {source}")]
+    Owner { path: PathBuf, source: std::io::Error },
+    #[error("the store {0} holds state already; import into an empty store, or add --merge to import on top of it")]
+    NotEmpty(PathBuf),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-impl DbError {
-    /// The exit status: 1 for damage, 3 for configuration errors (as the broker), 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
+/// The exit status: 3 for configuration errors (as the broker's), 1 otherwise (damage included).
+impl mq_cli::Report for DbError {
+    type Context = ();
+
+    fn failure(&self, _: &()) -> mq_cli::Failure {
+        let code = match self {
             DbError::Config(_) => 3,
             _ => 1,
-        }
+        };
+        mq_cli::Failure::text(code, &format!("Error: {self}"))
     }
 }
 
-/// Runs `mq db`, writing to `out`.
+/// Runs `mq db`, writing to `out` (and warnings to stderr).
 pub fn run(args: DbArgs, out: &mut dyn Write) -> Result<(), DbError> {
-    let dir = match (&args.store, &args.config) {
+    run_with(args, out, &mut std::io::stderr().lock())
+}
+
+/// Runs `mq db`, writing to `out` and warnings to `err`.
+pub fn run_with(args: DbArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), DbError> {
+    let cfg = match (&args.store, &args.config) {
+        (None, Some(c)) => Some(mq_config::load(c).map_err(DbError::Config)?.0),
+        _ => None,
+    };
+    let dir = match (&args.store, &cfg) {
         (Some(d), _) => d.clone(),
-        (None, Some(c)) => mq_config::load(c).map_err(DbError::Config)?.0.persistence.store_dir(),
+        (None, Some(c)) => c.persistence.store_dir(),
         (None, None) => return Err(DbError::NoStore),
     };
+    if let DbAction::Import { file, merge } = &args.action {
+        return import::run(&dir, file.as_deref(), *merge, cfg.as_ref(), out, err);
+    }
     if !dir.join("sessions").is_dir() && !dir.join("retained").is_dir() {
         return Err(DbError::NotAStore(dir));
     }
@@ -83,6 +128,7 @@ pub fn run(args: DbArgs, out: &mut dyn Write) -> Result<(), DbError> {
         DbAction::Check => check(&dir, out),
         DbAction::Dump => dump(&dir, out),
         DbAction::Compact => compact(&dir, out),
+        DbAction::Import { .. } => Ok(()),
     }
 }
 
@@ -116,7 +162,7 @@ fn stats(dir: &Path, out: &mut dyn Write) -> Result<(), DbError> {
             )?;
         } else {
             let bytes: usize = state.retained_msgs.values().map(|b| b.len()).sum();
-            writeln!(out, "  retained messages: {} ({bytes} bytes)", state.retained_msgs.len())?;
+            writeln!(out, "  retained messages: {} ({bytes} bytes stored)", state.retained_msgs.len())?;
         }
     }
     Ok(())

@@ -95,12 +95,16 @@ pub enum BrokerError {
     Tls { at: Option<mq_config::Span>, source: tls::TlsError },
 }
 
-impl BrokerError {
-    /// The process exit status for this error (Mosquitto exits 3 on configuration errors, 1 otherwise).
-    pub fn exit_code(&self) -> u8 {
-        match self {
+/// What `mq broker` prints when it cannot run, and its exit status (Mosquitto exits 3 on configuration
+/// errors, 1 otherwise); each configuration error is on a line of its own.
+impl mq_cli::Report for BrokerError {
+    type Context = ();
+
+    fn failure(&self, _: &()) -> mq_cli::Failure {
+        let code = match self {
             BrokerError::Config(_) | BrokerError::Unsupported(_) => 3,
             _ => 1,
-        }
+        };
+        mq_cli::Failure::text(code, &format!("Error: {self}"))
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Every change is appended to the journal as it happens and written to the system by the store's
 //! writer thread in batches; a connection holds back what depends on a change (PUBACK, PUBREC, PUBCOMP,
-//! SUBACK, UNSUBACK, a persistent session's CONNACK, a QoS 1/2 delivery) until it is written, so a
+//! SUBACK, UNSUBACK, a persistent session's CONNACK, a QoS 2 delivery) until it is written, so a
 //! broker killed at any moment has kept everything it acknowledged. When writes reach stable storage
 //! is `persistence_fsync` (default: at most a second later).
 //!
@@ -146,15 +146,6 @@ fn get_opt_str(b: &mut Bytes) -> Option<Option<String>> {
 /// A message as stored: format 1, expiry (unix ms, 0: none), QoS, flags, the publisher (with
 /// `check_retain_source`), then the message as an MQTT 5 PUBLISH at QoS 0.
 fn encode_message(msg: &Message) -> Bytes {
-    let mut b = BytesMut::new();
-    b.put_u8(1);
-    b.put_u64_le(msg.expires_at.map_or(0, unix_ms));
-    b.put_u8(msg.qos.as_u8());
-    b.put_u8(u8::from(msg.retain) | u8::from(msg.source.is_some()) << 1);
-    if let Some(s) = &msg.source {
-        put_opt_str(&mut b, s.username.as_deref());
-        put_opt_str(&mut b, Some(&s.client_id));
-    }
     let payload = match &msg.large {
         Some(p) => {
             let mut all = BytesMut::with_capacity(p.len());
@@ -165,6 +156,7 @@ fn encode_message(msg: &Message) -> Bytes {
         }
         None => msg.payload.clone(),
     };
+    let source = msg.source.as_ref().map(|s| (s.username.as_deref(), &*s.client_id));
     let p = Publish {
         dup: false,
         qos: QoS::AtMostOnce,
@@ -174,6 +166,23 @@ fn encode_message(msg: &Message) -> Bytes {
         properties: msg.properties().clone(),
         payload,
     };
+    encode_stored(msg.expires_at.map_or(0, unix_ms), msg.qos, source, p)
+}
+
+/// A message as stored (see [`encode_message`]) from its parts: expiry (unix ms, 0: none), the QoS it
+/// was published with, its publisher (user name, client id), and the message as a PUBLISH (its retain
+/// flag is the message's; its properties never carry Topic Alias, Subscription Identifier or Message
+/// Expiry Interval).
+pub(crate) fn encode_stored(expires_ms: u64, qos: QoS, source: Option<(Option<&str>, &str)>, p: Publish) -> Bytes {
+    let mut b = BytesMut::with_capacity(32 + p.topic.len() + p.payload.len());
+    b.put_u8(1);
+    b.put_u64_le(expires_ms);
+    b.put_u8(qos.as_u8());
+    b.put_u8(u8::from(p.retain) | u8::from(source.is_some()) << 1);
+    if let Some((username, client_id)) = source {
+        put_opt_str(&mut b, username);
+        put_opt_str(&mut b, Some(client_id));
+    }
     let _ = Packet::Publish(p).encode(ProtocolVersion::V5, &mut b);
     b.freeze()
 }

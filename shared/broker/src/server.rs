@@ -196,6 +196,18 @@ fn make_broker(cfg: &Config, bound: &[Bound]) -> Result<(Arc<Broker>, Option<Arc
         log!(Notice, "autosave_interval and autosave_on_changes have no effect: every change is stored as it happens.");
     }
     let dir = p.store_dir();
+    if p.path().is_file() && !dir.join("sessions").exists() {
+        log!(
+            Warning,
+            "{} is Mosquitto's store, which the broker does not read: its retained messages and sessions are \
+             not restored. mq keeps its own store in {}; to bring them over, stop the broker and run \
+             `mq db import --store {} {}`.",
+            p.path().display(),
+            dir.display(),
+            dir.display(),
+            p.path().display()
+        );
+    }
     let fsync = match p.fsync.value {
         mq_config::Fsync::Always => mq_store::Fsync::Always,
         mq_config::Fsync::Never => mq_store::Fsync::Never,

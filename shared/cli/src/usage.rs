@@ -93,7 +93,7 @@ pub fn parse_args_or_exit<T: Parser>(tool: Tool, argv: impl IntoIterator<Item = 
         Ok(args) => args,
         Err(f) => {
             let code = f.code;
-            let _ = crate::exit::finish(Err(f), false);
+            let _ = crate::exit::finish(Err(f), &());
             std::process::exit(i32::from(code))
         }
     }

@@ -4,8 +4,10 @@
 use std::io;
 use std::path::PathBuf;
 
-use mq_cli::Failure;
+use clap::CommandFactory as _;
 pub use mq_cli::UsageError;
+use mq_cli::{Failure, Report};
+use mq_proto::client::{RequestError, Violation};
 use mq_proto::{ConnectReturnCode, DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
 
 /// Exit status of `-W` timeouts (libmosquitto's MOSQ_ERR_TIMEOUT, which `mosquitto_sub -W` exits with).
@@ -68,9 +70,13 @@ pub enum ClientError {
     #[error("The broker sent a malformed packet: {0}")]
     Protocol(#[from] DecodeError),
 
-    /// The broker sent a packet that has no place at this point.
-    #[error("Protocol error: unexpected {0} from the broker")]
-    Unexpected(PacketType),
+    /// The broker broke the protocol (an acknowledgement for nothing, an unknown topic alias, ...).
+    #[error("Protocol error: {0}")]
+    Violation(#[from] Violation),
+
+    /// A request the session could not take.
+    #[error("{0}")]
+    Request(RequestError),
 
     /// The broker closed the connection with a DISCONNECT (MQTT 5 carries a reason).
     #[error("The broker disconnected: {}", .0.description(PacketType::Disconnect))]
@@ -152,16 +158,40 @@ pub enum ToolKind {
     Rr,
 }
 
-impl ClientError {
-    /// What the tool prints and the status it exits with (the one mapping, used by every tool and by
-    /// both spellings `mq-pub` / `mq pub`). `tool` is the name for the `--help` hint.
-    pub fn failure(&self, kind: ToolKind, tool: &str, help: impl FnOnce() -> String) -> Failure {
+impl ToolKind {
+    /// The tool's usage, for usage errors that print it.
+    fn help(self) -> String {
         match self {
-            ClientError::Usage(u) => u.failure(tool, help),
+            ToolKind::Pub => crate::PubArgs::command().render_help().to_string(),
+            ToolKind::Sub => crate::SubArgs::command().render_help().to_string(),
+            ToolKind::Rr => crate::RrArgs::command().render_help().to_string(),
+        }
+    }
+}
+
+/// How a client tool was called: what its failure messages depend on besides the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invocation {
+    /// Which tool.
+    pub kind: ToolKind,
+    /// The name for the `--help` hint (`mq-pub` or `mq pub`).
+    pub name: &'static str,
+    /// `--quiet`: runtime errors are not printed.
+    pub quiet: bool,
+}
+
+/// The one mapping from a client failure to what is printed and the exit status, used by every tool and
+/// by both spellings `mq-pub` / `mq pub`.
+impl Report for ClientError {
+    type Context = Invocation;
+
+    fn failure(&self, cx: &Invocation) -> Failure {
+        let failure = match self {
+            ClientError::Usage(u) => u.failure(cx.name, || cx.kind.help()),
             ClientError::Refused { code, .. } => {
                 let mut lines = vec![self.to_string()];
                 // mosquitto_pub adds a second line; mosquitto_sub and mosquitto_rr don't.
-                if kind == ToolKind::Pub {
+                if cx.kind == ToolKind::Pub {
                     lines.push("Error: The connection was refused.".into());
                 }
                 Failure::new(*code, lines)
@@ -181,6 +211,26 @@ impl ClientError {
                 out.extend(lines.map(str::to_string));
                 Failure::new(1, out)
             }
+        };
+        failure.quieted(cx.quiet)
+    }
+}
+
+impl ClientError {
+    /// Whether the connection went away (the broker closed it, an I/O error, a DISCONNECT from the
+    /// broker, no answer in time): a tool that reconnects does so.
+    pub fn is_lost(&self) -> bool {
+        matches!(self, ClientError::ConnectionLost | ClientError::Io(_) | ClientError::Disconnected(_))
+    }
+}
+
+impl From<RequestError> for ClientError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::QosNotSupported(q) => ClientError::QosNotSupported(q),
+            RequestError::NotConnected => ClientError::ConnectionLost,
+            RequestError::Encode(e) => ClientError::Encode(e),
+            other => ClientError::Request(other),
         }
     }
 }
@@ -195,8 +245,12 @@ impl From<io::Error> for ClientError {
 mod tests {
     use super::*;
 
+    fn cx(kind: ToolKind) -> Invocation {
+        Invocation { kind, name: "mq-pub", quiet: false }
+    }
+
     fn lines(e: ClientError, kind: ToolKind) -> (Vec<String>, u8) {
-        let f = e.failure(kind, "mq-pub", String::new);
+        let f = e.failure(&cx(kind));
         (f.lines, f.code)
     }
 
@@ -233,7 +287,17 @@ mod tests {
 
     #[test]
     fn closed_stdout_is_a_quiet_success() {
-        let f = ClientError::Output(io::ErrorKind::BrokenPipe.into()).failure(ToolKind::Sub, "mq-sub", String::new);
+        let f = ClientError::Output(io::ErrorKind::BrokenPipe.into()).failure(&cx(ToolKind::Sub));
         assert_eq!((f.lines.len(), f.code), (0, 0));
+    }
+
+    #[test]
+    fn quiet_silences_runtime_errors_but_not_usage_errors() {
+        let quiet = Invocation { quiet: true, ..cx(ToolKind::Sub) };
+        assert_eq!(ClientError::Timeout.failure(&quiet), Failure { lines: vec![], ..Failure::silent(27) });
+        let usage = ClientError::Usage(UsageError::new("bad")).failure(&quiet);
+        assert_eq!(usage.lines, ["Error: bad", "", "Use 'mq-pub --help' to see usage."]);
+        let with_usage = ClientError::Usage(UsageError::with_usage("Both")).failure(&cx(ToolKind::Sub));
+        assert!(with_usage.stdout.is_some_and(|u| u.contains("Usage: mq-sub")));
     }
 }

@@ -5,23 +5,25 @@
 //! - [`args`]: the clap definitions ([`PubArgs`], [`SubArgs`], [`RrArgs`], sharing [`args::ConnectArgs`]).
 //! - `props`, `url`, `config`: `-D` properties, `-L`/`--proxy` URLs, and the checks that turn the
 //!   options into a validated connection setup.
-//! - `transport`, `conn`, `debug`: TCP / unix socket / SOCKS5 with TLS (`tls`) and WebSockets (`ws`)
-//!   on top, one MQTT connection with keep alive, and the `-d` packet lines.
+//! - `transport`, `driver`, `debug`: TCP / unix socket / SOCKS5 with TLS (`tls`) and WebSockets (`ws`)
+//!   on top; the one async driver of an MQTT connection (the sans-IO `mq_proto::client::ClientSession`
+//!   over a stream: socket I/O, timers, large payloads), also used by `mq bench`; the `-d` packet lines.
 //! - [`publish`], [`subscribe`], [`rr`]: the three tools; `exec` runs `mq-sub --exec` handlers; `output`
 //!   prints messages with `mq_format` and turns a closed stdout into a quiet exit.
-//! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses.
+//! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses (its
+//!   [`mq_cli::Report`] implementation).
 //!
 //! # Entry points
 //! Each tool has `run(args) -> Result<(), ClientError>` (async: [`publish::run`], [`subscribe::run`],
 //! [`rr::run`]) and a synchronous `main` that builds a single-threaded runtime, runs it and maps the
-//! result to an exit status with [`report`]: [`pub_main`], [`sub_main`], [`rr_main`]. The binaries parse
-//! with `mq_cli::parse_or_exit` (options file, Mosquitto's usage errors) and call those; [`pub_cli`],
-//! [`sub_cli`] and [`rr_cli`] do both for an argument list, for the `mq pub|sub|rr` subcommands.
+//! result to an exit status with [`mq_cli::finish`]: [`pub_main`], [`sub_main`], [`rr_main`]. The
+//! binaries (and the `mq pub|sub|rr` subcommands) parse with `mq_cli::parse_or_exit` (options file,
+//! Mosquitto's usage errors) and call those.
 
 pub mod args;
 mod config;
-mod conn;
 mod debug;
+pub mod driver;
 pub mod error;
 mod exec;
 mod output;
@@ -36,10 +38,9 @@ mod ws;
 
 use std::process::ExitCode;
 
-use clap::CommandFactory as _;
-
 pub use args::{PubArgs, RrArgs, SubArgs};
-pub use error::{ClientError, ToolKind};
+pub use error::{ClientError, Invocation, ToolKind};
+pub use output::Received;
 
 /// How `mq-pub` names itself and where its options file is.
 pub const PUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-pub", options_file: "mq-pub" };
@@ -54,57 +55,31 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, ClientError> {
     Ok(rt.block_on(f))
 }
 
-/// Maps a run's result to what is printed and the exit status (`tool` names the tool in the `--help`
-/// hint, e.g. `mq-pub` or `mq pub`; `help` renders the usage for errors that show it).
-pub fn report(
+/// Runs a tool and maps its result to the exit status (the message printed on failure is the one
+/// [`mq_cli::Report`] gives for [`ClientError`]).
+fn main_of<F: std::future::Future<Output = Result<(), ClientError>>>(
     kind: ToolKind,
-    tool: &str,
+    name: &'static str,
     quiet: bool,
-    result: Result<(), ClientError>,
-    help: impl FnOnce() -> String,
+    run: F,
 ) -> ExitCode {
-    mq_cli::finish(result.map(|()| 0).map_err(|e| e.failure(kind, tool, help)), quiet)
+    let result = block_on(run).and_then(|r| r);
+    mq_cli::finish(result, &Invocation { kind, name, quiet })
 }
 
-/// `mq-pub`: runs and returns the exit status. `tool` is the name for messages (`mq-pub` or `mq pub`).
-pub fn pub_main(args: PubArgs, tool: &str) -> ExitCode {
-    let quiet = args.connect.quiet;
-    let result = block_on(publish::run(args)).and_then(|r| r);
-    report(ToolKind::Pub, tool, quiet, result, || PubArgs::command().render_help().to_string())
+/// `mq-pub`: runs and returns the exit status. `name` is the name for messages (`mq-pub` or `mq pub`).
+pub fn pub_main(args: PubArgs, name: &'static str) -> ExitCode {
+    main_of(ToolKind::Pub, name, args.connect.quiet, publish::run(args))
 }
 
-/// `mq-sub`: runs and returns the exit status. `tool` is the name for messages (`mq-sub` or `mq sub`).
-pub fn sub_main(args: SubArgs, tool: &str) -> ExitCode {
-    let quiet = args.connect.quiet;
-    let result = block_on(subscribe::run(args)).and_then(|r| r);
-    report(ToolKind::Sub, tool, quiet, result, || SubArgs::command().render_help().to_string())
+/// `mq-sub`: runs and returns the exit status. `name` is the name for messages (`mq-sub` or `mq sub`).
+pub fn sub_main(args: SubArgs, name: &'static str) -> ExitCode {
+    main_of(ToolKind::Sub, name, args.connect.quiet, subscribe::run(args))
 }
 
-/// `mq-rr`: runs and returns the exit status. `tool` is the name for messages (`mq-rr` or `mq rr`).
-pub fn rr_main(args: RrArgs, tool: &str) -> ExitCode {
-    let quiet = args.connect.quiet;
-    let result = block_on(rr::run(args)).and_then(|r| r);
-    report(ToolKind::Rr, tool, quiet, result, || RrArgs::command().render_help().to_string())
-}
-
-/// `mq pub ARGS...`: reads `~/.config/mq-pub`, parses `argv` (its first item names the program, e.g.
-/// `mq pub`) with Mosquitto's usage conventions, runs, and returns the exit status; `name` is used in
-/// messages (`Use 'mq pub --help' to see usage.`).
-pub fn pub_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
-    let args: PubArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-pub" }, argv);
-    pub_main(args, name)
-}
-
-/// `mq sub ARGS...`: as [`pub_cli`], with `~/.config/mq-sub`.
-pub fn sub_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
-    let args: SubArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-sub" }, argv);
-    sub_main(args, name)
-}
-
-/// `mq rr ARGS...`: as [`pub_cli`], with `~/.config/mq-rr`.
-pub fn rr_cli(argv: impl IntoIterator<Item = std::ffi::OsString>, name: &'static str) -> ExitCode {
-    let args: RrArgs = mq_cli::usage::parse_args_or_exit(mq_cli::Tool { name, options_file: "mq-rr" }, argv);
-    rr_main(args, name)
+/// `mq-rr`: runs and returns the exit status. `name` is the name for messages (`mq-rr` or `mq rr`).
+pub fn rr_main(args: RrArgs, name: &'static str) -> ExitCode {
+    main_of(ToolKind::Rr, name, args.connect.quiet, rr::run(args))
 }
 
 #[cfg(test)]

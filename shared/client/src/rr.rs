@@ -6,17 +6,16 @@
 //! With `-V 311` the same flow works without the property: the responder must know the response topic
 //! by other means.
 
-use std::collections::HashMap;
-
-use mq_proto::{Ack, Packet, PacketId, Publish, QoS, ReasonCode, RetainHandling, Subscribe, SubscriptionOptions};
+use mq_proto::client::Qos2Delivery;
+use mq_proto::{Publish, ReasonCode, RetainHandling, SubscriptionOptions};
 
 use crate::args::RrArgs;
 use crate::config;
-use crate::conn::Conn;
+use crate::driver::{self, Driver, Event, sleep_until_opt};
 use crate::error::{ClientError, ToolKind, UsageError};
-use crate::output::{self, Received};
-use crate::publish::{Mids, Source, check_size, message_kinds, open_source, sleep_until_opt, warn_failed};
-use crate::subscribe::{Interrupts, interrupt_reason, packet_id, printer};
+use crate::output;
+use crate::publish::{Source, adapt_to_broker, check_size, message_kinds, open_source, send_source, warn_failed};
+use crate::subscribe::{Interrupts, interrupt_reason, printer};
 
 /// Runs `mq-rr`.
 pub async fn run(args: RrArgs) -> Result<(), ClientError> {
@@ -41,14 +40,13 @@ pub async fn run(args: RrArgs) -> Result<(), ClientError> {
     }
     let deadline = args.timeout.map(|s| tokio::time::Instant::now() + std::time::Duration::from_secs(s.into()));
     let mut interrupts = Interrupts::new();
-    let mut conn = tokio::select! {
-        c = Conn::connect(&session) => c?,
+    let options = driver::options(&session, Qos2Delivery::OnRelease, false);
+    let mut driver = tokio::select! {
+        d = Driver::connect(&session, options) => d?,
         () = sleep_until_opt(deadline) => return Err(ClientError::Timeout),
         () = interrupts.recv() => return Ok(()),
     };
-    let request = crate::publish::adapt_to_broker(&conn, request)?;
-    let mut mids = Mids::default();
-    let sub_mid = mids.next();
+    let request = adapt_to_broker(driver.session(), request)?;
     let options = SubscriptionOptions {
         qos: args.qos,
         retain_handling: if v5 && args.no_retained {
@@ -58,96 +56,52 @@ pub async fn run(args: RrArgs) -> Result<(), ClientError> {
         },
         ..SubscriptionOptions::default()
     };
-    let mut s = Subscribe::new(packet_id(sub_mid), vec![(response_topic.clone(), options)]);
-    s.properties = session.props.subscribe.clone();
-    conn.send(&Packet::Subscribe(s)).await?;
+    let sub_mid = driver.subscribe(vec![(response_topic.clone(), options)], session.props.subscribe.clone())?;
     let mut request_mid = None;
-    let mut pending_qos2: HashMap<u16, Received> = HashMap::new();
     let disconnect = session.props.disconnect.clone();
     let result = loop {
-        let keepalive = conn.keepalive_deadline();
-        let packet = tokio::select! {
+        let event = tokio::select! {
             biased;
             () = interrupts.recv() => {
-                conn.disconnect(interrupt_reason(conn.version()), &disconnect).await;
+                driver.disconnect(interrupt_reason(session.version()), &disconnect).await;
                 return Ok(());
             }
             () = sleep_until_opt(deadline) => break Err(ClientError::Timeout),
-            r = conn.recv() => match r {
-                Ok(p) => p,
-                Err(e) => break Err(e),
-            },
-            () = sleep_until_opt(keepalive) => match conn.keepalive().await {
-                Ok(()) => continue,
+            r = driver.next() => match r {
+                Ok(event) => event,
                 Err(e) => break Err(e),
             },
         };
-        let order = conn.take_order();
-        let response = match packet {
-            Packet::SubAck(a) if a.packet_id.get() == sub_mid && request_mid.is_none() => {
-                if a.reason_codes.iter().all(|c| c.is_error()) {
+        let msg = match event {
+            Event::Subscribed { mid, granted } if mid == sub_mid && request_mid.is_none() => {
+                if granted.iter().all(|c| c.is_error()) {
                     break Err(ClientError::AllSubscriptionsDenied);
                 }
-                let mid = mids.next();
-                request_mid = Some(mid);
-                let mut p = request.clone();
-                if p.qos != QoS::AtMostOnce {
-                    p.packet_id = PacketId::new(mid);
+                match send_request(&mut driver, request.clone(), &mut source).await {
+                    Ok(mid) => request_mid = Some(mid),
+                    Err(e) => break Err(e),
                 }
-                if let Err(e) = send_request(&mut conn, &mut p, mid, &mut source).await {
-                    break Err(e);
-                }
-                None
+                continue;
             }
-            Packet::Publish(p) => {
-                let msg = Received::new(p, &order);
-                match (msg.publish.qos, msg.publish.packet_id) {
-                    (QoS::AtLeastOnce, Some(id)) => {
-                        conn.send(&Packet::PubAck(Ack::new(id))).await?;
-                        Some(msg)
-                    }
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        pending_qos2.entry(id.get()).or_insert(msg);
-                        conn.send(&Packet::PubRec(Ack::new(id))).await?;
-                        None
-                    }
-                    _ => Some(msg),
-                }
+            Event::Published { mid, reason } if Some(mid) == request_mid => {
+                warn_failed(mid, reason, session.quiet);
+                continue;
             }
-            Packet::PubRel(a) => {
-                conn.send(&Packet::PubComp(Ack::new(a.packet_id))).await?;
-                pending_qos2.remove(&a.packet_id.get())
-            }
-            Packet::PubRec(a) if Some(a.packet_id.get()) == request_mid => {
-                if a.reason.is_error() {
-                    warn_failed(a.packet_id.get(), a.reason, session.quiet);
-                } else {
-                    conn.send(&Packet::PubRel(Ack::new(a.packet_id))).await?;
-                }
-                None
-            }
-            Packet::PubAck(a) | Packet::PubComp(a) if Some(a.packet_id.get()) == request_mid => {
-                warn_failed(a.packet_id.get(), a.reason, session.quiet);
-                None
-            }
-            _ => None,
+            Event::Message { msg, .. } => msg,
+            _ => continue,
         };
-        let Some(msg) = response else { continue };
         // Only the response topic counts, and with -R only a fresh (not retained) response.
         if msg.publish.topic.as_ref() != response_topic || (args.no_retained && msg.publish.retain) {
             continue;
         }
-        match output::print(&printer, &msg, session.quiet) {
-            Err(ClientError::Output(e)) if mq_cli::is_broken_pipe(&e) => break Err(ClientError::Output(e)),
-            Err(e) => break Err(e),
-            Ok(()) => break Ok(()),
-        }
+        break output::print(&printer, &msg, session.quiet);
     };
-    conn.disconnect(ReasonCode::NORMAL_DISCONNECTION, &disconnect).await;
+    driver.disconnect(ReasonCode::NORMAL_DISCONNECTION, &disconnect).await;
     result
 }
 
-async fn send_request(conn: &mut Conn, p: &mut Publish, mid: u16, source: &mut Source) -> Result<(), ClientError> {
-    check_size(p, source, conn.version(), conn.max_packet_size())?;
-    crate::publish::send_source(conn, p, mid, source, true).await.map(|_| ())
+/// Publishes the request (a file streamed, without a progress bar); returns its message id.
+async fn send_request(driver: &mut Driver, p: Publish, source: &mut Source) -> Result<u16, ClientError> {
+    check_size(&p, source, driver.session().version(), driver.session().max_packet_size())?;
+    send_source(driver, p, source, true).await.map(|(mid, _)| mid)
 }

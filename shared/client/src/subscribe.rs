@@ -1,37 +1,34 @@
 //! `mq-sub` (and `mq sub`): subscribe, and print every message as `mosquitto_sub` does, or hand it to an
 //! `--exec` command.
 //!
-//! Design: one event loop per connection ([`Subscriber::connection`]) over the socket, the running
-//! handlers, keep alive, the `-W` deadline and SIGINT/SIGTERM. A lost connection is re-established (every
-//! second, as libmosquitto does) and the subscriptions made again, until `-W` runs out.
+//! Design: one event loop per connection ([`Subscriber::connection`]) over the [`Driver`], the running
+//! handlers, the `-W` deadline and SIGINT/SIGTERM. A lost connection is re-established (every second, as
+//! libmosquitto does) and the subscriptions made again, until `-W` runs out.
 //!
-//! Acknowledgements: QoS 1 and 2 messages are acknowledged in the order they arrived (MQTT 3.1.1
-//! §4.6, [MQTT-4.6.0-2/3]), through one queue of [`AckSlot`]s. When printing, a slot is ready at once
-//! (QoS 2 is delivered on PUBREL, as libmosquitto does). With `--exec` a slot becomes ready only when the
-//! message's handler has finished, and QoS 2 messages are handled on PUBLISH with PUBREC held back until
-//! then: a subscriber or handler that dies before that leaves the message unacknowledged, so a persistent
+//! Acknowledgements are the session's (in arrival order, MQTT 3.1.1 §4.6). When printing, a message is
+//! acknowledged as it arrives, and QoS 2 is delivered on PUBREL, as libmosquitto does. With `--exec` the
+//! session holds each acknowledgement until the tool says the message's handler has finished
+//! ([`Driver::ack`]), and QoS 2 messages are handled on PUBLISH with PUBREC held back until then: a
+//! subscriber or handler that dies before that leaves the message unacknowledged, so a persistent
 //! session (`-c`) gets it again.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 use mq_format::{Format, OutputMode, Printer};
+use mq_proto::client::{AckToken, Qos2Delivery};
 use mq_proto::topic::matches;
-use mq_proto::{
-    Ack, Packet, PacketId, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, Subscribe, SubscriptionOptions,
-    Unsubscribe,
-};
+use mq_proto::{ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::args::{OutputArgs, SubArgs};
 use crate::config::{self, Session};
-use crate::conn::Conn;
+use crate::driver::{self, Driver, Event, sleep_until_opt};
 use crate::error::{ClientError, ToolKind, UsageError};
 use crate::exec::{Finished, Runner};
 use crate::output::{self, Received};
-use crate::publish::{Mids, sleep_until_opt};
 
 /// Messages waiting for a free `--exec` slot before the socket is no longer read.
 const EXEC_BACKLOG: usize = 16;
@@ -80,20 +77,12 @@ pub(crate) fn interrupt_reason(version: ProtocolVersion) -> ReasonCode {
     if version.is_v5() { ReasonCode::DISCONNECT_WITH_WILL } else { ReasonCode::NORMAL_DISCONNECTION }
 }
 
-/// One acknowledgement owed to the broker, in arrival order.
-#[derive(Debug)]
-struct AckSlot {
-    seq: u64,
-    /// PUBACK or PUBREC.
-    packet: Packet,
-    ready: bool,
-}
-
-/// A message waiting for an `--exec` slot.
+/// A message waiting for an `--exec` slot, with the token of its acknowledgement.
 #[derive(Debug)]
 struct Queued {
     seq: u64,
     msg: Received,
+    ack: Option<AckToken>,
 }
 
 /// How a connection's event loop ended.
@@ -124,21 +113,13 @@ struct Subscriber {
     deadline: Option<Instant>,
 
     // State.
-    mids: Mids,
     seq: u64,
     received: u32,
     /// No more messages are processed (Mosquitto's `process_messages = false`).
     stopping: bool,
-    acks: VecDeque<AckSlot>,
     queue: VecDeque<Queued>,
-    /// Printing mode: QoS 2 messages waiting for PUBREL.
-    qos2: HashMap<u16, Received>,
-    /// `--exec` mode: QoS 2 messages whose PUBREC went out, waiting for PUBREL.
-    released: HashSet<u16>,
-    /// `--exec` mode: QoS 2 packet ids being handled.
-    handling: HashSet<u16>,
-    /// `--remove-retained` publishes waiting for PUBACK.
-    removing: HashSet<u16>,
+    /// `--exec` handlers running: their acknowledgement tokens by sequence number.
+    running: HashMap<u64, Option<AckToken>>,
     sub_mid: u16,
 }
 
@@ -188,16 +169,11 @@ pub async fn run(args: SubArgs) -> Result<(), ClientError> {
         stop_on_error: args.exec.stop_on_error,
         jobs: usize::from(args.exec.jobs),
         deadline: args.timeout.map(|s| Instant::now() + Duration::from_secs(s.into())),
-        mids: Mids::default(),
         seq: 0,
         received: 0,
         stopping: false,
-        acks: VecDeque::new(),
         queue: VecDeque::new(),
-        qos2: HashMap::new(),
-        released: HashSet::new(),
-        handling: HashSet::new(),
-        removing: HashSet::new(),
+        running: HashMap::new(),
         sub_mid: 0,
         session,
     };
@@ -207,38 +183,37 @@ pub async fn run(args: SubArgs) -> Result<(), ClientError> {
 impl Subscriber {
     async fn run(&mut self) -> Result<(), ClientError> {
         let mut interrupts = Interrupts::new();
-        let mut conn = tokio::select! {
-            c = Conn::connect(&self.session) => c?,
+        // With --exec a message is acknowledged once its handler is done, and QoS 2 is handled on PUBLISH.
+        let options = match self.exec {
+            Some(_) => driver::options(&self.session, Qos2Delivery::OnPublish, true),
+            None => driver::options(&self.session, Qos2Delivery::OnRelease, false),
+        };
+        let mut driver = tokio::select! {
+            d = Driver::connect(&self.session, options) => d?,
             () = sleep_until_opt(self.deadline) => return Err(ClientError::Timeout),
             () = interrupts.recv() => return Ok(()),
         };
         loop {
-            match self.connection(&mut conn, &mut interrupts).await? {
+            match self.connection(&mut driver, &mut interrupts).await? {
                 End::Done => return Ok(()),
                 End::Lost => {}
             }
             if self.stopping {
                 return Ok(());
             }
-            // Acknowledgements and QoS 2 state belong to the connection that is gone.
-            self.acks.clear();
-            self.qos2.clear();
-            self.released.clear();
-            self.handling.clear();
-            self.removing.clear();
-            conn = loop {
+            let resumed = loop {
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     () = sleep_until_opt(self.deadline) => return Err(ClientError::Timeout),
                     () = interrupts.recv() => return Ok(()),
                 }
-                match Conn::connect(&self.session).await {
-                    Ok(c) => break c,
+                match driver.reconnect(&self.session.endpoint).await {
+                    Ok(resumed) => break resumed,
                     Err(e @ ClientError::Refused { .. }) => return Err(e),
                     Err(_) => {}
                 }
             };
-            if conn.connack.session_present {
+            if resumed {
                 // The broker will send unacknowledged messages again; don't handle them twice.
                 self.queue.retain(|q| q.msg.publish.qos == QoS::AtMostOnce);
             }
@@ -246,77 +221,68 @@ impl Subscriber {
     }
 
     /// The event loop of one connection.
-    async fn connection(&mut self, conn: &mut Conn, interrupts: &mut Interrupts) -> Result<End, ClientError> {
-        match self.subscribe(conn).await {
-            Ok(()) => {}
-            Err(e) if is_lost(&e) => return Ok(End::Lost),
-            Err(e) => return Err(e),
+    async fn connection(&mut self, driver: &mut Driver, interrupts: &mut Interrupts) -> Result<End, ClientError> {
+        if let Err(e) = self.subscribe(driver).await {
+            return if e.is_lost() { Ok(End::Lost) } else { Err(e) };
         }
         loop {
             self.start_handlers();
-            if self.stopping && self.drained() {
-                conn.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
+            if self.stopping && self.drained(driver) {
+                driver.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
                 return Ok(End::Done);
             }
             let reading = self.queue.len() < EXEC_BACKLOG;
-            let keepalive = conn.keepalive_deadline();
             let running = self.exec.as_ref().is_some_and(|r| r.running() > 0);
             let step = tokio::select! {
                 biased;
                 () = interrupts.recv() => {
                     self.stopping = true;
-                    conn.disconnect(interrupt_reason(conn.version()), &self.session.props.disconnect).await;
+                    driver.disconnect(interrupt_reason(driver.session().version()), &self.session.props.disconnect).await;
                     return Ok(End::Done);
                 }
                 () = sleep_until_opt(self.deadline) => {
-                    conn.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
+                    driver.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
                     return Err(ClientError::Timeout);
                 }
-                f = next_finished(&mut self.exec), if running => self.finished(conn, f).await,
-                r = conn.recv(), if reading => match r {
-                    Ok(p) => {
-                        let order = conn.take_order();
-                        self.on_packet(conn, p, &order).await
-                    }
+                f = next_finished(&mut self.exec), if running => self.finished(driver, f),
+                event = driver.poll(reading) => match event {
+                    Ok(event) => self.on_event(driver, event),
                     Err(e) => Err(e),
                 },
-                () = sleep_until_opt(keepalive) => conn.keepalive_while(reading).await,
             };
             match step {
                 Ok(()) => {}
-                Err(e) if is_lost(&e) => return Ok(End::Lost),
-                Err(ClientError::Output(e)) if mq_cli::is_broken_pipe(&e) => {
-                    // Nobody reads our output any more (`mq-sub ... | head`): leave quietly.
-                    conn.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
-                    return Err(ClientError::Output(e));
-                }
+                Err(e) if e.is_lost() => return Ok(End::Lost),
                 Err(e) => {
-                    conn.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
+                    // Including a closed stdout (`mq-sub ... | head`), which ends the tool quietly.
+                    driver.disconnect(ReasonCode::NORMAL_DISCONNECTION, &self.session.props.disconnect).await;
                     return Err(e);
                 }
             }
         }
     }
 
-    async fn subscribe(&mut self, conn: &mut Conn) -> Result<(), ClientError> {
-        self.sub_mid = self.mids.next();
+    /// SUBSCRIBE, then an UNSUBSCRIBE per `-U`, each written before the next (as Mosquitto's client does:
+    /// the broker answers the SUBSCRIBE, retained messages included, before it reads the UNSUBSCRIBE).
+    async fn subscribe(&mut self, driver: &mut Driver) -> Result<(), ClientError> {
         let filters = self.topics.iter().map(|t| (t.clone(), self.options)).collect();
-        let mut s = Subscribe::new(packet_id(self.sub_mid), filters);
-        s.properties = self.session.props.subscribe.clone();
-        conn.send(&Packet::Subscribe(s)).await?;
+        self.sub_mid = driver.subscribe(filters, self.session.props.subscribe.clone())?;
+        driver.flush().await?;
         for t in &self.unsubscribe {
-            let mut u = Unsubscribe::new(packet_id(self.mids.next()), vec![t.clone()]);
-            u.properties = self.session.props.unsubscribe.clone();
-            conn.send(&Packet::Unsubscribe(u)).await?;
+            driver.unsubscribe(vec![t.clone()], self.session.props.unsubscribe.clone())?;
+            driver.flush().await?;
         }
         Ok(())
     }
 
-    /// Nothing left to finish before disconnecting.
-    fn drained(&self) -> bool {
-        self.acks.is_empty()
+    /// Nothing left to finish before disconnecting: no acknowledgement owed, no `--remove-retained`
+    /// message in flight, no handler queued or running.
+    fn drained(&self, driver: &Driver) -> bool {
+        let s = driver.session();
+        s.owed_acks() == 0
+            && s.in_flight() == 0
+            && s.queued() == 0
             && self.queue.is_empty()
-            && self.removing.is_empty()
             && self.exec.as_ref().is_none_or(|r| r.running() == 0)
     }
 
@@ -324,156 +290,59 @@ impl Subscriber {
         self.stopping = true;
     }
 
-    async fn on_packet(&mut self, conn: &mut Conn, packet: Packet, order: &[u8]) -> Result<(), ClientError> {
-        match packet {
-            Packet::Publish(p) => self.on_publish(conn, p, order).await?,
-            Packet::PubRel(a) => {
-                let id = a.packet_id;
-                let msg = self.qos2.remove(&id.get());
-                self.released.remove(&id.get());
-                conn.send(&Packet::PubComp(Ack::new(id))).await?;
-                if let Some(msg) = msg {
-                    self.deliver(conn, msg, None).await?;
-                }
-            }
-            Packet::SubAck(s) if s.packet_id.get() == self.sub_mid => {
-                let codes: Vec<String> = s.reason_codes.iter().map(|c| c.0.to_string()).collect();
+    fn on_event(&mut self, driver: &mut Driver, event: Event) -> Result<(), ClientError> {
+        match event {
+            Event::Message { msg, ack } => self.deliver(driver, msg, ack),
+            Event::Subscribed { mid, granted } if mid == self.sub_mid => {
+                let codes: Vec<String> = granted.iter().map(|c| c.0.to_string()).collect();
                 if !self.session.quiet {
-                    conn.log.line(format_args!("Subscribed (mid: {}): {}", self.sub_mid, codes.join(", ")));
+                    driver.log().line(format_args!("Subscribed (mid: {mid}): {}", codes.join(", ")));
                 }
-                if s.reason_codes.iter().all(|c| c.is_error()) {
+                if granted.iter().all(|c| c.is_error()) {
                     return Err(ClientError::AllSubscriptionsDenied);
                 }
                 if self.exit_after_sub {
                     self.stop();
                 }
-            }
-            Packet::PubAck(a) => {
-                self.removing.remove(&a.packet_id.get());
-            }
-            _ => {}
-        }
-        self.flush_acks(conn).await
-    }
-
-    async fn on_publish(&mut self, conn: &mut Conn, p: Publish, order: &[u8]) -> Result<(), ClientError> {
-        let msg = Received::new(p, order);
-        let exec = self.exec.is_some();
-        match (msg.publish.qos, msg.publish.packet_id) {
-            (QoS::AtLeastOnce, Some(id)) if exec => {
-                let seq = self.slot(Packet::PubAck(Ack::new(id)));
-                self.deliver(conn, msg, Some(seq)).await
-            }
-            (QoS::AtLeastOnce, Some(id)) => {
-                // As libmosquitto: acknowledged first, then printed.
-                self.slot(Packet::PubAck(Ack::new(id)));
-                self.flush_acks(conn).await?;
-                self.deliver(conn, msg, None).await
-            }
-            (QoS::ExactlyOnce, Some(id)) if exec => {
-                if self.released.contains(&id.get()) {
-                    // A resend of a message already handled: only the PUBREC got lost.
-                    conn.send(&Packet::PubRec(Ack::new(id))).await
-                } else if self.handling.insert(id.get()) {
-                    let seq = self.slot(Packet::PubRec(Ack::new(id)));
-                    self.deliver(conn, msg, Some(seq)).await
-                } else {
-                    Ok(())
-                }
-            }
-            (QoS::ExactlyOnce, Some(id)) => {
-                // Delivered on PUBREL; a resend before that is the same message.
-                self.qos2.entry(id.get()).or_insert(msg);
-                self.slot(Packet::PubRec(Ack::new(id)));
                 Ok(())
             }
-            _ => self.deliver(conn, msg, None).await,
+            // The UNSUBACKs, and the PUBACKs of --remove-retained (the session counts those in flight).
+            _ => Ok(()),
         }
-    }
-
-    /// Queues an acknowledgement slot (ready unless an `--exec` handler takes the message).
-    fn slot(&mut self, packet: Packet) -> u64 {
-        self.seq += 1;
-        self.acks.push_back(AckSlot { seq: self.seq, packet, ready: true });
-        self.seq
-    }
-
-    fn set_slot(&mut self, seq: u64, ready: bool) {
-        if let Some(s) = self.acks.iter_mut().find(|s| s.seq == seq) {
-            s.ready = ready;
-        }
-    }
-
-    fn drop_slot(&mut self, seq: u64) {
-        self.acks.retain(|s| s.seq != seq);
-    }
-
-    /// Sends the acknowledgements that are ready, in order.
-    async fn flush_acks(&mut self, conn: &mut Conn) -> Result<(), ClientError> {
-        while self.acks.front().is_some_and(|s| s.ready) {
-            let Some(slot) = self.acks.pop_front() else { break };
-            if let Packet::PubRec(a) = &slot.packet
-                && self.exec.is_some()
-            {
-                self.handling.remove(&a.packet_id.get());
-                self.released.insert(a.packet_id.get());
-            }
-            conn.send(&slot.packet).await?;
-        }
-        Ok(())
     }
 
     /// Mosquitto's message callback: the filters, `--remove-retained`, then print (or queue for `--exec`),
-    /// and count.
-    async fn deliver(&mut self, conn: &mut Conn, msg: Received, slot: Option<u64>) -> Result<(), ClientError> {
-        let exec = self.exec.is_some();
-        // A message that is neither printed nor handled: with --exec it is left unacknowledged, so it is not
-        // lost (with a persistent session it comes again); when printing, as Mosquitto, it is acknowledged.
-        let skip = |s: &mut Self| {
-            if let Some(seq) = slot {
-                if exec { s.drop_slot(seq) } else { s.set_slot(seq, true) }
-            }
-        };
+    /// and count. `ack` is the token of a message whose acknowledgement waits for its handler.
+    fn deliver(&mut self, driver: &mut Driver, msg: Received, ack: Option<AckToken>) -> Result<(), ClientError> {
+        // A message that is neither printed nor handled is left unacknowledged, so it is not lost (with a
+        // persistent session it comes again). When printing, Mosquitto has acknowledged it already.
         if self.stopping {
-            skip(self);
-            return Ok(());
+            return abandon(driver, ack);
         }
         let p = &msg.publish;
         if self.retained_only && !p.retain {
             self.stop();
-            skip(self);
-            return Ok(());
+            return abandon(driver, ack);
         }
         // Messages deliberately filtered out are done with.
         let filtered = (p.retain && self.no_retained) || self.filter_out.iter().any(|f| matches(f, &p.topic));
         if filtered {
-            return Ok(());
+            return acknowledge(driver, ack);
         }
         if self.remove_retained && p.retain {
-            let mid = self.mids.next();
-            let mut clear = Publish::new(p.topic.clone(), QoS::AtLeastOnce, Bytes::new());
+            let qos = if driver.session().max_qos() >= 1 { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+            let mut clear = Publish::new(p.topic.clone(), qos, Bytes::new());
             clear.retain = true;
-            clear.packet_id = PacketId::new(mid);
-            self.removing.insert(mid);
-            conn.send_publish(&clear, mid).await?;
+            driver.publish(clear)?;
         }
         if let Some(chance) = self.random_filter
             && rand::random_range(0..10_000u32) >= chance
         {
-            return Ok(());
+            return acknowledge(driver, ack);
         }
-        if exec {
-            let seq = match slot {
-                Some(seq) => {
-                    self.set_slot(seq, false);
-                    seq
-                }
-                None => {
-                    self.seq += 1;
-                    self.seq
-                }
-            };
-            self.queue.push_back(Queued { seq, msg });
+        if self.exec.is_some() {
+            self.seq += 1;
+            self.queue.push_back(Queued { seq: self.seq, msg, ack });
         } else {
             output::print(&self.printer, &msg, self.session.quiet)?;
         }
@@ -490,24 +359,33 @@ impl Subscriber {
         while runner.running() < self.jobs {
             let Some(q) = self.queue.pop_front() else { break };
             runner.start(q.seq, &q.msg);
+            self.running.insert(q.seq, q.ack);
         }
     }
 
     /// A handler finished: acknowledge its message (in order), or stop.
-    async fn finished(&mut self, conn: &mut Conn, f: Finished) -> Result<(), ClientError> {
+    fn finished(&mut self, driver: &mut Driver, f: Finished) -> Result<(), ClientError> {
+        let ack = self.running.remove(&f.seq).flatten();
         if f.success() {
-            self.set_slot(f.seq, true);
-        } else if self.stop_on_error {
-            self.drop_slot(f.seq);
-            return Err(ClientError::Exec(f.describe()));
-        } else {
-            if !self.session.quiet {
-                eprintln!("Error: {}", f.describe());
-            }
-            self.set_slot(f.seq, true);
+            return acknowledge(driver, ack);
         }
-        self.flush_acks(conn).await
+        if self.stop_on_error {
+            abandon(driver, ack)?;
+            return Err(ClientError::Exec(f.describe()));
+        }
+        if !self.session.quiet {
+            eprintln!("Error: {}", f.describe());
+        }
+        acknowledge(driver, ack)
     }
+}
+
+fn acknowledge(driver: &mut Driver, ack: Option<AckToken>) -> Result<(), ClientError> {
+    ack.map_or(Ok(()), |t| driver.ack(t))
+}
+
+fn abandon(driver: &mut Driver, ack: Option<AckToken>) -> Result<(), ClientError> {
+    ack.map_or(Ok(()), |t| driver.abandon(t))
 }
 
 async fn next_finished(exec: &mut Option<Runner>) -> Finished {
@@ -515,13 +393,4 @@ async fn next_finished(exec: &mut Option<Runner>) -> Finished {
         Some(r) => r.next().await,
         None => std::future::pending().await,
     }
-}
-
-fn is_lost(e: &ClientError) -> bool {
-    matches!(e, ClientError::ConnectionLost | ClientError::Io(_) | ClientError::Disconnected(_))
-}
-
-/// A packet identifier from a message id (which is never 0).
-pub(crate) fn packet_id(mid: u16) -> PacketId {
-    PacketId::new(mid).unwrap_or(PacketId::MIN)
 }

@@ -1,8 +1,9 @@
 //! The `mq-passwd` tool: Mosquitto's `mosquitto_passwd` options, messages and exit codes.
 //!
 //! [`PasswdArgs`] is both a [`clap::Parser`] (the `mq-passwd` binary) and a [`clap::Args`] (to be
-//! flattened into the `mq passwd` subcommand). [`run`] does the work; [`outcome`] is the one
-//! place that turns an error into the text shown and the exit status, and [`report`] prints it.
+//! flattened into the `mq passwd` subcommand). [`run`] does the work; the [`Report`] implementation of
+//! [`PasswdError`] is the one place that turns an error into the text shown and the exit status, and
+//! [`mq_cli::finish`] prints it.
 //!
 //! Behaviour matched with `mosquitto_passwd` 2.0.11 (messages are identical):
 //!
@@ -51,9 +52,9 @@ use std::io::{self, BufRead, IsTerminal as _, Write};
 use std::num::NonZeroU32;
 use std::os::unix::ffi::OsStringExt as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::CommandFactory as _;
+use mq_cli::{Failure, Report};
 
 use crate::atomic::{self, AtomicWriteError, Step, os_message};
 use crate::file::{ParseError, PasswordFile, UpgradeError, UsernameError, validate_username};
@@ -136,7 +137,8 @@ pub struct PasswdArgs {
     pub password: Option<OsString>,
 }
 
-/// Everything that can stop `mq-passwd`. [`outcome`] maps each to its message and exit status.
+/// Everything that can stop `mq-passwd`. Its [`Report`] implementation maps each to its message and exit
+/// status.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswdError {
     /// Command-line syntax clap rejected (or `--help` / `--version`).
@@ -237,50 +239,32 @@ impl From<UpgradeError> for PasswdError {
     }
 }
 
-/// What to show and how to exit for an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// Exit status.
-    pub code: u8,
-    /// Text for standard output (usage, `--help`).
-    pub stdout: String,
-    /// Text for standard error (messages, newline-terminated).
-    pub stderr: String,
-}
-
 /// The one mapping from an error to its message and exit status (Mosquitto's, see the module
-/// table): 2 for mismatched passwords, 0 for `--help`/`--version`, 1 for everything else.
-pub fn outcome(error: &PasswdError) -> Outcome {
-    let to_stderr = |code: u8, text: String| Outcome { code, stdout: String::new(), stderr: text };
-    match error {
-        PasswdError::Clap(e) => {
-            let text = e.render().to_string();
-            match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    Outcome { code: 0, stdout: text, stderr: String::new() }
-                }
-                _ => to_stderr(1, text),
-            }
-        }
-        PasswdError::Usage => {
-            Outcome { code: 1, stdout: PasswdArgs::command().render_help().to_string(), stderr: String::new() }
-        }
-        PasswdError::UserNotFound(_) => to_stderr(1, format!("Warning: {error}\n")),
-        PasswdError::PasswordsDoNotMatch => to_stderr(2, format!("Error: {error}\n")),
-        _ => to_stderr(1, format!("Error: {error}\n")),
-    }
-}
+/// table): 2 for mismatched passwords, 0 for `--help`/`--version`, 1 for everything else. The binaries
+/// print it with [`mq_cli::finish`].
+impl Report for PasswdError {
+    type Context = ();
 
-/// Prints the result of [`run`] (nothing on success) and returns the process exit status.
-pub fn report(result: Result<(), PasswdError>) -> ExitCode {
-    let Err(error) = result else {
-        return ExitCode::SUCCESS;
-    };
-    let Outcome { code, stdout, stderr } = outcome(&error);
-    // A closed stdout/stderr must not turn into a panic; the exit status still tells.
-    let _ = io::stdout().lock().write_all(stdout.as_bytes());
-    let _ = io::stderr().lock().write_all(stderr.as_bytes());
-    ExitCode::from(code)
+    fn failure(&self, _: &()) -> Failure {
+        match self {
+            PasswdError::Clap(e) => {
+                let text = e.render().to_string();
+                match e.kind() {
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                        Failure { stdout: Some(text), ..Failure::silent(0) }
+                    }
+                    // clap's text ends with a newline, which the line it is printed as adds back.
+                    _ => Failure::text(1, text.strip_suffix('\n').unwrap_or(&text)),
+                }
+            }
+            PasswdError::Usage => {
+                Failure { stdout: Some(PasswdArgs::command().render_help().to_string()), ..Failure::silent(1) }
+            }
+            PasswdError::UserNotFound(_) => Failure::text(1, &format!("Warning: {self}")),
+            PasswdError::PasswordsDoNotMatch => Failure::text(2, &format!("Error: {self}")),
+            _ => Failure::text(1, &format!("Error: {self}")),
+        }
+    }
 }
 
 /// What the arguments ask for, after Mosquitto's checks.
@@ -409,7 +393,7 @@ fn check_password(password: Vec<u8>) -> Result<Vec<u8>, PasswdError> {
 /// Runs `mq-passwd` with parsed arguments.
 ///
 /// # Errors
-/// A [`PasswdError`]; give it to [`report`] (or [`outcome`]) for the message and exit status.
+/// A [`PasswdError`]; give it to [`mq_cli::finish`] for the message and exit status.
 pub fn run(args: PasswdArgs) -> Result<(), PasswdError> {
     let plan = Plan::from_args(args)?;
     let hash = |password: &[u8]| PasswordHash::generate(password, plan.algorithm, plan.iterations);
@@ -578,6 +562,19 @@ mod tests {
 
     fn plan(args: &[&str]) -> Result<Plan, PasswdError> {
         Plan::from_args(parse(args).map_err(PasswdError::Clap)?)
+    }
+
+    /// What an error prints and its exit status, as bytes on stdout and stderr.
+    struct Outcome {
+        code: u8,
+        stdout: String,
+        stderr: String,
+    }
+
+    fn outcome(error: &PasswdError) -> Outcome {
+        let f = error.failure(&());
+        let stderr = f.lines.iter().map(|l| format!("{l}\n")).collect();
+        Outcome { code: f.code, stdout: f.stdout.unwrap_or_default(), stderr }
     }
 
     fn message(args: &[&str]) -> (u8, String) {

@@ -4,7 +4,7 @@
 //! * [`file`](mod@file): password files ([`PasswordFile`]): strict parsing with `path:line:` errors
 //!   for editing, the broker's lenient reading (bad lines skipped and reported), verification,
 //!   comment-preserving edits.
-//! * [`cli`]: the `mq-passwd` tool ([`cli::PasswdArgs`], [`cli::run`], [`cli::report`]), also
+//! * [`cli`]: the `mq-passwd` tool ([`cli::PasswdArgs`], [`cli::run`], its [`mq_cli::Report`] mapping), also
 //!   used as the `mq passwd` subcommand.
 //! * [`atomic`]: crash-safe replacement of a file (temporary file, fsync, rename).
 //! * [`lock`]: one editor at a time (`flock` on the file, held from reading it to replacing it).

@@ -1,7 +1,7 @@
 //! The MQTT wire format for 3.1, 3.1.1 and 5.0, shared by the `mq` broker and every `mq` client tool.
 //!
 //! This crate does no I/O: it turns bytes into [`Packet`]s and back, validates topic names and filters,
-//! and matches topics against filters. The broker, the clients and the tests all use it, so nothing above
+//! matches topics against filters, and keeps a client's protocol state. The broker, the clients and the tests all use it, so nothing above
 //! it parses MQTT bytes again.
 //!
 //! # Layout
@@ -15,6 +15,9 @@
 //!   writes, [`Publish::encode_header`] writes a PUBLISH without its payload for vectored writes.
 //! - [`topic`]: topic name and filter rules, `$share/` parsing, matching.
 //! - [`trie`]: a subscription trie that finds matching filters in time proportional to the topic's depth.
+//! - [`client`]: the client side of a connection as a state machine without I/O ([`client::ClientSession`]:
+//!   CONNECT, publishing and receiving at every QoS, subscriptions, keep alive, reconnecting), for the
+//!   client tools, `mq bench` and the broker's bridges.
 //!
 //! # Decoding
 //! ```
@@ -29,6 +32,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod client;
 pub mod error;
 pub mod packet;
 pub mod properties;

@@ -414,42 +414,43 @@ properties! {
         user_properties: Vec<(String, String)> = USER_PROPERTY as pairs,
     }
 
-    /// CONNACK properties (MQTT 5 §3.2.2.3).
+    /// CONNACK properties (MQTT 5 §3.2.2.3), encoded in the order Mosquitto writes them (clients and
+    /// test suites that compare bytes see the same CONNACK).
     pub struct ConnAckProperties {
-        /// The session expiry interval the server will use, when it differs from the client's.
-        session_expiry_interval: Option<u32> = SESSION_EXPIRY_INTERVAL as u32,
-        /// How many QoS 1 and 2 publications the server processes at once.
-        receive_maximum: Option<u16> = RECEIVE_MAXIMUM as nz_u16,
-        /// The highest QoS the server supports (0 or 1; absent means 2).
-        maximum_qos: Option<u8> = MAXIMUM_QOS as flag,
+        /// The keep alive the client must use instead of its own.
+        server_keep_alive: Option<u16> = SERVER_KEEP_ALIVE as u16,
+        /// The highest topic alias the server accepts.
+        topic_alias_maximum: Option<u16> = TOPIC_ALIAS_MAXIMUM as u16,
+        /// The client identifier the server assigned to an empty one.
+        assigned_client_identifier: Option<String> = ASSIGNED_CLIENT_IDENTIFIER as string,
+        /// Extended authentication method.
+        authentication_method: Option<String> = AUTHENTICATION_METHOD as string,
+        /// Extended authentication data.
+        authentication_data: Option<Bytes> = AUTHENTICATION_DATA as binary,
         /// 0 when the server does not support retained messages.
         retain_available: Option<u8> = RETAIN_AVAILABLE as flag,
         /// The largest packet the server accepts.
         maximum_packet_size: Option<u32> = MAXIMUM_PACKET_SIZE as nz_u32,
-        /// The client identifier the server assigned to an empty one.
-        assigned_client_identifier: Option<String> = ASSIGNED_CLIENT_IDENTIFIER as string,
-        /// The highest topic alias the server accepts.
-        topic_alias_maximum: Option<u16> = TOPIC_ALIAS_MAXIMUM as u16,
-        /// Human-readable diagnostic.
-        reason_string: Option<String> = REASON_STRING as string,
-        /// Name/value pairs.
-        user_properties: Vec<(String, String)> = USER_PROPERTY as pairs,
+        /// How many QoS 1 and 2 publications the server processes at once.
+        receive_maximum: Option<u16> = RECEIVE_MAXIMUM as nz_u16,
+        /// The highest QoS the server supports (0 or 1; absent means 2).
+        maximum_qos: Option<u8> = MAXIMUM_QOS as flag,
+        /// The session expiry interval the server will use, when it differs from the client's.
+        session_expiry_interval: Option<u32> = SESSION_EXPIRY_INTERVAL as u32,
         /// 0 when wildcard subscriptions are not supported.
         wildcard_subscription_available: Option<u8> = WILDCARD_SUBSCRIPTION_AVAILABLE as flag,
         /// 0 when subscription identifiers are not supported.
         subscription_identifier_available: Option<u8> = SUBSCRIPTION_IDENTIFIER_AVAILABLE as flag,
         /// 0 when shared subscriptions are not supported.
         shared_subscription_available: Option<u8> = SHARED_SUBSCRIPTION_AVAILABLE as flag,
-        /// The keep alive the client must use instead of its own.
-        server_keep_alive: Option<u16> = SERVER_KEEP_ALIVE as u16,
         /// Basis for response topics.
         response_information: Option<String> = RESPONSE_INFORMATION as string,
         /// Another server to use.
         server_reference: Option<String> = SERVER_REFERENCE as string,
-        /// Extended authentication method.
-        authentication_method: Option<String> = AUTHENTICATION_METHOD as string,
-        /// Extended authentication data.
-        authentication_data: Option<Bytes> = AUTHENTICATION_DATA as binary,
+        /// Human-readable diagnostic.
+        reason_string: Option<String> = REASON_STRING as string,
+        /// Name/value pairs.
+        user_properties: Vec<(String, String)> = USER_PROPERTY as pairs,
     }
 
     /// PUBLISH properties (MQTT 5 §3.3.2.3).

@@ -153,14 +153,15 @@ fn connack_each_version() {
     golden(V311, b"\x20\x02\x00\x05", Packet::ConnAck(ConnAck { code: 5, ..Default::default() }));
     // 3.1: the first byte is reserved.
     golden(V31, b"\x20\x02\x00\x02", Packet::ConnAck(ConnAck { code: 2, ..Default::default() }));
-    // 5: success with Receive Maximum 20, Assigned Client Identifier "auto-1", Topic Alias Maximum 10.
+    // 5: success with Receive Maximum 20, Assigned Client Identifier "auto-1", Topic Alias Maximum 10,
+    // in the order Mosquitto writes them.
     let mut p = ConnAckProperties::default();
     p.receive_maximum = Some(20);
     p.assigned_client_identifier = Some("auto-1".into());
     p.topic_alias_maximum = Some(10);
     golden(
         V5,
-        b"\x20\x12\x00\x00\x0f\x21\x00\x14\x12\x00\x06auto-1\x22\x00\x0a",
+        b"\x20\x12\x00\x00\x0f\x22\x00\x0a\x12\x00\x06auto-1\x21\x00\x14",
         Packet::ConnAck(ConnAck { session_present: false, code: 0, properties: p }),
     );
     // 5: Bad User Name or Password (0x86), empty properties.
@@ -366,20 +367,20 @@ fn connack_properties_all() {
     p.authentication_method = Some("m".into());
     p.authentication_data = Some(Bytes::from_static(b"d"));
     let wire = b"\x20\x36\x01\x00\x33\
-        \x11\x00\x00\x00\x3c\
-        \x24\x01\
+        \x13\x00\x1e\
+        \x15\x00\x01m\
+        \x16\x00\x01d\
         \x25\x00\
         \x27\x00\x00\x04\x00\
-        \x1f\x00\x01r\
-        \x26\x00\x01k\x00\x01v\
+        \x24\x01\
+        \x11\x00\x00\x00\x3c\
         \x28\x01\
         \x29\x00\
         \x2a\x01\
-        \x13\x00\x1e\
         \x1a\x00\x02ri\
         \x1c\x00\x01s\
-        \x15\x00\x01m\
-        \x16\x00\x01d";
+        \x1f\x00\x01r\
+        \x26\x00\x01k\x00\x01v";
     golden(V5, wire, Packet::ConnAck(ConnAck { session_present: true, code: 0, properties: p }));
 }
 

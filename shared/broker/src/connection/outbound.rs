@@ -71,7 +71,7 @@ impl Conn {
             }
             let Some(pid) = st.assign_pid(&d) else { break };
             if self.encode_delivery(&d, PacketId::new(pid), false, now) {
-                sent_durable |= rec.is_on();
+                sent_durable |= rec.is_on() && d.qos == QoS::ExactlyOnce;
                 st.sent(pid, d, rec);
             } else {
                 st.not_sent(&d, rec);
@@ -80,7 +80,9 @@ impl Conn {
         }
         let more = self.out.len() >= HIGH_WATER && st.more_to_send(self.proto.window);
         if sent_durable {
-            // QoS 1/2 deliveries of a persistent session go out once their being in flight is stored.
+            // QoS 2 deliveries of a persistent session go out once their being in flight is stored: a
+            // crash cannot make one arrive twice under two packet ids. A QoS 1 delivery goes at once (a
+            // crash before its state is written means it comes again, as QoS 1 allows).
             self.note_durable();
         }
         if was_over && !st.congested() {
