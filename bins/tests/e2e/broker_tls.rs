@@ -198,6 +198,31 @@ async fn tls_version_is_a_minimum() {
     assert_eq!(s.get_ref().1.protocol_version(), Some(tokio_rustls::rustls::ProtocolVersion::TLSv1_2));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_before_or_after_the_handshake_closes_only_that_connection() {
+    let pki = Pki::new();
+    let b = tls_broker(&pki, "allow_anonymous true\n");
+    // Not TLS at all.
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", b.port)).await.expect("connect");
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, raw.read(&mut buf)).await.expect("answered").unwrap_or(0);
+    // At most an alert, then the end.
+    assert!(n < 16, "{n} bytes");
+    // A finished handshake, then bytes that are no TLS record.
+    let mut s = handshake(b.port, pki.client_config("ca.crt", &[&TLS13], None)).await.expect("handshake");
+    s.get_mut().0.write_all(&[0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]).await.expect("write");
+    let closed = tokio::time::timeout(WAIT, s.read(&mut buf)).await.expect("closed in time");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    b.wait_log("disconnected: TLS:");
+    // The broker goes on serving TLS clients.
+    let mut s = handshake(b.port, pki.client_config("ca.crt", &[&TLS13], None)).await.expect("handshake");
+    s.write_all(&connect_bytes("after-garbage")).await.expect("CONNECT");
+    let mut connack = [0u8; 4];
+    s.read_exact(&mut connack).await.expect("CONNACK");
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+}
+
 /// A raw MQTT 3.1.1 CONNECT for client id `id`, clean session, no keep alive.
 fn connect_bytes(id: &str) -> Vec<u8> {
     let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 0];

@@ -252,6 +252,9 @@ async fn a_request_head_over_the_limit_is_refused() {
     );
     let answer = tokio::task::spawn_blocking(move || http(port, &big)).await.expect("http");
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // Bytes that are no HTTP at all: 400, and that connection ends.
+    let answer = tokio::task::spawn_blocking(move || http(port, "\u{16}\u{3}garbage\r\n\r\n")).await.expect("http");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     // A normal upgrade fits.
     let mut ws = raw_ws(port).await;
     ws.send(Message::Binary(connect("fits").into())).await.expect("send");

@@ -237,6 +237,10 @@ impl From<RequestError> for ClientError {
 
 impl From<io::Error> for ClientError {
     fn from(e: io::Error) -> Self {
+        // A TLS failure after the handshake (an alert: the broker wanted a client certificate, say).
+        if e.get_ref().is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>()) {
+            return ClientError::Tls(e);
+        }
         ClientError::Io(e)
     }
 }
@@ -283,6 +287,18 @@ mod tests {
         let (l, c) = lines(ClientError::FileOpen("/x".into()), ToolKind::Pub);
         assert_eq!(l, ["Error: Unable to open file \"/x\".", "Error loading input file \"/x\"."]);
         assert_eq!(c, 1);
+    }
+
+    #[test]
+    fn tls_failures_exit_8_as_libmosquitto_does() {
+        let alert =
+            tokio_rustls::rustls::Error::AlertReceived(tokio_rustls::rustls::AlertDescription::CertificateRequired);
+        let e = ClientError::from(io::Error::new(io::ErrorKind::InvalidData, alert));
+        let (l, c) = lines(e, ToolKind::Pub);
+        assert_eq!(c, 8);
+        assert_eq!(l[0], "Error: A TLS error occurred.");
+        assert!(l[1].contains("CertificateRequired"), "{l:?}");
+        assert!(matches!(ClientError::from(io::Error::from(io::ErrorKind::BrokenPipe)), ClientError::Io(_)));
     }
 
     #[test]
