@@ -1,6 +1,6 @@
 //! The one async driver of an MQTT client connection: a [`mq_proto::client::ClientSession`] over a
-//! [`Stream`], with the socket I/O, the timers and the `-d` lines. `mq-pub`, `mq-sub`, `mq-rr` and
-//! `mq bench` all talk MQTT through it; none of them handles an acknowledgement itself.
+//! stream (`transport::Stream`), with the socket I/O, the timers and the `-d` lines. `mq-pub`, `mq-sub`,
+//! `mq-rr` and `mq bench` all talk MQTT through it; none of them handles an acknowledgement itself.
 //!
 //! Design: the tools are single-task event loops (`tokio::select!` over [`Driver::next`], timers and their
 //! own work), so the driver is a plain struct owned by that loop, not a task of its own. Requests
@@ -432,3 +432,6 @@ pub async fn sleep_until_opt(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;
