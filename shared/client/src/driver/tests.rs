@@ -38,6 +38,11 @@ impl Broker {
 
 /// A driver connected (MQTT 5, keep alive `keep_alive`) to a scripted broker.
 async fn connected(keep_alive: u16, options: Options) -> (Driver, Broker) {
+    connected_with(keep_alive, options, ConnAck::default()).await
+}
+
+/// [`connected`] with the broker answering `connack`.
+async fn connected_with(keep_alive: u16, options: Options, connack: ConnAck) -> (Driver, Broker) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let client = async {
@@ -50,7 +55,7 @@ async fn connected(keep_alive: u16, options: Options) -> (Driver, Broker) {
         let (s, _) = listener.accept().await.unwrap();
         let mut b = Broker { s, buf: BytesMut::new() };
         assert!(matches!(b.recv().await, Packet::Connect(_)));
-        b.send(Packet::ConnAck(ConnAck::default())).await;
+        b.send(Packet::ConnAck(connack)).await;
         b
     };
     tokio::join!(client, broker)
@@ -148,4 +153,15 @@ async fn a_quiet_connection_pings_and_a_silent_broker_is_lost() {
     assert_eq!(ping, Packet::PingReq);
     assert!(matches!(lost, Err(ClientError::ConnectionLost)), "{lost:?}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_tool_that_stops_reading_waits_quietly_with_keep_alive_off() {
+    // The broker turns keep alive off (Server Keep Alive 0): with nothing to read, write or time, the
+    // driver waits (and does not trip over having nothing to wait for).
+    let mut connack = ConnAck::default();
+    connack.properties.server_keep_alive = Some(0);
+    let (mut d, _b) = connected_with(60, Options::default(), connack).await;
+    let idle = tokio::time::timeout(std::time::Duration::from_millis(50), d.poll(false)).await;
+    assert!(idle.is_err(), "{idle:?}");
 }
