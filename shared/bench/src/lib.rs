@@ -3,8 +3,8 @@
 //! sans-IO `mq_proto::client::ClientSession`: the same acknowledgement handling as `mq-pub` and
 //! `mq-sub`); subscribers measure throughput, latency (from a send time in the payload), loss and order.
 //!
-//! Modes: `conn` (connect and hold, here), `pub` (publish, [`publisher`]), `sub` (subscribe and measure,
-//! [`subscriber`]). A scenario such as fan-in is one `sub` process and one `pub` process;
+//! Modes: `conn` (connect and hold, here), `pub` (publish, `publisher`), `sub` (subscribe and measure,
+//! `subscriber`). A scenario such as fan-in is one `sub` process and one `pub` process;
 //! `bench/compare.sh` runs them against `mq broker` and Mosquitto.
 
 pub mod args;

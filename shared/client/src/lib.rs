@@ -5,9 +5,10 @@
 //! - [`args`]: the clap definitions ([`PubArgs`], [`SubArgs`], [`RrArgs`], sharing [`args::ConnectArgs`]).
 //! - `props`, `url`, `config`: `-D` properties, `-L`/`--proxy` URLs, and the checks that turn the
 //!   options into a validated connection setup.
-//! - `transport`, `driver`, `debug`: TCP / unix socket / SOCKS5 with TLS (`tls`) and WebSockets (`ws`)
+//! - `transport`, [`driver`], `debug`: TCP / unix socket / SOCKS5 with TLS (`tls`) and WebSockets (`ws`)
 //!   on top; the one async driver of an MQTT connection (the sans-IO `mq_proto::client::ClientSession`
 //!   over a stream: socket I/O, timers, large payloads), also used by `mq bench`; the `-d` packet lines.
+//!   The tools never handle an acknowledgement themselves.
 //! - [`publish`], [`subscribe`], [`rr`]: the three tools; `exec` runs `mq-sub --exec` handlers; `output`
 //!   prints messages with `mq_format` and turns a closed stdout into a quiet exit.
 //! - [`error`]: [`ClientError`] and its one mapping to messages and exit statuses (its

@@ -1,6 +1,6 @@
 //! The one async driver of an MQTT client connection: a [`mq_proto::client::ClientSession`] over a
-//! [`Stream`], with the socket I/O, the timers and the `-d` lines. `mq-pub`, `mq-sub`, `mq-rr` and
-//! `mq bench` all talk MQTT through it; none of them handles an acknowledgement itself.
+//! stream (`transport::Stream`), with the socket I/O, the timers and the `-d` lines. `mq-pub`, `mq-sub`,
+//! `mq-rr` and `mq bench` all talk MQTT through it; none of them handles an acknowledgement itself.
 //!
 //! Design: the tools are single-task event loops (`tokio::select!` over [`Driver::next`], timers and their
 //! own work), so the driver is a plain struct owned by that loop, not a task of its own. Requests
@@ -61,8 +61,9 @@ pub struct Driver {
     failure: Option<ClientError>,
     /// The `-d` logger, which also knows the client identifier.
     log: Log,
-    /// The PUBLISH whose payload a `publish_*` call is about to write.
+    /// The PUBLISH whose payload a `publish_*` call is about to write, and whether one is expected.
     streamed: Option<OutgoingPublish>,
+    expect_streamed: bool,
     /// Property order of the PUBLISH being handled, until its message is handed over.
     order: Vec<u8>,
     /// Property orders of QoS 2 messages handed over on PUBREL.
@@ -104,6 +105,7 @@ impl Driver {
             failure: None,
             log,
             streamed: None,
+            expect_streamed: false,
             order: Vec::new(),
             orders: HashMap::new(),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
@@ -224,6 +226,8 @@ impl Driver {
                 self.session.tick(now(), reading).map_err(|_| ClientError::ConnectionLost)?;
                 self.drain()?;
             }
+            // Not reading, nothing to write, no keep alive (the broker turned it off): nothing to do.
+            else => std::future::pending::<()>().await,
         }
         Ok(())
     }
@@ -293,9 +297,10 @@ impl Driver {
                     self.output.packet(&p, version)?;
                 }
                 Action::Publish(o) if o.streamed.is_some() => {
-                    // Its payload is the caller's to write; only the call that asked for it can (a
-                    // streamed message cannot be sent again after a reconnect).
-                    if self.streamed.is_some() {
+                    // Its payload is the caller's to write: only the call that asked for it can. One the
+                    // session sends again after a reconnect has no payload to go with it, and the
+                    // connection cannot go on without it.
+                    if !std::mem::take(&mut self.expect_streamed) {
                         return Err(ClientError::ConnectionLost);
                     }
                     self.streamed = Some(o);
@@ -432,3 +437,6 @@ pub async fn sleep_until_opt(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -119,7 +119,10 @@ impl Driver {
     /// to write the header of.
     fn begin_streamed(&mut self, p: Publish, len: usize) -> Result<OutgoingPublish, ClientError> {
         let mid = self.session.publish_streamed(p, len)?;
-        self.drain()?;
+        self.expect_streamed = true;
+        let drained = self.drain();
+        self.expect_streamed = false;
+        drained?;
         // publish_streamed succeeded, so the session has just handed this very message over.
         let o = self.streamed.take().filter(|o| o.mid == mid).ok_or(ClientError::ConnectionLost)?;
         self.log.sending_publish(&o.publish, o.mid, len);

@@ -389,11 +389,6 @@ impl ClientSession {
         self.connect.protocol
     }
 
-    /// The CONNECT the session connects with.
-    pub fn connect_packet(&self) -> &Connect {
-        &self.connect
-    }
-
     /// The last CONNACK that accepted a connection.
     pub fn connack(&self) -> &ConnAck {
         &self.connack
