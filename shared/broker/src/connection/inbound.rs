@@ -43,15 +43,12 @@ impl std::fmt::Display for PublishSummary<'_> {
 
 impl Conn {
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
-        // What these answer may depend on changes they record in the persistent store.
+        // What these answer may depend on changes they record in the persistent store. PUBACK and
+        // PUBCOMP are answered by nothing: what is sent next need not wait for their being written (a
+        // crash before it only means the message comes again, as for any unacknowledged one).
         let durable = match &p {
             Packet::Publish(p) => p.qos != QoS::AtMostOnce,
-            Packet::PubAck(_)
-            | Packet::PubRec(_)
-            | Packet::PubRel(_)
-            | Packet::PubComp(_)
-            | Packet::Subscribe(_)
-            | Packet::Unsubscribe(_) => true,
+            Packet::PubRec(_) | Packet::PubRel(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) => true,
             _ => false,
         };
         // Only what it recorded itself: a message refused while the disk is full is answered at once
