@@ -5,15 +5,17 @@
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
 #
-# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart. Needs a release build (`cargo build
-# --release -p mq`); the load generator is `mq bench`, the same for both brokers. Everything stays on
-# 127.0.0.1 and every run is bounded in time.
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart, and over TLS and
+# WebSockets over TLS: tlsconn tlsfanout0 tlsbig tlsidle, each over TLS and over WSS (a CA and server
+# certificate are made with openssl for the run, the same for both brokers). Needs a release build (`cargo build --release -p mq`); the load
+# generator is `mq bench`, the same for both brokers. Everything stays on 127.0.0.1 and every run is
+# bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart tlsconn tlsfanout0 tlsbig tlsidle"}
 MQ=${MQ:-target/release/mq}
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 OUT=$(mktemp -d)
@@ -88,6 +90,35 @@ while not buf.endswith(b"\xd0\x00"):
     buf += s.recv(65536)
 PY
 }
+# A CA and a server certificate for localhost and 127.0.0.1, made once for the run and used by both
+# brokers: X.509 v3 with subjectAltName (rustls refuses v1 certificates and ignores the CN), P-256 keys.
+make_certs() {
+  printf '[srv]\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$OUT/ext.cnf"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$OUT/ca.key" -out "$OUT/ca.crt" -days 2 -subj "/CN=bench CA" 2>/dev/null
+  openssl req "${ec[@]}" -keyout "$OUT/server.key" -out "$OUT/server.csr" -subj /CN=localhost 2>/dev/null
+  openssl x509 -req -in "$OUT/server.csr" -CA "$OUT/ca.crt" -CAkey "$OUT/ca.key" -CAcreateserial \
+    -out "$OUT/server.crt" -days 2 -extfile "$OUT/ext.cnf" -extensions srv 2>/dev/null
+  chmod 644 "$OUT/server.key"   # Mosquitto may run as another user
+}
+case " $SCENARIOS " in *" tls"*) make_certs ;; esac
+# start_tls_broker NAME tls|wss: start_broker with a second listener on a new $TPORT with TLS, or
+# WebSockets over TLS, waited for; sets URL to the `mq bench` options that reach it. The plain listener
+# stays first: Mosquitto 2.0.11 does not start with only a websockets listener ("Unable to start any
+# listening sockets").
+start_tls_broker() {
+  TPORT=$(free_port)
+  local ws=''; URL=()
+  [ "$2" = wss ] && { ws='protocol websockets\n'; URL=(-L wss://localhost); }
+  start_broker "$1" "listener $TPORT 127.0.0.1\n${ws}certfile $OUT/server.crt\nkeyfile $OUT/server.key\n"
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$TPORT),1)" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "broker $1 did not open its TLS listener:" >&2; cat "$OUT/$1.log" >&2; exit 1
+}
+# tbench: mq bench over TLS to $TPORT (with "${URL[@]}" for WebSockets over TLS).
+tbench() { "$MQ" bench "$@" -p "$TPORT" --cafile "$OUT/ca.crt" --json; }
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
 
 # One measurement: prints "name value" lines for the scenario.
@@ -208,6 +239,50 @@ run_scenario() {
       echo "restart_retained_all_s $(python3 -c "import time; print(round(time.time()-$t0,2))")"
       echo "restart_rss_mib $(( $(rss_kib "$BPID") / 1024 ))"
       stop_broker ;;
+    tlsconn)  # 10,000 clients connecting over TLS, then over WebSockets over TLS (TLS 1.3, P-256):
+              # handshakes, upgrades and CONNACKs per second
+      for kind in tls wss; do
+        start_tls_broker "$b" "$kind"
+        tbench conn "${URL[@]}" -c 10000 -R 0 --connect-concurrency 100 -D 1 > "$OUT/conn"
+        echo "${kind}conn_rate $(field connect_rate < "$OUT/conn")"
+        echo "${kind}conn_connected $(field connected < "$OUT/conn")"
+        stop_broker
+      done ;;
+    tlsfanout0) # fanout0 over TLS and over WSS: 1 publisher -> 100 subscribers, QoS 0, offered 40,000 msg/s
+      for kind in tls wss; do
+        start_tls_broker "$b" "$kind"
+        tbench sub "${URL[@]}" -c 100 -t 'fan/x' -D $((DURATION + 4)) > "$OUT/sub" & local sp=$!
+        sleep 1.5; tbench pub "${URL[@]}" -c 1 -t 'fan/x' -r 40000 -D "$DURATION" > "$OUT/pub"; wait $sp
+        echo "${kind}fanout0_rate $(field rate < "$OUT/sub")"
+        stop_broker
+      done ;;
+    tlsbig)   # one 64 MiB payload, QoS 1, over TLS and over WSS, publisher -> subscriber (as big)
+      for kind in tls wss; do
+        start_tls_broker "$b" "$kind"
+        tbench sub "${URL[@]}" -c 1 -q 1 -t 'big/x' -n 1 -D 60 > "$OUT/sub" & local sp=$!
+        sleep 0.5
+        tbench pub "${URL[@]}" -c 1 -q 1 -t 'big/x' -s 67108864 -n 1 -D 60 > "$OUT/pub"
+        wait $sp
+        echo "${kind}big64_mib_per_s $(python3 -c "print(round(64/max(1e-6,$(field "latency_us['max']" < "$OUT/sub")/1e6),1))")"
+        stop_broker
+      done ;;
+    tlsidle)  # 2,000 idle connections over TLS, then over WSS: the broker's RSS growth per connection
+              # 5 s after the last one connected (mq parks idle connections by then)
+      local n=2000
+      for kind in tls wss; do
+        start_tls_broker "$b" "$kind"
+        sleep 1
+        local before; before=$(rss_kib "$BPID")
+        tbench conn "${URL[@]}" -c "$n" -R 0 --connect-concurrency 100 -D 8 > "$OUT/conn" &
+        local cp=$!
+        for _ in $(seq 600); do [ "$(ss -tn state established "( dport = :$TPORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        sleep 5
+        local during; during=$(rss_kib "$BPID")
+        wait $cp
+        echo "${kind}idle_connected $(field connected < "$OUT/conn")"
+        echo "${kind}idle_bytes_per_conn $(python3 -c "print(round(($during-$before)*1024/max(1,$(field connected < "$OUT/conn"))))")"
+        stop_broker
+      done ;;
   esac
 }
 

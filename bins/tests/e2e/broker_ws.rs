@@ -14,7 +14,7 @@ use tokio_rustls::rustls::version::TLS13;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::broker_util::{V4, WAIT};
-use crate::harness::{Broker, Proc, command, free_port, mosquitto_bin};
+use crate::harness::{Broker, Proc, command, free_port, mosquitto_bin, mq};
 use crate::tls_pki::{Pki, install_ring};
 
 /// A broker with a plain listener (the harness's port), a WebSocket one and a WSS one.
@@ -274,4 +274,50 @@ async fn a_request_head_over_the_limit_is_refused() {
     let mut ws = raw_ws(port).await;
     ws.send(Message::Binary(connect("after").into())).await.expect("send");
     assert_eq!(read_mqtt(&mut ws, 4).await, [0x20, 2, 0, 0]);
+}
+
+/// `mq bench` over WebSockets and WebSockets over TLS, with mq-pub's `-L` URLs and `--cafile`: a
+/// subscriber on `wss://` receives all a `ws://` publisher sends; a CA that did not sign the broker's
+/// certificate connects no one.
+#[test]
+fn mq_bench_over_ws_and_wss() {
+    let pki = Pki::new();
+    let (b, ws, wss) = ws_broker(&pki, "log_type all");
+    let ca = pki.p("ca.crt");
+    let wss_url = format!("wss://localhost:{wss}");
+    let mut sub = Proc::spawn(
+        mq("mq")
+            .args(["bench", "sub", "-L", &wss_url, "--cafile", &ca])
+            .args(["-t", "b/#", "-n", "100", "-D", "20", "--json"]),
+    );
+    b.wait_log("b/#");
+    let out = mq("mq")
+        .args(["bench", "pub", "-L", &format!("ws://localhost:{ws}"), "-c", "2", "-t", "b/%i", "-n", "50", "-q", "1"])
+        .arg("--json")
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{line}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(line.contains("\"sent\":100") && line.contains("\"acked\":100"), "{line}");
+    assert!(sub.wait().success());
+    let sub_line = sub.stdout.text();
+    assert!(sub_line.contains("\"received\":100") && sub_line.contains("\"lost\":0"), "{sub_line}");
+    // A packet larger than the socket buffers goes out in frames the socket takes as it drains, the
+    // last one too while the client waits for PUBACK (it once stayed in the WebSocket library's buffer).
+    for (url, tls) in [(format!("ws://localhost:{ws}"), &[][..]), (wss_url.clone(), &["--cafile", &ca][..])] {
+        let out = mq("mq")
+            .args(["bench", "pub", "-L", &url, "-t", "big", "-s", "8388608", "-n", "1", "-q", "1"])
+            .args(tls)
+            .args(["-D", "20", "--json"])
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(line.contains("\"acked\":1,"), "{url}: {line}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let other = mq("mq")
+        .args(["bench", "conn", "-L", &wss_url, "--cafile", &pki.p("other-ca.crt"), "-D", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&other.stderr).into_owned();
+    assert!(!other.status.success() && err.contains("A TLS error occurred"), "{err}");
 }

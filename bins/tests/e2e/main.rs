@@ -21,6 +21,7 @@ mod broker_util;
 mod broker_v5;
 mod broker_will;
 mod broker_ws;
+mod browser;
 mod client_util;
 mod clients_cli;
 mod clients_tls;

@@ -52,12 +52,20 @@ impl From<Version> for mq_proto::ProtocolVersion {
 /// Options every mode shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
-    /// Broker host.
-    #[arg(short = 'h', long = "host", default_value = "localhost")]
-    pub host: String,
-    /// Broker port.
-    #[arg(short = 'p', long = "port", default_value_t = 1883)]
-    pub port: u16,
+    /// Broker host (default localhost, or the -L URL's).
+    #[arg(short = 'h', long = "host")]
+    pub host: Option<String>,
+    /// Broker port (default 1883, 8883 with TLS, or the -L URL's). Port 8883 alone turns TLS on, trusting
+    /// the system's CAs, as in mq-pub.
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// The broker as a URL, as mq-pub's -L without the topic: mqtt://, mqtts:// (TLS), ws://
+    /// (WebSockets), wss:// (WebSockets over TLS), then [user[:password]@]host[:port].
+    #[arg(short = 'L', long = "url", value_name = "URL")]
+    pub url: Option<String>,
+    /// TLS options as mq-pub has them: --cafile (or --capath, --tls-use-os-certs) turns TLS on.
+    #[command(flatten)]
+    pub tls: mq_client::args::TlsArgs,
     /// MQTT version: mqttv31, mqttv311 or mqttv5 (31, 311, 5).
     #[arg(short = 'V', long = "protocol-version", value_enum, default_value = "mqttv311")]
     pub version: Version,

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mq_client::ClientError;
 use mq_client::driver::Driver;
+use mq_client::{ClientError, Target};
 use mq_proto::Connect;
 use mq_proto::client::{ClientSession, Options, Qos2Delivery};
 use tokio::net::TcpStream;
@@ -98,12 +98,15 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     })
 }
 
-fn resolve(c: &Common) -> Result<SocketAddr, BenchError> {
-    (c.host.as_str(), c.port)
+/// The broker (TLS configuration built once for all clients) and its first address.
+fn resolve(c: &Common) -> Result<(Target, SocketAddr), BenchError> {
+    let target = mq_client::target(c.host.as_deref(), c.port, c.url.as_deref(), &c.tls).map_err(BenchError::Client)?;
+    let addr = (target.host.as_str(), target.port)
         .to_socket_addrs()
-        .map_err(|_| BenchError::Resolve(c.host.clone()))?
+        .map_err(|_| BenchError::Resolve(target.host.clone()))?
         .next()
-        .ok_or_else(|| BenchError::Resolve(c.host.clone()))
+        .ok_or_else(|| BenchError::Resolve(target.host.clone()))?;
+    Ok((target, addr))
 }
 
 /// Raises the open-file limit to its hard limit and checks the clients fit.
@@ -132,7 +135,7 @@ pub(crate) fn expand(template: &str, i: u32, id: &str) -> String {
 /// Connects client number `index` as `client_id` (`%i` and `%c` in the user name and password), with
 /// up to `max_inflight` messages of its own in flight.
 async fn open(
-    addr: SocketAddr,
+    (target, addr): &(Target, SocketAddr),
     client_id: &str,
     index: u32,
     c: &Common,
@@ -140,6 +143,8 @@ async fn open(
 ) -> Result<Driver, BenchError> {
     let stream = TcpStream::connect(addr).await.map_err(BenchError::Connect)?;
     let _ = stream.set_nodelay(true);
+    // The TLS handshake and WebSocket upgrade count in the connection time, as they do for the broker.
+    let stream = target.layer(stream).await?;
     let mut connect = Connect::new(c.version.into(), client_id);
     connect.keep_alive = c.keepalive;
     if c.persistent {
@@ -148,12 +153,14 @@ async fn open(
             connect.properties.session_expiry_interval = Some(u32::MAX);
         }
     }
-    connect.username = c.username.as_deref().map(|u| expand(u, index, client_id));
-    connect.password = c.password.as_deref().map(|p| Bytes::from(expand(p, index, client_id)));
+    let username = c.username.as_deref().or(target.username.as_deref());
+    let password = c.password.as_deref().or(target.password.as_deref());
+    connect.username = username.map(|u| expand(u, index, client_id));
+    connect.password = password.map(|p| Bytes::from(expand(p, index, client_id)));
     // CONNACK may take long in a connect storm: it is waited for as long as it takes.
     let options =
         Options { max_inflight, qos2_delivery: Qos2Delivery::OnPublish, manual_acks: false, connack_timeout: None };
-    let mut driver = Driver::over_tcp(stream, ClientSession::new(connect, options)).await?;
+    let mut driver = Driver::over(stream, ClientSession::new(connect, options)).await?;
     driver.keep_front(KEEP_UP_TO, stamp::STAMP_LEN);
     Ok(driver)
 }
@@ -178,7 +185,7 @@ where
     T: Send + 'static,
 {
     ensure_fds(c.count)?;
-    let addr = resolve(c)?;
+    let target = Arc::new(resolve(c)?);
     let body = Arc::new(body);
     let start = Instant::now();
     let first_error = Arc::new(parking_lot_free::Slot::default());
@@ -195,12 +202,12 @@ where
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let (common, live, body, ready, first_error) =
-            (c.clone(), live.clone(), body.clone(), ready_tx.clone(), first_error.clone());
+        let (common, live, body, ready, first_error, target) =
+            (c.clone(), live.clone(), body.clone(), ready_tx.clone(), first_error.clone(), target.clone());
         handles.push(tokio::spawn(async move {
             let id = client_id(&common, i);
             // Count before reporting ready: the spawner reads the counts once every client reported.
-            let result = open(addr, &id, i, &common, max_inflight).await;
+            let result = open(&target, &id, i, &common, max_inflight).await;
             drop(slot);
             match result {
                 Ok(driver) => {

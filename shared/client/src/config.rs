@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use mq_proto::{Connect, ProtocolVersion, Will};
 
-use crate::args::ConnectArgs;
+use crate::args::{ConnectArgs, TlsArgs};
 use crate::error::{ClientError, ToolKind, UsageError};
 use crate::props::{self, PropertySet};
 use crate::tls::TlsSetup;
+use crate::transport::Target;
 use crate::url::{self, BrokerUrl, ProxyUrl};
 
 /// The environment variable a password may come from (never shown in `ps`, unlike `-P`).
@@ -180,27 +181,68 @@ fn endpoint(args: &ConnectArgs, url: Option<&BrokerUrl>, proxy: Option<ProxyUrl>
     if let Some(path) = &args.unix {
         return Ok(Endpoint::Unix(path.clone()));
     }
-    let host = args.host.clone().or_else(|| url.map(|u| u.host.clone())).unwrap_or_else(|| "localhost".into());
-    let tls = &args.tls;
-    let url_tls = url.is_some_and(|u| u.tls);
-    // As Mosquitto's clients: a trust option or an mqtts:// URL means TLS, on port 8883 unless another
-    // is given; port 8883 alone means TLS trusting the system's CAs.
-    let asked = tls.turns_tls_on() || url_tls;
-    let port = args.port.or(url.map(|u| u.port)).unwrap_or(if asked { 8883 } else { 1883 });
-    let on = asked || port == 8883;
-    if !on && let Some(flag) = tls.first_tls_only() {
-        return Err(ClientError::TlsOff(flag));
-    }
-    let tls = on.then(|| TlsSetup::from_args(tls, !tls.turns_tls_on()).map(Box::new)).transpose()?;
+    let (host, port, tls) = host_port_tls(args.host.as_deref(), args.port, url, &args.tls)?;
     Ok(Endpoint::Tcp {
         host,
         port,
         bind: args.bind_address.clone(),
         nodelay: args.nodelay,
         proxy,
-        tls,
+        tls: tls.map(Box::new),
         websocket: url.is_some_and(|u| u.websockets),
     })
+}
+
+/// Host, port and TLS from `-h`, `-p`, `-L` and the TLS options.
+fn host_port_tls(
+    host: Option<&str>,
+    port: Option<u16>,
+    url: Option<&BrokerUrl>,
+    tls: &TlsArgs,
+) -> Result<(String, u16, Option<TlsSetup>), ClientError> {
+    let host = host.map(str::to_string).or_else(|| url.map(|u| u.host.clone())).unwrap_or_else(|| "localhost".into());
+    let url_tls = url.is_some_and(|u| u.tls);
+    // As Mosquitto's clients: a trust option or an mqtts:// URL means TLS, on port 8883 unless another
+    // is given; port 8883 alone means TLS trusting the system's CAs.
+    let asked = tls.turns_tls_on() || url_tls;
+    let port = port.or(url.map(|u| u.port)).unwrap_or(if asked { 8883 } else { 1883 });
+    let on = asked || port == 8883;
+    if !on && let Some(flag) = tls.first_tls_only() {
+        return Err(ClientError::TlsOff(flag));
+    }
+    let tls = on.then(|| TlsSetup::from_args(tls, !tls.turns_tls_on())).transpose()?;
+    Ok((host, port, tls))
+}
+
+/// The broker `mq bench` connects its clients to, from its `-h`, `-p`, `-L` and TLS options, read as the
+/// client tools read them. The URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`, with optional
+/// `user:password@`) may end after the host and port, since `mq bench` takes its topics from `-t`.
+pub fn target(host: Option<&str>, port: Option<u16>, url: Option<&str>, tls: &TlsArgs) -> Result<Target, ClientError> {
+    if tls.cert.is_some() != tls.key.is_some() {
+        return Err(UsageError::new("Both certfile and keyfile must be provided if one of them is set.").into());
+    }
+    if let Some(flag) = tls.first_unavailable() {
+        return Err(ClientError::TlsUnavailable(flag));
+    }
+    let url = url
+        .map(|u| {
+            let scheme_end = u.find("://").map_or(0, |i| i + 3);
+            let with_slash = if u[scheme_end..].contains('/') { u.to_string() } else { format!("{u}/") };
+            url::parse_broker_url(&with_slash)
+        })
+        .transpose()?;
+    if let Some(u) = &url
+        && !u.topic.is_empty()
+    {
+        return Err(UsageError::new("mq bench takes its topics from -t, not from the -L URL.").into());
+    }
+    let (host, port, setup) = host_port_tls(host, port, url.as_ref(), tls)?;
+    let mut target = Target::new(host, port, setup.as_ref(), url.as_ref().is_some_and(|u| u.websockets))?;
+    if let Some(u) = url {
+        target.username = u.username;
+        target.password = u.password;
+    }
+    Ok(target)
 }
 
 /// The password from, in order: `-P`, `--pw-file`, `--pw-prompt`, the `-L` URL, and `MQ_PASSWORD` (only
@@ -246,6 +288,26 @@ mod tests {
         let argv = ["mq-sub"].iter().chain(args).collect::<Vec<_>>();
         let a = SubArgs::try_parse_from(argv).unwrap();
         session(&a.connect, ToolKind::Sub)
+    }
+
+    /// `mq bench`'s target reads `-L`, `-p` and the TLS options as the tools do; its URL has no topic.
+    #[test]
+    fn bench_target_as_the_tools_read_it() {
+        let none = TlsArgs::default();
+        let t = target(None, None, Some("ws://u:pw@h:9001"), &none).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.transport()), ("h", 9001, "ws"));
+        assert_eq!((t.username.as_deref(), t.password.as_deref()), (Some("u"), Some("pw")));
+        let t = target(Some("x"), Some(1884), Some("mqtt://h/"), &none).unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.transport()), ("x", 1884, "tcp"));
+        assert_eq!(target(None, None, None, &none).unwrap().port, 1883);
+        assert!(matches!(target(None, None, Some("mqtt://h/t"), &none), Err(ClientError::Usage(_))));
+        // --cafile turns TLS on (so a missing file is a TLS setup error), on port 8883 by default.
+        let missing = TlsArgs { cafile: Some("/nonexistent/ca.pem".into()), ..TlsArgs::default() };
+        assert!(matches!(target(None, None, Some("wss://h"), &missing), Err(ClientError::TlsSetup(_))));
+        let insecure = TlsArgs { insecure: true, ..TlsArgs::default() };
+        assert!(matches!(target(None, Some(1883), None, &insecure), Err(ClientError::TlsOff("--insecure"))));
+        let psk = TlsArgs { psk: Some("00".into()), ..TlsArgs::default() };
+        assert!(matches!(target(None, None, None, &psk), Err(ClientError::TlsUnavailable("--psk"))));
     }
 
     fn usage(args: &[&str]) -> String {

@@ -40,8 +40,10 @@ mod ws;
 use std::process::ExitCode;
 
 pub use args::{PubArgs, RrArgs, SubArgs};
+pub use config::target;
 pub use error::{ClientError, Invocation, ToolKind};
 pub use output::Received;
+pub use transport::{Stream, Target};
 
 /// How `mq-pub` names itself and where its options file is.
 pub const PUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-pub", options_file: "mq-pub" };

@@ -5,11 +5,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::ClientConfig;
 
 use crate::config::Endpoint;
 use crate::error::ClientError;
@@ -33,7 +35,7 @@ pub enum Stream {
 /// TLS to `host` over `tcp`.
 async fn tls_connect(
     tcp: TcpStream,
-    config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    config: Arc<ClientConfig>,
     host: &str,
 ) -> Result<TlsStream<TcpStream>, ClientError> {
     let name = rustls_pki_types::ServerName::try_from(host.to_owned())
@@ -59,19 +61,67 @@ pub async fn open(endpoint: &Endpoint) -> Result<Stream, ClientError> {
             if *nodelay {
                 stream.set_nodelay(true).map_err(ClientError::Connect)?;
             }
-            match (tls, websocket) {
-                (None, false) => Ok(Stream::Tcp(stream)),
-                (Some(config), false) => Ok(Stream::Tls(Box::new(tls_connect(stream, config, host).await?))),
-                (None, true) => {
-                    let io: Box<dyn Io> = Box::new(stream);
-                    Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, false, host, *port).await?)))
-                }
-                (Some(config), true) => {
-                    let io: Box<dyn Io> = Box::new(tls_connect(stream, config, host).await?);
-                    Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, true, host, *port).await?)))
-                }
-            }
+            layer(stream, host, *port, tls, *websocket).await
         }
+    }
+}
+
+/// TLS and/or WebSockets over `stream`, connected to `host`:`port`.
+async fn layer(
+    stream: TcpStream,
+    host: &str,
+    port: u16,
+    tls: Option<Arc<ClientConfig>>,
+    websocket: bool,
+) -> Result<Stream, ClientError> {
+    match (tls, websocket) {
+        (None, false) => Ok(Stream::Tcp(stream)),
+        (Some(config), false) => Ok(Stream::Tls(Box::new(tls_connect(stream, config, host).await?))),
+        (None, true) => {
+            let io: Box<dyn Io> = Box::new(stream);
+            Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, false, host, port).await?)))
+        }
+        (Some(config), true) => {
+            let io: Box<dyn Io> = Box::new(tls_connect(stream, config, host).await?);
+            Ok(Stream::Ws(Box::new(crate::ws::upgrade(io, true, host, port).await?)))
+        }
+    }
+}
+
+/// A broker to open many connections to (`mq bench`): host, port, and the layers over TCP, with the
+/// TLS configuration built once (certificate files read once, not per connection). Made from the
+/// client tools' options by [`crate::config::target`], so `-L`, `--cafile` and port 8883 mean the same.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    tls: Option<Arc<ClientConfig>>,
+    websocket: bool,
+    /// User name and password given in the `-L` URL.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Target {
+    pub(crate) fn new(host: String, port: u16, tls: Option<&TlsSetup>, websocket: bool) -> Result<Target, ClientError> {
+        let tls = tls.map(TlsSetup::client_config).transpose()?;
+        Ok(Target { host, port, tls, websocket, username: None, password: None })
+    }
+
+    /// What runs over TCP: `tcp`, `tls`, `ws` or `wss`.
+    pub fn transport(&self) -> &'static str {
+        match (self.tls.is_some(), self.websocket) {
+            (false, false) => "tcp",
+            (true, false) => "tls",
+            (false, true) => "ws",
+            (true, true) => "wss",
+        }
+    }
+
+    /// The TLS handshake and WebSocket upgrade this target asks for, over `stream` (already connected to
+    /// one of the host's addresses).
+    pub async fn layer(&self, stream: TcpStream) -> Result<Stream, ClientError> {
+        layer(stream, &self.host, self.port, self.tls.clone(), self.websocket).await
     }
 }
 

@@ -45,9 +45,17 @@ fn to_io(e: tungstenite::Error) -> io::Error {
     }
 }
 
+/// Largest payload of one frame sent: a large MQTT packet goes out as many frames, each copied once.
+const FRAME_OUT: usize = 256 * 1024;
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let me = self.get_mut();
+        // The last frame written may still wait in the library for the socket; a caller that now only
+        // reads (waiting for PUBACK, say) sends it from here, woken when the socket takes more.
+        if let Poll::Ready(Err(e)) = Pin::new(&mut me.ws).poll_flush(cx) {
+            return Poll::Ready(Err(to_io(e)));
+        }
         loop {
             if !me.pending.is_empty() {
                 let n = me.pending.len().min(buf.remaining());
@@ -72,12 +80,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsIo<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsIo<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
+        // The previous frame goes out first: a writer faster than the socket waits here rather than
+        // piling its frames up in the library's buffer (which has no limit).
+        ready!(Pin::new(&mut me.ws).poll_flush(cx)).map_err(to_io)?;
         ready!(Pin::new(&mut me.ws).poll_ready(cx)).map_err(to_io)?;
-        Pin::new(&mut me.ws).start_send(Message::Binary(Bytes::copy_from_slice(buf))).map_err(to_io)?;
-        // The frame goes out now; what the socket does not take waits in the library until the
-        // next write or flush.
+        let n = buf.len().min(FRAME_OUT);
+        let frame = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+        Pin::new(&mut me.ws).start_send(Message::Binary(frame)).map_err(to_io)?;
+        // The frame goes out now; what the socket does not take waits in the library until the next
+        // write, flush or read.
         let _ = Pin::new(&mut me.ws).poll_flush(cx).map_err(to_io)?;
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -22,7 +22,6 @@ use std::time::Duration;
 use mq_proto::client::{AckToken, Action, ClientSession, Options, OutgoingPublish};
 use mq_proto::{Packet, Publish, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties};
 use tokio::io::AsyncWriteExt as _;
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 pub use payload::FilePayload;
@@ -88,10 +87,10 @@ impl Driver {
         Driver::start(stream, session, Log::new(setup.debug, &setup.connect.client_id)).await
     }
 
-    /// Connects `session` over a TCP connection already open (`mq bench`, which resolves the broker
-    /// once for all its clients).
-    pub async fn over_tcp(stream: TcpStream, session: ClientSession) -> Result<Driver, ClientError> {
-        Driver::start(Stream::Tcp(stream), session, Log::default()).await
+    /// Connects `session` over a stream already open (`mq bench`, which resolves the broker once for all
+    /// its clients and opens each stream with [`crate::Target::layer`]).
+    pub async fn over(stream: Stream, session: ClientSession) -> Result<Driver, ClientError> {
+        Driver::start(stream, session, Log::default()).await
     }
 
     async fn start(stream: Stream, session: ClientSession, log: Log) -> Result<Driver, ClientError> {
