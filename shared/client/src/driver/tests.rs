@@ -49,7 +49,7 @@ async fn connected_with(keep_alive: u16, options: Options, connack: ConnAck) -> 
         let mut c = Connect::new(V5, "t");
         c.keep_alive = keep_alive;
         let s = TcpStream::connect(addr).await.unwrap();
-        Driver::over_tcp(s, ClientSession::new(c, options)).await.unwrap()
+        Driver::over(crate::transport::Stream::Tcp(s), ClientSession::new(c, options)).await.unwrap()
     };
     let broker = async {
         let (s, _) = listener.accept().await.unwrap();
