@@ -256,14 +256,19 @@ run_scenario() {
         echo "${kind}fanout0_rate $(field rate < "$OUT/sub")"
         stop_broker
       done ;;
-    tlsbig)   # one 64 MiB payload, QoS 1, over TLS and over WSS, publisher -> subscriber (as big)
+    tlsbig)   # one 64 MiB payload, QoS 1, over TLS, publisher -> subscriber (as big); over WSS one 1 MiB
+              # payload: Mosquitto 2.0.11 sends a large message to a WebSocket subscriber at about
+              # 40 KiB/s (1 MiB in 26 s), so 64 MiB would take half an hour
       for kind in tls wss; do
+        local mib=64; [ "$kind" = wss ] && mib=1
         start_tls_broker "$b" "$kind"
-        tbench sub "${URL[@]}" -c 1 -q 1 -t 'big/x' -n 1 -D 60 > "$OUT/sub" & local sp=$!
+        tbench sub "${URL[@]}" -c 1 -q 1 -t 'big/x' -n 1 -D 90 > "$OUT/sub" & local sp=$!
         sleep 0.5
-        tbench pub "${URL[@]}" -c 1 -q 1 -t 'big/x' -s 67108864 -n 1 -D 60 > "$OUT/pub"
+        tbench pub "${URL[@]}" -c 1 -q 1 -t 'big/x' -s $((mib * 1048576)) -n 1 -D 60 > "$OUT/pub"
         wait $sp
-        echo "${kind}big64_mib_per_s $(python3 -c "print(round(64/max(1e-6,$(field "latency_us['max']" < "$OUT/sub")/1e6),1))")"
+        local secs; secs=$(field "latency_us['max']/1e6" < "$OUT/sub")
+        if [ "$kind" = tls ]; then echo "tlsbig64_mib_per_s $(python3 -c "print(round(64/max(1e-6,$secs),1))")"
+        else echo "wssbig1_kib_per_s $(python3 -c "print(round(1024/max(1e-6,$secs),1))")"; fi
         stop_broker
       done ;;
     tlsidle)  # 2,000 idle connections over TLS, then over WSS: the broker's RSS growth per connection

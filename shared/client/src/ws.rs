@@ -21,6 +21,9 @@ pub struct WsIo<S> {
     pending: Bytes,
 }
 
+/// The largest MQTT packet: a fixed header of 5 bytes and the largest remaining length.
+const MQTT_MAX_PACKET: usize = 5 + 268_435_455;
+
 /// Upgrades `stream` to a WebSocket to `host:port` (`/mqtt`, subprotocol `mqtt`).
 pub async fn upgrade<S>(stream: S, tls: bool, host: &str, port: u16) -> Result<WsIo<S>, ClientError>
 where
@@ -32,8 +35,14 @@ where
         .into_client_request()
         .map_err(|e| ClientError::WebSocket(e.to_string()))?;
     req.headers_mut().insert("Sec-WebSocket-Protocol", tungstenite::http::HeaderValue::from_static("mqtt"));
-    let (ws, _) =
-        tokio_tungstenite::client_async(req, stream).await.map_err(|e| ClientError::WebSocket(e.to_string()))?;
+    // A broker may send a whole MQTT packet, up to MQTT's 256 MiB, as one frame (Mosquitto does): the
+    // library's defaults (16 MiB frames, 64 MiB messages) would refuse a large message.
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_frame_size(Some(MQTT_MAX_PACKET))
+        .max_message_size(Some(MQTT_MAX_PACKET));
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
+        .await
+        .map_err(|e| ClientError::WebSocket(e.to_string()))?;
     Ok(WsIo { ws, pending: Bytes::new() })
 }
 
