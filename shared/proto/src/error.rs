@@ -115,11 +115,13 @@ impl DecodeError {
             PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
             UnsupportedProtocol { .. } => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
             TopicNameWildcard => ReasonCode::TOPIC_NAME_INVALID,
+            // As Mosquitto answers: 0x81 for SUBSCRIBE and UNSUBSCRIBE, 0x82 for the rest.
+            ZeroPacketId { packet: PacketType::Subscribe | PacketType::Unsubscribe } => ReasonCode::MALFORMED_PACKET,
             ZeroPacketId { .. }
+            | PropertyNotAllowed { .. }
             | EmptyTopicName
             | DuplicateProperty { .. }
             | InvalidPropertyValue { .. }
-            | InvalidRetainHandling
             | NoTopicFilters { .. }
             | PasswordWithoutUsername => ReasonCode::PROTOCOL_ERROR,
             VarIntTooLong
@@ -136,7 +138,7 @@ impl DecodeError {
             | ConnectReservedFlag
             | InvalidWillFlags
             | UnknownProperty { .. }
-            | PropertyNotAllowed { .. }
+            | InvalidRetainHandling
             | InvalidReasonCode { .. }
             | InvalidSubscriptionOptions(_)
             | EmptyTopicFilter

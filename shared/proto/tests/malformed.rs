@@ -58,7 +58,7 @@ fn table() {
         (V5, b"\x30\x07\x00\x01a\x03\x23\x00\x00", E::InvalidPropertyValue { id: 0x23, value: 0 }, 0x82),
         (V5, b"\x30\x08\x00\x01a\x04\x01\x01\x01\x01", E::DuplicateProperty { id: 0x01 }, 0x82),
         (V5, b"\x30\x06\x00\x01a\x02\x01\x02", E::InvalidPropertyValue { id: 0x01, value: 2 }, 0x82),
-        (V5, b"\x30\x06\x00\x01a\x02\x11\x00", E::PropertyNotAllowed { id: 0x11, packet: PacketType::Publish }, 0x81),
+        (V5, b"\x30\x06\x00\x01a\x02\x11\x00", E::PropertyNotAllowed { id: 0x11, packet: PacketType::Publish }, 0x82),
         (V5, b"\x30\x06\x00\x01a\x02\x7f\x00", E::UnknownProperty { id: 0x7f }, 0x81),
         (
             V5,
@@ -79,7 +79,7 @@ fn table() {
             E::UnexpectedEnd { packet: PacketType::PubAck, field: "user property name" },
             0x81,
         ),
-        (V5, b"\x40\x05\x00\x01\x00\x01\x01", E::PropertyNotAllowed { id: 0x01, packet: PacketType::PubAck }, 0x81),
+        (V5, b"\x40\x05\x00\x01\x00\x01\x01", E::PropertyNotAllowed { id: 0x01, packet: PacketType::PubAck }, 0x82),
         // Reason codes a packet does not allow.
         (V5, b"\x40\x03\x00\x01\x11", E::InvalidReasonCode { packet: PacketType::PubAck, code: 0x11 }, 0x81),
         (V5, b"\xe0\x01\x01", E::InvalidReasonCode { packet: PacketType::Disconnect, code: 0x01 }, 0x81),
@@ -90,11 +90,14 @@ fn table() {
         (V311, b"\xe0\x01\x00", E::TrailingBytes { packet: PacketType::Disconnect, extra: 1 }, 0x81),
         // SUBSCRIBE / UNSUBSCRIBE.
         (V311, b"\x82\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Subscribe }, 0x82),
+        // Packet identifier 0: Mosquitto calls it malformed in SUBSCRIBE and UNSUBSCRIBE.
+        (V311, b"\x82\x06\x00\x00\x00\x01a\x00", E::ZeroPacketId { packet: PacketType::Subscribe }, 0x81),
+        (V311, b"\xa2\x05\x00\x00\x00\x01a", E::ZeroPacketId { packet: PacketType::Unsubscribe }, 0x81),
         (V311, b"\xa2\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Unsubscribe }, 0x82),
         (V311, b"\x82\x06\x00\x01\x00\x01a\x03", E::InvalidSubscriptionOptions(3), 0x81),
         (V311, b"\x82\x06\x00\x01\x00\x01a\x04", E::InvalidSubscriptionOptions(4), 0x81),
         (V5, b"\x82\x07\x00\x01\x00\x00\x01a\x40", E::InvalidSubscriptionOptions(0x40), 0x81),
-        (V5, b"\x82\x07\x00\x01\x00\x00\x01a\x30", E::InvalidRetainHandling, 0x82),
+        (V5, b"\x82\x07\x00\x01\x00\x00\x01a\x30", E::InvalidRetainHandling, 0x81),
         (V311, b"\x82\x05\x00\x01\x00\x00\x00", E::EmptyTopicFilter, 0x81),
         (
             V311,
@@ -146,7 +149,7 @@ fn table() {
             V5,
             b"\x10\x0f\x00\x04MQTT\x05\x02\x00\x3c\x02\x01\x00\x00\x00",
             E::PropertyNotAllowed { id: 0x01, packet: PacketType::Connect },
-            0x81,
+            0x82,
         ),
         (
             V5,
