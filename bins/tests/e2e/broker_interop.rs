@@ -10,7 +10,8 @@ use std::process::Command;
 use crate::broker_util::{V4, V5, broker, tp4, tp5};
 use crate::harness::{Proc, command, mosquitto_bin};
 
-fn tools() -> Option<(PathBuf, PathBuf)> {
+/// Mosquitto's `mosquitto_pub` and `mosquitto_sub`, when installed.
+pub(crate) fn tools() -> Option<(PathBuf, PathBuf)> {
     Some((mosquitto_bin("mosquitto_pub")?, mosquitto_bin("mosquitto_sub")?))
 }
 
@@ -23,7 +24,7 @@ fn mpub(bin: &PathBuf, port: u16, args: &[&str]) {
 
 /// `mosquitto_sub` with a line-buffered stdout where `stdbuf` exists: libmosquitto prints its `-d`
 /// lines with printf(), so on a pipe "received SUBACK" could otherwise sit in the buffer.
-fn sub_command(bin: &PathBuf) -> Command {
+pub(crate) fn sub_command(bin: &PathBuf) -> Command {
     match ["/usr/bin/stdbuf", "/bin/stdbuf"].into_iter().find(|p| std::path::Path::new(p).exists()) {
         Some(stdbuf) => {
             let mut c = command(stdbuf);
@@ -42,7 +43,7 @@ fn msub(bin: &PathBuf, port: u16, args: &[&str]) -> Proc {
 }
 
 /// The lines `-F` printed (without the `-d` lines: "Client ..." and "Subscribed (mid: ...").
-fn printed(p: &mut Proc) -> Vec<String> {
+pub(crate) fn printed(p: &mut Proc) -> Vec<String> {
     let st = p.wait();
     assert!(st.success(), "mosquitto_sub: {st:?} {}", p.stderr.text());
     p.stdout

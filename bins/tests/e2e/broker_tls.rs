@@ -13,13 +13,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::version::{TLS12, TLS13};
 
+use crate::broker_interop::{printed, sub_command, tools};
 use crate::broker_util::{V4, WAIT, sys_value_reaches, v4_options};
-use crate::harness::{Broker, Proc, command, free_port, mosquitto_bin, mq};
+use crate::harness::{Broker, Proc, command, free_port, mq};
 use crate::tls_pki::{Pki, handshake, install_ring};
-
-fn tools() -> Option<(PathBuf, PathBuf)> {
-    Some((mosquitto_bin("mosquitto_pub")?, mosquitto_bin("mosquitto_sub")?))
-}
 
 /// A broker with one TLS listener: the server certificate and `extra` lines.
 fn tls_broker(pki: &Pki, extra: &str) -> Broker {
@@ -34,31 +31,12 @@ fn mpub(bin: &PathBuf, port: u16, args: &[&str]) -> (bool, String) {
     (ok, p.stderr.text())
 }
 
-/// `mosquitto_sub -d` with `args`, once it has its SUBACK (line-buffered through `stdbuf` where it
-/// exists: libmosquitto prints its `-d` lines with printf()).
+/// `mosquitto_sub -d` to `localhost:port` (the name the server certificate carries) with `args`, once
+/// it has its SUBACK.
 fn msub(bin: &PathBuf, port: u16, args: &[&str]) -> Proc {
-    let mut cmd = match ["/usr/bin/stdbuf", "/bin/stdbuf"].into_iter().find(|p| std::path::Path::new(p).exists()) {
-        Some(stdbuf) => {
-            let mut c = command(stdbuf);
-            c.arg("-oL").arg(bin);
-            c
-        }
-        None => command(bin),
-    };
-    let p = Proc::spawn(cmd.args(["-h", "localhost", "-p", &port.to_string(), "-d"]).args(args));
+    let p = Proc::spawn(sub_command(bin).args(["-h", "localhost", "-p", &port.to_string(), "-d"]).args(args));
     p.wait_for("received SUBACK");
     p
-}
-
-/// What `mosquitto_sub -C n` printed (without its `-d` lines).
-fn printed(p: &mut Proc) -> Vec<String> {
-    assert!(p.wait().success(), "mosquitto_sub: {}", p.stderr.text());
-    p.stdout
-        .text()
-        .lines()
-        .filter(|l| !l.starts_with("Client ") && !l.starts_with("Subscribed (mid: "))
-        .map(str::to_owned)
-        .collect()
 }
 
 #[test]
