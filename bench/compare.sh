@@ -17,6 +17,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart tlsconn tlsfanout0 tlsbig tlsidle"}
 MQ=${MQ:-target/release/mq}
+BENCH=${BENCH:-$MQ}   # the `mq bench` binary (to compare brokers under one load generator)
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 OUT=$(mktemp -d)
 chmod 755 "$OUT"   # a broker started as root drops to another user, which must reach its store
@@ -56,7 +57,7 @@ start_broker_on() {
 stop_broker() { kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-bench() { "$MQ" bench "$@" -p "$PORT" --json; }
+bench() { "$BENCH" bench "$@" -p "$PORT" --json; }
 # Seconds until the broker on $PORT accepts a connection.
 accept_s() { python3 - "$PORT" <<'PY'
 import socket, sys, time

@@ -33,6 +33,12 @@ use crate::kick::Kick;
 /// Milliseconds without traffic either way after which a connection parks.
 pub const PARK_AFTER_MS: u64 = 2000;
 
+/// A parked connection woken again within this many milliseconds of the last wake it was served on the
+/// parked socket goes back into the runtime instead: steady traffic (a subscriber of a busy topic) is
+/// served by a running task, not by a resume and a re-park per wake, while an occasional packet (a
+/// PINGREQ, a sparse publisher) is still served without leaving the parking epoll.
+pub const QUICK_WAKE_GAP_MS: u64 = 100;
+
 /// Most readiness events taken per wake of the parking task.
 const EVENTS_PER_TURN: usize = 256;
 

@@ -158,6 +158,31 @@ async fn idle_connections_park_and_still_receive() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_traffic_takes_parked_connections_back_into_the_runtime() {
+    let (b, port) = broker("").await;
+    let (mut s, _) = client(port, "steady-sub", true).await;
+    s.subscribe("steady/#", QoS::AtLeastOnce).await;
+    let (p, _) = client(port, "steady-pub", true).await;
+    let lot = b.broker.lot.clone().expect("parking available");
+    // Both connections had nothing to do: parked at once.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while lot.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "never parked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A message every 10 ms: one wake is served on the parked socket, the next ones so soon after it
+    // bring both connections back into the runtime, where they stay while the traffic goes on (rather
+    // than resuming and parking again for every message).
+    for i in 0..30 {
+        p.publish("steady/x", QoS::AtLeastOnce, false, &i.to_string()).await;
+        assert_eq!(s.message().await, pair("steady/x", &i.to_string()));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(lot.len(), 0, "connections with steady traffic still parked");
+    b.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_applies_new_limits_and_wills_are_published() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();

@@ -292,7 +292,7 @@ impl Subscriber {
 
     fn on_event(&mut self, driver: &mut Driver, event: Event) -> Result<(), ClientError> {
         match event {
-            Event::Message { msg, ack } => self.deliver(driver, msg, ack),
+            Event::Message { msg, ack } => self.deliver(driver, *msg, ack),
             Event::Subscribed { mid, granted } if mid == self.sub_mid => {
                 let codes: Vec<String> = granted.iter().map(|c| c.0.to_string()).collect();
                 if !self.session.quiet {

@@ -12,6 +12,7 @@ use mq_proto::{Disconnect, Packet, ReasonCode};
 use crate::kick::KickReason;
 use crate::log;
 use crate::outbuf::OutBuf;
+use crate::park::QUICK_WAKE_GAP_MS;
 use crate::session::Pace;
 
 use super::{CONGESTION_WAIT, Close, Conn, HIGH_WATER, READ_BUDGET, READ_STOP, SHUTDOWN_FLUSH};
@@ -78,12 +79,17 @@ impl Conn {
     /// A parked connection woken (bytes on its socket, a delivery, a kick). What can be served on the
     /// parked socket is served there: when that settles everything (the packets read are handled, what
     /// they and the queue call for is written), the connection parks again with only its epoll entry
-    /// re-armed. Otherwise it goes back into the reactor and runs.
+    /// re-armed. Otherwise, or when it was served that way moments ago (steady traffic, see
+    /// [`QUICK_WAKE_GAP_MS`]), it goes back into the reactor and runs.
     pub(super) async fn resumed(mut self: Box<Self>) {
-        let quick = self.kick.reason().is_none()
+        let now = self.broker.now_ms();
+        let steady = self.served_parked_at.is_some_and(|at| now.saturating_sub(at) < QUICK_WAKE_GAP_MS);
+        let quick = !steady
+            && self.kick.reason().is_none()
             && !self.broker.shutting_down.load(Ordering::Relaxed)
             && self.broker.lot.as_ref().is_some_and(|l| l.open());
         if quick {
+            self.served_parked_at = Some(now);
             // A wake that came before this is served by the pull below.
             self.kick.take_notification();
             match self.serve_parked() {

@@ -374,6 +374,7 @@ impl Conn {
             durable_at: Default::default(),
             retained_lookups: Vec::new(),
             park_at_once: true,
+            served_parked_at: None,
         };
         if conn.session.is_persistent() {
             // CONNACK of a session to keep goes out once the session is stored.

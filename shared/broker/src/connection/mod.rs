@@ -166,6 +166,8 @@ pub(crate) struct Conn {
     retained_lookups: Vec<(String, mq_proto::QoS, Option<u32>)>,
     /// Never parked yet: parks as soon as it is idle (afterwards only when the sweep finds it idle).
     park_at_once: bool,
+    /// When it was last served on its parked socket (milliseconds since broker start; `None`: never).
+    served_parked_at: Option<u64>,
 }
 
 impl Drop for Conn {
