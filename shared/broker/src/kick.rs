@@ -49,6 +49,11 @@ pub trait Parked: Send {
     /// Serves the connection again: what it can while still parked, or back in the runtime (call within
     /// the runtime).
     fn resume(self: Box<Self>);
+    /// Serves the connection again, what it can on the caller's task (which must not hold a lock a
+    /// connection takes: the parking task does not), the rest as [`Parked::resume`].
+    fn resume_here(self: Box<Self>) {
+        self.resume();
+    }
 }
 
 #[derive(Default)]
@@ -176,6 +181,15 @@ impl Kick {
         let parked = self.inner.lock().parked.take();
         if let Some(p) = parked {
             p.resume();
+        }
+    }
+
+    /// Resumes the connection if it is parked, serving what it can on the caller's task (see
+    /// [`Parked::resume_here`]): for the parking task, which saves a task per packet on a parked socket.
+    pub fn resume_parked_here(&self) {
+        let parked = self.inner.lock().parked.take();
+        if let Some(p) = parked {
+            p.resume_here();
         }
     }
 }

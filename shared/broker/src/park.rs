@@ -143,7 +143,9 @@ impl Lot {
                 for ev in events.iter().take(n) {
                     let kick = self.parked.lock().get(&ev.data()).cloned();
                     if let Some(k) = kick {
-                        k.resume_parked();
+                        // Bytes on a parked socket (a PINGREQ, a sparse publisher's message) are served
+                        // here, without a task of their own; anything longer goes on in one.
+                        k.resume_parked_here();
                     }
                 }
                 if n < events.len() {

@@ -81,28 +81,56 @@ impl Conn {
     /// they and the queue call for is written), the connection parks again with only its epoll entry
     /// re-armed. Otherwise, or when it was served that way moments ago (steady traffic, see
     /// [`QUICK_WAKE_GAP_MS`]), it goes back into the reactor and runs.
-    pub(super) async fn resumed(mut self: Box<Self>) {
+    pub(super) async fn resumed(self: Box<Self>) {
+        if let Some((conn, close)) = self.serve_quickly() {
+            conn.carry_on(close).await;
+        }
+    }
+
+    /// The same, on the caller's task (the parking task, for bytes on a parked socket): what cannot be
+    /// settled without waiting goes on in a task of its own.
+    pub(super) fn resumed_here(self: Box<Self>) {
+        if let Some((conn, close)) = self.serve_quickly() {
+            tokio::spawn(conn.carry_on(close));
+        }
+    }
+
+    /// Serves the woken connection on its parked socket when that is the way (see [`Conn::resumed`]);
+    /// `None` when it is settled and parked again, else the connection to carry on with, and why it
+    /// ends if it does.
+    fn serve_quickly(mut self: Box<Self>) -> Option<(Box<Self>, Option<Close>)> {
         let now = self.broker.now_ms();
         let steady = self.served_parked_at.is_some_and(|at| now.saturating_sub(at) < QUICK_WAKE_GAP_MS);
         let quick = !steady
             && self.kick.reason().is_none()
             && !self.broker.shutting_down.load(Ordering::Relaxed)
             && self.broker.lot.as_ref().is_some_and(|l| l.open());
-        if quick {
-            self.served_parked_at = Some(now);
-            // A wake that came before this is served by the pull below.
-            self.kick.take_notification();
-            match self.serve_parked() {
-                Ok(true) => return self.repark(),
-                Ok(false) => {}
-                Err(close) => {
-                    // Whatever becomes of the socket, the connection ends for this reason.
-                    let _ = self.unpark_socket();
-                    return Box::pin(self.finish(close)).await;
-                }
+        if !quick {
+            return Some((self, None));
+        }
+        self.served_parked_at = Some(now);
+        // A wake that came before this is served by the pull below.
+        self.kick.take_notification();
+        match self.serve_parked() {
+            Ok(true) => {
+                self.repark();
+                None
+            }
+            Ok(false) => Some((self, None)),
+            Err(close) => {
+                // Whatever becomes of the socket, the connection ends for this reason.
+                let _ = self.unpark_socket();
+                Some((self, Some(close)))
             }
         }
-        self.resume_active().await;
+    }
+
+    /// After [`Conn::serve_quickly`]: ends the connection for `close`, or back into the reactor.
+    async fn carry_on(self: Box<Self>, close: Option<Close>) {
+        match close {
+            Some(close) => Box::pin(self.finish(close)).await,
+            None => self.resume_active().await,
+        }
     }
 
     /// Back into the reactor, then the loop.

@@ -184,4 +184,8 @@ impl Parked for Conn {
     fn resume(self: Box<Self>) {
         tokio::spawn(self.resumed());
     }
+
+    fn resume_here(self: Box<Self>) {
+        self.resumed_here();
+    }
 }
