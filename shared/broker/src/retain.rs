@@ -2,7 +2,7 @@
 //! filter. Stored in a trie of topic levels walked by the filter, so a subscribe to `a/+/c` visits only
 //! the `a` subtree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +29,14 @@ pub struct RetainStore {
     root: Node,
     count: usize,
     bytes: usize,
+    /// The stored messages that expire, by expiry time (and address, to tell them apart): the sweep
+    /// takes the due ones from the front instead of walking every retained message.
+    expiring: BTreeMap<(Instant, usize), Arc<Message>>,
+}
+
+/// A message's key in [`RetainStore::expiring`], when it expires.
+fn expiry_key(m: &Arc<Message>) -> Option<(Instant, usize)> {
+    m.expires_at.map(|t| (t, Arc::as_ptr(m) as usize))
 }
 
 impl RetainStore {
@@ -54,8 +62,12 @@ impl RetainStore {
             if let Some(old) = self.remove(&msg.topic, None) {
                 self.count -= 1;
                 self.bytes -= old.size();
+                self.forget_expiry(&old);
             }
             return;
+        }
+        if let Some(key) = expiry_key(&msg) {
+            self.expiring.insert(key, msg.clone());
         }
         let mut node = &mut self.root;
         for level in msg.topic.split('/') {
@@ -63,11 +75,20 @@ impl RetainStore {
         }
         let size = msg.size();
         match node.msg.replace(msg) {
-            Some(old) => self.bytes = self.bytes - old.size() + size,
+            Some(old) => {
+                self.bytes = self.bytes - old.size() + size;
+                self.forget_expiry(&old);
+            }
             None => {
                 self.count += 1;
                 self.bytes += size;
             }
+        }
+    }
+
+    fn forget_expiry(&mut self, m: &Arc<Message>) {
+        if let Some(key) = expiry_key(m) {
+            self.expiring.remove(&key);
         }
     }
 
@@ -112,14 +133,11 @@ impl RetainStore {
     /// Drops expired messages; returns how many.
     pub fn purge_expired(&mut self, now: Instant) -> usize {
         let mut expired = Vec::new();
-        let mut stack = vec![&self.root];
-        while let Some(node) = stack.pop() {
-            if let Some(m) = &node.msg
-                && m.expired(now)
-            {
-                expired.push(m.clone());
+        while let Some(entry) = self.expiring.first_entry() {
+            if entry.key().0 > now {
+                break;
             }
-            stack.extend(node.children.values());
+            expired.push(entry.remove());
         }
         for m in &expired {
             if self.remove(&m.topic, Some(m)).is_some() {
@@ -243,6 +261,39 @@ mod tests {
         assert!(s.is_empty());
         assert!(s.root.is_empty());
         assert_eq!(s.bytes(), 0);
+    }
+
+    fn expiring(topic: &str, payload: &'static [u8], at: Instant) -> Arc<Message> {
+        let mut m = Message::from_broker(topic, Bytes::from_static(payload), QoS::AtMostOnce, true);
+        m.expires_at = Some(at);
+        Arc::new(m)
+    }
+
+    #[test]
+    fn expiry_is_indexed_through_replacement_and_clearing() {
+        let mut s = RetainStore::default();
+        let t0 = Instant::now();
+        let later = |secs| t0 + std::time::Duration::from_secs(secs);
+        s.set(expiring("e/1", b"a", later(1)));
+        s.set(expiring("e/2", b"b", later(2)));
+        s.set(expiring("e/3", b"c", later(3)));
+        s.set(msg("keep", b"k"));
+        // Replaced by a message that does not expire: its old expiry no longer counts.
+        s.set(msg("e/2", b"b2"));
+        // Replaced by one that expires later: only the new time counts.
+        s.set(expiring("e/3", b"c2", later(10)));
+        // Cleared: gone from the index too.
+        s.set(expiring("e/4", b"d", later(1)));
+        s.set(msg("e/4", b""));
+        assert_eq!(s.expiring.len(), 2);
+        assert_eq!(s.purge_expired(later(5)), 1);
+        assert_eq!(topics(&s, "#"), ["e/2", "e/3", "keep"]);
+        assert_eq!(s.purge_expired(later(9)), 0);
+        assert_eq!(s.purge_expired(later(10)), 1);
+        assert_eq!(topics(&s, "#"), ["e/2", "keep"]);
+        assert!(s.expiring.is_empty());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.bytes(), 3);
     }
 
     #[test]

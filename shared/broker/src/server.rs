@@ -488,10 +488,10 @@ async fn sweeps(broker: Arc<Broker>) {
         tokio::select! {
             () = broker.wait_shutdown() => return,
             _ = tick.tick() => {
-                broker.check_keepalive();
+                broker.check_keepalive().await;
                 n = n.wrapping_add(1);
                 if n.is_multiple_of(4) {
-                    broker.sweep(Instant::now());
+                    broker.sweep_sliced(Instant::now()).await;
                 }
             }
         }

@@ -46,6 +46,9 @@ use crate::subs::SubTable;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Sessions the periodic sweeps look at between two yields to the runtime.
+pub(crate) const SWEEP_SLICE: usize = 256;
+
 /// All broker state.
 #[derive(Debug)]
 pub struct Broker {
@@ -199,16 +202,22 @@ impl Broker {
     }
 
     /// Closes connections whose keep alive ran out and asks those idle long enough to park. Run several
-    /// times a second.
-    pub fn check_keepalive(&self) {
+    /// times a second, [`SWEEP_SLICE`] sessions at a time with a yield between: with many connections
+    /// the check never holds a worker (and the traffic it would serve) for long.
+    pub async fn check_keepalive(&self) {
         let now = self.now_ms();
         let park = self.lot.as_ref().is_some_and(|l| l.open()) && !self.shutting_down.load(Ordering::Relaxed);
-        for k in self.attached_kicks() {
-            if k.silent_too_long(now) && k.reason().is_none() {
-                k.kick(KickReason::KeepAlive);
-            } else if park {
-                k.hint_park(now, PARK_AFTER_MS);
+        let sessions = self.all_sessions();
+        for slice in sessions.chunks(SWEEP_SLICE) {
+            for s in slice {
+                let Some(k) = s.state.lock().attached().map(|a| a.kick.clone()) else { continue };
+                if k.silent_too_long(now) && k.reason().is_none() {
+                    k.kick(KickReason::KeepAlive);
+                } else if park {
+                    k.hint_park(now, PARK_AFTER_MS);
+                }
             }
+            tokio::task::yield_now().await;
         }
     }
 

@@ -161,8 +161,29 @@ impl Broker {
     /// Publishes delayed wills that are due and ends sessions that expired. Run every second.
     pub fn sweep(&self, now: Instant) {
         for s in self.all_sessions() {
+            self.sweep_session(&s, now);
+        }
+        self.purge_retained(now);
+    }
+
+    /// The same, [`super::SWEEP_SLICE`] sessions at a time with a yield between (see
+    /// [`Broker::check_keepalive`]).
+    pub async fn sweep_sliced(&self, now: Instant) {
+        let sessions = self.all_sessions();
+        for slice in sessions.chunks(super::SWEEP_SLICE) {
+            for s in slice {
+                self.sweep_session(s, now);
+            }
+            tokio::task::yield_now().await;
+        }
+        self.purge_retained(now);
+    }
+
+    /// Publishes the session's will if its delay is over, and ends the session if it expired.
+    fn sweep_session(&self, s: &Arc<Session>, now: Instant) {
+        {
             let mut st = s.state.lock();
-            let will = st.take_due_will(now, self.rec(&s));
+            let will = st.take_due_will(now, self.rec(s));
             let expired = st.expired(now);
             drop(st);
             if let Some(w) = will {
@@ -170,17 +191,21 @@ impl Broker {
             }
             if expired {
                 let mut map = self.sessions.lock();
-                let still_ours = map.get(&s.client_id).is_some_and(|x| Arc::ptr_eq(x, &s));
+                let still_ours = map.get(&s.client_id).is_some_and(|x| Arc::ptr_eq(x, s));
                 // Check again under the map lock: a connect may have resumed it meanwhile.
                 if still_ours && s.state.lock().expired(now) {
                     map.remove(&s.client_id);
                     drop(map);
                     self.stats.expired.fetch_add(1, Ordering::Relaxed);
                     log!(Notice, "Expiring client {}.", s.client_id);
-                    self.finish_session(&s);
+                    self.finish_session(s);
                 }
             }
         }
+    }
+
+    /// Drops retained messages whose expiry passed.
+    fn purge_retained(&self, now: Instant) {
         let purged = self.retained.write().purge_expired(now);
         if purged > 0 {
             log!(Debug, "Removed {purged} expired retained messages.");
