@@ -5,7 +5,7 @@
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
 #
-# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart, and over TLS and
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart, and over TLS and
 # WebSockets over TLS: tlsconn tlsfanout0 tlsbig tlsidle, each over TLS and over WSS (a CA and server
 # certificate are made with openssl for the run, the same for both brokers). Needs a release build (`cargo build --release -p mq`); the load
 # generator is `mq bench`, the same for both brokers. Everything stays on 127.0.0.1 and every run is
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle big persist restart tlsconn tlsfanout0 tlsbig tlsidle"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart tlsconn tlsfanout0 tlsbig tlsidle"}
 MQ=${MQ:-target/release/mq}
 BENCH=${BENCH:-$MQ}   # the `mq bench` binary (to compare brokers under one load generator)
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
@@ -189,6 +189,23 @@ run_scenario() {
         echo "idle_${label}_connect_rate $(field connect_rate < "$OUT/conn")"
         echo "idle_${label}_connected $(field connected < "$OUT/conn")"
         echo "idle_${label}_kib_per_conn $(python3 -c "print(round(($during-$before)/max(1,$(field connected < "$OUT/conn")),3))")"
+        stop_broker
+      done ;;
+    idlesub)  # 10,000 clients, each CONNECT (keep alive 600) + SUBSCRIBE to a topic of its own, held 5 s;
+              # then each with 10 subscriptions: broker memory per connection
+      for subs in 1 10; do
+        start_broker "$b" ""
+        local before; before=$(rss_kib "$BPID")
+        bench conn -c 10000 -R 20000 --connect-concurrency 200 -k 600 -t 'idle/%i' --subscriptions "$subs" -D 5 > "$OUT/conn" &
+        local cp=$!
+        # Sample once every client is connected and subscribed (the clients then hold for 5 s).
+        sleep 2; for _ in $(seq 100); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt 10000 ] && break; sleep 0.1; done
+        sleep 2
+        local during; during=$(rss_kib "$BPID")
+        wait $cp
+        echo "idlesub${subs}_kib_per_conn $(python3 -c "print(round(($during-$before)/max(1,$(field connected < "$OUT/conn")),3))")"
+        echo "idlesub${subs}_connect_rate $(field connect_rate < "$OUT/conn")"
+        echo "idlesub${subs}_errors $(field errors < "$OUT/conn")"
         stop_broker
       done ;;
     big)      # one 64 MiB and one 256 MiB payload, QoS 1, publisher -> subscriber; the subscriber times

@@ -183,7 +183,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__conn)
-            opts="-h -p -L -V -c -R -i -k -u -P -D --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --help"
+            opts="-h -p -L -V -c -R -i -k -u -P -D -t --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --subscriptions --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,6 +330,18 @@ _mq() {
                     return 0
                     ;;
                 --json-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subscriptions)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -100,6 +100,24 @@ fn mq_bench_logs_each_client_in_as_its_own_user() {
     assert!(line.contains("\"connected\":3") && line.contains("\"errors\":0"), "{line}");
 }
 
+/// `mq bench conn -t 'held/%i' --subscriptions 2` subscribes each held connection to filters of its own
+/// (the shape of the memory-per-subscribed-connection benchmark).
+#[test]
+fn mq_bench_conn_subscribes_each_client() {
+    let broker = Broker::mq("sys_interval 1");
+    let held = mq("mq")
+        .args(["bench", "conn", "-p", &broker.port_arg(), "-c", "3", "-t", "held/%i", "--subscriptions", "2"])
+        .args(["-D", "4", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Six subscriptions from the bench, one from the watcher.
+    crate::broker_util::sys_value_reaches(broker.port, "$SYS/broker/subscriptions/count", |v| v == "7");
+    let out = held.wait_with_output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && line.contains("\"connected\":3") && line.contains("\"errors\":0"), "{line}");
+}
+
 /// The README's run command is `cargo run --release -p mq -- broker`; with five binaries in the package
 /// that only works while `mq` is its default binary.
 #[test]

@@ -113,6 +113,14 @@ pub struct Common {
 pub struct ConnArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Each client also subscribes to this filter (QoS 0) once connected; %i is the client number, %c
+    /// the client id (`-t 'idle/%i'`: a topic of its own, the cost of a connection with a subscription).
+    #[arg(short = 't', long = "topic")]
+    pub topic: Option<String>,
+    /// Subscriptions per client with -t: 1 subscribes to the filter itself, more to <filter>/0 ...
+    /// <filter>/<N-1>.
+    #[arg(long = "subscriptions", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub subscriptions: u32,
 }
 
 /// `mq bench pub`.

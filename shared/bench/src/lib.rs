@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mq_client::driver::Driver;
+use mq_client::driver::{self, Driver};
 use mq_client::{ClientError, Target};
 use mq_proto::Connect;
 use mq_proto::client::{ClientSession, Options, Qos2Delivery};
@@ -302,12 +302,43 @@ async fn run_conn(a: args::ConnArgs) -> Result<(), BenchError> {
     let hold = Duration::from_secs_f64(c.duration);
     let release = Arc::new(tokio::sync::Notify::new());
     let r = release.clone();
-    let (handles, connect_time) = spawn_clients(&c, u16::MAX, &live, move |_, _, mut driver| {
+    let live_sub = live.clone();
+    let (topic, subscriptions) = (a.topic.clone(), a.subscriptions);
+    let (handles, connect_time) = spawn_clients(&c, u16::MAX, &live, move |i, id, mut driver| {
         let r = r.clone();
+        let l = live_sub.clone();
+        let filters: Vec<String> = match &topic {
+            None => Vec::new(),
+            Some(t) if subscriptions == 1 => vec![expand(t, i, &id)],
+            Some(t) => (0..subscriptions).map(|k| format!("{}/{k}", expand(t, i, &id))).collect(),
+        };
         async move {
-            // Hold the connection (the driver keeps it alive) until released.
             let released = r.notified();
             tokio::pin!(released);
+            released.as_mut().enable();
+            // Subscribe (one SUBSCRIBE per filter, as separate clients would) and wait for every SUBACK.
+            let mut owed = filters.len();
+            for f in filters {
+                let opts = mq_proto::SubscriptionOptions::default();
+                if driver.subscribe(vec![(f, opts)], Default::default()).is_err() {
+                    l.errors.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            while owed > 0 {
+                tokio::select! {
+                    () = &mut released => return,
+                    event = driver.next() => match event {
+                        Ok(driver::Event::Subscribed { .. }) => owed -= 1,
+                        Ok(_) => {}
+                        Err(_) => {
+                            l.errors.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                    },
+                }
+            }
+            // Hold the connection (the driver keeps it alive) until released.
             loop {
                 tokio::select! {
                     () = &mut released => break,

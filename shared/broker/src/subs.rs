@@ -240,6 +240,11 @@ fn replace_or_push(list: &mut Vec<Subscriber>, sub: Subscriber) -> bool {
             true
         }
         None => {
+            // Most filters have one subscriber (a device's own topic): room for exactly one at first,
+            // not the four a first push makes room for.
+            if list.capacity() == 0 {
+                list.reserve_exact(1);
+            }
             list.push(sub);
             false
         }
