@@ -223,14 +223,23 @@ impl Writer {
         loop {
             let (bufs, end, stopping) = {
                 let mut p = self.shared.pending.lock();
+                let mut waited = false;
                 while p.bufs.is_empty() && !self.shared.stop.load(Ordering::Acquire) {
                     let wait = match (self.sync, self.unsynced) {
                         (Fsync::Every(d), true) => d.saturating_sub(self.last_sync.elapsed()),
                         _ => Duration::from_secs(1),
                     };
+                    waited = true;
                     if self.shared.more.wait_for(&mut p, wait).timed_out() {
                         break;
                     }
+                }
+                if waited && !p.bufs.is_empty() {
+                    // Woken by the first record of a burst: let the threads appending the rest of it
+                    // run first, so that one write (and one wake of those waiting for it) covers them.
+                    drop(p);
+                    std::thread::yield_now();
+                    p = self.shared.pending.lock();
                 }
                 (std::mem::take(&mut p.bufs), p.end, self.shared.stop.load(Ordering::Acquire))
             };
