@@ -444,6 +444,8 @@ async fn serve_ready(
         lot.start();
     }
     tokio::spawn(sweeps(broker.clone()));
+    // Bridges are not reloaded on SIGHUP (as in Mosquitto 2.0): they run as configured at start.
+    crate::bridge::start_all(&broker, &cfg.bridges);
     if let Some(r) = ready {
         let _ = r.send(());
     }

@@ -190,7 +190,7 @@ fn tls_options_that_cannot_apply_are_refused_line_by_line() {
 }
 
 #[test]
-fn bridge_section_parses_then_is_refused() {
+fn bridge_section_parses_and_its_tls_option_is_refused() {
     let (cfg, _) = load_ok(&data("bridge.conf"));
     let b = &cfg.bridges[0];
     assert_eq!(b.name.as_str(), "cloud");
@@ -199,7 +199,13 @@ fn bridge_section_parses_then_is_refused() {
     assert_eq!(b.topics.len(), 2);
     assert_eq!(b.topics[1].local_prefix, None);
     assert_eq!(b.remote_password.as_deref(), Some("s3cret"));
-    assert_eq!(unsupported(&cfg), ["tests/data/bridge.conf:5: connection: bridges are not supported yet"]);
+    assert_eq!(
+        unsupported(&cfg),
+        [
+            "tests/data/bridge.conf:10: bridge_cafile: bridges connect over plain TCP only for now (TLS to the remote is \
+          not supported yet)"
+        ]
+    );
     // Options after the bridge section do not leak into the listener.
     assert_eq!(*cfg.listeners[0].max_qos, 2);
 }
