@@ -274,3 +274,79 @@ fn a_client_announcing_a_bridge_gets_no_local_and_retain_as_published() {
     let p = plain.recv_publish_ack();
     assert!(tp(&p) == ("t/kept".into(), "r2".into()) && !p.retain, "{p:?}");
 }
+
+/// With `persistence true` on the local broker, messages queued for a remote that is down survive a
+/// `kill -9` of the local broker: all arrive, in order, once both are back.
+#[test]
+fn store_and_forward_survives_a_local_kill_9() {
+    const N: usize = 200;
+    let store = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(store.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let persistence = format!("persistence true\npersistence_location {}/\n", store.path().display());
+    let mut remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let mut local = Broker::mq_conf(|port| conf(port, &format!("{persistence}{}", bridge(r, "topic kill/# out 1\n"))));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+    remote.stop();
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "0"), "0");
+    let mut p = Raw::v311(l, "kill-pub");
+    for i in 0..N {
+        p.publish(&wire::Pub::new("kill/m", i.to_string()).qos(1, u16::try_from(i + 1).expect("fits")));
+    }
+    drop(p);
+    local.stop();
+    local.start_again();
+    remote.start_again();
+    // The remote lost its sessions (no persistence there): subscribe before the bridge comes back.
+    let mut s = sub(r, "kill-sub", &["kill/#"]);
+    let got: Vec<String> = (0..N).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want);
+}
+
+/// SIGHUP applies a changed bridge section (the bridge restarts with its new topics) and a removed
+/// one (the bridge stops: the remote publishes its will).
+#[test]
+fn sighup_applies_changed_and_removed_bridges() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "topic first/# out 1\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+    let mut s = sub(r, "hup-sub", &["first/#", "second/#"]);
+    publish(l, "first/a", "1", 1, false);
+    assert_eq!(next(&mut s).0, "first/a");
+
+    let path = local.dir().join("broker.conf");
+    let text = std::fs::read_to_string(&path).expect("read conf");
+    std::fs::write(&path, text.replace("topic first/# out 1", "topic second/# out 1")).expect("write conf");
+    local.signal("HUP");
+    local.wait_log("Bridge b stopped.");
+    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    while local.log().matches("Bridge b connected.").count() < 2 {
+        assert!(Instant::now() < deadline, "the bridge never came back:\n{}", local.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    publish(l, "first/b", "no longer forwarded", 1, false);
+    publish(l, "second/a", "2", 1, false);
+    let before = s.publishes_until(|p| &*p.topic == "second/a");
+    assert!(before.is_empty(), "{before:?}");
+
+    let text = std::fs::read_to_string(&path).expect("read conf");
+    let cut = text.find("connection b").expect("bridge section");
+    std::fs::write(&path, &text[..cut]).expect("write conf");
+    local.signal("HUP");
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "0"), "0");
+}
+
+/// `start_type once`: the bridge is not restarted when its connection ends.
+#[test]
+fn start_type_once_is_not_restarted() {
+    let mut remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "start_type once\ntopic x/# out 1\n")));
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    remote.stop();
+    local.wait_log("Bridge b ended (start_type once: not restarted).");
+}

@@ -103,8 +103,7 @@ fn features_the_broker_cannot_offer_are_refused_with_the_line_and_why() {
         .expect("write");
     let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
     assert!(
-        code.is_some_and(|c| c != 0)
-            && out.contains("bridge.conf:5: start_type: only start_type automatic is supported"),
+        code.is_some_and(|c| c != 0) && out.contains("bridge.conf:5: start_type: start_type lazy is not supported yet"),
         "{code:?} {out}"
     );
 }

@@ -19,7 +19,7 @@ const ENGINE: &str = "OpenSSL engines are not available: the broker's TLS librar
 const NEEDS_CERT: &str = "TLS needs certfile and keyfile on this listener; without them this option has no effect";
 const NEEDS_CA: &str = "client certificates are verified against cafile or capath, and this listener has neither";
 const BRIDGE_TLS: &str = "bridges connect over plain TCP only for now (TLS to the remote is not supported yet)";
-const BRIDGE_LAZY: &str = "only start_type automatic is supported for now (lazy and once are not)";
+const BRIDGE_LAZY: &str = "start_type lazy is not supported yet (automatic and once are)";
 const BRIDGE_LAZY_OPTION: &str =
     "lazy bridges (start_type lazy) are not supported yet, so this option would have no effect";
 const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
@@ -81,7 +81,7 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
 /// and one-shot starts, a local identity, a bind address, a packet size limit). Options written with
 /// their default value are not refused.
 fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
-    if b.start_type.value != StartType::Automatic {
+    if b.start_type.value == StartType::Lazy {
         push(&b.start_type.span, "start_type", BRIDGE_LAZY);
     }
     push(&b.idle_timeout.span, "idle_timeout", BRIDGE_LAZY_OPTION);

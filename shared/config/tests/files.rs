@@ -767,13 +767,12 @@ fn reload_per_listener_security_but_not_listener_settings() {
 }
 
 #[test]
-fn reload_keeps_bridges_and_reports_changes() {
+fn reload_takes_the_new_bridges() {
     let old = ok("listener 1883\nconnection a\naddress h\ntopic #\nconnection gone\naddress h\ntopic #");
     let new = ok("listener 1883\nconnection a\naddress other\ntopic #\nconnection b\naddress h\ntopic #");
-    let reload = old.reload(new);
-    assert_eq!(reload.config.bridges, old.bridges);
-    let options: Vec<&str> = reload.not_reloaded.iter().map(|n| n.option.as_str()).collect();
-    assert_eq!(options, ["connection a", "connection gone (removed)", "connection b (added)"]);
+    let reload = old.reload(new.clone());
+    assert_eq!(reload.config.bridges, new.bridges);
+    assert!(reload.not_reloaded.is_empty(), "{:?}", reload.not_reloaded);
 }
 
 #[test]

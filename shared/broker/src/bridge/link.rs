@@ -71,6 +71,10 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
             Err(e) => log!(Notice, "Bridge {} disconnected: {e}", plan.name),
             Ok(()) => {}
         }
+        if plan.once {
+            log!(Notice, "Bridge {} ended (start_type once: not restarted).", plan.name);
+            return;
+        }
         // A connection that worked starts again on the first address (the primary) unless round robin;
         // one that failed tries the next address.
         if announced {
@@ -244,7 +248,7 @@ fn state(topic: &str, value: &'static str) -> Publish {
 }
 
 /// Publishes the bridge's state on the local broker (when notifications are on).
-fn notify_local(broker: &Broker, plan: &Plan, value: &'static str) {
+pub(super) fn notify_local(broker: &Broker, plan: &Plan, value: &'static str) {
     if let Some(topic) = &plan.notification_topic {
         broker.publish_internal(Message::from_broker(
             topic.as_str(),

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
 use crate::broker::Broker;
+use crate::log;
 use crate::settings::ListenerCtx;
 
 pub use plan::{Plan, Route};
@@ -53,17 +54,53 @@ pub enum BridgeError {
     Socket(std::io::Error),
 }
 
-/// Starts every bridge of the configuration (each a task of its own, ending at shutdown).
-pub fn start_all(broker: &Arc<Broker>, bridges: &[mq_config::Bridge]) {
-    if bridges.is_empty() {
-        return;
+/// The running bridges: started with the broker, restarted on SIGHUP when their section changed.
+#[derive(Debug)]
+pub struct Bridges {
+    ctx: Arc<ListenerCtx>,
+    hostname: String,
+    running: Vec<Running>,
+}
+
+/// One bridge's task and the section it runs.
+#[derive(Debug)]
+struct Running {
+    config: mq_config::Bridge,
+    plan: Plan,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Bridges {
+    /// Starts every bridge of the configuration (each a task of its own, ending at shutdown).
+    pub fn start(broker: &Arc<Broker>, bridges: &[mq_config::Bridge]) -> Bridges {
+        let mut b = Bridges { ctx: internal_listener(), hostname: hostname(), running: Vec::new() };
+        b.apply(broker, bridges);
+        b
     }
-    let ctx = internal_listener();
-    let hostname = hostname();
-    // The configuration check makes sure every bridge has an address.
-    for b in bridges.iter().filter(|b| !b.addresses.value.is_empty()) {
-        let plan = Plan::new(b, &hostname);
-        tokio::spawn(link::run(broker.clone(), ctx.clone(), plan));
+
+    /// Runs `bridges` from now on: those whose section is unchanged go on, the others stop (their
+    /// connections close: the remote publishes the bridge's will) and start again as configured.
+    pub fn apply(&mut self, broker: &Arc<Broker>, bridges: &[mq_config::Bridge]) {
+        let mut kept = Vec::new();
+        for r in self.running.drain(..) {
+            if bridges.contains(&r.config) {
+                kept.push(r);
+                continue;
+            }
+            r.task.abort();
+            log!(Notice, "Bridge {} stopped.", r.plan.name);
+            link::notify_local(broker, &r.plan, "0");
+        }
+        // The configuration check makes sure every bridge has an address.
+        for b in bridges.iter().filter(|b| !b.addresses.value.is_empty()) {
+            if kept.iter().any(|r| r.config == *b) {
+                continue;
+            }
+            let plan = Plan::new(b, &self.hostname);
+            let task = tokio::spawn(link::run(broker.clone(), self.ctx.clone(), plan.clone()));
+            kept.push(Running { config: b.clone(), plan, task });
+        }
+        self.running = kept;
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Plan {
     pub local_cleansession: bool,
     pub keepalive: u16,
     pub restart: RestartTimeout,
+    /// `start_type once`: not restarted once its connection ends.
+    pub once: bool,
     pub try_private: bool,
     /// The notification topic, when notifications are on.
     pub notification_topic: Option<String>,
@@ -104,6 +106,7 @@ impl Plan {
             local_cleansession: b.local_cleansession.value.unwrap_or(b.cleansession.value),
             keepalive: b.keepalive_interval.value,
             restart: b.restart_timeout.value,
+            once: b.start_type.value == mq_config::StartType::Once,
             try_private: b.try_private.value,
             notification_topic,
             notifications_local_only: b.notifications_local_only.value,
