@@ -26,8 +26,10 @@ use crate::settings::ListenerCtx;
 
 /// How long connecting to the remote (TCP, then CONNACK) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages in flight on each side.
+/// Messages in flight on the local side.
 const WINDOW: u16 = 100;
+/// Messages in flight on the remote side (Mosquitto's default `max_inflight_messages`).
+const REMOTE_WINDOW: u16 = 20;
 /// CONNACK return code (3.x) refusing the protocol level, and MQTT 5's "unsupported protocol version".
 const REFUSED_LEVEL: u8 = 0x01;
 const REFUSED_VERSION_V5: u8 = 0x84;
@@ -42,18 +44,21 @@ struct Attempt {
     protocol: ProtocolVersion,
     /// The last wait before connecting again.
     delay: Option<Duration>,
+    /// The last message id used on the remote: the next connection numbers on (as Mosquitto's
+    /// bridges do).
+    last_mid: u16,
 }
 
 /// Runs the bridge until shutdown.
 pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
-    let mut at = Attempt { address: 0, private: plan.try_private, protocol: plan.protocol, delay: None };
+    let mut at = Attempt { address: 0, private: plan.try_private, protocol: plan.protocol, delay: None, last_mid: 0 };
     loop {
         let addr = &plan.addresses[at.address % plan.addresses.len()];
         log!(Notice, "Connecting bridge {} ({}:{})", plan.name, addr.host, addr.port);
         let mut announced = false;
         let outcome = tokio::select! {
             () = broker.wait_shutdown() => None,
-            r = link(&broker, &ctx, &plan, &at, &mut announced) => Some(r),
+            r = link(&broker, &ctx, &plan, &mut at, &mut announced) => Some(r),
         };
         if announced {
             notify_local(&broker, &plan, "0");
@@ -97,7 +102,7 @@ async fn link(
     broker: &Arc<Broker>,
     ctx: &Arc<ListenerCtx>,
     plan: &Plan,
-    at: &Attempt,
+    at: &mut Attempt,
     announced: &mut bool,
 ) -> Result<(), BridgeError> {
     let mut remote = connect_remote(plan, at).await?;
@@ -124,35 +129,30 @@ async fn link(
         let mid = local.subscribe(outgoing, SubscribeProperties::default()).map_err(BridgeError::Local)?;
         waiting.insert((false, mid));
     }
-    // Remote side: a persistent remote session may hold subscriptions of an earlier configuration
-    // for topics that only go out now (Mosquitto's bridge_attempt_unsubscribe).
-    if plan.attempt_unsubscribe {
-        let stale: Vec<String> =
-            plan.routes.iter().filter(|r| r.outgoing && !r.incoming).map(|r| r.remote_filter.clone()).collect();
-        if !stale.is_empty() {
-            remote.unsubscribe(stale, UnsubscribeProperties::default()).map_err(BridgeError::Remote)?;
-        }
-    }
+    // Remote side, one packet per topic in the order written, as Mosquitto's bridges send them: a
+    // SUBSCRIBE for what comes in; for what only goes out, an UNSUBSCRIBE (a persistent remote session
+    // may hold a subscription of an earlier configuration: bridge_attempt_unsubscribe).
     let v5 = remote.session().version().is_v5();
-    let incoming: Vec<(String, SubscriptionOptions)> = plan
-        .routes
-        .iter()
-        .filter(|r| r.incoming)
-        .map(|r| {
+    for r in &plan.routes {
+        if r.incoming {
             // MQTT 5 says No Local and Retain As Published itself; 3.x remotes do it for a bridge.
             let opts = SubscriptionOptions { qos: r.qos, no_local: v5, retain_as_published: v5, ..Default::default() };
-            (r.remote_filter.clone(), opts)
-        })
-        .collect();
-    if !incoming.is_empty() {
-        let mid = remote.subscribe(incoming, SubscribeProperties::default()).map_err(BridgeError::Remote)?;
-        waiting.insert((true, mid));
+            let mid = remote
+                .subscribe(vec![(r.remote_filter.clone(), opts)], SubscribeProperties::default())
+                .map_err(BridgeError::Remote)?;
+            waiting.insert((true, mid));
+        } else if plan.attempt_unsubscribe {
+            remote
+                .unsubscribe(vec![r.remote_filter.clone()], UnsubscribeProperties::default())
+                .map_err(BridgeError::Remote)?;
+        }
     }
 
     // Remote message ids of local messages in flight there, and the reverse.
     let mut out_flight: HashMap<u16, AckToken> = HashMap::new();
     let mut in_flight: HashMap<u16, AckToken> = HashMap::new();
     loop {
+        at.last_mid = remote.session().last_mid();
         if !*announced && waiting.is_empty() {
             *announced = true;
             log!(Notice, "Bridge {} connected.", plan.name);
@@ -278,14 +278,13 @@ async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError
         will,
         username: plan.remote_username.clone(),
         password: plan.remote_password.clone().map(Bytes::from),
-        properties: ConnectProperties {
-            // A persistent remote session outlives the connection (MQTT 5 ends it at once otherwise).
-            session_expiry_interval: (v5 && !plan.cleansession).then_some(u32::MAX),
-            ..Default::default()
-        },
+        // As Mosquitto 2.0's bridges connect: Receive Maximum 20, no Session Expiry Interval (so an
+        // MQTT 5 remote ends the session with the connection, `cleansession false` or not).
+        properties: ConnectProperties { receive_maximum: v5.then_some(REMOTE_WINDOW), ..Default::default() },
         ..Connect::new(at.protocol, &plan.remote_clientid)
     };
-    let session = ClientSession::new(connect, options());
+    let mut session = ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, ..options() });
+    session.continue_mids_after(at.last_mid);
     let go = async {
         let tcp = tokio::net::TcpStream::connect((a.host.as_str(), a.port))
             .await
