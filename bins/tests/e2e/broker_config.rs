@@ -1,5 +1,5 @@
 //! `mq broker` as a process: configuration errors (`file:line:` on stderr, non-zero exit), options
-//! refused as "not supported yet" (TLS, WebSockets, bridges, persistence), `--test-config`, no
+//! refused as "not supported yet" (TLS, WebSockets, bridge options, persistence), `--test-config`, no
 //! configuration (local-only on 127.0.0.1 and ::1 port 1883), `-p`, a Unix-socket listener, two
 //! listeners, `include_dir`, `mount_point`, `max_connections`, `pid_file`, `user` (privileges dropped
 //! when started as root), SIGHUP reload, SIGUSR2 subscription dump, SIGTERM/SIGINT graceful shutdown
@@ -99,9 +99,13 @@ fn features_the_broker_cannot_offer_are_refused_with_the_line_and_why() {
         assert!(out.contains(why) && out.contains("future.conf:"), "{extra:?}: {out}");
     }
     let conf = dir.path().join("bridge.conf");
-    std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\n").expect("write");
+    std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\nstart_type lazy\n")
+        .expect("write");
     let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
-    assert!(code.is_some_and(|c| c != 0) && out.contains("not supported yet"), "{code:?} {out}");
+    assert!(
+        code.is_some_and(|c| c != 0) && out.contains("bridge.conf:5: start_type: start_type lazy is not supported yet"),
+        "{code:?} {out}"
+    );
 }
 
 #[test]

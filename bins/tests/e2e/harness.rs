@@ -203,6 +203,36 @@ impl Broker {
         Err(last)
     }
 
+    /// Stops the broker (SIGKILL), keeping its directory and port for [`Broker::start_again`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the broker again after [`Broker::stop`]: the same configuration, directory and port.
+    pub fn start_again(&mut self) {
+        let mut cmd = match self.kind {
+            Kind::Mq => {
+                let mut c = mq("mq");
+                c.arg("broker");
+                c
+            }
+            Kind::Mosquitto => command(mosquitto_bin("mosquitto").expect("mosquitto ran before")),
+        };
+        cmd.arg("-c").arg(self.dir.path().join("broker.conf")).current_dir(self.dir.path());
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        self.log = Output::capture(&mut child);
+        self.child = child;
+        let deadline = Instant::now() + TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{:?} exited with {status}: {}", self.kind, self.log.text());
+            }
+            assert!(Instant::now() < deadline, "{:?} did not listen again on {}: {}", self.kind, self.port, self.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The port as a string, for command lines.
     pub fn port_arg(&self) -> String {
         self.port.to_string()

@@ -24,6 +24,7 @@
 pub mod access;
 pub mod acl;
 pub mod auth;
+pub mod bridge;
 pub mod broker;
 pub mod cli;
 pub mod connection;

@@ -444,6 +444,8 @@ async fn serve_ready(
         lot.start();
     }
     tokio::spawn(sweeps(broker.clone()));
+    // Bridges: restarted on SIGHUP when their section changed.
+    let mut bridges = crate::bridge::Bridges::start(&broker, &cfg.bridges);
     if let Some(r) = ready {
         let _ = r.send(());
     }
@@ -453,6 +455,7 @@ async fn serve_ready(
             Control::Shutdown => break,
             Control::Reload => {
                 setup::reload(options.config_path.as_deref(), options.verbose, &mut cfg, &broker, &listeners);
+                bridges.apply(&broker, &cfg.bridges);
                 if cfg.log.dest.value.topic {
                     let _ = log::logger().configure(&cfg.log, options.verbose, Some(log_tx.clone()));
                 }

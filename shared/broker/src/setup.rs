@@ -98,6 +98,15 @@ pub(crate) fn reload(
             return;
         }
     };
+    // Bridges the broker cannot run (an option not implemented) keep those running.
+    let mut new = new;
+    if let Err(errors) = new.check_supported() {
+        log!(Error, "Reload of the bridges failed, keeping the running ones:");
+        for e in &errors {
+            log!(Error, "{e}");
+        }
+        new.bridges = current.bridges.clone();
+    }
     let reloaded = current.reload(new);
     for n in &reloaded.not_reloaded {
         log!(Warning, "{n} (needs a restart)");

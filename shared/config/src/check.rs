@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use crate::error::{ConfigError, ErrorKind};
-use crate::model::{Config, KeyForm, Listener, SecurityOptions};
+use crate::model::{Bridge, Config, KeyForm, Listener, SecurityOptions, StartType};
 use crate::span::{Setting, Span};
 
 const PSK: &str = "TLS-PSK is not available: the broker's TLS library (rustls) has no pre-shared-key support; \
@@ -18,13 +18,21 @@ const ENGINE: &str = "OpenSSL engines are not available: the broker's TLS librar
                       files (keyfile) only";
 const NEEDS_CERT: &str = "TLS needs certfile and keyfile on this listener; without them this option has no effect";
 const NEEDS_CA: &str = "client certificates are verified against cafile or capath, and this listener has neither";
-const BRIDGES: &str = "bridges are not supported yet";
+const BRIDGE_TLS: &str = "bridges connect over plain TCP only for now (TLS to the remote is not supported yet)";
+const BRIDGE_LAZY: &str = "start_type lazy is not supported yet (automatic and once are)";
+const BRIDGE_LAZY_OPTION: &str =
+    "lazy bridges (start_type lazy) are not supported yet, so this option would have no effect";
+const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
+                                 ACLs (as Mosquitto's bridges bypass ACLs); a local identity is not supported yet";
+const BRIDGE_BIND: &str = "binding a bridge's connection to a local address is not supported yet";
+const BRIDGE_MAX_PACKET: &str = "bridge_max_packet_size is not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
     /// Every line that asks for something the broker cannot do: TLS-PSK, OpenSSL engines, cipher
     /// suites its TLS library (rustls) does not offer, TLS options on a listener without a certificate,
-    /// client-certificate options without a CA, bridges (`connection`) and plugins. Options written
+    /// client-certificate options without a CA, the bridge options not implemented yet (TLS to the remote,
+    /// lazy starts, a local identity) and plugins. Options written
     /// with their default value (`require_certificate false`, `tls_keyform pem`) are not refused.
     /// Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
@@ -41,7 +49,7 @@ impl Config {
             security(&listener.security, &mut push);
         }
         for bridge in &self.bridges {
-            push(&bridge.name.span, "connection", BRIDGES);
+            bridge_options(bridge, &mut push);
         }
 
         if found.is_empty() {
@@ -67,6 +75,38 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     for plugin in &sec.plugins {
         push(&plugin.path.span, "plugin", PLUGINS);
     }
+}
+
+/// Refused bridge options: what the bridge runtime does not implement yet (TLS to the remote, lazy
+/// and one-shot starts, a local identity, a bind address, a packet size limit). Options written with
+/// their default value are not refused.
+fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
+    if b.start_type.value == StartType::Lazy {
+        push(&b.start_type.span, "start_type", BRIDGE_LAZY);
+    }
+    push(&b.idle_timeout.span, "idle_timeout", BRIDGE_LAZY_OPTION);
+    push(&b.threshold.span, "threshold", BRIDGE_LAZY_OPTION);
+    push(&b.local_username.span, "local_username", BRIDGE_LOCAL_AUTH);
+    push(&b.local_password.span, "local_password", BRIDGE_LOCAL_AUTH);
+    push(&b.bind_address.span, "bridge_bind_address", BRIDGE_BIND);
+    if b.max_packet_size.value != 0 {
+        push(&b.max_packet_size.span, "bridge_max_packet_size", BRIDGE_MAX_PACKET);
+    }
+    let t = &b.tls;
+    push(&t.cafile.span, "bridge_cafile", BRIDGE_TLS);
+    push(&t.capath.span, "bridge_capath", BRIDGE_TLS);
+    push(&t.certfile.span, "bridge_certfile", BRIDGE_TLS);
+    push(&t.keyfile.span, "bridge_keyfile", BRIDGE_TLS);
+    push(&t.alpn.span, "bridge_alpn", BRIDGE_TLS);
+    push(&t.tls_version.span, "bridge_tls_version", BRIDGE_TLS);
+    if t.insecure.value {
+        push(&t.insecure.span, "bridge_insecure", BRIDGE_TLS);
+    }
+    if t.require_ocsp.value {
+        push(&t.require_ocsp.span, "bridge_require_ocsp", BRIDGE_TLS);
+    }
+    push(&t.identity.span, "bridge_identity", PSK);
+    push(&t.psk.span, "bridge_psk", PSK);
 }
 
 /// Refused listener options: TLS-PSK, engines, cipher suites rustls lacks, and TLS options that

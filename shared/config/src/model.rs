@@ -827,8 +827,8 @@ impl Default for BridgeTls {
     }
 }
 
-/// One `connection <name>` section. Bridges are parsed and validated but
-/// refused by [`Config::check_supported`] for now.
+/// One `connection <name>` section. The options the broker does not implement yet are refused by
+/// [`Config::check_supported`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bridge {
     /// The bridge name; the span is the `connection` line.

@@ -5,7 +5,9 @@
 //! mosquitto.conf(5)): listeners and everything configured inside them
 //! except the per-listener security options, `pid_file`, `user`, bridges,
 //! plugins and the global WebSockets options. [`Config::reload`] applies the
-//! same rule and lists what changed but was kept, so the broker can log it.
+//! same rule and lists what changed but was kept, so the broker can log it;
+//! bridges are the exception: mq applies changed `connection` sections on
+//! SIGHUP (as Mosquitto 2.1 does).
 
 use std::fmt;
 
@@ -115,23 +117,7 @@ impl Config {
         cfg.listeners = listeners;
         cfg.local_only = self.local_only;
 
-        for old in &self.bridges {
-            let name = format!("connection {}", old.name.value);
-            match cfg.bridges.iter().find(|n| n.name == old.name) {
-                Some(new) if new != old => out.push(NotReloaded { option: name, span: new.name.span.clone() }),
-                Some(_) => {}
-                None => out.push(NotReloaded { option: format!("{name} (removed)"), span: old.name.span.clone() }),
-            }
-        }
-        for new in &cfg.bridges {
-            if !self.bridges.iter().any(|o| o.name == new.name) {
-                out.push(NotReloaded {
-                    option: format!("connection {} (added)", new.name.value),
-                    span: new.name.span.clone(),
-                });
-            }
-        }
-        cfg.bridges = self.bridges.clone();
+        // Bridges are reloaded (the broker restarts those whose section changed).
 
         Reload { config: cfg, not_reloaded: out }
     }

@@ -190,7 +190,7 @@ fn tls_options_that_cannot_apply_are_refused_line_by_line() {
 }
 
 #[test]
-fn bridge_section_parses_then_is_refused() {
+fn bridge_section_parses_and_its_tls_option_is_refused() {
     let (cfg, _) = load_ok(&data("bridge.conf"));
     let b = &cfg.bridges[0];
     assert_eq!(b.name.as_str(), "cloud");
@@ -199,7 +199,13 @@ fn bridge_section_parses_then_is_refused() {
     assert_eq!(b.topics.len(), 2);
     assert_eq!(b.topics[1].local_prefix, None);
     assert_eq!(b.remote_password.as_deref(), Some("s3cret"));
-    assert_eq!(unsupported(&cfg), ["tests/data/bridge.conf:5: connection: bridges are not supported yet"]);
+    assert_eq!(
+        unsupported(&cfg),
+        [
+            "tests/data/bridge.conf:10: bridge_cafile: bridges connect over plain TCP only for now (TLS to the remote is \
+          not supported yet)"
+        ]
+    );
     // Options after the bridge section do not leak into the listener.
     assert_eq!(*cfg.listeners[0].max_qos, 2);
 }
@@ -761,13 +767,12 @@ fn reload_per_listener_security_but_not_listener_settings() {
 }
 
 #[test]
-fn reload_keeps_bridges_and_reports_changes() {
+fn reload_takes_the_new_bridges() {
     let old = ok("listener 1883\nconnection a\naddress h\ntopic #\nconnection gone\naddress h\ntopic #");
     let new = ok("listener 1883\nconnection a\naddress other\ntopic #\nconnection b\naddress h\ntopic #");
-    let reload = old.reload(new);
-    assert_eq!(reload.config.bridges, old.bridges);
-    let options: Vec<&str> = reload.not_reloaded.iter().map(|n| n.option.as_str()).collect();
-    assert_eq!(options, ["connection a", "connection gone (removed)", "connection b (added)"]);
+    let reload = old.reload(new.clone());
+    assert_eq!(reload.config.bridges, new.bridges);
+    assert!(reload.not_reloaded.is_empty(), "{:?}", reload.not_reloaded);
 }
 
 #[test]

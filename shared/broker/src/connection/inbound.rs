@@ -139,8 +139,10 @@ impl Conn {
             Some(m) => format!("{m}{}", p.topic).into(),
             None => p.topic.clone(),
         };
-        // Clients never publish into $SYS or $share (Mosquitto's rule), nor where the ACL says no.
-        let denied = p.topic.starts_with("$SYS/")
+        // Clients never publish into $SYS or $share (Mosquitto's rule; a bridge's state topic
+        // `$SYS/broker/connection/<id>/state` excepted), nor where the ACL says no.
+        let denied = (p.topic.starts_with("$SYS/")
+            && !mq_proto::topic::matches("$SYS/broker/connection/+/state", &p.topic))
             || p.topic.starts_with("$share/")
             || &*p.topic == "$SYS"
             || self
@@ -284,7 +286,7 @@ impl Conn {
                 codes.push(code);
                 continue;
             }
-            let granted_opts = mq_proto::SubscriptionOptions { qos: granted, ..opts };
+            let granted_opts = self.proto.granted_options(opts, granted);
             let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
             log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
             codes.push(ReasonCode(granted.as_u8()));

@@ -178,6 +178,7 @@ pub fn decide_connect(
         max_out_packet: c.properties.maximum_packet_size.map_or(mq_proto::MAX_PACKET_SIZE, |m| m as usize),
         expiry,
         connect_expiry_zero: expiry == Expiry::AtDisconnect && v.is_v5(),
+        bridge: c.bridge && !v.is_v5(),
     };
     Ok(Accept { client_id, keep_alive, expiry, will, connack, protocol })
 }
@@ -220,6 +221,10 @@ pub struct Protocol {
     expiry: Expiry,
     /// CONNECT asked for a session that ends with the connection (MQTT 5).
     connect_expiry_zero: bool,
+    /// A bridge announced itself (MQTT 3.x protocol level with its high bit set, Mosquitto's
+    /// `try_private`): its subscriptions are No Local and Retain As Published, so that what it
+    /// forwards is not sent back to it and retained messages stay retained on its other side.
+    pub bridge: bool,
 }
 
 impl Protocol {
@@ -285,6 +290,16 @@ impl Protocol {
             return Err(Violation::NoLocalOnShared);
         }
         Ok(FilterVerdict::Grant(opts.qos.min(self.max_qos)))
+    }
+
+    /// The options a subscription is made with: those asked for, with the QoS granted; for a bridge
+    /// (see [`Protocol::bridge`]) No Local and Retain As Published too, as Mosquitto does.
+    pub fn granted_options(&self, opts: SubscriptionOptions, qos: QoS) -> SubscriptionOptions {
+        if self.bridge {
+            SubscriptionOptions { qos, no_local: true, retain_as_published: true, ..opts }
+        } else {
+            SubscriptionOptions { qos, ..opts }
+        }
     }
 
     /// The code refusing a subscription the ACL does not allow (MQTT 3.1 has none: it is granted).
@@ -483,6 +498,23 @@ mod tests {
         let mut p = protocol(ProtocolVersion::V311);
         let mut packet = publish("t", Some(1));
         p.publish(&mut packet).expect("accepted");
+    }
+
+    #[test]
+    fn a_bridge_announcing_itself_subscribes_no_local_and_retain_as_published() {
+        let decide = |v, bridge| {
+            decide_connect(&Connect { bridge, ..connect(v, "b") }, &settings(""), &rules(), |_| String::new())
+                .expect("accepted")
+                .protocol
+        };
+        let asked = SubscriptionOptions { qos: QoS::ExactlyOnce, ..Default::default() };
+        let bridged = decide(ProtocolVersion::V311, true).granted_options(asked, QoS::AtLeastOnce);
+        assert_eq!((bridged.qos, bridged.no_local, bridged.retain_as_published), (QoS::AtLeastOnce, true, true));
+        // A plain client, and an MQTT 5 client (which says what it wants itself), get what they asked.
+        for p in [decide(ProtocolVersion::V311, false), decide(ProtocolVersion::V5, true)] {
+            let got = p.granted_options(asked, QoS::AtLeastOnce);
+            assert_eq!((got.qos, got.no_local, got.retain_as_published), (QoS::AtLeastOnce, false, false));
+        }
     }
 
     #[test]

@@ -384,6 +384,17 @@ impl ClientSession {
         self.inb.abandon(token, &mut self.actions);
     }
 
+    /// The last message id given out.
+    pub fn last_mid(&self) -> u16 {
+        self.last_mid
+    }
+
+    /// Numbers the next messages after `last` (a client that starts a new session per connection but
+    /// numbers its messages on, as Mosquitto's bridges do across reconnections).
+    pub fn continue_mids_after(&mut self, last: u16) {
+        self.last_mid = last;
+    }
+
     /// The protocol version.
     pub fn version(&self) -> ProtocolVersion {
         self.connect.protocol

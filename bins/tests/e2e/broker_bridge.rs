@@ -1,0 +1,352 @@
+//! Bridges (`connection` sections): `mq broker` bridged to a real Mosquitto, a Mosquitto bridged to
+//! `mq broker`, and `mq broker` to `mq broker`; `in`, `out` and `both` topics with prefixes, QoS 1 and
+//! the topic's QoS capping it, retained messages, the notification topic (`1` when up, `0` as the
+//! will when the bridge dies), MQTT 3.1.1 and 5, store-and-forward while the remote is down (the
+//! remote restarted on the same port), failover to the second address, no loop between two brokers
+//! bridged `both` ways, and a client announcing itself as a bridge (protocol level 0x84). The tests with
+//! Mosquitto skip when it is not installed (and fail then with `MQ_REQUIRE_INTEROP=1`).
+
+use std::time::Instant;
+
+use crate::broker_util::{Raw, sys_value_reaches, tp, wire};
+use crate::harness::{Broker, free_port};
+
+/// `listener` and anonymous access on `port`, then `extra`.
+fn conf(port: u16, extra: &str) -> String {
+    format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n")
+}
+
+/// A bridge section named `b` to `127.0.0.1:remote`, reconnecting after 1 s, with `extra` lines.
+fn bridge(remote: u16, extra: &str) -> String {
+    format!("connection b\naddress 127.0.0.1:{remote}\nremote_clientid edge\nrestart_timeout 1\n{extra}")
+}
+
+const STATE: &str = "$SYS/broker/connection/edge/state";
+
+/// A fresh subscriber (3.1.1) on `port` to `filters` at QoS 1.
+fn sub(port: u16, id: &str, filters: &[&str]) -> Raw {
+    let mut r = Raw::v311(port, id);
+    let f: Vec<(&str, u8)> = filters.iter().map(|f| (*f, 1)).collect();
+    r.subscribe(1, &f);
+    r
+}
+
+/// Publishes one message at `qos` from a fresh client.
+fn publish(port: u16, topic: &str, payload: &str, qos: u8, retain: bool) {
+    let mut c = Raw::v311(port, "bridge-test-pub");
+    let mut p = wire::Pub::new(topic, payload).qos(qos, 1);
+    if qos == 0 {
+        p = wire::Pub::new(topic, payload);
+    }
+    if retain {
+        p = p.retain();
+    }
+    c.publish(&p);
+    c.ping();
+}
+
+/// The message `sub` receives next (acknowledged): topic, payload, QoS.
+fn next(sub: &mut Raw) -> (String, String, u8) {
+    let p = sub.recv_publish_ack();
+    let (t, v) = tp(&p);
+    (t, v, p.qos.as_u8())
+}
+
+/// `mq broker` bridged to a remote on `remote_port` (any broker): `out` with prefixes, `in` with
+/// prefixes, `both`, the QoS of the topic capping the message's, retained messages forwarded, the
+/// notification topic on both sides, `0` on the remote when the local broker dies.
+fn mq_bridged_to(remote: &mut Broker, version: &str) {
+    let r = remote.port;
+    let mut local = Broker::mq_conf(|port| {
+        conf(
+            port,
+            &bridge(
+                r,
+                &format!(
+                    "bridge_protocol_version {version}\ntopic out/# out 1 site/ cloud/site/\n\
+                     topic cmd/# in 1 local/ cloud/\ntopic both/# both 1\ntopic q0/# out 0\n"
+                ),
+            ),
+        )
+    });
+    let l = local.port;
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+
+    // out, prefixes swapped, QoS 1; and capped at the topic's QoS 0.
+    let mut rsub = sub(r, "remote-sub", &["cloud/site/out/#", "q0/#", "both/#"]);
+    publish(l, "site/out/a", "o1", 1, false);
+    assert_eq!(next(&mut rsub), ("cloud/site/out/a".into(), "o1".into(), 1));
+    publish(l, "out/not-prefixed", "x", 1, false);
+    publish(l, "q0/a", "down", 1, false);
+    assert_eq!(next(&mut rsub), ("q0/a".into(), "down".into(), 0), "not-prefixed is not forwarded");
+
+    // in, prefixes swapped.
+    let mut lsub = sub(l, "local-sub", &["local/cmd/#", "both/#"]);
+    publish(r, "cloud/cmd/reboot", "i1", 1, false);
+    assert_eq!(next(&mut lsub), ("local/cmd/reboot".into(), "i1".into(), 1));
+
+    // both: each side's message reaches the other once, and never comes back.
+    publish(l, "both/from-local", "bl", 1, false);
+    assert_eq!(next(&mut rsub), ("both/from-local".into(), "bl".into(), 1));
+    publish(r, "both/from-remote", "br", 1, false);
+    let before = lsub.publishes_until(|p| &*p.topic == "both/from-remote");
+    assert_eq!(before.iter().map(|p| tp(p).0).collect::<Vec<_>>(), ["both/from-local"]);
+    publish(l, "both/end", "e", 1, false);
+    let before = rsub.publishes_until(|p| &*p.topic == "both/end");
+    assert_eq!(before.iter().map(|p| tp(p).0).collect::<Vec<_>>(), ["both/from-remote"], "no loop");
+
+    // Retained: stored retained on the remote.
+    publish(l, "site/out/kept", "r1", 1, true);
+    assert_eq!(next(&mut rsub).1, "r1");
+    let mut late = Raw::v311(r, "late-sub");
+    late.subscribe(1, &[("cloud/site/out/kept", 1)]);
+    let p = late.recv_publish_ack();
+    assert!(p.retain && &p.payload[..] == b"r1", "{p:?}");
+
+    // The local broker dies: the remote publishes the bridge's will.
+    local.stop();
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "0"), "0");
+}
+
+#[test]
+fn mq_bridged_to_mosquitto_v311() {
+    let Some(mut remote) = Broker::mosquitto_conf(|port| conf(port, "")) else { return };
+    mq_bridged_to(&mut remote, "mqttv311");
+}
+
+#[test]
+fn mq_bridged_to_mosquitto_v5() {
+    let Some(mut remote) = Broker::mosquitto_conf(|port| conf(port, "")) else { return };
+    mq_bridged_to(&mut remote, "mqttv50");
+}
+
+#[test]
+fn mq_bridged_to_mq_v311_and_v5() {
+    for version in ["mqttv311", "mqttv50"] {
+        let mut remote = Broker::mq_conf(|port| conf(port, ""));
+        mq_bridged_to(&mut remote, version);
+    }
+}
+
+/// A Mosquitto bridged to `mq broker`: mq accepts the bridge (protocol level with 0x80, its state
+/// topic under `$SYS`), does not send it back what it forwards (no loop on `both`), and keeps the
+/// retain flag of what it sends it (a retained message stays retained on Mosquitto's side).
+fn mosquitto_bridged_to_mq(version: &str) {
+    let mq = Broker::mq_conf(|port| conf(port, ""));
+    let m = mq.port;
+    let Some(mosq) = Broker::mosquitto_conf(|port| {
+        conf(
+            port,
+            &bridge(
+                m,
+                &format!(
+                    "bridge_protocol_version {version}\ntopic up/# out 1\ntopic down/# in 1\ntopic loop/# both 1\n"
+                ),
+            ),
+        )
+    }) else {
+        return;
+    };
+    let q = mosq.port;
+    assert_eq!(sys_value_reaches(m, STATE, |v| v == "1"), "1");
+
+    let mut msub = sub(m, "mq-sub", &["up/#", "loop/#"]);
+    publish(q, "up/a", "u1", 1, false);
+    assert_eq!(next(&mut msub), ("up/a".into(), "u1".into(), 1));
+
+    let mut qsub = sub(q, "mosq-sub", &["down/#", "loop/#"]);
+    publish(m, "down/b", "d1", 1, false);
+    assert_eq!(next(&mut qsub), ("down/b".into(), "d1".into(), 1));
+
+    // both: once on each side, nothing echoed back by mq.
+    publish(q, "loop/x", "lx", 1, false);
+    assert_eq!(next(&mut msub), ("loop/x".into(), "lx".into(), 1));
+    publish(m, "loop/end", "e", 1, false);
+    let before = qsub.publishes_until(|p| &*p.topic == "loop/end");
+    assert_eq!(before.iter().map(|p| tp(p).0).collect::<Vec<_>>(), ["loop/x"], "mq echoed the bridge's message");
+
+    // Retained on mq, forwarded with its retain flag: retained on Mosquitto too.
+    publish(m, "down/kept", "k", 1, true);
+    assert_eq!(next(&mut qsub).1, "k");
+    let mut late = Raw::v311(q, "late-sub");
+    late.subscribe(1, &[("down/kept", 1)]);
+    let p = late.recv_publish_ack();
+    assert!(p.retain && &p.payload[..] == b"k", "{p:?}");
+}
+
+#[test]
+fn mosquitto_bridged_to_mq_v311() {
+    mosquitto_bridged_to_mq("mqttv311");
+}
+
+#[test]
+fn mosquitto_bridged_to_mq_v5() {
+    mosquitto_bridged_to_mq("mqttv50");
+}
+
+/// The remote goes down; 250 QoS 1 messages published locally meanwhile are all delivered, in order,
+/// once it is back on the same port (the remote subscriber's session survives there by persistence).
+#[test]
+fn store_and_forward_while_the_remote_is_down() {
+    const N: usize = 250;
+    // The remote's store, writable by the user it runs as once started as root.
+    let store = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(store.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let persistence = format!("persistence true\npersistence_location {}/", store.path().display());
+    let mut remote = Broker::mq_conf(|port| conf(port, &persistence));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "topic saf/# out 1\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    let subscriber = wire::Connect::v311("saf-sub").clean(false);
+    let (mut s, _) = Raw::connect(r, &subscriber);
+    s.subscribe(1, &[("saf/#", 1)]);
+    drop(s);
+
+    remote.stop();
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "0"), "0");
+    let mut p = Raw::v311(l, "saf-pub");
+    for i in 0..N {
+        p.publish(&wire::Pub::new("saf/m", i.to_string()).qos(1, u16::try_from(i % 60_000 + 1).expect("fits")));
+    }
+    let back = Instant::now();
+    remote.start_again();
+    let (mut s, _) = Raw::connect(r, &subscriber);
+    let got: Vec<String> = (0..N).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    eprintln!("{N} QoS 1 messages delivered {:?} after the remote came back", back.elapsed());
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want);
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+}
+
+/// Two mq brokers bridged `both` ways on the same topics (the first address of the bridge is dead:
+/// it fails over to the second): a message published on either side arrives once on each side.
+#[test]
+fn two_mq_brokers_bridged_both_ways_do_not_loop() {
+    for version in ["mqttv311", "mqttv50"] {
+        let b = Broker::mq_conf(|port| conf(port, ""));
+        let bp = b.port;
+        let dead = free_port();
+        let a = Broker::mq_conf(|port| {
+            conf(
+                port,
+                &format!(
+                    "connection b\naddresses 127.0.0.1:{dead} 127.0.0.1:{bp}\nremote_clientid edge\n\
+                     restart_timeout 1\nbridge_protocol_version {version}\ntopic loop/# both 1\n"
+                ),
+            )
+        });
+        let ap = a.port;
+        assert_eq!(sys_value_reaches(bp, STATE, |v| v == "1"), "1");
+        let mut asub = sub(ap, "a-sub", &["loop/#"]);
+        let mut bsub = sub(bp, "b-sub", &["loop/#"]);
+        for reverse in [false, true] {
+            let (from, to) = if reverse { (bp, ap) } else { (ap, bp) };
+            let (fsub, tsub) = if reverse { (&mut bsub, &mut asub) } else { (&mut asub, &mut bsub) };
+            publish(from, "loop/once", "1", 1, false);
+            assert_eq!(fsub.recv_publish_ack().topic.as_ref(), "loop/once");
+            assert_eq!(tsub.recv_publish_ack().topic.as_ref(), "loop/once", "{version}: crossed");
+            // A marker on the same path back: an echo of the message would come before it.
+            publish(to, "loop/end", "e", 1, false);
+            assert!(tsub.publishes_until(|p| &*p.topic == "loop/end").is_empty(), "{version}");
+            assert!(fsub.publishes_until(|p| &*p.topic == "loop/end").is_empty(), "{version}: looped back");
+        }
+    }
+}
+
+/// A client connecting with the bridge bit (0x84) is treated as a bridge: its own messages are not
+/// sent back to it, and retained messages reach it with their retain flag.
+#[test]
+fn a_client_announcing_a_bridge_gets_no_local_and_retain_as_published() {
+    let b = Broker::mq_conf(|port| conf(port, ""));
+    let (mut bridge, _) = Raw::connect(b.port, &wire::Connect::level(0x84, "a-bridge"));
+    bridge.subscribe(1, &[("t/#", 1)]);
+    bridge.publish(&wire::Pub::new("t/own", "mine").qos(1, 2));
+    publish(b.port, "t/kept", "r", 1, true);
+    let p = bridge.recv_publish_ack();
+    assert_eq!(tp(&p), ("t/kept".into(), "r".into()), "its own message came back first");
+    assert!(p.retain, "retain flag kept as published");
+    // A plain 3.1.1 client gets a live message without the retain flag.
+    let mut plain = sub(b.port, "plain", &["t/#"]);
+    assert!(plain.recv_publish_ack().retain, "the retained message on subscribing");
+    publish(b.port, "t/kept", "r2", 1, true);
+    let p = plain.recv_publish_ack();
+    assert!(tp(&p) == ("t/kept".into(), "r2".into()) && !p.retain, "{p:?}");
+}
+
+/// With `persistence true` on the local broker, messages queued for a remote that is down survive a
+/// `kill -9` of the local broker: all arrive, in order, once both are back.
+#[test]
+fn store_and_forward_survives_a_local_kill_9() {
+    const N: usize = 200;
+    let store = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(store.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let persistence = format!("persistence true\npersistence_location {}/\n", store.path().display());
+    let mut remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let mut local = Broker::mq_conf(|port| conf(port, &format!("{persistence}{}", bridge(r, "topic kill/# out 1\n"))));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+    remote.stop();
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "0"), "0");
+    let mut p = Raw::v311(l, "kill-pub");
+    for i in 0..N {
+        p.publish(&wire::Pub::new("kill/m", i.to_string()).qos(1, u16::try_from(i + 1).expect("fits")));
+    }
+    drop(p);
+    local.stop();
+    local.start_again();
+    remote.start_again();
+    // The remote lost its sessions (no persistence there): subscribe before the bridge comes back.
+    let mut s = sub(r, "kill-sub", &["kill/#"]);
+    let got: Vec<String> = (0..N).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want);
+}
+
+/// SIGHUP applies a changed bridge section (the bridge restarts with its new topics) and a removed
+/// one (the bridge stops: the remote publishes its will).
+#[test]
+fn sighup_applies_changed_and_removed_bridges() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "topic first/# out 1\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+    let mut s = sub(r, "hup-sub", &["first/#", "second/#"]);
+    publish(l, "first/a", "1", 1, false);
+    assert_eq!(next(&mut s).0, "first/a");
+
+    let path = local.dir().join("broker.conf");
+    let text = std::fs::read_to_string(&path).expect("read conf");
+    std::fs::write(&path, text.replace("topic first/# out 1", "topic second/# out 1")).expect("write conf");
+    local.signal("HUP");
+    local.wait_log("Bridge b stopped.");
+    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    while local.log().matches("Bridge b connected.").count() < 2 {
+        assert!(Instant::now() < deadline, "the bridge never came back:\n{}", local.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    publish(l, "first/b", "no longer forwarded", 1, false);
+    publish(l, "second/a", "2", 1, false);
+    let before = s.publishes_until(|p| &*p.topic == "second/a");
+    assert!(before.is_empty(), "{before:?}");
+
+    let text = std::fs::read_to_string(&path).expect("read conf");
+    let cut = text.find("connection b").expect("bridge section");
+    std::fs::write(&path, &text[..cut]).expect("write conf");
+    local.signal("HUP");
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "0"), "0");
+}
+
+/// `start_type once`: the bridge is not restarted when its connection ends.
+#[test]
+fn start_type_once_is_not_restarted() {
+    let mut remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "start_type once\ntopic x/# out 1\n")));
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    remote.stop();
+    local.wait_log("Bridge b ended (start_type once: not restarted).");
+}

@@ -1,0 +1,331 @@
+//! A bridge's task: connect to the remote (failing over between addresses), open the local session,
+//! subscribe on both sides, forward in both directions with acknowledgements held until the other side
+//! has acknowledged, publish the notification state, and start again after `restart_timeout` when
+//! either side goes away.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mq_client::driver::{Driver, Event};
+use mq_client::{ClientError, Stream};
+use mq_proto::client::{AckToken, ClientSession, Options, Qos2Delivery};
+use mq_proto::{
+    Connect, ConnectProperties, ProtocolVersion, Publish, QoS, RetainHandling, SubscribeProperties,
+    SubscriptionOptions, UnsubscribeProperties, Will,
+};
+
+use super::{BridgeError, Plan};
+use crate::broker::Broker;
+use crate::connection::{self, Accepted};
+use crate::log;
+use crate::message::Message;
+use crate::settings::ListenerCtx;
+
+/// How long connecting to the remote (TCP, then CONNACK) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages in flight on the local side.
+const WINDOW: u16 = 100;
+/// Messages in flight on the remote side (Mosquitto's default `max_inflight_messages`).
+const REMOTE_WINDOW: u16 = 20;
+/// CONNACK return code (3.x) refusing the protocol level, and MQTT 5's "unsupported protocol version".
+const REFUSED_LEVEL: u8 = 0x01;
+const REFUSED_VERSION_V5: u8 = 0x84;
+
+/// What the task learnt about the remote across attempts.
+struct Attempt {
+    /// Where the next attempt goes.
+    address: usize,
+    /// The remote refused the bridge bit once: later attempts go without it (as Mosquitto does).
+    private: bool,
+    /// The remote refused MQTT 5 once: later attempts use 3.1.1.
+    protocol: ProtocolVersion,
+    /// The last wait before connecting again.
+    delay: Option<Duration>,
+    /// The last message id used on the remote: the next connection numbers on (as Mosquitto's
+    /// bridges do).
+    last_mid: u16,
+}
+
+/// Runs the bridge until shutdown.
+pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
+    let mut at = Attempt { address: 0, private: plan.try_private, protocol: plan.protocol, delay: None, last_mid: 0 };
+    loop {
+        let addr = &plan.addresses[at.address % plan.addresses.len()];
+        log!(Notice, "Connecting bridge {} ({}:{})", plan.name, addr.host, addr.port);
+        let mut announced = false;
+        let outcome = tokio::select! {
+            () = broker.wait_shutdown() => None,
+            r = link(&broker, &ctx, &plan, &mut at, &mut announced) => Some(r),
+        };
+        if announced {
+            notify_local(&broker, &plan, "0");
+        }
+        let Some(result) = outcome else { return };
+        match &result {
+            Err(BridgeError::Remote(ClientError::Refused { code, .. })) => {
+                log!(Notice, "Bridge {} refused by {}:{} (code {code}).", plan.name, addr.host, addr.port);
+                if *code == REFUSED_LEVEL && at.private && !at.protocol.is_v5() {
+                    at.private = false;
+                } else if *code == REFUSED_VERSION_V5 && at.protocol.is_v5() {
+                    at.protocol = ProtocolVersion::V311;
+                }
+            }
+            Err(e) => log!(Notice, "Bridge {} disconnected: {e}", plan.name),
+            Ok(()) => {}
+        }
+        if plan.once {
+            log!(Notice, "Bridge {} ended (start_type once: not restarted).", plan.name);
+            return;
+        }
+        // A connection that worked starts again on the first address (the primary) unless round robin;
+        // one that failed tries the next address.
+        if announced {
+            at.delay = None;
+            at.address = if plan.round_robin { at.address + 1 } else { 0 };
+        } else {
+            at.address += 1;
+        }
+        let delay = plan.restart_delay(at.delay);
+        at.delay = Some(delay);
+        tokio::select! {
+            () = broker.wait_shutdown() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// One connection of the bridge, until either side goes away (`announced`: the link came up).
+async fn link(
+    broker: &Arc<Broker>,
+    ctx: &Arc<ListenerCtx>,
+    plan: &Plan,
+    at: &mut Attempt,
+    announced: &mut bool,
+) -> Result<(), BridgeError> {
+    let mut remote = connect_remote(plan, at).await?;
+    let mut local = connect_local(broker, ctx, plan).await?;
+    let mut waiting: HashSet<(bool, u16)> = HashSet::new();
+
+    // Local side: what goes out, No Local (what the bridge brings in never goes back out), retain
+    // as published; retained messages when the subscription is new.
+    let outgoing: Vec<(String, SubscriptionOptions)> = plan
+        .routes
+        .iter()
+        .filter(|r| r.outgoing)
+        .map(|r| {
+            let opts = SubscriptionOptions {
+                qos: r.qos,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::SendIfNew,
+            };
+            (r.local_filter.clone(), opts)
+        })
+        .collect();
+    if !outgoing.is_empty() {
+        let mid = local.subscribe(outgoing, SubscribeProperties::default()).map_err(BridgeError::Local)?;
+        waiting.insert((false, mid));
+    }
+    // Remote side, one packet per topic in the order written, as Mosquitto's bridges send them: a
+    // SUBSCRIBE for what comes in; for what only goes out, an UNSUBSCRIBE (a persistent remote session
+    // may hold a subscription of an earlier configuration: bridge_attempt_unsubscribe).
+    let v5 = remote.session().version().is_v5();
+    for r in &plan.routes {
+        if r.incoming {
+            // MQTT 5 says No Local and Retain As Published itself; 3.x remotes do it for a bridge.
+            let opts = SubscriptionOptions { qos: r.qos, no_local: v5, retain_as_published: v5, ..Default::default() };
+            let mid = remote
+                .subscribe(vec![(r.remote_filter.clone(), opts)], SubscribeProperties::default())
+                .map_err(BridgeError::Remote)?;
+            waiting.insert((true, mid));
+        } else if plan.attempt_unsubscribe {
+            remote
+                .unsubscribe(vec![r.remote_filter.clone()], UnsubscribeProperties::default())
+                .map_err(BridgeError::Remote)?;
+        }
+    }
+
+    // Remote message ids of local messages in flight there, and the reverse.
+    let mut out_flight: HashMap<u16, AckToken> = HashMap::new();
+    let mut in_flight: HashMap<u16, AckToken> = HashMap::new();
+    loop {
+        at.last_mid = remote.session().last_mid();
+        if !*announced && waiting.is_empty() {
+            *announced = true;
+            log!(Notice, "Bridge {} connected.", plan.name);
+            notify_local(broker, plan, "1");
+            if let (Some(topic), false) = (&plan.notification_topic, plan.notifications_local_only) {
+                remote.publish(state(topic, "1")).map_err(BridgeError::Remote)?;
+            }
+        }
+        tokio::select! {
+            e = remote.next() => match e.map_err(BridgeError::Remote)? {
+                Event::Message { msg, ack } => {
+                    let p = msg.publish;
+                    let Some((topic, max)) = plan.to_local(&p.topic) else {
+                        if let Some(t) = ack { remote.ack(t).map_err(BridgeError::Remote)?; }
+                        continue;
+                    };
+                    let qos = p.qos.min(max);
+                    match local.publish(crossing(p, topic, qos, true)) {
+                        Ok(mid) if qos != QoS::AtMostOnce => {
+                            if let Some(t) = ack { in_flight.insert(mid, t); }
+                        }
+                        r => {
+                            if let Err(e) = r {
+                                log!(Notice, "Bridge {} dropped a message from the remote: {e}", plan.name);
+                            }
+                            if let Some(t) = ack { remote.ack(t).map_err(BridgeError::Remote)?; }
+                        }
+                    }
+                }
+                Event::Published { mid, .. } => {
+                    if let Some(t) = out_flight.remove(&mid) {
+                        local.ack(t).map_err(BridgeError::Local)?;
+                    }
+                }
+                Event::Subscribed { mid, .. } | Event::Unsubscribed { mid } => {
+                    waiting.remove(&(true, mid));
+                }
+            },
+            e = local.next() => match e.map_err(BridgeError::Local)? {
+                Event::Message { msg, ack } => {
+                    let p = msg.publish;
+                    let Some((topic, max)) = plan.to_remote(&p.topic) else {
+                        if let Some(t) = ack { local.ack(t).map_err(BridgeError::Local)?; }
+                        continue;
+                    };
+                    let session = remote.session();
+                    let qos = p.qos.min(max).min(QoS::from_u8(session.max_qos()).unwrap_or(QoS::ExactlyOnce));
+                    let retain = plan.outgoing_retain && session.retain_available();
+                    match remote.publish(crossing(p, topic, qos, retain)) {
+                        Ok(mid) if qos != QoS::AtMostOnce => {
+                            if let Some(t) = ack { out_flight.insert(mid, t); }
+                        }
+                        r => {
+                            if let Err(e) = r {
+                                log!(Notice, "Bridge {} dropped a message for the remote: {e}", plan.name);
+                            }
+                            if let Some(t) = ack { local.ack(t).map_err(BridgeError::Local)?; }
+                        }
+                    }
+                }
+                Event::Published { mid, .. } => {
+                    if let Some(t) = in_flight.remove(&mid) {
+                        remote.ack(t).map_err(BridgeError::Remote)?;
+                    }
+                }
+                Event::Subscribed { mid, .. } | Event::Unsubscribed { mid } => {
+                    waiting.remove(&(false, mid));
+                }
+            },
+        }
+    }
+}
+
+/// A message crossing the bridge: its new topic and QoS, the retain flag kept when `retain`, MQTT 5
+/// properties kept but for those of the connection it came on (alias, subscription identifiers).
+fn crossing(mut p: Publish, topic: String, qos: QoS, retain: bool) -> Publish {
+    p.properties.topic_alias = None;
+    p.properties.subscription_identifiers.clear();
+    Publish {
+        dup: false,
+        qos,
+        retain: retain && p.retain,
+        topic: topic.into(),
+        packet_id: None,
+        properties: p.properties,
+        payload: p.payload,
+    }
+}
+
+/// A notification: retained, QoS 1.
+fn state(topic: &str, value: &'static str) -> Publish {
+    Publish { retain: true, ..Publish::new(topic, QoS::AtLeastOnce, Bytes::from_static(value.as_bytes())) }
+}
+
+/// Publishes the bridge's state on the local broker (when notifications are on).
+pub(super) fn notify_local(broker: &Broker, plan: &Plan, value: &'static str) {
+    if let Some(topic) = &plan.notification_topic {
+        broker.publish_internal(Message::from_broker(
+            topic.as_str(),
+            Bytes::from_static(value.as_bytes()),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    }
+}
+
+/// Connects to the remote at the attempt's address.
+async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError> {
+    let a = &plan.addresses[at.address % plan.addresses.len()];
+    let addr = format!("{}:{}", a.host, a.port);
+    let v5 = at.protocol.is_v5();
+    let will = plan.notification_topic.as_ref().filter(|_| !plan.notifications_local_only).map(|t| Will {
+        topic: t.as_str().into(),
+        payload: Bytes::from_static(b"0"),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Default::default(),
+    });
+    let connect = Connect {
+        bridge: at.private && !v5,
+        clean_start: plan.cleansession,
+        keep_alive: plan.keepalive,
+        will,
+        username: plan.remote_username.clone(),
+        password: plan.remote_password.clone().map(Bytes::from),
+        // As Mosquitto 2.0's bridges connect: Receive Maximum 20, no Session Expiry Interval (so an
+        // MQTT 5 remote ends the session with the connection, `cleansession false` or not).
+        properties: ConnectProperties { receive_maximum: v5.then_some(REMOTE_WINDOW), ..Default::default() },
+        ..Connect::new(at.protocol, &plan.remote_clientid)
+    };
+    let mut session = ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, ..options() });
+    session.continue_mids_after(at.last_mid);
+    let go = async {
+        let tcp = tokio::net::TcpStream::connect((a.host.as_str(), a.port))
+            .await
+            .map_err(|source| BridgeError::Connect { addr: addr.clone(), source })?;
+        let _ = tcp.set_nodelay(true);
+        Driver::over(Stream::Tcp(tcp), session).await.map_err(BridgeError::Remote)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, go).await.map_err(|_| BridgeError::Timeout { addr: addr.clone() })?
+}
+
+/// Opens the bridge's local session: a socket pair, one end served by the broker as a connection, the
+/// other driven by the bridge (MQTT 5, so that its subscriptions can be No Local).
+async fn connect_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan) -> Result<Driver, BridgeError> {
+    let (ours, theirs) = tokio::net::UnixStream::pair().map_err(BridgeError::Socket)?;
+    ctx.connections.fetch_add(1, Ordering::Relaxed);
+    broker.active_connections.fetch_add(1, Ordering::AcqRel);
+    tokio::spawn(connection::serve(Box::new(Accepted {
+        broker: broker.clone(),
+        listener: ctx.clone(),
+        stream: crate::stream::Stream::unix(theirs),
+        peer: format!("bridge {}", plan.name),
+    })));
+    let connect = Connect {
+        clean_start: plan.local_cleansession,
+        keep_alive: 0,
+        properties: ConnectProperties {
+            session_expiry_interval: (!plan.local_cleansession).then_some(u32::MAX),
+            receive_maximum: Some(WINDOW),
+            ..Default::default()
+        },
+        ..Connect::new(ProtocolVersion::V5, &plan.local_clientid)
+    };
+    let session = ClientSession::new(connect, options());
+    tokio::time::timeout(CONNECT_TIMEOUT, Driver::over(Stream::Unix(ours), session))
+        .await
+        .map_err(|_| BridgeError::Timeout { addr: "the local broker".into() })?
+        .map_err(BridgeError::Local)
+}
+
+/// Both sides: acknowledgements held until the other side has taken the message, QoS 2 handed over on
+/// PUBLISH (its PUBREC follows the other side's acknowledgement).
+fn options() -> Options {
+    Options { max_inflight: WINDOW, qos2_delivery: Qos2Delivery::OnPublish, manual_acks: true, ..Options::default() }
+}
