@@ -279,7 +279,7 @@ fn pid_file_is_written_and_removed() {
 fn sighup_reloads_limits() {
     let b = broker("message_size_limit 10");
     let mut p = Raw::v5(b.port, "before");
-    assert_eq!(p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, 1)), 0x83, "limit in force before");
+    assert_eq!(p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, 1)), 0x95, "limit in force before");
     let conf = b.dir().join("broker.conf");
     std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\nmessage_size_limit 1000\n", b.port))
         .expect("rewrite config");

@@ -162,7 +162,8 @@ impl Conn {
         }
         let outcome = if too_big {
             log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
-            Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
+            // Mosquitto's answer, though MQTT 5 lists 0x95 for CONNACK and DISCONNECT only.
+            Some(ReasonCode::PACKET_TOO_LARGE)
         } else if denied {
             Some(ReasonCode::NOT_AUTHORIZED)
         } else {
