@@ -15,13 +15,13 @@ use crate::{BrokerArgs, BrokerError, access, log};
 /// Loads the configuration the arguments name (local-only mode without `-c`), with `-p` applied.
 pub(crate) fn load_config(args: &BrokerArgs) -> Result<(Config, Vec<mq_config::Warning>), BrokerError> {
     let (mut cfg, warnings) = match &args.config {
-        Some(path) => mq_config::load(path).map_err(BrokerError::Config)?,
+        // Parse errors and what the broker cannot do, in one list in file order.
+        Some(path) => mq_config::load_checked(path).map_err(BrokerError::Config)?,
         None => (Config::local_only(), Vec::new()),
     };
     if !args.port.is_empty() && !cfg.apply_cli_ports(&args.port) {
         log!(Warning, "-p ignored: the configuration file defines listeners.");
     }
-    cfg.check_supported().map_err(BrokerError::Unsupported)?;
     Ok((cfg, warnings))
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn reload(
     let Some(path) = path else {
         return;
     };
-    let new = match mq_config::load(path) {
+    let new = match mq_config::load_checked(path) {
         Ok((c, _)) => c,
         Err(errors) => {
             log!(Error, "Reload failed, keeping the running configuration:");
