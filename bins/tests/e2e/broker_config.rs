@@ -524,3 +524,38 @@ fn options_before_any_listener_open_the_default_listener() {
     signal(p.child.id(), "TERM");
     assert!(p.wait().success());
 }
+
+#[test]
+fn test_config_reports_pid_and_log_files_start_up_could_not_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let conf = dir.path().join("files.conf");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\npid_file {}/no-such-dir/mq.pid\nlog_dest file {}/mq.log\n",
+            dir.path().display(),
+            file.display()
+        ),
+    )
+    .expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("files.conf:2: pid_file: cannot write"), "{out}");
+    assert!(out.contains("files.conf:3: log_dest file: cannot write"), "{out}");
+    assert!(!out.contains("Configuration OK"), "{out}");
+
+    // Writable paths pass, and the check creates neither file.
+    let (pid, log) = (dir.path().join("mq.pid"), dir.path().join("mq.log"));
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\npid_file {}\nlog_dest file {}\n", pid.display(), log.display()),
+    )
+    .expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Configuration OK"), "{out}");
+    assert!(!pid.exists() && !log.exists());
+}

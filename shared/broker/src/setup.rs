@@ -217,3 +217,47 @@ pub(crate) fn write_pid_file(path: &Path) -> Result<(), BrokerError> {
     std::fs::write(path, format!("{}\n", std::process::id()))
         .map_err(|source| BrokerError::PidFile { path: path.to_owned(), source })
 }
+
+/// What start-up would fail on besides the configuration itself, for `--test-config`: a `pid_file` or
+/// `log_dest file` the broker could not write (as the user running the check), each reported at its
+/// configuration line.
+pub(crate) fn check_start_files(cfg: &Config) -> Result<(), BrokerError> {
+    let mut errors = Vec::new();
+    let files = [
+        ("pid_file", cfg.pid_file.value.as_deref(), cfg.pid_file.span.as_ref()),
+        ("log_dest file", cfg.log.dest.value.file.as_deref(), cfg.log.file_line.as_ref()),
+    ];
+    for (option, path, line) in files {
+        let (Some(path), Some(line)) = (path, line) else {
+            continue;
+        };
+        if let Err(why) = writable(path) {
+            let reason = format!("cannot write \"{}\": {why}", path.display());
+            errors.push(mq_config::ConfigError::new(
+                line,
+                mq_config::ErrorKind::Invalid { option: option.to_owned(), reason },
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(BrokerError::Config(mq_config::ConfigErrors(errors))) }
+}
+
+/// Whether this process could create or append to the file at `path`; why not.
+fn writable(path: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, access};
+    let describe = |e: nix::Error| std::io::Error::from(e).to_string();
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err("it is a directory".to_owned()),
+        Ok(_) => access(path, AccessFlags::W_OK).map_err(describe),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+                    .map_err(|e| format!("directory \"{}\": {}", dir.display(), describe(e))),
+                Ok(_) => Err(format!("\"{}\" is not a directory", dir.display())),
+                Err(e) => Err(format!("directory \"{}\": {e}", dir.display())),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -663,6 +663,7 @@ impl Parser {
             }
             self.d.check_hash("log_dest file", after, &l.span);
             self.s.log_file_span = Some(l.span.clone());
+            self.s.cfg.log.file_line = Some(l.span.clone());
             self.s.cfg.log.dest.value.file = Some(PathBuf::from(after));
             return;
         }
