@@ -362,6 +362,8 @@ fn mq_db_shows_checks_dumps_and_compacts_the_store() {
     let (mut s, _) = keeper(b.port, "db-sub");
     s.subscribe(1, &[("d/#", 1)]);
     s.drop_connection();
+    // Offline before the messages come, or one of them could already be in flight to it.
+    b.wait_log("Client db-sub closed its connection.");
     let mut p = Raw::v311(b.port, "db-pub");
     for i in 1..=3u16 {
         p.publish(&Pub::new("d/t", format!("q{i}")).qos(1, i));
