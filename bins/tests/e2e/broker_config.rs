@@ -283,7 +283,7 @@ fn pid_file_is_written_and_removed() {
 fn sighup_reloads_limits() {
     let b = broker("message_size_limit 10");
     let mut p = Raw::v5(b.port, "before");
-    assert_eq!(p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, 1)), 0x83, "limit in force before");
+    assert_eq!(p.publish(&Pub::new("hup/t", vec![b'x'; 50]).qos(1, 1)), 0x95, "limit in force before");
     let conf = b.dir().join("broker.conf");
     std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\nmessage_size_limit 1000\n", b.port))
         .expect("rewrite config");
@@ -451,4 +451,115 @@ fn sigusr2_dumps_the_subscriptions() {
     b.signal("USR2");
     let log = b.wait_log("dump/+/t (dumped, 1)");
     assert!(log.contains("$share/g/dump/s (dumped, 0)"), "{log}");
+}
+
+#[test]
+fn every_configuration_error_is_reported_in_one_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("many.conf");
+    let text = format!(
+        "max_topic_alias 5\nlistener {} 127.0.0.1\nplugin /p.so\nbogus_option 1\ncafile /ca.pem\n",
+        free_port()
+    );
+    std::fs::write(&conf, text).expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(3), "{out}");
+    // Placement, "not available" and unknown-option errors together, in file order, one per line.
+    let lines: Vec<usize> = out
+        .lines()
+        .filter_map(|l| l.split("many.conf:").nth(1))
+        .filter_map(|rest| rest.split(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(lines, [1, 3, 4, 5], "{out}");
+    assert!(out.contains("many.conf:1: max_topic_alias is a listener option"), "{out}");
+    assert!(out.contains("many.conf:3: plugin: plugins are not supported"), "{out}");
+    assert!(out.contains("many.conf:5: cafile: TLS needs certfile and keyfile"), "{out}");
+}
+
+#[test]
+fn options_before_any_listener_open_the_default_listener() {
+    // With listener sections too: accepted, and a warning says what it does.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("top.conf");
+    std::fs::write(&conf, format!("max_qos 1\nlistener {} 127.0.0.1\n", free_port())).expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("top.conf:1: max_qos outside any listener section opens the default listener"), "{out}");
+
+    // Alone: the default listener, port 1883 on every interface, with those options (as Mosquitto).
+    if std::net::TcpListener::bind("0.0.0.0:1883").is_err() {
+        eprintln!("skipping the rest: port 1883 is in use on this machine");
+        return;
+    }
+    let conf = dir.path().join("default.conf");
+    std::fs::write(&conf, "allow_anonymous true\nmax_qos 1\n").expect("write");
+    let mut p = Proc::spawn(
+        mq("mq").arg("broker").arg("-c").arg(&conf).current_dir(dir.path()).stdin(std::process::Stdio::null()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, 1883)).is_err() {
+        if p.child.try_wait().expect("try_wait").is_some() {
+            let out = p.stderr.text();
+            assert!(out.contains("in use"), "the broker refused the configuration: {out}");
+            eprintln!("skipping the rest: port 1883 was taken meanwhile: {out}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "not listening on 1883: {}", p.stderr.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut c = Raw::open(1883);
+    let ack = c.handshake(&Connect::v5("default-listener"));
+    if !p.stderr.text().contains("default-listener") && p.child.try_wait().expect("try_wait").is_some() {
+        eprintln!("skipping the rest: another broker answered on 1883");
+        return;
+    }
+    assert_eq!((ack.code, ack.properties.maximum_qos), (0, Some(1)), "max_qos 1 not applied: {ack:?}");
+    c.ping();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.stderr.text().contains("as default-listener") {
+        assert!(Instant::now() < deadline, "our broker never saw the client: {}", p.stderr.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Every interface, as Mosquitto's default listener.
+    if let Some(ip) = non_loopback_ipv4() {
+        assert!(TcpStream::connect((ip, 1883)).is_ok(), "not listening on {ip}:1883");
+    }
+    wait_signal_handlers(p.child.id());
+    signal(p.child.id(), "TERM");
+    assert!(p.wait().success());
+}
+
+#[test]
+fn test_config_reports_pid_and_log_files_start_up_could_not_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let conf = dir.path().join("files.conf");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\npid_file {}/no-such-dir/mq.pid\nlog_dest file {}/mq.log\n",
+            dir.path().display(),
+            file.display()
+        ),
+    )
+    .expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("files.conf:2: pid_file: cannot write"), "{out}");
+    assert!(out.contains("files.conf:3: log_dest file: cannot write"), "{out}");
+    assert!(!out.contains("Configuration OK"), "{out}");
+
+    // Writable paths pass, and the check creates neither file.
+    let (pid, log) = (dir.path().join("mq.pid"), dir.path().join("mq.log"));
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\npid_file {}\nlog_dest file {}\n", pid.display(), log.display()),
+    )
+    .expect("write");
+    let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8"), "--test-config"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Configuration OK"), "{out}");
+    assert!(!pid.exists() && !log.exists());
 }

@@ -350,3 +350,71 @@ fn v5_puback_says_no_matching_subscribers() {
     s.subscribe(1, &[("nobody/listens", 0)]);
     assert_eq!(p.publish(&Pub::new("nobody/listens", "x").qos(1, 3)), 0x00);
 }
+
+/// A subscriber at `qos` on `ack/t` (MQTT 5 or 3.1.1) that has just received one message from the
+/// broker, not acknowledged yet; returns its packet id.
+fn delivered(port: u16, v5: bool, qos: u8, id: &str) -> (Raw, u16) {
+    let c = if v5 { Connect::v5(id) } else { Connect::v311(id) };
+    let (mut s, _) = Raw::connect(port, &c);
+    s.subscribe(1, &[("ack/t", qos)]);
+    let mut p = Raw::v311(port, &format!("{id}-pub"));
+    p.publish(&Pub::new("ack/t", "m").qos(qos, 1));
+    let m = s.recv_publish();
+    assert_eq!(m.qos.as_u8(), qos);
+    (s, m.packet_id.expect("pid").get())
+}
+
+#[test]
+fn an_acknowledgement_of_the_wrong_type_closes_the_connection() {
+    let b = broker("");
+    // (QoS delivered, packets the subscriber sends before the wrong one, the wrong one), as in
+    // Mosquitto's 02-subpub-qos1-bad-pubrec/-bad-pubcomp and 02-subpub-qos2-bad-puback-1/-2/-bad-pubcomp.
+    type Case = (u8, &'static [fn(u16) -> Vec<u8>], fn(u16) -> Vec<u8>);
+    let cases: [Case; 5] = [
+        (1, &[], wire::pubrec),
+        (1, &[], wire::pubcomp),
+        (2, &[], wire::puback),
+        (2, &[], wire::pubcomp),
+        (2, &[wire::pubrec], wire::puback),
+    ];
+    for v5 in [false, true] {
+        for (i, (qos, before, wrong)) in cases.iter().enumerate() {
+            let (mut s, pid) = delivered(b.port, v5, *qos, &format!("bad{i}-{v5}"));
+            for send in *before {
+                s.send(&send(pid));
+                assert!(matches!(s.recv(), Packet::PubRel(a) if a.packet_id.get() == pid));
+            }
+            s.send(&wrong(pid));
+            // MQTT 5: DISCONNECT 0x82 (protocol error) first, as Mosquitto 2.0.20 sends it.
+            s.expect_disconnect(v5.then_some(0x82));
+        }
+    }
+    assert!(b.log().contains("for packet id 1, which awaits"), "{}", b.log());
+    crate::broker_util::assert_healthy(b.port);
+}
+
+#[test]
+fn acknowledgements_mosquitto_accepts_keep_the_connection() {
+    let b = broker("");
+    for v5 in [false, true] {
+        // PUBREC again after PUBREL: PUBREL again, then PUBCOMP ends it.
+        let (mut s, pid) = delivered(b.port, v5, 2, &format!("again-{v5}"));
+        for _ in 0..2 {
+            s.send(&wire::pubrec(pid));
+            match s.recv() {
+                Packet::PubRel(a) => assert_eq!((a.packet_id.get(), a.reason.0), (pid, 0)),
+                other => panic!("expected PUBREL, got {other:?}"),
+            }
+        }
+        s.send(&wire::pubcomp(pid));
+        // Ids not in flight: PUBACK and PUBCOMP are ignored, PUBREC gets PUBREL (MQTT 5: 0x92).
+        s.send(&wire::puback(77));
+        s.send(&wire::pubcomp(78));
+        s.send(&wire::pubrec(79));
+        match s.recv() {
+            Packet::PubRel(a) => assert_eq!((a.packet_id.get(), a.reason.0), (79, if v5 { 0x92 } else { 0 })),
+            other => panic!("expected PUBREL, got {other:?}"),
+        }
+        s.ping();
+    }
+}

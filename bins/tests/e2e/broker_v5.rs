@@ -224,10 +224,12 @@ fn message_size_limit_refuses_larger_payloads() {
     let mut s = Raw::v311(b.port, "sub");
     s.subscribe(1, &[("msl/#", 1)]);
     let mut v5 = Raw::v5(b.port, "pub5");
+    // 0x95 (packet too large), as Mosquitto answers (02-subpub-qos1-oversize-payload).
     let rc = v5.publish(&Pub::new("msl/t", vec![b'x'; 101]).qos(1, 1));
-    assert!(rc >= 0x80, "PUBACK reason {rc:#x} for an oversize payload");
+    assert_eq!(rc, 0x95, "PUBACK reason {rc:#x} for an oversize payload");
     let rc = v5.publish(&Pub::new("msl/t", vec![b'x'; 101]).qos(2, 2));
-    assert!(rc >= 0x80, "PUBREC reason {rc:#x} for an oversize payload");
+    assert_eq!(rc, 0x95, "PUBREC reason {rc:#x} for an oversize payload");
+    v5.ping();
     let mut v3 = Raw::v311(b.port, "pub3");
     v3.publish(&Pub::new("msl/t", vec![b'x'; 101]).qos(1, 1));
     v3.publish(&Pub::new("msl/t", vec![b'x'; 101]));
@@ -323,4 +325,21 @@ fn topic_aliases_do_not_survive_a_reconnect() {
     assert!(ack.session_present, "the session goes on, its aliases do not");
     c.send(&Pub::new("", "use").prop(prop::u16(prop::TOPIC_ALIAS, 1)).v5());
     c.expect_disconnect(Some(0x82));
+}
+
+#[test]
+fn maximum_packet_size_counts_the_whole_packet() {
+    // MQTT 5 §3.1.2.11.4: the Maximum Packet Size is the total packet size, fixed header included.
+    // Mosquitto leaves out the first byte (its 12-prop-maximum-packet-size-publish-qos1/qos2 expect a
+    // 21-byte PUBLISH to a client that set 20); mq does not send it.
+    let b = broker("");
+    let (mut s, _) = Raw::connect(b.port, &Connect::v5("exact").prop(prop::u32(prop::MAXIMUM_PACKET_SIZE, 20)));
+    s.subscribe(1, &[("test/topic", 1)]);
+    let mut p = Raw::v5(b.port, "pub");
+    // To the subscriber: 2 (fixed header) + 12 (topic) + 2 (packet id) + 1 (properties) + payload.
+    p.publish(&Pub::new("test/topic", "7890").qos(1, 1)); // 21 bytes: not sent
+    p.publish(&Pub::new("test/topic", "789").qos(1, 2)); // 20 bytes: sent
+    let m = s.recv_publish_ack();
+    assert_eq!(tp(&m).1, "789", "a 21-byte PUBLISH went to a client that accepts 20");
+    s.ping();
 }

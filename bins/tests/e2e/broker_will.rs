@@ -172,3 +172,23 @@ fn v5_will_is_published_when_the_session_ends_before_the_delay() {
     assert_eq!(tp(&w.recv_publish_ack()).1, "late");
     assert!(start.elapsed() < Duration::from_secs(5), "will only after {:?}", start.elapsed());
 }
+
+#[test]
+fn a_will_over_message_size_limit_is_refused_at_connect() {
+    let b = broker("message_size_limit 1");
+    let mut w = watcher(b.port);
+    // As Mosquitto answers (07-will-oversize-payload): MQTT 5 CONNACK 0x95, 3.1.1 return code 5.
+    for (c, code) in [
+        (Connect::v5("big5").expiry(60).will(Will::new("will/big", "AB")), 0x95),
+        (Connect::v311("big3").clean(false).will(Will::new("will/big", "AB")), 5),
+    ] {
+        let mut r = Raw::open(b.port);
+        assert_eq!(r.handshake(&c).code, code, "{c:?}");
+        r.expect_closed();
+    }
+    // A will within the limit is accepted, and published.
+    let (c, _) = Raw::connect(b.port, &Connect::v5("small").will(Will::new("will/small", "A")));
+    c.drop_connection();
+    assert_eq!(tp(&w.recv_publish_ack()), ("will/small".to_owned(), "A".to_owned()));
+    w.ping();
+}

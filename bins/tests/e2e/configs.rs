@@ -38,6 +38,20 @@ fn sample_configurations_start_or_say_precisely_why_not() {
     ];
     for (file, failure) in expect {
         let (ok, out) = test_config(&data.join(file));
+        // Debian's pid and log directories exist once the package is installed and its service has
+        // run; elsewhere --test-config says start-up could not write there, at the lines naming them.
+        if *file == "debian-etc-mosquitto.conf" && !ok {
+            let missing = ["/run/mosquitto", "/var/log/mosquitto"].iter().any(|d| !Path::new(d).is_dir());
+            assert!(missing, "{file}: {out}");
+            for line in out.lines() {
+                assert!(
+                    line.contains("debian-etc-mosquitto.conf:6: pid_file: cannot write")
+                        || line.contains("debian-etc-mosquitto.conf:11: log_dest file: cannot write"),
+                    "{file}: {out}"
+                );
+            }
+            continue;
+        }
         match failure {
             None => assert!(ok && out.contains("Configuration OK"), "{file}: {out}"),
             Some(msg) => {

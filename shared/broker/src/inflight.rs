@@ -121,6 +121,14 @@ impl Inflights {
         self.list.iter().position(|f| f.pid == pid && f.stage == stage)
     }
 
+    /// The entry for `pid`, at whichever stage.
+    pub fn get(&self, pid: u16) -> Option<&Inflight> {
+        if self.used.is_some() && !self.contains(pid) {
+            return None;
+        }
+        self.list.iter().find(|f| f.pid == pid)
+    }
+
     /// Removes the entry for `pid` at `stage`, returning it.
     pub fn take(&mut self, pid: u16, stage: Stage) -> Option<Inflight> {
         let i = self.position(pid, stage)?;

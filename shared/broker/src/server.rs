@@ -54,6 +54,7 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
         for w in &security_warnings {
             log!(Warning, "{w}");
         }
+        setup::check_start_files(&cfg)?;
         println!("Configuration OK");
         return Ok(());
     }

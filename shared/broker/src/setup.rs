@@ -15,13 +15,13 @@ use crate::{BrokerArgs, BrokerError, access, log};
 /// Loads the configuration the arguments name (local-only mode without `-c`), with `-p` applied.
 pub(crate) fn load_config(args: &BrokerArgs) -> Result<(Config, Vec<mq_config::Warning>), BrokerError> {
     let (mut cfg, warnings) = match &args.config {
-        Some(path) => mq_config::load(path).map_err(BrokerError::Config)?,
+        // Parse errors and what the broker cannot do, in one list in file order.
+        Some(path) => mq_config::load_checked(path).map_err(BrokerError::Config)?,
         None => (Config::local_only(), Vec::new()),
     };
     if !args.port.is_empty() && !cfg.apply_cli_ports(&args.port) {
         log!(Warning, "-p ignored: the configuration file defines listeners.");
     }
-    cfg.check_supported().map_err(BrokerError::Unsupported)?;
     Ok((cfg, warnings))
 }
 
@@ -87,7 +87,7 @@ pub(crate) fn reload(
     let Some(path) = path else {
         return;
     };
-    let new = match mq_config::load(path) {
+    let new = match mq_config::load_checked(path) {
         Ok((c, _)) => c,
         Err(errors) => {
             log!(Error, "Reload failed, keeping the running configuration:");
@@ -225,4 +225,48 @@ pub(crate) fn raise_fd_limit() {
 pub(crate) fn write_pid_file(path: &Path) -> Result<(), BrokerError> {
     std::fs::write(path, format!("{}\n", std::process::id()))
         .map_err(|source| BrokerError::PidFile { path: path.to_owned(), source })
+}
+
+/// What start-up would fail on besides the configuration itself, for `--test-config`: a `pid_file` or
+/// `log_dest file` the broker could not write (as the user running the check), each reported at its
+/// configuration line.
+pub(crate) fn check_start_files(cfg: &Config) -> Result<(), BrokerError> {
+    let mut errors = Vec::new();
+    let files = [
+        ("pid_file", cfg.pid_file.value.as_deref(), cfg.pid_file.span.as_ref()),
+        ("log_dest file", cfg.log.dest.value.file.as_deref(), cfg.log.file_line.as_ref()),
+    ];
+    for (option, path, line) in files {
+        let (Some(path), Some(line)) = (path, line) else {
+            continue;
+        };
+        if let Err(why) = writable(path) {
+            let reason = format!("cannot write \"{}\": {why}", path.display());
+            errors.push(mq_config::ConfigError::new(
+                line,
+                mq_config::ErrorKind::Invalid { option: option.to_owned(), reason },
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(BrokerError::Config(mq_config::ConfigErrors(errors))) }
+}
+
+/// Whether this process could create or append to the file at `path`; why not.
+fn writable(path: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, access};
+    let describe = |e: nix::Error| std::io::Error::from(e).to_string();
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err("it is a directory".to_owned()),
+        Ok(_) => access(path, AccessFlags::W_OK).map_err(describe),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+                    .map_err(|e| format!("directory \"{}\": {}", dir.display(), describe(e))),
+                Ok(_) => Err(format!("\"{}\" is not a directory", dir.display())),
+                Err(e) => Err(format!("directory \"{}\": {e}", dir.display())),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -64,12 +64,14 @@ impl fmt::Display for Misplacement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NeedsListener => f.write_str(
-                "is a listener option and no listener section is open: put it after a \
-                 \"listener <port>\" line (or set \"port\" to configure the default listener)",
+                "is a listener option and no listener section is open; here it only applies to the \
+                 default listener, which nothing in this configuration opens (Mosquitto ignores it): \
+                 put it after a \"listener <port>\" line (or set \"port\" to configure the default listener)",
             ),
             Self::NeedsListenerPerListener => f.write_str(
                 "applies per listener (per_listener_settings is true) and no listener section \
-                 is open: put it after a \"listener <port>\" line",
+                 is open; here it only applies to the default listener, which nothing in this \
+                 configuration opens (Mosquitto ignores it): put it after a \"listener <port>\" line",
             ),
             Self::InBridge { bridge } => write!(
                 f,
@@ -361,6 +363,18 @@ pub enum WarningKind {
         first: Span,
         /// An explanation when the repetition is a likely mistake.
         note: Option<&'static str>,
+    },
+    /// A listener option outside any listener section, in a configuration
+    /// with listener sections, opens the default listener (port 1883 on
+    /// every interface), as in Mosquitto.
+    #[error(
+        "{option} outside any listener section opens the default listener on port 1883 on every \
+         interface, as in Mosquitto, and applies to it (put it after a \"listener <port>\" line if \
+         it was meant for that listener)"
+    )]
+    OpensDefaultListener {
+        /// The option name.
+        option: String,
     },
     /// A free-text value that contains ` #`, which Mosquitto also keeps as
     /// part of the value.

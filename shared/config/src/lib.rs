@@ -20,7 +20,8 @@
 //!   `path:line: message` per line) and exit.
 //! * [`Config::check_supported`] refuses, line by line, what the broker
 //!   cannot do (TLS-PSK, OpenSSL engines, cipher suites rustls lacks, TLS
-//!   options that cannot take effect, bridges, plugins).
+//!   options that cannot take effect, bridges, plugins); [`load_checked`]
+//!   reports those together with the parse errors, in one list.
 //! * [`Config::security_for`] gives the password file, ACL file and
 //!   `allow_anonymous` in force on a listener, whether or not
 //!   `per_listener_settings` is on.
@@ -139,13 +140,23 @@
 //!    `restart_timeout` below 1.
 //! 4. **`max_packet_size 0`** (the documented default, "no limit") is
 //!    accepted; Mosquitto rejects it. 1..=19 are errors in both.
-//! 5. **Listener options outside a listener** (e.g. `max_connections`,
-//!    `cafile`, or with `per_listener_settings true` a `password_file`,
-//!    before the first `listener` line) are errors unless `port` or
-//!    `bind_address` configures the legacy default listener: Mosquitto
-//!    silently opens an extra listener on port 1883 on every interface.
-//!    `port`/`bind_address` inside a listener or bridge section are errors
-//!    for the same reason.
+//! 5. **Listener options outside a listener** apply to the default
+//!    listener, as in Mosquitto. It opens (port 1883 on every interface,
+//!    unless `port`/`bind_address` say otherwise) when `port` or
+//!    `bind_address` is given or when such a line sets one of the options
+//!    Mosquitto opens it for (`max_connections`, `max_qos`, `protocol`,
+//!    `mount_point`, `socket_domain`, `bind_interface`,
+//!    `use_username_as_clientid`, the TLS options, and with
+//!    `per_listener_settings true` `password_file`, `psk_file`, `plugin`,
+//!    `allow_zero_length_clientid false`) to other than its default; with
+//!    listener sections in the file too a warning says so. The other
+//!    listener options outside a listener (`max_topic_alias`, `http_dir`,
+//!    `tls_version`, an option at its default value, and with
+//!    `per_listener_settings true` `acl_file`, `allow_anonymous`,
+//!    `auto_id_prefix`) are errors when nothing opens the default listener:
+//!    Mosquitto ignores them silently. `port`/`bind_address` inside a
+//!    listener or bridge section are errors (Mosquitto applies them to the
+//!    default listener, silently opening another listener).
 //! 6. **Sections are strict**: a listener option inside a bridge section, or
 //!    a bridge option outside one, is an error (Mosquitto applies the former
 //!    to the last listener and reports the latter as "Invalid bridge
@@ -215,6 +226,27 @@ pub fn load(path: impl AsRef<Path>) -> ParseResult {
         Err(e) => parser.file_error(path, &e),
     }
     parser.finish()
+}
+
+/// [`load`], and what [`Config::check_supported`] refuses: every error in
+/// one list, in the order the lines were read (what the broker reports).
+pub fn load_checked(path: impl AsRef<Path>) -> ParseResult {
+    let path = path.as_ref();
+    let mut parser = parser::Parser::new(std::fs::canonicalize(path).ok());
+    match std::fs::read(path) {
+        Ok(bytes) => parser.parse_file(&bytes, path, 0, None),
+        Err(e) => parser.file_error(path, &e),
+    }
+    parser.finish_with(true)
+}
+
+/// [`parse_str`] and [`Config::check_supported`] in one list of errors, as
+/// [`load_checked`].
+pub fn parse_str_checked(text: &str, path: impl AsRef<Path>) -> ParseResult {
+    let path = path.as_ref();
+    let mut parser = parser::Parser::new(std::fs::canonicalize(path).ok());
+    parser.parse_file(text.as_bytes(), path, 0, None);
+    parser.finish_with(true)
 }
 
 /// Parse `text` as if it were the content of the main configuration file

@@ -339,6 +339,8 @@ pub struct LogSettings {
     /// `log_type` lines OR-ed together (default error, warning, notice,
     /// information). The first `log_type` line replaces the default.
     pub types: Setting<LogTypes>,
+    /// The `log_dest file` line, when there is one.
+    pub file_line: Option<Span>,
 }
 
 impl Default for LogSettings {
@@ -349,6 +351,7 @@ impl Default for LogSettings {
             timestamp: Setting::default_value(true),
             timestamp_format: Setting::default_value(None),
             types: Setting::default_value(LogTypes::DEFAULT),
+            file_line: None,
         }
     }
 }

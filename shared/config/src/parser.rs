@@ -663,6 +663,7 @@ impl Parser {
             }
             self.d.check_hash("log_dest file", after, &l.span);
             self.s.log_file_span = Some(l.span.clone());
+            self.s.cfg.log.file_line = Some(l.span.clone());
             self.s.cfg.log.dest.value.file = Some(PathBuf::from(after));
             return;
         }
@@ -908,26 +909,50 @@ impl Parser {
     // ----- end of input -----
 
     /// Checks that need the whole configuration, then the result.
-    pub(crate) fn finish(mut self) -> Result<(Config, Vec<Warning>), ConfigErrors> {
+    pub(crate) fn finish(self) -> Result<(Config, Vec<Warning>), ConfigErrors> {
+        self.finish_with(false)
+    }
+
+    /// [`Parser::finish`]; with `unsupported`, what [`Config::check_supported`]
+    /// refuses is reported with the other errors, in reading order.
+    pub(crate) fn finish_with(mut self, unsupported: bool) -> Result<(Config, Vec<Warning>), ConfigErrors> {
         let mut listeners = std::mem::take(&mut self.s.listeners);
 
-        // The legacy default listener exists when `port` or `bind_address`
-        // is given; top-level listener options then belong to it. Without
-        // them those options are errors: Mosquitto would silently open an
-        // extra listener on port 1883 on every interface.
+        // The default listener exists when `port` or `bind_address` is
+        // given, or, as in Mosquitto, when a line outside any listener
+        // section sets one of the options that open it (port 1883 on every
+        // interface); every top-level listener option then belongs to it.
+        // Without it those options are errors: Mosquitto ignores them.
         let port_span = self.s.default_port.span.clone();
         let bind_span = self.s.default_bind.span.clone();
-        if let Some(span) = port_span.or(bind_span) {
+        let per_listener = self.s.cfg.per_listener_settings.value;
+        let opener = opens_default_listener(&self.s.default, per_listener)
+            .and_then(|spans| self.s.default_uses.iter().find(|(span, _, _)| spans.contains(span)).cloned());
+        let explicit = port_span.or(bind_span);
+        if let Some(span) = explicit.clone().or_else(|| opener.as_ref().map(|(span, _, _)| span.clone())) {
             let addr = ListenerAddr::Tcp {
                 port: self.s.default_port.value.unwrap_or(DEFAULT_PORT),
                 host: self.s.default_bind.value.clone(),
+            };
+            let opened_by = match (&explicit, &opener) {
+                (None, Some((_, option, _))) => format!(", which {option} outside any listener section opens,"),
+                _ => String::new(),
             };
             if let Some(first) = listeners.iter().find(|x| x.addr.value == addr) {
                 let first = first.addr.span.clone().unwrap_or_else(|| span.clone());
                 self.d.error_later(
                     &span,
-                    ErrorKind::DuplicateListener { listener: format!("the default listener (port {addr})"), first },
+                    ErrorKind::DuplicateListener {
+                        listener: format!("the default listener (port {addr}){opened_by}"),
+                        first,
+                    },
                 );
+            } else if explicit.is_none()
+                && !listeners.is_empty()
+                && let Some((_, option, _)) = &opener
+            {
+                // Likely meant for a listener section: say what it does.
+                self.d.warn(&span, WarningKind::OpensDefaultListener { option: option.clone() });
             }
             let mut default = self.s.default.clone();
             default.addr = Setting::at(addr, span);
@@ -966,6 +991,13 @@ impl Parser {
             cfg.local_only = false;
         }
 
+        if unsupported && let Err(found) = cfg.check_supported() {
+            for e in found {
+                let span = e.span();
+                self.d.error_later(&span, e.kind);
+            }
+        }
+
         if self.d.errors.is_empty() {
             Ok((cfg, self.d.warnings))
         } else {
@@ -974,6 +1006,49 @@ impl Parser {
             Err(ConfigErrors(errors.into_iter().map(|(_, e)| e).collect()))
         }
     }
+}
+
+/// Whether the options collected outside any listener section open the
+/// default listener, as Mosquitto decides it (`config__read`): one of these
+/// set to other than its default value. The lines that do, if any.
+fn opens_default_listener(d: &Listener, per_listener: bool) -> Option<Vec<Span>> {
+    let t = &d.tls;
+    let set = [
+        (d.bind_interface.value.is_some(), &d.bind_interface.span),
+        (t.cafile.value.is_some(), &t.cafile.span),
+        (t.capath.value.is_some(), &t.capath.span),
+        (t.certfile.value.is_some(), &t.certfile.span),
+        (t.keyfile.value.is_some(), &t.keyfile.span),
+        (t.tls_engine.value.is_some(), &t.tls_engine.span),
+        (t.tls_keyform.value != KeyForm::Pem, &t.tls_keyform.span),
+        (t.tls_engine_kpass_sha1.value.is_some(), &t.tls_engine_kpass_sha1.span),
+        (t.ciphers.value.is_some(), &t.ciphers.span),
+        (t.ciphers_tls13.value.is_some(), &t.ciphers_tls13.span),
+        (t.dhparamfile.value.is_some(), &t.dhparamfile.span),
+        (t.psk_hint.value.is_some(), &t.psk_hint.span),
+        (t.require_certificate.value, &t.require_certificate.span),
+        (t.crlfile.value.is_some(), &t.crlfile.span),
+        (t.use_identity_as_username.value, &t.use_identity_as_username.span),
+        (t.use_subject_as_username.value, &t.use_subject_as_username.span),
+        (d.use_username_as_clientid.value, &d.use_username_as_clientid.span),
+        (d.max_connections.value.is_some(), &d.max_connections.span),
+        (d.max_qos.value != 2, &d.max_qos.span),
+        (d.mount_point.value.is_some(), &d.mount_point.span),
+        (d.protocol.value != Protocol::Mqtt, &d.protocol.span),
+        (d.socket_domain.value.is_some(), &d.socket_domain.span),
+    ];
+    let mut spans: Vec<Span> = set.into_iter().filter(|(on, _)| *on).filter_map(|(_, span)| span.clone()).collect();
+    if per_listener {
+        let sec = &d.security;
+        let security = [
+            (sec.password_file.value.is_some(), &sec.password_file.span),
+            (sec.psk_file.value.is_some(), &sec.psk_file.span),
+            (!sec.allow_zero_length_clientid.value, &sec.allow_zero_length_clientid.span),
+        ];
+        spans.extend(security.into_iter().filter(|(on, _)| *on).filter_map(|(_, span)| span.clone()));
+        spans.extend(sec.plugins.iter().filter_map(|p| p.path.span.clone()));
+    }
+    (!spans.is_empty()).then_some(spans)
 }
 
 /// The canonical name of an option that has an alias, as a `'static` name

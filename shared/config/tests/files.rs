@@ -338,15 +338,27 @@ fn each_file_starts_outside_any_section() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let inc = tmp.path().join("conf.d");
     fs::create_dir(&inc).expect("mkdir");
-    let a = write(&inc, "a.conf", "max_qos 1\n");
+    let a = write(&inc, "a.conf", "max_topic_alias 5\n");
     let main = write(tmp.path(), "mq.conf", &format!("listener 1883\ninclude_dir {}\n", inc.display()));
     let errors = load(&main).expect_err("misplaced");
     assert_eq!(
         errors.to_string(),
         format!(
-            "{}:1: max_qos is a listener option and no listener section is open: put it after a \"listener <port>\" \
-             line (or set \"port\" to configure the default listener)",
+            "{}:1: max_topic_alias is a listener option and no listener section is open; here it only applies to \
+             the default listener, which nothing in this configuration opens (Mosquitto ignores it): put it after a \
+             \"listener <port>\" line (or set \"port\" to configure the default listener)",
             a.display()
+        )
+    );
+    // One that opens the default listener (port 1883, as in Mosquitto) collides with the main file's.
+    write(&inc, "a.conf", "max_qos 1\n");
+    assert_eq!(
+        load(&main).expect_err("duplicate").to_string(),
+        format!(
+            "{}:1: the default listener (port 1883), which max_qos outside any listener section opens, is defined \
+             twice (first at {}:1); the second one could not be opened",
+            a.display(),
+            main.display()
         )
     );
     // After include_dir the main file is still in its listener section.
@@ -486,10 +498,16 @@ fn per_listener_settings_must_come_first() {
 #[test]
 fn per_listener_security_needs_a_listener() {
     assert_eq!(
-        err("per_listener_settings true\npassword_file /p\nlistener 1883"),
-        ["mq.conf:2: password_file applies per listener (per_listener_settings is true) and no listener section is \
-          open: put it after a \"listener <port>\" line"]
+        err("per_listener_settings true\nacl_file /a\nlistener 1883"),
+        ["mq.conf:2: acl_file applies per listener (per_listener_settings is true) and no listener section is \
+          open; here it only applies to the default listener, which nothing in this configuration opens \
+          (Mosquitto ignores it): put it after a \"listener <port>\" line"]
     );
+    // password_file opens the default listener (port 1883), as in Mosquitto, and belongs to it.
+    let cfg = ok("per_listener_settings true\npassword_file /p\nlistener 1884");
+    assert_eq!(addrs(&cfg), ["1884", "1883"]);
+    assert_eq!(cfg.security_for(&cfg.listeners[1]).password_file, Some(Path::new("/p")));
+    assert_eq!(cfg.security_for(&cfg.listeners[0]).password_file, None);
     assert_eq!(
         err("per_listener_settings true\nconnection b\naddress h\ntopic #\nacl_file /a"),
         ["mq.conf:5: acl_file is a listener option but follows \"connection b\": put it after a \"listener <port>\" \
@@ -503,8 +521,9 @@ fn per_listener_security_needs_a_listener() {
 #[test]
 fn section_rules() {
     assert_eq!(
-        err("max_connections 10\nlistener 1883"),
-        ["mq.conf:1: max_connections is a listener option and no listener section is open: put it after a \
+        err("max_topic_alias 10\nlistener 1884"),
+        ["mq.conf:1: max_topic_alias is a listener option and no listener section is open; here it only applies to \
+          the default listener, which nothing in this configuration opens (Mosquitto ignores it): put it after a \
           \"listener <port>\" line (or set \"port\" to configure the default listener)"]
     );
     assert_eq!(
@@ -602,6 +621,48 @@ fn legacy_default_listener_from_port() {
         ["mq.conf:1: the default listener (port 1883) is defined twice (first at mq.conf:2); the second one could \
           not be opened"]
     );
+}
+
+#[test]
+fn options_before_any_listener_open_the_default_listener() {
+    // Alone: the default listener on port 1883, every interface, with the option; not local-only
+    // (so no anonymous access unless allowed), as Mosquitto does.
+    let (cfg, warnings) = ok_warn("max_connections 10\nmax_qos 1\nmount_point m/\nmax_topic_alias 3");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(addrs(&cfg), ["1883"]);
+    let l = &cfg.listeners[0];
+    assert_eq!(l.origin, ListenerOrigin::DefaultListener);
+    assert_eq!(l.addr.span.as_ref().map(|s| s.line), Some(1));
+    assert_eq!(
+        (*l.max_connections, *l.max_qos, l.mount_point.as_deref(), *l.max_topic_alias),
+        (Some(10), 1, Some("m/"), 3)
+    );
+    assert!(!cfg.local_only);
+    assert!(!cfg.security_for(l).allow_anonymous);
+    // Each option Mosquitto opens it for does, on its own.
+    for line in [
+        "max_connections 5",
+        "max_qos 0",
+        "protocol websockets",
+        "mount_point x/",
+        "socket_domain ipv4",
+        "bind_interface lo",
+        "use_username_as_clientid true",
+    ] {
+        let cfg = ok(&format!("allow_anonymous true\n{line}"));
+        assert_eq!(addrs(&cfg), ["1883"], "{line}");
+    }
+    // With listener sections: the default listener comes last, and a warning says it opens.
+    let (cfg, warnings) = ok_warn("protocol websockets\nlistener 1884");
+    assert_eq!(addrs(&cfg), ["1884", "1883"]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("mq.conf:1: protocol outside any listener section opens the default listener"));
+    // At their default values they open nothing (Mosquitto ignores them): an error as before.
+    for line in ["max_connections -1", "max_qos 2", "protocol mqtt", "require_certificate false"] {
+        let errors = err(&format!("{line}\nlistener 1884"));
+        assert_eq!(errors.len(), 1, "{line}: {errors:?}");
+        assert!(errors[0].contains("which nothing in this configuration opens"), "{line}: {errors:?}");
+    }
 }
 
 #[test]
@@ -717,6 +778,26 @@ fn check_supported_follows_reading_order_across_files() {
             format!("{}:3: plugin: plugins are not supported yet", main.display()),
         ]
     );
+}
+
+#[test]
+fn checked_parse_reports_every_error_in_one_pass() {
+    // Placement and unknown options (parse errors) and what the broker cannot do (check_supported),
+    // together in line order.
+    let text = "max_topic_alias 5\nlistener 1883\nplugin /p.so\nbogus 1\ncafile /ca\n";
+    let errors: Vec<String> = match mq_config::parse_str_checked(text, "mq.conf") {
+        Ok(_) => panic!("should fail"),
+        Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+    };
+    let lines: Vec<&str> = errors.iter().map(|e| e.split(':').nth(1).unwrap_or("")).collect();
+    assert_eq!(lines, ["1", "3", "4", "5"], "{errors:?}");
+    assert!(errors[1].starts_with("mq.conf:3: plugin: plugins are not supported"), "{errors:?}");
+    assert!(errors[3].starts_with("mq.conf:5: cafile: TLS needs certfile and keyfile"), "{errors:?}");
+    // The plain parse leaves the second kind to check_supported.
+    assert_eq!(err(text).len(), 2);
+    // Without parse errors, the checked parse fails on what check_supported refuses alone.
+    assert!(mq_config::parse_str_checked("listener 1883\npsk_hint h\n", "mq.conf").is_err());
+    assert!(mq_config::parse_str_checked("listener 1883\nmax_qos 1\n", "mq.conf").is_ok());
 }
 
 // ----- reload -----

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mq_proto::topic::{check_topic_filter, split_shared};
 use mq_proto::{
-    Ack, Disconnect, Packet, PacketId, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
-    Unsubscribe,
+    Ack, Disconnect, Packet, PacketId, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
+    UnsubAck, Unsubscribe,
 };
 
 use crate::acl::Want;
 use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
-use crate::session::{Qos2Receipt, Stage};
+use crate::session::{AckEffect, ClientAck, Qos2Receipt};
 
 use super::protocol::FilterVerdict;
 use super::{Close, Conn, Violation};
@@ -64,11 +64,7 @@ impl Conn {
     fn handle_packet(&mut self, p: Packet) -> Result<(), Close> {
         match p {
             Packet::Publish(p) => self.on_publish(p),
-            Packet::PubAck(a) => {
-                let rec = self.broker.rec(&self.session);
-                self.session.state.lock().acknowledged(a.packet_id.get(), Stage::Published, rec);
-                Ok(())
-            }
+            Packet::PubAck(a) => self.on_ack(PacketType::PubAck, ClientAck::PubAck, &a),
             Packet::PubRec(a) => self.on_pubrec(a),
             Packet::PubRel(a) => {
                 let rec = self.broker.rec(&self.session);
@@ -81,11 +77,7 @@ impl Conn {
                 self.send(Packet::PubComp(Ack::with_reason(a.packet_id, reason)));
                 Ok(())
             }
-            Packet::PubComp(a) => {
-                let rec = self.broker.rec(&self.session);
-                self.session.state.lock().acknowledged(a.packet_id.get(), Stage::Released, rec);
-                Ok(())
-            }
+            Packet::PubComp(a) => self.on_ack(PacketType::PubComp, ClientAck::PubComp, &a),
             Packet::Subscribe(s) => self.on_subscribe(s),
             Packet::Unsubscribe(u) => self.on_unsubscribe(u),
             Packet::PingReq => {
@@ -172,7 +164,8 @@ impl Conn {
         }
         let outcome = if too_big {
             log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
-            Some(ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR)
+            // Mosquitto's answer, though MQTT 5 lists 0x95 for CONNACK and DISCONNECT only.
+            Some(ReasonCode::PACKET_TOO_LARGE)
         } else if denied {
             Some(ReasonCode::NOT_AUTHORIZED)
         } else {
@@ -229,28 +222,47 @@ impl Conn {
         Ok(ack)
     }
 
-    pub(super) fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
+    /// PUBACK or PUBCOMP: ends the exchange it names. One for a packet id not in flight is ignored
+    /// (as Mosquitto does); one that does not fit the exchange in flight with its id (PUBACK for a
+    /// QoS 2 message, PUBCOMP for a QoS 1 message or before PUBREC) is a protocol error, as in
+    /// Mosquitto.
+    fn on_ack(&mut self, packet: PacketType, ack: ClientAck, a: &Ack) -> Result<(), Close> {
         let pid = a.packet_id.get();
         let rec = self.broker.rec(&self.session);
-        let mut st = self.session.state.lock();
-        let found = if a.reason.is_error() {
-            // The receiver refused the message: the exchange ends here.
-            st.acknowledged(pid, Stage::Published, rec).is_some()
-        } else {
-            st.received(pid, rec)
-        };
-        drop(st);
-        if !found {
-            if self.proto.version.is_v5() {
-                self.send(Packet::PubRel(Ack::with_reason(a.packet_id, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)));
+        match self.session.state.lock().client_ack(ack, pid, rec) {
+            AckEffect::Wrong(awaited) => Err(Violation::WrongAck { packet, pid, awaited }.into()),
+            AckEffect::Ended | AckEffect::Released | AckEffect::Unknown => Ok(()),
+        }
+    }
+
+    /// PUBREC: PUBREL follows (again, for a PUBREC repeated after it). For a packet id not in flight,
+    /// PUBREL all the same (MQTT 5: with 0x92, packet identifier not found), unless the PUBREC refuses
+    /// the message; PUBREC for a QoS 1 message, or refusing a message already released, is a protocol
+    /// error, as in Mosquitto.
+    pub(super) fn on_pubrec(&mut self, a: Ack) -> Result<(), Close> {
+        let pid = a.packet_id.get();
+        let refused = a.reason.is_error();
+        let ack = if refused { ClientAck::PubRecRefused } else { ClientAck::PubRec };
+        let rec = self.broker.rec(&self.session);
+        let effect = self.session.state.lock().client_ack(ack, pid, rec);
+        match effect {
+            AckEffect::Wrong(awaited) => Err(Violation::WrongAck { packet: PacketType::PubRec, pid, awaited }.into()),
+            AckEffect::Ended => Ok(()),
+            AckEffect::Unknown if refused => Ok(()),
+            AckEffect::Unknown => {
+                let reason = if self.proto.version.is_v5() {
+                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+                } else {
+                    ReasonCode::SUCCESS
+                };
+                self.send(Packet::PubRel(Ack::with_reason(a.packet_id, reason)));
+                Ok(())
             }
-            return Ok(());
+            AckEffect::Released => {
+                self.send(Packet::PubRel(Ack::new(a.packet_id)));
+                Ok(())
+            }
         }
-        if a.reason.is_error() {
-            return Ok(());
-        }
-        self.send(Packet::PubRel(Ack::new(a.packet_id)));
-        Ok(())
     }
 
     /// A filter as stored: the listener's mount point before it (inside `$share/<group>/`).

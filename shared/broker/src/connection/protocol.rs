@@ -129,6 +129,12 @@ pub fn decide_connect(
         if w.qos > rules.max_qos {
             return refuse(ReasonCode::QOS_NOT_SUPPORTED, "will QoS not supported");
         }
+        // A will that could never be published (`message_size_limit`) is refused now, as Mosquitto
+        // does: 0x95 in MQTT 5, "not authorised" before.
+        if settings.message_size_limit > 0 && w.payload.len() > settings.message_size_limit {
+            let code = if v.is_v5() { ReasonCode::PACKET_TOO_LARGE } else { ReasonCode::NOT_AUTHORIZED };
+            return refuse(code, "will payload too large");
+        }
     }
     let expiry = if v.is_v5() {
         expiry_of(c.properties.session_expiry_interval.unwrap_or(0))
@@ -368,7 +374,7 @@ mod tests {
         };
         /// A CONNECT, the settings and rules it meets, and the client id accepted or the code refused.
         type Case<'a> = (Connect, Settings, ConnectRules<'a>, Result<&'a str, Option<u8>>);
-        let cases: Vec<Case<'_>> = vec![
+        let mut cases: Vec<Case<'_>> = vec![
             (connect(V311, "a"), s.clone(), rules(), Ok("a")),
             (connect(V31, ""), s.clone(), rules(), Err(Some(0x85))),
             (persistent(V311), s.clone(), rules(), Err(Some(0x85))),
@@ -410,6 +416,16 @@ mod tests {
                 Err(None),
             ),
         ];
+        let big_will = |v| Connect {
+            will: Some(Will {
+                payload: bytes::Bytes::from_static(b"AB"),
+                ..will(QoS::AtMostOnce, false).expect("will")
+            }),
+            ..connect(v, "big")
+        };
+        cases.push((big_will(V5), settings("message_size_limit 1"), rules(), Err(Some(0x95))));
+        cases.push((big_will(V311), settings("message_size_limit 1"), rules(), Err(Some(0x87))));
+        cases.push((big_will(V311), settings("message_size_limit 2"), rules(), Ok("big")));
         for (c, settings, rules, want) in cases {
             let got = decide_connect(&c, &settings, &rules, id);
             match (got, want) {

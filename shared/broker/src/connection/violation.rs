@@ -48,6 +48,18 @@ pub enum Violation {
     /// [MQTT-3.8.3-4] No Local on a shared subscription.
     #[error("No Local on a shared subscription")]
     NoLocalOnShared,
+    /// MQTT §4.3: an acknowledgement that does not fit the exchange in flight with its packet id
+    /// (PUBREC or PUBCOMP for a QoS 1 message, PUBACK for a QoS 2 one, PUBCOMP before PUBREC);
+    /// Mosquitto closes the connection too.
+    #[error("{packet} for packet id {pid}, which awaits {awaited}")]
+    WrongAck {
+        /// The acknowledgement received.
+        packet: PacketType,
+        /// Its packet id.
+        pid: u16,
+        /// The packet the exchange with that id awaits.
+        awaited: &'static str,
+    },
     /// [MQTT-3.14.2-2] a Session Expiry Interval in DISCONNECT after 0 in CONNECT.
     #[error("session expiry set in DISCONNECT after 0 in CONNECT")]
     SessionExpiryAfterZero,
@@ -70,6 +82,7 @@ impl Violation {
             | Violation::SubscriptionIdentifier
             | Violation::InvalidFilter
             | Violation::NoLocalOnShared
+            | Violation::WrongAck { .. }
             | Violation::SessionExpiryAfterZero => ReasonCode::PROTOCOL_ERROR,
         }
     }
@@ -90,6 +103,7 @@ mod tests {
             (Violation::ReceiveMaximumExceeded, 0x93),
             (Violation::Decode(DecodeError::PublishQos3), 0x81),
             (Violation::NoLocalOnShared, 0x82),
+            (Violation::WrongAck { packet: PacketType::PubAck, pid: 1, awaited: "PUBREC" }, 0x82),
         ] {
             assert_eq!(v.reason_code().0, code, "{v}");
         }

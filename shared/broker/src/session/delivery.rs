@@ -58,6 +58,41 @@ impl SessionState {
         self.inflight.push(Inflight { pid, delivery, stage: Stage::Published });
     }
 
+    /// An acknowledgement from the client for the delivery in flight with `pid`, checked against
+    /// the flow of that delivery as Mosquitto checks it: PUBACK ends a QoS 1 exchange, PUBREC moves a
+    /// QoS 2 one on to PUBREL (again, when it already had), PUBCOMP ends it after PUBREC, a PUBREC
+    /// refusing the message ends it before. Any other pairing is [`AckEffect::Wrong`]; an id not in
+    /// flight is [`AckEffect::Unknown`].
+    pub(crate) fn client_ack(&mut self, ack: ClientAck, pid: u16, rec: Rec<'_>) -> AckEffect {
+        let Some(f) = self.inflight.get(pid) else {
+            return AckEffect::Unknown;
+        };
+        let (qos, stage) = (f.delivery.qos, f.stage);
+        let awaited = match (qos, stage) {
+            (QoS::ExactlyOnce, Stage::Published) => "PUBREC",
+            (QoS::ExactlyOnce, Stage::Released) => "PUBCOMP",
+            _ => "PUBACK",
+        };
+        match (ack, qos, stage) {
+            (ClientAck::PubAck, QoS::AtLeastOnce, _)
+            | (ClientAck::PubRecRefused, QoS::ExactlyOnce, Stage::Published) => {
+                self.acknowledged(pid, Stage::Published, rec);
+                AckEffect::Ended
+            }
+            (ClientAck::PubComp, QoS::ExactlyOnce, Stage::Released) => {
+                self.acknowledged(pid, Stage::Released, rec);
+                AckEffect::Ended
+            }
+            (ClientAck::PubRec, QoS::ExactlyOnce, Stage::Published) => {
+                self.received(pid, rec);
+                AckEffect::Released
+            }
+            // PUBREC again after PUBREL (the client missed it): PUBREL again.
+            (ClientAck::PubRec, QoS::ExactlyOnce, Stage::Released) => AckEffect::Released,
+            _ => AckEffect::Wrong(awaited),
+        }
+    }
+
     /// PUBACK, PUBCOMP, or a PUBREC refusing the message: the exchange for `pid` at `stage` ends.
     pub(crate) fn acknowledged(&mut self, pid: u16, stage: Stage, rec: Rec<'_>) -> Option<Inflight> {
         let f = self.inflight.take(pid, stage)?;
@@ -106,4 +141,30 @@ impl SessionState {
     pub(crate) fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
         self.queue.judge_pace(now_ms, window_ms)
     }
+}
+
+/// An acknowledgement a client sends for a delivery (see [`SessionState::client_ack`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAck {
+    /// PUBACK.
+    PubAck,
+    /// PUBREC accepting the message (a reason below 0x80).
+    PubRec,
+    /// PUBREC refusing it (0x80 or above, MQTT 5).
+    PubRecRefused,
+    /// PUBCOMP.
+    PubComp,
+}
+
+/// What an acknowledgement did to the delivery it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckEffect {
+    /// The exchange ended.
+    Ended,
+    /// The QoS 2 exchange awaits PUBCOMP: PUBREL is due.
+    Released,
+    /// No delivery is in flight with this id.
+    Unknown,
+    /// The id is in flight in another flow or at another step; the packet it awaits.
+    Wrong(&'static str),
 }

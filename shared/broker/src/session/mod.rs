@@ -26,6 +26,7 @@ use crate::kick::Kick;
 use crate::message::Delivery;
 
 pub use crate::inflight::{Inflight, Inflights, Stage};
+pub use delivery::{AckEffect, ClientAck};
 pub use queue::{Enqueued, Pace, Queue, QueueLimits};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

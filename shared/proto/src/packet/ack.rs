@@ -38,7 +38,7 @@ impl Ack {
         // 2 means success, 3 means no properties.
         if version.is_v5() && !r.is_empty() {
             let code = r.u8("reason code")?;
-            if !ReasonCode(code).is_valid_for(r.packet()) {
+            if !ReasonCode(code).is_valid_for(r.packet()) && !mosquitto_too_large(r.packet(), code) {
                 return Err(DecodeError::InvalidReasonCode { packet: r.packet(), code });
             }
             ack.reason = ReasonCode(code);
@@ -71,6 +71,40 @@ impl Ack {
             }
             if with_props {
                 self.properties.encode(dst);
+            }
+        }
+    }
+}
+
+/// Mosquitto answers a PUBLISH over its `message_size_limit` with PUBACK or PUBREC 0x95 (packet too
+/// large), a code MQTT 5 lists for CONNACK and DISCONNECT only; mq's broker does the same. Taken as the
+/// refusal it means rather than as a malformed packet.
+fn mosquitto_too_large(packet: crate::types::PacketType, code: u8) -> bool {
+    use crate::types::PacketType;
+    code == ReasonCode::PACKET_TOO_LARGE.0 && matches!(packet, PacketType::PubAck | PacketType::PubRec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Packet;
+
+    #[test]
+    fn puback_and_pubrec_0x95_decode_as_mosquitto_sends_them() {
+        for (bytes, ok) in [
+            (&b"\x40\x03\x00\x01\x95"[..], true),
+            (b"\x50\x03\x00\x01\x95", true),
+            (b"\x70\x03\x00\x01\x95", false),
+            (b"\x40\x03\x00\x01\x96", false),
+        ] {
+            let mut buf = BytesMut::from(bytes);
+            let got = crate::decode(&mut buf, ProtocolVersion::V5, 1024);
+            match got {
+                Ok(Some(Packet::PubAck(a) | Packet::PubRec(a))) => {
+                    assert!(ok, "{bytes:02x?}");
+                    assert_eq!(a.reason, ReasonCode::PACKET_TOO_LARGE);
+                }
+                other => assert!(!ok && other.is_err(), "{bytes:02x?}: {other:?}"),
             }
         }
     }
