@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use mq_config::{Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, RestartTimeout};
+use mq_client::tls::TlsSetup;
+use mq_config::{Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, RestartTimeout, TlsVersion};
 use mq_proto::topic::matches;
 use mq_proto::{ProtocolVersion, QoS};
 
@@ -77,6 +78,8 @@ pub struct Plan {
     pub attempt_unsubscribe: bool,
     pub outgoing_retain: bool,
     pub routes: Vec<Route>,
+    /// TLS to the remote: on when `bridge_cafile` or `bridge_capath` is set (as Mosquitto's bridges).
+    pub tls: Option<TlsSetup>,
 }
 
 impl Plan {
@@ -113,6 +116,7 @@ impl Plan {
             attempt_unsubscribe: b.attempt_unsubscribe.value,
             outgoing_retain: b.outgoing_retain.value,
             routes: b.topics.iter().map(|t| Route::new(&t.value)).collect(),
+            tls: tls_setup(&b.tls),
             name,
             remote_clientid,
             local_clientid,
@@ -145,6 +149,23 @@ impl Plan {
             }
         }
     }
+}
+
+/// The client library's TLS setup for a bridge's TLS options; none without a CA (plain TCP).
+fn tls_setup(t: &mq_config::BridgeTls) -> Option<TlsSetup> {
+    if t.cafile.value.is_none() && t.capath.value.is_none() {
+        return None;
+    }
+    Some(TlsSetup {
+        cafile: t.cafile.value.clone(),
+        capath: t.capath.value.clone(),
+        os_certs: false,
+        client: t.certfile.value.clone().zip(t.keyfile.value.clone()),
+        insecure: t.insecure.value,
+        tls13_only: t.tls_version.value == Some(TlsVersion::Tls1_3),
+        alpn: t.alpn.value.clone(),
+        ciphers: None,
+    })
 }
 
 #[cfg(test)]
