@@ -496,3 +496,29 @@ fn a_bridge_with_the_wrong_ca_is_refused_retries_and_queues() {
     let got: Vec<String> = (0..20).map(|_| tp(&s.recv_publish_ack()).1).collect();
     assert_eq!(got, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
 }
+
+/// `bridge_max_packet_size`: a message whose PUBLISH would be larger is not sent to the remote (the log
+/// says so); smaller ones after it are.
+#[test]
+fn bridge_max_packet_size_drops_larger_messages_for_the_remote() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "bridge_max_packet_size 100\ntopic big/# out 1\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    let mut s = sub(r, "max-sub", &["big/#"]);
+    publish(l, "big/a", &"x".repeat(90), 1, false);
+    publish(l, "big/b", &"y".repeat(50), 1, false);
+    assert_eq!(next(&mut s), ("big/b".into(), "y".repeat(50), 1));
+    local.wait_log("Bridge b dropped a message for the remote");
+}
+
+/// `bridge_bind_address`: the connection to the remote comes from that address.
+#[test]
+fn bridge_bind_address_is_the_source_of_the_connection() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "bridge_bind_address 127.0.0.2\ntopic x/# out 1\n")));
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1", "{}", local.log());
+    remote.wait_log("New client connected from 127.0.0.2:");
+}

@@ -27,8 +27,6 @@ const BRIDGE_LAZY_OPTION: &str =
     "lazy bridges (start_type lazy) are not supported yet, so this option would have no effect";
 const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
                                  ACLs (as Mosquitto's bridges bypass ACLs); a local identity is not supported yet";
-const BRIDGE_BIND: &str = "binding a bridge's connection to a local address is not supported yet";
-const BRIDGE_MAX_PACKET: &str = "bridge_max_packet_size is not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
@@ -81,7 +79,7 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
 }
 
 /// Refused bridge options: what the bridge runtime does not implement yet (OCSP, lazy starts, a local
-/// identity, a bind address, a packet size limit), and TLS options without `bridge_cafile` or
+/// identity), and TLS options without `bridge_cafile` or
 /// `bridge_capath` (without which the bridge does not use TLS). Options written with
 /// their default value are not refused.
 fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
@@ -92,10 +90,6 @@ fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
     push(&b.threshold.span, "threshold", BRIDGE_LAZY_OPTION);
     push(&b.local_username.span, "local_username", BRIDGE_LOCAL_AUTH);
     push(&b.local_password.span, "local_password", BRIDGE_LOCAL_AUTH);
-    push(&b.bind_address.span, "bridge_bind_address", BRIDGE_BIND);
-    if b.max_packet_size.value != 0 {
-        push(&b.max_packet_size.span, "bridge_max_packet_size", BRIDGE_MAX_PACKET);
-    }
     let t = &b.tls;
     if t.cafile.value.is_none() && t.capath.value.is_none() {
         push(&t.certfile.span, "bridge_certfile", BRIDGE_NO_CA);

@@ -323,10 +323,12 @@ async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError
         properties: ConnectProperties { receive_maximum: v5.then_some(REMOTE_WINDOW), ..Default::default() },
         ..Connect::new(at.protocol, &plan.remote_clientid)
     };
-    let mut session = ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, ..options() });
+    let max_packet_size = (plan.max_packet_size > 0).then_some(plan.max_packet_size);
+    let mut session =
+        ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, max_packet_size, ..options() });
     session.continue_mids_after(at.last_mid);
     let go = async {
-        let tcp = tokio::net::TcpStream::connect((a.host.as_str(), a.port))
+        let tcp = tcp_connect(&a.host, a.port, plan.bind_address.as_deref())
             .await
             .map_err(|source| BridgeError::Connect { addr: addr.clone(), source })?;
         let _ = tcp.set_nodelay(true);
@@ -337,6 +339,30 @@ async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError
         Driver::over(stream, session).await.map_err(BridgeError::Remote)
     };
     tokio::time::timeout(CONNECT_TIMEOUT, go).await.map_err(|_| BridgeError::Timeout { addr: addr.clone() })?
+}
+
+/// TCP to `host`:`port`, from `bind` (`bridge_bind_address`) when given: each address of the host in
+/// turn, those of the bind address's family only.
+async fn tcp_connect(host: &str, port: u16, bind: Option<&str>) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(bind) = bind else { return tokio::net::TcpStream::connect((host, port)).await };
+    let local: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bind, 0)).await?.collect();
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        format!("no address of {host} of the family of bridge_bind_address {bind}"),
+    );
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let Some(from) = local.iter().find(|l| l.is_ipv4() == addr.is_ipv4()) else { continue };
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }?;
+        if let Err(e) = socket.bind(*from) {
+            last = e;
+            continue;
+        }
+        match socket.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Opens the bridge's local session: a socket pair, one end served by the broker as a connection, the

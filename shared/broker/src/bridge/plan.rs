@@ -78,6 +78,10 @@ pub struct Plan {
     pub attempt_unsubscribe: bool,
     pub outgoing_retain: bool,
     pub routes: Vec<Route>,
+    /// `bridge_max_packet_size`: the largest packet sent to the remote (0: the remote's limit).
+    pub max_packet_size: u32,
+    /// `bridge_bind_address`: the local address the connection to the remote is made from.
+    pub bind_address: Option<String>,
     /// TLS to the remote: on when `bridge_cafile` or `bridge_capath` is set (as Mosquitto's bridges).
     pub tls: Option<TlsSetup>,
 }
@@ -117,6 +121,8 @@ impl Plan {
             outgoing_retain: b.outgoing_retain.value,
             routes: b.topics.iter().map(|t| Route::new(&t.value)).collect(),
             tls: tls_setup(&b.tls),
+            max_packet_size: b.max_packet_size.value,
+            bind_address: b.bind_address.value.clone(),
             name,
             remote_clientid,
             local_clientid,
