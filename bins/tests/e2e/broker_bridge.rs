@@ -3,13 +3,16 @@
 //! the topic's QoS capping it, retained messages, the notification topic (`1` when up, `0` as the
 //! will when the bridge dies), MQTT 3.1.1 and 5, store-and-forward while the remote is down (the
 //! remote restarted on the same port), failover to the second address, no loop between two brokers
-//! bridged `both` ways, and a client announcing itself as a bridge (protocol level 0x84). The tests with
+//! bridged `both` ways, a client announcing itself as a bridge (protocol level 0x84), and bridges over
+//! TLS (to Mosquitto and to mq, a client certificate, `bridge_insecure`, ALPN, a CA that does not
+//! match: refused, retried, messages queued meanwhile). The tests with
 //! Mosquitto skip when it is not installed (and fail then with `MQ_REQUIRE_INTEROP=1`).
 
 use std::time::Instant;
 
 use crate::broker_util::{Raw, sys_value_reaches, tp, wire};
 use crate::harness::{Broker, free_port};
+use crate::tls_pki::Pki;
 
 /// `listener` and anonymous access on `port`, then `extra`.
 fn conf(port: u16, extra: &str) -> String {
@@ -349,4 +352,173 @@ fn start_type_once_is_not_restarted() {
     assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
     remote.stop();
     local.wait_log("Bridge b ended (start_type once: not restarted).");
+}
+
+/// A remote with a plain listener on its port (for the tests' clients) and a TLS one on `tls_port`
+/// (server certificate from `ca`, client certificates from `ca` required), bound to all addresses.
+fn tls_remote_conf(port: u16, tls_port: u16, pki: &Pki) -> String {
+    conf(
+        port,
+        &format!(
+            "listener {tls_port} 0.0.0.0\n{}cafile {}\nrequire_certificate true\nallow_anonymous true\n",
+            pki.server_lines(),
+            pki.p("ca.crt")
+        ),
+    )
+}
+
+/// The TLS lines of a bridge trusting `ca` with alice's client certificate, then `extra`.
+fn tls_bridge(pki: &Pki, ca: &str, extra: &str) -> String {
+    format!(
+        "bridge_cafile {}\nbridge_certfile {}\nbridge_keyfile {}\n{extra}topic up/# out 1\ntopic down/# in 1\n",
+        pki.p(ca),
+        pki.p("alice.crt"),
+        pki.p("alice.key")
+    )
+}
+
+/// `mq broker` bridged over TLS to `remote`'s TLS listener on `tls_port`, with a client certificate
+/// (the remote requires one): messages cross both ways.
+fn mq_bridged_over_tls(remote: &Broker, tls_port: u16, pki: &Pki, extra: &str) {
+    let r = remote.port;
+    crate::broker_ws::wait_port(remote, tls_port);
+    let lines = tls_bridge(pki, "ca.crt", extra);
+    let local = Broker::mq_conf(|port| conf(port, &bridge(tls_port, &lines)));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1", "{}", local.log());
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    let mut rsub = sub(r, "tls-remote-sub", &["up/#"]);
+    let mut lsub = sub(l, "tls-local-sub", &["down/#"]);
+    publish(l, "up/a", "over tls", 1, false);
+    assert_eq!(next(&mut rsub), ("up/a".into(), "over tls".into(), 1));
+    publish(r, "down/b", "back over tls", 1, false);
+    assert_eq!(next(&mut lsub), ("down/b".into(), "back over tls".into(), 1));
+}
+
+#[test]
+fn mq_bridged_over_tls_to_mosquitto() {
+    let pki = Pki::new();
+    pki.readable_by_all();
+    let tls_port = free_port();
+    let Some(remote) = Broker::mosquitto_conf(|port| tls_remote_conf(port, tls_port, &pki)) else { return };
+    mq_bridged_over_tls(&remote, tls_port, &pki, "bridge_tls_version tlsv1.2\n");
+}
+
+#[test]
+fn mq_bridged_over_tls_to_mq() {
+    let pki = Pki::new();
+    pki.readable_by_all();
+    let tls_port = free_port();
+    let remote = Broker::mq_conf(|port| tls_remote_conf(port, tls_port, &pki));
+    mq_bridged_over_tls(&remote, tls_port, &pki, "bridge_tls_version tlsv1.3\n");
+}
+
+/// The remote's certificate names 127.0.0.1 and localhost, not 127.0.0.2: the host name check refuses
+/// it, `bridge_insecure true` skips the check (the chain is still verified).
+#[test]
+fn bridge_insecure_skips_the_host_name_check_only() {
+    let pki = Pki::new();
+    pki.readable_by_all();
+    let tls_port = free_port();
+    let remote = Broker::mq_conf(|port| tls_remote_conf(port, tls_port, &pki));
+    crate::broker_ws::wait_port(&remote, tls_port);
+    let section = |extra: &str| {
+        format!(
+            "connection b\naddress 127.0.0.2:{tls_port}\nremote_clientid edge\nrestart_timeout 1\n{}",
+            tls_bridge(&pki, "ca.crt", extra)
+        )
+    };
+    let strict = Broker::mq_conf(|port| conf(port, &section("")));
+    strict.wait_log("invalid peer certificate: certificate not valid for name \"127.0.0.2\"");
+    let insecure = Broker::mq_conf(|port| conf(port, &section("bridge_insecure true\n")));
+    assert_eq!(sys_value_reaches(insecure.port, STATE, |v| v == "1"), "1", "{}", insecure.log());
+    assert!(!strict.log().contains("Bridge b connected."), "{}", strict.log());
+}
+
+/// `bridge_alpn`: the protocol is offered in the TLS handshake (seen by `openssl s_server`).
+#[test]
+fn bridge_alpn_is_offered() {
+    let pki = Pki::new();
+    pki.readable_by_all();
+    let tls_port = free_port();
+    let server =
+        crate::harness::Proc::spawn(crate::harness::command("openssl").stdin(std::process::Stdio::piped()).args([
+            "s_server",
+            "-accept",
+            &tls_port.to_string(),
+            "-cert",
+            &pki.p("server.crt"),
+            "-key",
+            &pki.p("server.key"),
+            "-alpn",
+            "mqtt",
+        ]));
+    server.wait_for("ACCEPT");
+    let lines = tls_bridge(&pki, "ca.crt", "bridge_alpn mqtt\n");
+    let _local = Broker::mq_conf(|port| conf(port, &bridge(tls_port, &lines)));
+    server.wait_for("ALPN protocols advertised by the client: mqtt");
+}
+
+/// A bridge whose CA did not sign the remote's certificate: refused (the log says why), retried;
+/// QoS 1 messages for the remote queue meanwhile and all arrive once SIGHUP gives the right CA.
+#[test]
+fn a_bridge_with_the_wrong_ca_is_refused_retries_and_queues() {
+    let pki = Pki::new();
+    pki.readable_by_all();
+    let tls_port = free_port();
+    let remote = Broker::mq_conf(|port| tls_remote_conf(port, tls_port, &pki));
+    crate::broker_ws::wait_port(&remote, tls_port);
+    let r = remote.port;
+    let lines = tls_bridge(&pki, "other-ca.crt", "");
+    let local = Broker::mq_conf(|port| conf(port, &bridge(tls_port, &lines)));
+    let l = local.port;
+    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    while local.log().matches("invalid peer certificate: UnknownIssuer").count() < 2 {
+        assert!(Instant::now() < deadline, "the bridge is not retrying:\n{}", local.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!remote.log().contains("edge"), "the remote never saw the bridge's CONNECT:\n{}", remote.log());
+    // A persistent subscriber on the remote; messages published locally while the bridge is down.
+    let subscriber = wire::Connect::v311("tls-saf-sub").clean(false);
+    let (mut s, _) = Raw::connect(r, &subscriber);
+    s.subscribe(1, &[("up/#", 1)]);
+    drop(s);
+    let mut p = Raw::v311(l, "tls-saf-pub");
+    for i in 0..20u16 {
+        p.publish(&wire::Pub::new("up/m", i.to_string()).qos(1, i + 1));
+    }
+    let path = local.dir().join("broker.conf");
+    let text = std::fs::read_to_string(&path).expect("read conf");
+    std::fs::write(&path, text.replace("other-ca.crt", "ca.crt")).expect("write conf");
+    local.signal("HUP");
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1", "{}", local.log());
+    let (mut s, _) = Raw::connect(r, &subscriber);
+    let got: Vec<String> = (0..20).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    assert_eq!(got, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+/// `bridge_max_packet_size`: a message whose PUBLISH would be larger is not sent to the remote (the log
+/// says so); smaller ones after it are.
+#[test]
+fn bridge_max_packet_size_drops_larger_messages_for_the_remote() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "bridge_max_packet_size 100\ntopic big/# out 1\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1");
+    let mut s = sub(r, "max-sub", &["big/#"]);
+    publish(l, "big/a", &"x".repeat(90), 1, false);
+    publish(l, "big/b", &"y".repeat(50), 1, false);
+    assert_eq!(next(&mut s), ("big/b".into(), "y".repeat(50), 1));
+    local.wait_log("Bridge b dropped a message for the remote");
+}
+
+/// `bridge_bind_address`: the connection to the remote comes from that address.
+#[test]
+fn bridge_bind_address_is_the_source_of_the_connection() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "bridge_bind_address 127.0.0.2\ntopic x/# out 1\n")));
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1", "{}", local.log());
+    remote.wait_log("New client connected from 127.0.0.2:");
 }

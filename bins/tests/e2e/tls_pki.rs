@@ -109,6 +109,17 @@ impl Pki {
         format!("certfile {}\nkeyfile {}\n", self.p("server.crt"), self.p("server.key"))
     }
 
+    /// Makes the directory and every file in it readable by all: a broker started as root reads
+    /// its bridges' certificates and keys when connecting, after dropping privileges.
+    pub fn readable_by_all(&self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod");
+        mode(self.dir.path(), 0o755);
+        for entry in std::fs::read_dir(self.dir.path()).expect("read pki dir").flatten() {
+            mode(&entry.path(), 0o644);
+        }
+    }
+
     /// The PEM bytes of `name`.
     pub fn pem(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path(name)).expect("read pem")

@@ -158,8 +158,13 @@ async fn open(
     connect.username = username.map(|u| expand(u, index, client_id));
     connect.password = password.map(|p| Bytes::from(expand(p, index, client_id)));
     // CONNACK may take long in a connect storm: it is waited for as long as it takes.
-    let options =
-        Options { max_inflight, qos2_delivery: Qos2Delivery::OnPublish, manual_acks: false, connack_timeout: None };
+    let options = Options {
+        max_inflight,
+        qos2_delivery: Qos2Delivery::OnPublish,
+        manual_acks: false,
+        connack_timeout: None,
+        max_packet_size: None,
+    };
     let mut driver = Driver::over(stream, ClientSession::new(connect, options)).await?;
     driver.keep_front(KEEP_UP_TO, stamp::STAMP_LEN);
     Ok(driver)

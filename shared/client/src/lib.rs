@@ -32,7 +32,7 @@ mod props;
 pub mod publish;
 pub mod rr;
 pub mod subscribe;
-mod tls;
+pub mod tls;
 mod transport;
 mod url;
 mod ws;
@@ -43,7 +43,7 @@ pub use args::{PubArgs, RrArgs, SubArgs};
 pub use config::target;
 pub use error::{ClientError, Invocation, ToolKind};
 pub use output::Received;
-pub use transport::{Stream, Target};
+pub use transport::{Stream, Target, tls_over};
 
 /// How `mq-pub` names itself and where its options file is.
 pub const PUB_TOOL: mq_cli::Tool = mq_cli::Tool { name: "mq-pub", options_file: "mq-pub" };

@@ -43,6 +43,13 @@ async fn tls_connect(
     tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(ClientError::Tls)
 }
 
+/// TLS with `setup` over `tcp`, already connected to `host` (the name the certificate is checked
+/// against): for other clients of a broker than the tools (bridges).
+pub async fn tls_over(tcp: TcpStream, setup: &TlsSetup, host: &str) -> Result<Stream, ClientError> {
+    let config = setup.client_config()?;
+    Ok(Stream::Tls(Box::new(tls_connect(tcp, config, host).await?)))
+}
+
 /// Connects to `endpoint`.
 pub async fn open(endpoint: &Endpoint) -> Result<Stream, ClientError> {
     match endpoint {

@@ -18,21 +18,22 @@ const ENGINE: &str = "OpenSSL engines are not available: the broker's TLS librar
                       files (keyfile) only";
 const NEEDS_CERT: &str = "TLS needs certfile and keyfile on this listener; without them this option has no effect";
 const NEEDS_CA: &str = "client certificates are verified against cafile or capath, and this listener has neither";
-const BRIDGE_TLS: &str = "bridges connect over plain TCP only for now (TLS to the remote is not supported yet)";
+const BRIDGE_NO_CA: &str = "TLS to the remote is on only with bridge_cafile or bridge_capath (as in Mosquitto); \
+                            without one the bridge connects over plain TCP and this option has no effect";
+const BRIDGE_OCSP: &str = "OCSP checks of the remote's certificate are not available: the broker's TLS library \
+                           (rustls) does not request OCSP stapling";
 const BRIDGE_LAZY: &str = "start_type lazy is not supported yet (automatic and once are)";
 const BRIDGE_LAZY_OPTION: &str =
     "lazy bridges (start_type lazy) are not supported yet, so this option would have no effect";
 const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
                                  ACLs (as Mosquitto's bridges bypass ACLs); a local identity is not supported yet";
-const BRIDGE_BIND: &str = "binding a bridge's connection to a local address is not supported yet";
-const BRIDGE_MAX_PACKET: &str = "bridge_max_packet_size is not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
     /// Every line that asks for something the broker cannot do: TLS-PSK, OpenSSL engines, cipher
     /// suites its TLS library (rustls) does not offer, TLS options on a listener without a certificate,
-    /// client-certificate options without a CA, the bridge options not implemented yet (TLS to the remote,
-    /// lazy starts, a local identity) and plugins. Options written
+    /// client-certificate options without a CA, the bridge options not implemented yet (OCSP,
+    /// lazy starts, a local identity) or without effect (bridge TLS options without a CA) and plugins. Options written
     /// with their default value (`require_certificate false`, `tls_keyform pem`) are not refused.
     /// Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
@@ -77,8 +78,9 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     }
 }
 
-/// Refused bridge options: what the bridge runtime does not implement yet (TLS to the remote, lazy
-/// and one-shot starts, a local identity, a bind address, a packet size limit). Options written with
+/// Refused bridge options: what the bridge runtime does not implement yet (OCSP, lazy starts, a local
+/// identity), and TLS options without `bridge_cafile` or
+/// `bridge_capath` (without which the bridge does not use TLS). Options written with
 /// their default value are not refused.
 fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
     if b.start_type.value == StartType::Lazy {
@@ -88,22 +90,18 @@ fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
     push(&b.threshold.span, "threshold", BRIDGE_LAZY_OPTION);
     push(&b.local_username.span, "local_username", BRIDGE_LOCAL_AUTH);
     push(&b.local_password.span, "local_password", BRIDGE_LOCAL_AUTH);
-    push(&b.bind_address.span, "bridge_bind_address", BRIDGE_BIND);
-    if b.max_packet_size.value != 0 {
-        push(&b.max_packet_size.span, "bridge_max_packet_size", BRIDGE_MAX_PACKET);
-    }
     let t = &b.tls;
-    push(&t.cafile.span, "bridge_cafile", BRIDGE_TLS);
-    push(&t.capath.span, "bridge_capath", BRIDGE_TLS);
-    push(&t.certfile.span, "bridge_certfile", BRIDGE_TLS);
-    push(&t.keyfile.span, "bridge_keyfile", BRIDGE_TLS);
-    push(&t.alpn.span, "bridge_alpn", BRIDGE_TLS);
-    push(&t.tls_version.span, "bridge_tls_version", BRIDGE_TLS);
-    if t.insecure.value {
-        push(&t.insecure.span, "bridge_insecure", BRIDGE_TLS);
+    if t.cafile.value.is_none() && t.capath.value.is_none() {
+        push(&t.certfile.span, "bridge_certfile", BRIDGE_NO_CA);
+        push(&t.keyfile.span, "bridge_keyfile", BRIDGE_NO_CA);
+        push(&t.alpn.span, "bridge_alpn", BRIDGE_NO_CA);
+        push(&t.tls_version.span, "bridge_tls_version", BRIDGE_NO_CA);
+        if t.insecure.value {
+            push(&t.insecure.span, "bridge_insecure", BRIDGE_NO_CA);
+        }
     }
     if t.require_ocsp.value {
-        push(&t.require_ocsp.span, "bridge_require_ocsp", BRIDGE_TLS);
+        push(&t.require_ocsp.span, "bridge_require_ocsp", BRIDGE_OCSP);
     }
     push(&t.identity.span, "bridge_identity", PSK);
     push(&t.psk.span, "bridge_psk", PSK);

@@ -190,7 +190,7 @@ fn tls_options_that_cannot_apply_are_refused_line_by_line() {
 }
 
 #[test]
-fn bridge_section_parses_and_its_tls_option_is_refused() {
+fn bridge_section_parses_with_its_tls_option() {
     let (cfg, _) = load_ok(&data("bridge.conf"));
     let b = &cfg.bridges[0];
     assert_eq!(b.name.as_str(), "cloud");
@@ -199,13 +199,8 @@ fn bridge_section_parses_and_its_tls_option_is_refused() {
     assert_eq!(b.topics.len(), 2);
     assert_eq!(b.topics[1].local_prefix, None);
     assert_eq!(b.remote_password.as_deref(), Some("s3cret"));
-    assert_eq!(
-        unsupported(&cfg),
-        [
-            "tests/data/bridge.conf:10: bridge_cafile: bridges connect over plain TCP only for now (TLS to the remote is \
-          not supported yet)"
-        ]
-    );
+    assert_eq!(b.tls.cafile.as_deref(), Some(std::path::Path::new("/etc/mq/cloud-ca.crt")));
+    assert!(unsupported(&cfg).is_empty(), "{:?}", unsupported(&cfg));
     // Options after the bridge section do not leak into the listener.
     assert_eq!(*cfg.listeners[0].max_qos, 2);
 }
@@ -728,6 +723,31 @@ fn allow_anonymous_defaults() {
 }
 
 // ----- unsupported features -----
+
+#[test]
+fn bridge_tls_is_supported_but_ocsp_psk_and_tls_options_without_a_ca_are_refused() {
+    let with_ca = ok("connection b\naddress h:8883\ntopic #\nbridge_cafile /ca.pem\nbridge_certfile /c.pem\n\
+                      bridge_keyfile /k.pem\nbridge_insecure true\nbridge_tls_version tlsv1.3\nbridge_alpn mqtt\n");
+    assert!(unsupported(&with_ca).is_empty(), "{:?}", unsupported(&with_ca));
+    let capath = ok("connection b\naddress h:8883\ntopic #\nbridge_capath /certs\nbridge_insecure true\n");
+    assert!(unsupported(&capath).is_empty(), "{:?}", unsupported(&capath));
+    let no_ca = ok("connection b\naddress h:8883\ntopic #\nbridge_insecure true\nbridge_alpn mqtt\n");
+    let why = "TLS to the remote is on only with bridge_cafile or bridge_capath (as in Mosquitto); without one the \
+               bridge connects over plain TCP and this option has no effect";
+    assert_eq!(
+        unsupported(&no_ca),
+        [format!("mq.conf:4: bridge_insecure: {why}"), format!("mq.conf:5: bridge_alpn: {why}")]
+    );
+    let ocsp = ok("connection b\naddress h:8883\ntopic #\nbridge_cafile /ca.pem\nbridge_require_ocsp true\n");
+    assert_eq!(
+        unsupported(&ocsp),
+        ["mq.conf:5: bridge_require_ocsp: OCSP checks of the remote's certificate are not available: the broker's \
+          TLS library (rustls) does not request OCSP stapling"]
+    );
+    let psk = ok("connection b\naddress h:8883\ntopic #\nbridge_identity id\nbridge_psk 0102\n");
+    assert_eq!(unsupported(&psk).len(), 2, "{:?}", unsupported(&psk));
+    assert!(unsupported(&psk)[0].starts_with("mq.conf:4: bridge_identity: TLS-PSK is not available"));
+}
 
 #[test]
 fn check_supported_lists_each_offending_line() {

@@ -52,6 +52,14 @@ struct Attempt {
 /// Runs the bridge until shutdown.
 pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
     let mut at = Attempt { address: 0, private: plan.try_private, protocol: plan.protocol, delay: None, last_mid: 0 };
+    if !plan.local_cleansession {
+        tokio::select! {
+            () = broker.wait_shutdown() => return,
+            r = prepare_local(&broker, &ctx, &plan) => if let Err(e) = r {
+                log!(Warning, "Bridge {}: {e}", plan.name);
+            }
+        }
+    }
     loop {
         let addr = &plan.addresses[at.address % plan.addresses.len()];
         log!(Notice, "Connecting bridge {} ({}:{})", plan.name, addr.host, addr.port);
@@ -73,7 +81,8 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
                     at.protocol = ProtocolVersion::V311;
                 }
             }
-            Err(e) => log!(Notice, "Bridge {} disconnected: {e}", plan.name),
+            // On one line (a TLS error's reason is on a second line of its own).
+            Err(e) => log!(Notice, "Bridge {} disconnected: {}", plan.name, e.to_string().replace('\n', " ")),
             Ok(()) => {}
         }
         if plan.once {
@@ -108,25 +117,7 @@ async fn link(
     let mut remote = connect_remote(plan, at).await?;
     let mut local = connect_local(broker, ctx, plan).await?;
     let mut waiting: HashSet<(bool, u16)> = HashSet::new();
-
-    // Local side: what goes out, No Local (what the bridge brings in never goes back out), retain
-    // as published; retained messages when the subscription is new.
-    let outgoing: Vec<(String, SubscriptionOptions)> = plan
-        .routes
-        .iter()
-        .filter(|r| r.outgoing)
-        .map(|r| {
-            let opts = SubscriptionOptions {
-                qos: r.qos,
-                no_local: true,
-                retain_as_published: true,
-                retain_handling: RetainHandling::SendIfNew,
-            };
-            (r.local_filter.clone(), opts)
-        })
-        .collect();
-    if !outgoing.is_empty() {
-        let mid = local.subscribe(outgoing, SubscribeProperties::default()).map_err(BridgeError::Local)?;
+    if let Some(mid) = subscribe_local(&mut local, plan)? {
         waiting.insert((false, mid));
     }
     // Remote side, one packet per topic in the order written, as Mosquitto's bridges send them: a
@@ -226,6 +217,55 @@ async fn link(
     }
 }
 
+/// Subscribes the local session to what goes out: No Local (what the bridge brings in never goes back
+/// out), retain as published, retained messages when the subscription is new. The SUBSCRIBE's id, if
+/// any topic goes out.
+fn subscribe_local(local: &mut Driver, plan: &Plan) -> Result<Option<u16>, BridgeError> {
+    let outgoing: Vec<(String, SubscriptionOptions)> = plan
+        .routes
+        .iter()
+        .filter(|r| r.outgoing)
+        .map(|r| {
+            let opts = SubscriptionOptions {
+                qos: r.qos,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::SendIfNew,
+            };
+            (r.local_filter.clone(), opts)
+        })
+        .collect();
+    if outgoing.is_empty() {
+        return Ok(None);
+    }
+    local.subscribe(outgoing, SubscribeProperties::default()).map(Some).map_err(BridgeError::Local)
+}
+
+/// Opens the local session once with its subscriptions and closes it again, before the remote is
+/// first tried: from then on QoS 1 and 2 messages for the remote queue in it (`local_cleansession
+/// false`) even if the remote is never reached (unreachable, refusing, a certificate not trusted), as
+/// Mosquitto's bridges queue from their start. Messages delivered meanwhile are not acknowledged: the
+/// session keeps them for the link.
+async fn prepare_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan) -> Result<(), BridgeError> {
+    let mut local = connect_local(broker, ctx, plan).await?;
+    if let Some(mid) = subscribe_local(&mut local, plan)? {
+        let subscribed = async {
+            loop {
+                if let Event::Subscribed { mid: m, .. } = local.next().await.map_err(BridgeError::Local)?
+                    && m == mid
+                {
+                    return Ok::<(), BridgeError>(());
+                }
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, subscribed)
+            .await
+            .map_err(|_| BridgeError::Timeout { addr: "the local broker".into() })??;
+    }
+    local.disconnect(mq_proto::ReasonCode::NORMAL_DISCONNECTION, &Default::default()).await;
+    Ok(())
+}
+
 /// A message crossing the bridge: its new topic and QoS, the retain flag kept when `retain`, MQTT 5
 /// properties kept but for those of the connection it came on (alias, subscription identifiers).
 fn crossing(mut p: Publish, topic: String, qos: QoS, retain: bool) -> Publish {
@@ -283,16 +323,46 @@ async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError
         properties: ConnectProperties { receive_maximum: v5.then_some(REMOTE_WINDOW), ..Default::default() },
         ..Connect::new(at.protocol, &plan.remote_clientid)
     };
-    let mut session = ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, ..options() });
+    let max_packet_size = (plan.max_packet_size > 0).then_some(plan.max_packet_size);
+    let mut session =
+        ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, max_packet_size, ..options() });
     session.continue_mids_after(at.last_mid);
     let go = async {
-        let tcp = tokio::net::TcpStream::connect((a.host.as_str(), a.port))
+        let tcp = tcp_connect(&a.host, a.port, plan.bind_address.as_deref())
             .await
             .map_err(|source| BridgeError::Connect { addr: addr.clone(), source })?;
         let _ = tcp.set_nodelay(true);
-        Driver::over(Stream::Tcp(tcp), session).await.map_err(BridgeError::Remote)
+        let stream = match &plan.tls {
+            Some(tls) => mq_client::tls_over(tcp, tls, &a.host).await.map_err(BridgeError::Remote)?,
+            None => Stream::Tcp(tcp),
+        };
+        Driver::over(stream, session).await.map_err(BridgeError::Remote)
     };
     tokio::time::timeout(CONNECT_TIMEOUT, go).await.map_err(|_| BridgeError::Timeout { addr: addr.clone() })?
+}
+
+/// TCP to `host`:`port`, from `bind` (`bridge_bind_address`) when given: each address of the host in
+/// turn, those of the bind address's family only.
+async fn tcp_connect(host: &str, port: u16, bind: Option<&str>) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(bind) = bind else { return tokio::net::TcpStream::connect((host, port)).await };
+    let local: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bind, 0)).await?.collect();
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        format!("no address of {host} of the family of bridge_bind_address {bind}"),
+    );
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let Some(from) = local.iter().find(|l| l.is_ipv4() == addr.is_ipv4()) else { continue };
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }?;
+        if let Err(e) = socket.bind(*from) {
+            last = e;
+            continue;
+        }
+        match socket.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Opens the bridge's local session: a socket pair, one end served by the broker as a connection, the

@@ -4,13 +4,15 @@
 //! Each side is an MQTT client session driven by the client tools' driver (`mq_client::driver`, over
 //! `mq_proto::client::ClientSession`):
 //! - the remote side is a TCP connection to the remote broker (`address`/`addresses`, failing over to
-//!   the next address, `round_robin`), MQTT 3.1, 3.1.1 or 5 (`bridge_protocol_version`), with the
-//!   protocol level's high bit set for 3.x when `try_private` (so that the remote knows a bridge);
+//!   the next address, `round_robin`), with TLS over it when `bridge_cafile` or `bridge_capath` is given
+//!   (the client tools' TLS, `mq_client::tls`), MQTT 3.1, 3.1.1 or 5 (`bridge_protocol_version`), with
+//!   the protocol level's high bit set for 3.x when `try_private` (so that the remote knows a bridge);
 //! - the local side is a session inside this broker, reached over a socket pair served as any other
 //!   connection (no listener needed, no authentication, no ACL: Mosquitto's bridges bypass ACLs too),
-//!   with the client id `local_clientid`. It exists only while the remote is connected: while the
-//!   remote is down, QoS 1 and 2 messages for it queue in that session as for any offline client
-//!   (limits and drops counted as for sessions), are delivered in order when it returns, and with
+//!   with the client id `local_clientid`. It is opened with its subscriptions when the bridge starts,
+//!   then connected only while the remote is: while the remote is down (or was never reached), QoS 1
+//!   and 2 messages for it queue in that session as for any offline client (limits and drops counted
+//!   as for sessions), are delivered in order when it returns, and with
 //!   `persistence true` survive a restart.
 //!
 //! Messages cross in both directions with their acknowledgement held until the other side has

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use mq_config::{Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, RestartTimeout};
+use mq_client::tls::TlsSetup;
+use mq_config::{Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, RestartTimeout, TlsVersion};
 use mq_proto::topic::matches;
 use mq_proto::{ProtocolVersion, QoS};
 
@@ -77,6 +78,12 @@ pub struct Plan {
     pub attempt_unsubscribe: bool,
     pub outgoing_retain: bool,
     pub routes: Vec<Route>,
+    /// `bridge_max_packet_size`: the largest packet sent to the remote (0: the remote's limit).
+    pub max_packet_size: u32,
+    /// `bridge_bind_address`: the local address the connection to the remote is made from.
+    pub bind_address: Option<String>,
+    /// TLS to the remote: on when `bridge_cafile` or `bridge_capath` is set (as Mosquitto's bridges).
+    pub tls: Option<TlsSetup>,
 }
 
 impl Plan {
@@ -113,6 +120,9 @@ impl Plan {
             attempt_unsubscribe: b.attempt_unsubscribe.value,
             outgoing_retain: b.outgoing_retain.value,
             routes: b.topics.iter().map(|t| Route::new(&t.value)).collect(),
+            tls: tls_setup(&b.tls),
+            max_packet_size: b.max_packet_size.value,
+            bind_address: b.bind_address.value.clone(),
             name,
             remote_clientid,
             local_clientid,
@@ -145,6 +155,23 @@ impl Plan {
             }
         }
     }
+}
+
+/// The client library's TLS setup for a bridge's TLS options; none without a CA (plain TCP).
+fn tls_setup(t: &mq_config::BridgeTls) -> Option<TlsSetup> {
+    if t.cafile.value.is_none() && t.capath.value.is_none() {
+        return None;
+    }
+    Some(TlsSetup {
+        cafile: t.cafile.value.clone(),
+        capath: t.capath.value.clone(),
+        os_certs: false,
+        client: t.certfile.value.clone().zip(t.keyfile.value.clone()),
+        insecure: t.insecure.value,
+        tls13_only: t.tls_version.value == Some(TlsVersion::Tls1_3),
+        alpn: t.alpn.value.clone(),
+        ciphers: None,
+    })
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub struct Options {
     /// How long to wait for CONNACK, at least (a keep alive longer than this is waited instead); `None`:
     /// as long as it takes.
     pub connack_timeout: Option<Duration>,
+    /// The largest packet this client sends, if lower than the server's limit (a bridge's
+    /// `bridge_max_packet_size`); `None`: the server's limit.
+    pub max_packet_size: Option<u32>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
             qos2_delivery: Qos2Delivery::OnRelease,
             manual_acks: false,
             connack_timeout: Some(Duration::from_secs(10)),
+            max_packet_size: None,
         }
     }
 }
@@ -410,10 +414,11 @@ impl ClientSession {
         self.state == State::Connected
     }
 
-    /// The largest packet the server accepts (MQTT 5 Maximum Packet Size; else the MQTT limit).
+    /// The largest packet the server accepts (MQTT 5 Maximum Packet Size; else the MQTT limit), or
+    /// the session's own limit if lower.
     pub fn max_packet_size(&self) -> usize {
-        let max = self.connack.properties.maximum_packet_size;
-        max.map_or(MAX_PACKET_SIZE, |m| usize::try_from(m).unwrap_or(MAX_PACKET_SIZE)).min(MAX_PACKET_SIZE)
+        let size = |m: Option<u32>| m.map_or(MAX_PACKET_SIZE, |m| usize::try_from(m).unwrap_or(MAX_PACKET_SIZE));
+        size(self.connack.properties.maximum_packet_size).min(size(self.options.max_packet_size)).min(MAX_PACKET_SIZE)
     }
 
     /// The highest QoS the server accepts (MQTT 5 Maximum QoS; else 2).
