@@ -188,11 +188,11 @@ fn mosquitto_bridged_to_mq_v5() {
     mosquitto_bridged_to_mq("mqttv50");
 }
 
-/// The remote goes down; 250 QoS 1 messages published locally meanwhile are all delivered, in order,
+/// The remote goes down; 1,000 QoS 1 messages published locally meanwhile are all delivered, in order,
 /// once it is back on the same port (the remote subscriber's session survives there by persistence).
 #[test]
 fn store_and_forward_while_the_remote_is_down() {
-    const N: usize = 250;
+    const N: usize = 1000;
     // The remote's store, writable by the user it runs as once started as root.
     let store = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(store.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
