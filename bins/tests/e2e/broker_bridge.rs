@@ -299,10 +299,11 @@ fn store_and_forward_survives_a_local_kill_9() {
     }
     drop(p);
     local.stop();
-    local.start_again();
     remote.start_again();
-    // The remote lost its sessions (no persistence there): subscribe before the bridge comes back.
+    // The remote lost its sessions (no persistence there): subscribe before the bridge comes back
+    // (the local broker starts again only then, or its bridge could deliver before anyone listens).
     let mut s = sub(r, "kill-sub", &["kill/#"]);
+    local.start_again();
     let got: Vec<String> = (0..N).map(|_| tp(&s.recv_publish_ack()).1).collect();
     let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
     assert_eq!(got, want);

@@ -161,17 +161,9 @@ async fn link(
                         continue;
                     };
                     let qos = p.qos.min(max);
-                    match local.publish(crossing(p, topic, qos, true)) {
-                        Ok(mid) if qos != QoS::AtMostOnce => {
-                            if let Some(t) = ack { in_flight.insert(mid, t); }
-                        }
-                        r => {
-                            if let Err(e) = r {
-                                log!(Notice, "Bridge {} dropped a message from the remote: {e}", plan.name);
-                            }
-                            if let Some(t) = ack { remote.ack(t).map_err(BridgeError::Remote)?; }
-                        }
-                    }
+                    let p = crossing(p, topic, qos, true);
+                    hand_over(&mut remote, &mut local, p, ack, &mut in_flight, &plan.name, "from the remote")
+                        .map_err(BridgeError::Remote)?;
                 }
                 Event::Published { mid, .. } => {
                     if let Some(t) = out_flight.remove(&mid) {
@@ -192,17 +184,9 @@ async fn link(
                     let session = remote.session();
                     let qos = p.qos.min(max).min(QoS::from_u8(session.max_qos()).unwrap_or(QoS::ExactlyOnce));
                     let retain = plan.outgoing_retain && session.retain_available();
-                    match remote.publish(crossing(p, topic, qos, retain)) {
-                        Ok(mid) if qos != QoS::AtMostOnce => {
-                            if let Some(t) = ack { out_flight.insert(mid, t); }
-                        }
-                        r => {
-                            if let Err(e) = r {
-                                log!(Notice, "Bridge {} dropped a message for the remote: {e}", plan.name);
-                            }
-                            if let Some(t) = ack { local.ack(t).map_err(BridgeError::Local)?; }
-                        }
-                    }
+                    let p = crossing(p, topic, qos, retain);
+                    hand_over(&mut local, &mut remote, p, ack, &mut out_flight, &plan.name, "for the remote")
+                        .map_err(BridgeError::Local)?;
                 }
                 Event::Published { mid, .. } => {
                     if let Some(t) = in_flight.remove(&mid) {
@@ -268,6 +252,32 @@ async fn prepare_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan
 
 /// A message crossing the bridge: its new topic and QoS, the retain flag kept when `retain`, MQTT 5
 /// properties kept but for those of the connection it came on (alias, subscription identifiers).
+/// Hands a message across the bridge: published to `to`. At QoS 1 and 2 its acknowledgement to `from`
+/// waits in `waiting` until `to` acknowledges it; otherwise (QoS 0, or `to` refused it: logged) it goes
+/// at once. The error is `from`'s.
+fn hand_over(
+    from: &mut Driver,
+    to: &mut Driver,
+    p: Publish,
+    ack: Option<AckToken>,
+    waiting: &mut HashMap<u16, AckToken>,
+    name: &str,
+    direction: &str,
+) -> Result<(), ClientError> {
+    let qos = p.qos;
+    match to.publish(p) {
+        Ok(mid) if qos != QoS::AtMostOnce => {
+            if let Some(t) = ack {
+                waiting.insert(mid, t);
+            }
+            return Ok(());
+        }
+        Ok(_) => {}
+        Err(e) => log!(Notice, "Bridge {name} dropped a message {direction}: {e}"),
+    }
+    ack.map_or(Ok(()), |t| from.ack(t))
+}
+
 fn crossing(mut p: Publish, topic: String, qos: QoS, retain: bool) -> Publish {
     p.properties.topic_alias = None;
     p.properties.subscription_identifiers.clear();
