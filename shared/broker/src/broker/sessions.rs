@@ -181,25 +181,23 @@ impl Broker {
 
     /// Publishes the session's will if its delay is over, and ends the session if it expired.
     fn sweep_session(&self, s: &Arc<Session>, now: Instant) {
-        {
-            let mut st = s.state.lock();
-            let will = st.take_due_will(now, self.rec(s));
-            let expired = st.expired(now);
-            drop(st);
-            if let Some(w) = will {
-                self.publish_will(w);
-            }
-            if expired {
-                let mut map = self.sessions.lock();
-                let still_ours = map.get(&s.client_id).is_some_and(|x| Arc::ptr_eq(x, s));
-                // Check again under the map lock: a connect may have resumed it meanwhile.
-                if still_ours && s.state.lock().expired(now) {
-                    map.remove(&s.client_id);
-                    drop(map);
-                    self.stats.expired.fetch_add(1, Ordering::Relaxed);
-                    log!(Notice, "Expiring client {}.", s.client_id);
-                    self.finish_session(s);
-                }
+        let mut st = s.state.lock();
+        let will = st.take_due_will(now, self.rec(s));
+        let expired = st.expired(now);
+        drop(st);
+        if let Some(w) = will {
+            self.publish_will(w);
+        }
+        if expired {
+            let mut map = self.sessions.lock();
+            let still_ours = map.get(&s.client_id).is_some_and(|x| Arc::ptr_eq(x, s));
+            // Check again under the map lock: a connect may have resumed it meanwhile.
+            if still_ours && s.state.lock().expired(now) {
+                map.remove(&s.client_id);
+                drop(map);
+                self.stats.expired.fetch_add(1, Ordering::Relaxed);
+                log!(Notice, "Expiring client {}.", s.client_id);
+                self.finish_session(s);
             }
         }
     }
