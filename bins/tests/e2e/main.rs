@@ -3,6 +3,7 @@
 //! One test binary with a module per area (ripgrep's layout). Each module says what it covers.
 
 mod broker_bridge;
+mod broker_bridge_hostile;
 mod broker_config;
 mod broker_connect;
 mod broker_interop;
