@@ -523,3 +523,66 @@ fn bridge_bind_address_is_the_source_of_the_connection() {
     assert_eq!(sys_value_reaches(r, STATE, |v| v == "1"), "1", "{}", local.log());
     remote.wait_log("New client connected from 127.0.0.2:");
 }
+
+/// How many times the bridge `edge` connected to the broker of `log`.
+fn bridge_connections(log: &str) -> usize {
+    log.matches(" as edge (").count()
+}
+
+/// `start_type lazy`: no connection while fewer than `threshold` messages wait for the remote (the
+/// local state is `0`); at the threshold it connects and delivers them all in order; after
+/// `idle_timeout` without a message it disconnects (state `0` on both sides), and connects again when
+/// the threshold is reached again.
+#[test]
+fn lazy_bridge_connects_at_the_threshold_and_lets_go_when_idle() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let mut s = sub(r, "lazy-sub", &["lazy/#"]);
+    let local = Broker::mq_conf(|port| {
+        conf(port, &bridge(r, "start_type lazy\nthreshold 5\nidle_timeout 2\ntopic lazy/# out 1\n"))
+    });
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| !v.is_empty()), "0");
+    let mut p = Raw::v311(l, "lazy-pub");
+    let mut pid = 0u16;
+    let mut send = |p: &mut Raw, from: usize, to: usize| {
+        for i in from..to {
+            pid += 1;
+            p.publish(&wire::Pub::new("lazy/m", i.to_string()).qos(1, pid));
+        }
+    };
+    send(&mut p, 0, 4);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.expect_silence();
+    assert_eq!(bridge_connections(&remote.log()), 0, "connected below the threshold:\n{}", remote.log());
+
+    send(&mut p, 4, 5);
+    let got: Vec<String> = (0..5).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    assert_eq!(got, ["0", "1", "2", "3", "4"]);
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1");
+    // Traffic keeps it up: a message a second for longer than idle_timeout.
+    for i in 5..8 {
+        send(&mut p, i, i + 1);
+        assert_eq!(tp(&s.recv_publish_ack()).1, i.to_string());
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+    }
+    assert!(!local.log().contains("exceeded idle timeout"), "{}", local.log());
+
+    // Idle: it lets go (the remote publishes its will) and the local state says so.
+    let idle_from = Instant::now();
+    local.wait_log("Bridge connection local.edge has exceeded idle timeout, disconnecting.");
+    let idle_after = idle_from.elapsed();
+    assert!(idle_after >= std::time::Duration::from_millis(800), "idle after {idle_after:?}");
+    assert_eq!(sys_value_reaches(r, STATE, |v| v == "0"), "0");
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "0"), "0");
+
+    // Below the threshold again: still down; at it, up again and all delivered.
+    send(&mut p, 8, 12);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    s.expect_silence();
+    assert_eq!(bridge_connections(&remote.log()), 1, "{}", remote.log());
+    send(&mut p, 12, 13);
+    let got: Vec<String> = (8..13).map(|_| tp(&s.recv_publish_ack()).1).collect();
+    assert_eq!(got, ["8", "9", "10", "11", "12"]);
+    assert_eq!(bridge_connections(&remote.log()), 2, "{}", remote.log());
+}

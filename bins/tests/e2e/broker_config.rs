@@ -99,11 +99,11 @@ fn features_the_broker_cannot_offer_are_refused_with_the_line_and_why() {
         assert!(out.contains(why) && out.contains("future.conf:"), "{extra:?}: {out}");
     }
     let conf = dir.path().join("bridge.conf");
-    std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\nstart_type lazy\n")
+    std::fs::write(&conf, "listener 1883\nconnection other\naddress 127.0.0.1:1884\ntopic # out 0\nbridge_psk 0123\n")
         .expect("write");
     let (code, out) = run_to_exit(dir.path(), &["-c", conf.to_str().expect("utf-8")]);
     assert!(
-        code.is_some_and(|c| c != 0) && out.contains("bridge.conf:5: start_type: start_type lazy is not supported yet"),
+        code.is_some_and(|c| c != 0) && out.contains("bridge.conf:5: bridge_psk: TLS-PSK is not available"),
         "{code:?} {out}"
     );
 }

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use crate::error::{ConfigError, ErrorKind};
-use crate::model::{Bridge, Config, KeyForm, Listener, SecurityOptions, StartType};
+use crate::model::{Bridge, Config, KeyForm, Listener, SecurityOptions};
 use crate::span::{Setting, Span};
 
 const PSK: &str = "TLS-PSK is not available: the broker's TLS library (rustls) has no pre-shared-key support; \
@@ -22,9 +22,6 @@ const BRIDGE_NO_CA: &str = "TLS to the remote is on only with bridge_cafile or b
                             without one the bridge connects over plain TCP and this option has no effect";
 const BRIDGE_OCSP: &str = "OCSP checks of the remote's certificate are not available: the broker's TLS library \
                            (rustls) does not request OCSP stapling";
-const BRIDGE_LAZY: &str = "start_type lazy is not supported yet (automatic and once are)";
-const BRIDGE_LAZY_OPTION: &str =
-    "lazy bridges (start_type lazy) are not supported yet, so this option would have no effect";
 const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
                                  ACLs (as Mosquitto's bridges bypass ACLs); a local identity is not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
@@ -33,7 +30,7 @@ impl Config {
     /// Every line that asks for something the broker cannot do: TLS-PSK, OpenSSL engines, cipher
     /// suites its TLS library (rustls) does not offer, TLS options on a listener without a certificate,
     /// client-certificate options without a CA, the bridge options not implemented yet (OCSP,
-    /// lazy starts, a local identity) or without effect (bridge TLS options without a CA) and plugins. Options written
+    /// a local identity) or without effect (bridge TLS options without a CA) and plugins. Options written
     /// with their default value (`require_certificate false`, `tls_keyform pem`) are not refused.
     /// Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
@@ -78,16 +75,11 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     }
 }
 
-/// Refused bridge options: what the bridge runtime does not implement yet (OCSP, lazy starts, a local
+/// Refused bridge options: what the bridge runtime does not implement yet (OCSP, a local
 /// identity), and TLS options without `bridge_cafile` or
 /// `bridge_capath` (without which the bridge does not use TLS). Options written with
 /// their default value are not refused.
 fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
-    if b.start_type.value == StartType::Lazy {
-        push(&b.start_type.span, "start_type", BRIDGE_LAZY);
-    }
-    push(&b.idle_timeout.span, "idle_timeout", BRIDGE_LAZY_OPTION);
-    push(&b.threshold.span, "threshold", BRIDGE_LAZY_OPTION);
     push(&b.local_username.span, "local_username", BRIDGE_LOCAL_AUTH);
     push(&b.local_password.span, "local_password", BRIDGE_LOCAL_AUTH);
     let t = &b.tls;

@@ -47,11 +47,25 @@ struct Attempt {
     /// The last message id used on the remote: the next connection numbers on (as Mosquitto's
     /// bridges do).
     last_mid: u16,
+    /// The last connection of a lazy bridge ended for want of traffic (not an error: no wait before
+    /// the next, which waits for the threshold).
+    idled: bool,
 }
 
 /// Runs the bridge until shutdown.
 pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
-    let mut at = Attempt { address: 0, private: plan.try_private, protocol: plan.protocol, delay: None, last_mid: 0 };
+    let mut at = Attempt {
+        address: 0,
+        private: plan.try_private,
+        protocol: plan.protocol,
+        delay: None,
+        last_mid: 0,
+        idled: false,
+    };
+    if plan.lazy.is_some() {
+        // Down until enough is queued for the remote.
+        notify_local(&broker, &plan, "0");
+    }
     if !plan.local_cleansession {
         tokio::select! {
             () = broker.wait_shutdown() => return,
@@ -61,6 +75,12 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
         }
     }
     loop {
+        if let Some(lazy) = plan.lazy {
+            tokio::select! {
+                () = broker.wait_shutdown() => return,
+                () = threshold_reached(&broker, &plan.local_clientid, lazy.threshold) => {}
+            }
+        }
         let addr = &plan.addresses[at.address % plan.addresses.len()];
         log!(Notice, "Connecting bridge {} ({}:{})", plan.name, addr.host, addr.port);
         let mut announced = false;
@@ -88,6 +108,12 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
         if plan.once {
             log!(Notice, "Bridge {} ended (start_type once: not restarted).", plan.name);
             return;
+        }
+        if std::mem::take(&mut at.idled) {
+            // Idle, not failing: the next connection is as a first one, when the threshold is reached.
+            at.delay = None;
+            at.address = if plan.round_robin { at.address + 1 } else { 0 };
+            continue;
         }
         // A connection that worked starts again on the first address (the primary) unless round robin;
         // one that failed tries the next address.
@@ -142,6 +168,8 @@ async fn link(
     // Remote message ids of local messages in flight there, and the reverse.
     let mut out_flight: HashMap<u16, AckToken> = HashMap::new();
     let mut in_flight: HashMap<u16, AckToken> = HashMap::new();
+    // A lazy bridge lets go after `idle_timeout` without a message crossing it.
+    let mut last_message = tokio::time::Instant::now();
     loop {
         at.last_mid = remote.session().last_mid();
         if !*announced && waiting.is_empty() {
@@ -152,9 +180,17 @@ async fn link(
                 remote.publish(state(topic, "1")).map_err(BridgeError::Remote)?;
             }
         }
+        let idle_at = plan.lazy.map(|l| last_message + l.idle);
         tokio::select! {
+            () = until(idle_at) => {
+                log!(Notice, "Bridge connection {} has exceeded idle timeout, disconnecting.", plan.local_clientid);
+                at.idled = true;
+                // Closed without DISCONNECT, as Mosquitto does: the remote publishes the bridge's will.
+                return Ok(());
+            }
             e = remote.next() => match e.map_err(BridgeError::Remote)? {
                 Event::Message { msg, ack } => {
+                    last_message = tokio::time::Instant::now();
                     let p = msg.publish;
                     let Some((topic, max)) = plan.to_local(&p.topic) else {
                         if let Some(t) = ack { remote.ack(t).map_err(BridgeError::Remote)?; }
@@ -176,6 +212,7 @@ async fn link(
             },
             e = local.next() => match e.map_err(BridgeError::Local)? {
                 Event::Message { msg, ack } => {
+                    last_message = tokio::time::Instant::now();
                     let p = msg.publish;
                     let Some((topic, max)) = plan.to_remote(&p.topic) else {
                         if let Some(t) = ack { local.ack(t).map_err(BridgeError::Local)?; }
@@ -198,6 +235,29 @@ async fn link(
                 }
             },
         }
+    }
+}
+
+/// Sleeps until `deadline`; forever without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How often a lazy bridge looks at what is queued for the remote.
+const THRESHOLD_POLL: Duration = Duration::from_millis(100);
+
+/// Returns once `threshold` messages are queued or in flight for the remote in the bridge's local
+/// session (`client_id`), as Mosquitto counts them for a lazy bridge.
+async fn threshold_reached(broker: &Broker, client_id: &str, threshold: usize) {
+    loop {
+        let backlog = broker.sessions.lock().get(client_id).cloned().map(|s| s.state.lock().backlog().0);
+        if backlog.is_some_and(|n| n >= threshold) {
+            return;
+        }
+        tokio::time::sleep(THRESHOLD_POLL).await;
     }
 }
 

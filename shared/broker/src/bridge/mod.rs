@@ -21,6 +21,10 @@
 //! No Local (what the bridge publishes locally never goes back out), remote ones too in MQTT 5 (in 3.x
 //! the remote sees the bridge bit and does the same, as Mosquitto does).
 //!
+//! A lazy bridge (`start_type lazy`) waits for `threshold` messages queued or in flight in its local
+//! session before connecting, and closes the connection after `idle_timeout` without a message
+//! crossing it.
+//!
 //! Files: [`plan`] (the configuration resolved: client ids, topics and their prefixes), [`link`] (the
 //! task: connecting, forwarding, notifications, reconnecting).
 

@@ -54,6 +54,16 @@ impl Route {
     }
 }
 
+/// A lazy bridge (`start_type lazy`): it connects once `threshold` messages wait for the remote, and
+/// disconnects after `idle` without a message crossing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lazy {
+    /// `threshold`: messages queued or in flight for the remote (default 10).
+    pub threshold: usize,
+    /// `idle_timeout` (default 60 s).
+    pub idle: Duration,
+}
+
 /// Everything a bridge's task needs, from its `connection` section.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -71,6 +81,8 @@ pub struct Plan {
     pub restart: RestartTimeout,
     /// `start_type once`: not restarted once its connection ends.
     pub once: bool,
+    /// `start_type lazy`: when it connects and when it lets go.
+    pub lazy: Option<Lazy>,
     pub try_private: bool,
     /// The notification topic, when notifications are on.
     pub notification_topic: Option<String>,
@@ -114,6 +126,10 @@ impl Plan {
             keepalive: b.keepalive_interval.value,
             restart: b.restart_timeout.value,
             once: b.start_type.value == mq_config::StartType::Once,
+            lazy: (b.start_type.value == mq_config::StartType::Lazy).then(|| Lazy {
+                threshold: usize::try_from(b.threshold.value.max(1)).unwrap_or(usize::MAX),
+                idle: Duration::from_secs(b.idle_timeout.value.max(1).into()),
+            }),
             try_private: b.try_private.value,
             notification_topic,
             notifications_local_only: b.notifications_local_only.value,
