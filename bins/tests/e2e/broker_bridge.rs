@@ -586,3 +586,87 @@ fn lazy_bridge_connects_at_the_threshold_and_lets_go_when_idle() {
     assert_eq!(got, ["8", "9", "10", "11", "12"]);
     assert_eq!(bridge_connections(&remote.log()), 2, "{}", remote.log());
 }
+
+/// A password file with `users` (`mq-passwd -b`) in `dir`.
+fn password_file(dir: &std::path::Path, users: &[(&str, &str)]) -> std::path::PathBuf {
+    let path = dir.join("passwords");
+    for (i, (u, p)) in users.iter().enumerate() {
+        let mut cmd = crate::harness::mq("mq-passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        assert!(cmd.arg("-b").arg(&path).arg(u).arg(p).status().expect("mq-passwd runs").success());
+    }
+    path
+}
+
+/// A local broker with a password file and an ACL (anonymous clients may do anything; the user
+/// `bridge` may write `in/ok/#` and read `out/ok/#` only), bridged to `remote` as `local_username
+/// bridge` with `password`, local client id `edge-local`.
+fn local_with_identity(dir: &std::path::Path, remote: u16, password: &str) -> Broker {
+    let pw = password_file(dir, &[("bridge", "bridge-pw")]);
+    let acl = dir.join("acl");
+    std::fs::write(
+        &acl,
+        "topic readwrite #\ntopic read $SYS/#\n\nuser bridge\ntopic write in/ok/#\ntopic read out/ok/#\n",
+    )
+    .expect("write acl");
+    Broker::mq_conf(|port| {
+        conf(
+            port,
+            &format!(
+                "password_file {}\nacl_file {}\n{}",
+                pw.display(),
+                acl.display(),
+                bridge(
+                    remote,
+                    &format!(
+                        "local_clientid edge-local\nlocal_username bridge\nlocal_password {password}\n\
+                         topic in/# in 1\ntopic out/# out 1\n"
+                    )
+                )
+            ),
+        )
+    })
+}
+
+/// `local_username`/`local_password`: the bridge logs in to its own broker as that user (with its
+/// `local_clientid`), and that user's ACL applies: a message from the remote on a topic it may not
+/// write is dropped, a local message on a topic it may not read is not forwarded.
+#[test]
+fn local_username_acl_applies_to_what_the_bridge_carries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let local = local_with_identity(dir.path(), r, "bridge-pw");
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| v == "1"), "1", "{}", local.log());
+    let line = local.wait_log("as edge-local (");
+    assert!(line.lines().any(|l| l.contains("as edge-local (") && l.contains("u'bridge'")), "{line}");
+
+    let mut lsub = sub(l, "acl-local-sub", &["in/#"]);
+    publish(r, "in/no/a", "denied", 1, false);
+    publish(r, "in/ok/b", "allowed", 1, false);
+    let before = lsub.publishes_until(|p| &*p.topic == "in/ok/b");
+    assert!(before.is_empty(), "a topic local_username may not write came in: {before:?}");
+
+    let mut rsub = sub(r, "acl-remote-sub", &["out/#"]);
+    publish(l, "out/no/c", "denied", 1, false);
+    publish(l, "out/ok/d", "allowed", 1, false);
+    let before = rsub.publishes_until(|p| &*p.topic == "out/ok/d");
+    assert!(before.is_empty(), "a topic local_username may not read went out: {before:?}");
+}
+
+/// Wrong `local_password`: the local broker refuses the bridge's login, the log says so, and the bridge
+/// is not started (the remote never sees it).
+#[test]
+fn wrong_local_password_stops_the_bridge_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let local = local_with_identity(dir.path(), remote.port, "wrong");
+    local.wait_log("Bridge b: the local broker refused local_username bridge (");
+    local.wait_log("the bridge is not started.");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(bridge_connections(&remote.log()), 0, "{}", remote.log());
+    assert!(!local.log().contains("Connecting bridge b"), "{}", local.log());
+}

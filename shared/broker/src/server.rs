@@ -446,7 +446,8 @@ async fn serve_ready(
     }
     tokio::spawn(sweeps(broker.clone()));
     // Bridges: restarted on SIGHUP when their section changed.
-    let mut bridges = crate::bridge::Bridges::start(&broker, &cfg.bridges);
+    let security = listeners.first().map(|l| l.security.clone());
+    let mut bridges = crate::bridge::Bridges::start(&broker, &cfg.bridges, security);
     if let Some(r) = ready {
         let _ = r.send(());
     }

@@ -22,17 +22,14 @@ const BRIDGE_NO_CA: &str = "TLS to the remote is on only with bridge_cafile or b
                             without one the bridge connects over plain TCP and this option has no effect";
 const BRIDGE_OCSP: &str = "OCSP checks of the remote's certificate are not available: the broker's TLS library \
                            (rustls) does not request OCSP stapling";
-const BRIDGE_LOCAL_AUTH: &str = "the bridge's local session is internal to the broker and bypasses authentication and \
-                                 ACLs (as Mosquitto's bridges bypass ACLs); a local identity is not supported yet";
 const PLUGINS: &str = "plugins are not supported yet";
 
 impl Config {
     /// Every line that asks for something the broker cannot do: TLS-PSK, OpenSSL engines, cipher
     /// suites its TLS library (rustls) does not offer, TLS options on a listener without a certificate,
-    /// client-certificate options without a CA, the bridge options not implemented yet (OCSP,
-    /// a local identity) or without effect (bridge TLS options without a CA) and plugins. Options written
-    /// with their default value (`require_certificate false`, `tls_keyform pem`) are not refused.
-    /// Errors are in file order.
+    /// client-certificate options without a CA, the bridge options not implemented (OCSP) or without
+    /// effect (bridge TLS options without a CA) and plugins. Options written with their default value
+    /// (`require_certificate false`, `tls_keyform pem`) are not refused. Errors are in file order.
     pub fn check_supported(&self) -> Result<(), Vec<ConfigError>> {
         let mut found: Vec<(Span, &'static str, String)> = Vec::new();
         let mut push = |span: &Option<Span>, option: &'static str, message: &str| {
@@ -75,13 +72,10 @@ fn security(sec: &SecurityOptions, push: &mut Push<'_>) {
     }
 }
 
-/// Refused bridge options: what the bridge runtime does not implement yet (OCSP, a local
-/// identity), and TLS options without `bridge_cafile` or
-/// `bridge_capath` (without which the bridge does not use TLS). Options written with
+/// Refused bridge options: what the bridge runtime does not implement (OCSP), and TLS options without
+/// `bridge_cafile` or `bridge_capath` (without which the bridge does not use TLS). Options written with
 /// their default value are not refused.
 fn bridge_options(b: &Bridge, push: &mut Push<'_>) {
-    push(&b.local_username.span, "local_username", BRIDGE_LOCAL_AUTH);
-    push(&b.local_password.span, "local_password", BRIDGE_LOCAL_AUTH);
     let t = &b.tls;
     if t.cafile.value.is_none() && t.capath.value.is_none() {
         push(&t.certfile.span, "bridge_certfile", BRIDGE_NO_CA);

@@ -747,6 +747,9 @@ fn bridge_tls_is_supported_but_ocsp_psk_and_tls_options_without_a_ca_are_refused
     let psk = ok("connection b\naddress h:8883\ntopic #\nbridge_identity id\nbridge_psk 0102\n");
     assert_eq!(unsupported(&psk).len(), 2, "{:?}", unsupported(&psk));
     assert!(unsupported(&psk)[0].starts_with("mq.conf:4: bridge_identity: TLS-PSK is not available"));
+    let lazy = ok("connection b\naddress h\ntopic #\nstart_type lazy\nthreshold 3\nidle_timeout 5\n\
+                   local_username u\nlocal_password p\n");
+    assert_eq!(unsupported(&lazy), Vec::<String>::new());
 }
 
 #[test]

@@ -66,11 +66,23 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
         // Down until enough is queued for the remote.
         notify_local(&broker, &plan, "0");
     }
-    if !plan.local_cleansession {
+    // A persistent local session is opened first so that messages queue from now on; a local identity
+    // is checked at once.
+    if !plan.local_cleansession || plan.local_username.is_some() {
         tokio::select! {
             () = broker.wait_shutdown() => return,
-            r = prepare_local(&broker, &ctx, &plan) => if let Err(e) = r {
-                log!(Warning, "Bridge {}: {e}", plan.name);
+            r = prepare_local(&broker, &ctx, &plan) => match r {
+                Err(BridgeError::Local(e @ ClientError::Refused { .. })) => {
+                    log!(
+                        Error,
+                        "Bridge {}: the local broker refused local_username {} ({e}); the bridge is not started.",
+                        plan.name,
+                        plan.local_username.as_deref().unwrap_or("")
+                    );
+                    return;
+                }
+                Err(e) => log!(Warning, "Bridge {}: {e}", plan.name),
+                Ok(()) => {}
             }
         }
     }
@@ -450,6 +462,8 @@ async fn connect_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan
     let connect = Connect {
         clean_start: plan.local_cleansession,
         keep_alive: 0,
+        username: plan.local_username.clone(),
+        password: plan.local_username.as_ref().and(plan.local_password.clone()).map(Bytes::from),
         properties: ConnectProperties {
             session_expiry_interval: (!plan.local_cleansession).then_some(u32::MAX),
             receive_maximum: Some(WINDOW),

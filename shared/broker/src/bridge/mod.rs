@@ -8,8 +8,9 @@
 //!   (the client tools' TLS, `mq_client::tls`), MQTT 3.1, 3.1.1 or 5 (`bridge_protocol_version`), with
 //!   the protocol level's high bit set for 3.x when `try_private` (so that the remote knows a bridge);
 //! - the local side is a session inside this broker, reached over a socket pair served as any other
-//!   connection (no listener needed, no authentication, no ACL: Mosquitto's bridges bypass ACLs too),
-//!   with the client id `local_clientid`. It is opened with its subscriptions when the bridge starts,
+//!   connection (no listener needed, no authentication, no ACL: Mosquitto's bridges bypass ACLs too,
+//!   unless `local_username` gives the bridge an identity: then it logs in with `local_password` and the
+//!   ACL of that user applies to what it publishes and reads), with the client id `local_clientid`. It is opened with its subscriptions when the bridge starts,
 //!   then connected only while the remote is: while the remote is down (or was never reached), QoS 1
 //!   and 2 messages for it queue in that session as for any offline client (limits and drops counted
 //!   as for sessions), are delivered in order when it returns, and with
@@ -64,6 +65,9 @@ pub enum BridgeError {
 #[derive(Debug)]
 pub struct Bridges {
     ctx: Arc<ListenerCtx>,
+    /// The local sessions of bridges with `local_username`: authenticated, and under the ACL, of the
+    /// broker's security (the first listener's with `per_listener_settings true`).
+    authenticated: Option<Arc<ListenerCtx>>,
     hostname: String,
     running: Vec<Running>,
 }
@@ -78,8 +82,16 @@ struct Running {
 
 impl Bridges {
     /// Starts every bridge of the configuration (each a task of its own, ending at shutdown).
-    pub fn start(broker: &Arc<Broker>, bridges: &[mq_config::Bridge]) -> Bridges {
-        let mut b = Bridges { ctx: internal_listener(), hostname: hostname(), running: Vec::new() };
+    /// `security` is the listeners' (the first one's with `per_listener_settings true`): the password
+    /// file and ACL of bridges with a local identity.
+    pub fn start(
+        broker: &Arc<Broker>,
+        bridges: &[mq_config::Bridge],
+        security: Option<Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>>,
+    ) -> Bridges {
+        let ctx = internal_listener();
+        let authenticated = security.map(|s| Arc::new(internal_listener_with(s)));
+        let mut b = Bridges { ctx, authenticated, hostname: hostname(), running: Vec::new() };
         b.apply(broker, bridges);
         b
     }
@@ -103,7 +115,11 @@ impl Bridges {
                 continue;
             }
             let plan = Plan::new(b, &self.hostname);
-            let task = tokio::spawn(link::run(broker.clone(), self.ctx.clone(), plan.clone()));
+            let ctx = match (&plan.local_username, &self.authenticated) {
+                (Some(_), Some(a)) => a.clone(),
+                _ => self.ctx.clone(),
+            };
+            let task = tokio::spawn(link::run(broker.clone(), ctx, plan.clone()));
             kept.push(Running { config: b.clone(), plan, task });
         }
         self.running = kept;
@@ -115,7 +131,12 @@ fn internal_listener() -> Arc<ListenerCtx> {
     let security = crate::auth::Security::load(true, true, "auto-", None, None)
         .map(|(s, _)| s)
         .expect("a security without files always loads");
-    Arc::new(ListenerCtx {
+    Arc::new(internal_listener_with(Arc::new(parking_lot::RwLock::new(Arc::new(security)))))
+}
+
+/// The listener context of bridges' local sessions with `security`: all of MQTT, no mount point.
+fn internal_listener_with(security: Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>) -> ListenerCtx {
+    ListenerCtx {
         index: usize::MAX,
         port: 0,
         max_qos: mq_proto::QoS::ExactlyOnce,
@@ -124,10 +145,10 @@ fn internal_listener() -> Arc<ListenerCtx> {
         use_username_as_clientid: false,
         max_connections: None,
         connections: AtomicU32::new(0),
-        security: Arc::new(parking_lot::RwLock::new(Arc::new(security))),
+        security,
         tls: None,
         websockets: None,
-    })
+    }
 }
 
 /// This machine's host name (the default remote client id is `<hostname>.<connection name>`).

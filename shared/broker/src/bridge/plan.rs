@@ -75,6 +75,10 @@ pub struct Plan {
     pub local_clientid: String,
     pub remote_username: Option<String>,
     pub remote_password: Option<String>,
+    /// `local_username`/`local_password`: the bridge's identity on this broker (its password file
+    /// and ACL then apply to the bridge's local session).
+    pub local_username: Option<String>,
+    pub local_password: Option<String>,
     pub cleansession: bool,
     pub local_cleansession: bool,
     pub keepalive: u16,
@@ -121,6 +125,8 @@ impl Plan {
             },
             remote_username: b.remote_username.value.clone(),
             remote_password: b.remote_password.value.clone(),
+            local_username: b.local_username.value.clone(),
+            local_password: b.local_password.value.clone(),
             cleansession: b.cleansession.value,
             local_cleansession: b.local_cleansession.value.unwrap_or(b.cleansession.value),
             keepalive: b.keepalive_interval.value,
