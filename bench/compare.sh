@@ -5,7 +5,7 @@
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
 #
-# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart, and over TLS and
+# Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart bridge, and over TLS and
 # WebSockets over TLS: tlsconn tlsfanout0 tlsbig tlsidle, each over TLS and over WSS (a CA and server
 # certificate are made with openssl for the run, the same for both brokers). Needs a release build (`cargo build --release -p mq`); the load
 # generator is `mq bench`, the same for both brokers. Everything stays on 127.0.0.1 and every run is
@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart tlsconn tlsfanout0 tlsbig tlsidle"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart bridge tlsconn tlsfanout0 tlsbig tlsidle"}
+BRIDGE_QUEUED=${BRIDGE_QUEUED:-100000}   # bridge: QoS 1 messages queued while the remote is down
 MQ=${MQ:-target/release/mq}
 BENCH=${BENCH:-$MQ}   # the `mq bench` binary (to compare brokers under one load generator)
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
@@ -39,15 +40,16 @@ start_broker() {
   done
   echo "broker $1 did not start:" >&2; cat "$OUT/$1.log" >&2; exit 1
 }
-# start_broker_on NAME EXTRA_CONF PORT: starts a broker on PORT without waiting; sets PORT and BPID.
+# start_broker_on NAME EXTRA_CONF PORT: starts a broker on PORT without waiting; sets PORT and BPID. NAME is
+# mq or mosquitto, or either with a suffix (mq-remote) for a second broker of the same kind.
 start_broker_on() {
   PORT=$3
   local conf="$OUT/$1.conf"
   printf 'listener %s 127.0.0.1\nallow_anonymous true\n%b' "$PORT" "$2" > "$conf"
-  if [ "$1" = mq ]; then
+  if [ "${1%%-*}" = mq ]; then
     "$MQ" broker -c "$conf" > "$OUT/$1.log" 2>&1 &
   else
-    [ "$(id -u)" = 0 ] && echo "user root" >> "$conf"
+    [ "$(id -u)" = 0 ] && printf '\nuser root\n' >> "$conf"
     "$MOSQUITTO" -c "$conf" > "$OUT/$1.log" 2>&1 &
   fi
   BPID=$!
@@ -120,6 +122,18 @@ start_tls_broker() {
 }
 # tbench: mq bench over TLS to $TPORT (with "${URL[@]}" for WebSockets over TLS).
 tbench() { "$MQ" bench "$@" -p "$TPORT" --cafile "$OUT/ca.crt" --json; }
+# wait_bridge PORT: until the bridge `bench-edge` of the broker on PORT says it is connected.
+wait_bridge() {
+  for _ in $(seq 100); do
+    [ "$("$MQ" sub -p "$1" -t '$SYS/broker/connection/bench-edge/state' -C 1 -W 2 2>/dev/null)" = 1 ] && return 0
+    sleep 0.1
+  done
+  echo "the bridge on $1 did not connect:" >&2; cat "$OUT"/*.log >&2; exit 1
+}
+# The bridge section of the local broker (scenario bridge) to 127.0.0.1:$1, topic bench/# out at QoS $2.
+bridge_conf() {
+  printf 'max_queued_messages 0\nconnection bench\naddress 127.0.0.1:%s\nremote_clientid bench-edge\nrestart_timeout 1\ntopic bench/# out %s\n' "$1" "$2"
+}
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(eval(sys.argv[1], {}, d))" "$1"; }
 
 # One measurement: prints "name value" lines for the scenario.
@@ -257,6 +271,40 @@ run_scenario() {
       echo "restart_retained_all_s $(python3 -c "import time; print(round(time.time()-$t0,2))")"
       echo "restart_rss_mib $(( $(rss_kib "$BPID") / 1024 ))"
       stop_broker ;;
+    bridge)   # Two brokers of a kind, the local one bridged to the remote (topic bench/# out): 10 publishers
+              # on the local -> 1 subscriber on the remote, QoS 0 (offered 10 x 10,000 msg/s) and QoS 1 (as
+              # fast as acknowledgements allow); then $BRIDGE_QUEUED QoS 1 messages queued on the local
+              # while the remote is down, and the time from the remote's restart until its (persistent)
+              # subscriber has them all (restart_timeout 1 included)
+      for q in 0 1; do
+        start_broker "$b-remote" ""; local rport=$PORT; RPID=$BPID
+        start_broker "$b" "$(bridge_conf "$rport" "$q")"; local lport=$PORT; LPID=$BPID
+        trap 'kill "$RPID" "$LPID" 2>/dev/null || true' EXIT
+        wait_bridge "$lport"
+        local rate=(); [ "$q" = 0 ] && rate=(-r 10000)
+        "$BENCH" bench sub -p "$rport" -c 1 -q "$q" -t 'bench/#' -D $((DURATION + 3)) --json > "$OUT/sub" & local sp=$!
+        sleep 0.5
+        "$BENCH" bench pub -p "$lport" -c 10 -q "$q" -t 'bench/%i' "${rate[@]}" -D "$DURATION" --json > "$OUT/pub"; wait $sp
+        echo "bridge${q}_rate $(field rate < "$OUT/sub")"
+        echo "bridge${q}_loss_pct $(python3 -c "print(round(100*(1-$(field received < "$OUT/sub")/max(1,$(field sent < "$OUT/pub"))),2))")"
+        BPID=$LPID; stop_broker; BPID=$RPID; stop_broker
+      done
+      rm -rf "$OUT/rstore"; mkdir -p "$OUT/rstore"; chmod 777 "$OUT/rstore"
+      local rconf="persistence true\npersistence_location $OUT/rstore/\nmax_queued_messages 0\n"
+      start_broker "$b-remote" "$rconf"; local rport=$PORT
+      "$MQ" sub -p "$rport" -c -i drain-sub -q 1 -t 'bench/#' -E
+      stop_broker
+      start_broker "$b" "$(bridge_conf "$rport" 1)"; LPID=$BPID
+      seq -f "%0100g" "$BRIDGE_QUEUED" | "$MQ" pub -p "$PORT" -i qpub -q 1 -t bench/q -l
+      local t0; t0=$(date +%s.%N)
+      start_broker_on "$b-remote" "$rconf" "$rport"; RPID=$BPID
+      trap 'kill "$RPID" "$LPID" 2>/dev/null || true' EXIT
+      accept_s > /dev/null
+      "$MQ" sub -p "$rport" -c -i drain-sub -q 1 -t 'bench/#' -C "$BRIDGE_QUEUED" -W 300 > /dev/null
+      local secs; secs=$(python3 -c "import time; print(round(time.time()-$t0,2))")
+      echo "bridge_drain_s $secs"
+      echo "bridge_drain_msg_per_s $(python3 -c "print(round($BRIDGE_QUEUED/max(0.001,$secs)))")"
+      BPID=$LPID; stop_broker; BPID=$RPID; stop_broker ;;
     tlsconn)  # 10,000 clients connecting over TLS, then over WebSockets over TLS (TLS 1.3, P-256):
               # handshakes, upgrades and CONNACKs per second
       for kind in tls wss; do
