@@ -670,3 +670,24 @@ fn wrong_local_password_stops_the_bridge_at_start() {
     assert_eq!(bridge_connections(&remote.log()), 0, "{}", remote.log());
     assert!(!local.log().contains("Connecting bridge b"), "{}", local.log());
 }
+
+/// A lazy bridge queues QoS 0 messages for the remote too (as Mosquitto does), and they count towards
+/// its threshold: three QoS 0 messages start a bridge with `threshold 3`, and all three arrive.
+#[test]
+fn lazy_bridge_counts_and_delivers_qos0_messages() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let r = remote.port;
+    let mut s = sub(r, "lazy0-sub", &["lazy0/#"]);
+    let local = Broker::mq_conf(|port| conf(port, &bridge(r, "start_type lazy\nthreshold 3\ntopic lazy0/# out 0\n")));
+    let l = local.port;
+    assert_eq!(sys_value_reaches(l, STATE, |v| !v.is_empty()), "0");
+    for i in 0..2 {
+        publish(l, "lazy0/m", &i.to_string(), 0, false);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(bridge_connections(&remote.log()), 0, "connected below the threshold:\n{}", remote.log());
+    publish(l, "lazy0/m", "2", 0, false);
+    let got: Vec<(String, String, u8)> = (0..3).map(|_| next(&mut s)).collect();
+    let want: Vec<(String, String, u8)> = (0..3).map(|i| ("lazy0/m".into(), i.to_string(), 0)).collect();
+    assert_eq!(got, want);
+}

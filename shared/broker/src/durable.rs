@@ -198,6 +198,7 @@ pub(crate) mod tests {
             conn: broker.next_id(),
             kick: Kick::new(60, 0),
             will: None,
+            queue_qos0: false,
         };
         let req = attach(true);
         let conn = req.conn;

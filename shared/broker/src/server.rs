@@ -333,6 +333,7 @@ fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> 
             security,
             tls,
             websockets,
+            queue_qos0: false,
         });
         let kind = match ctx.protocol() {
             "mqtt" => "",

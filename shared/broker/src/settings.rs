@@ -111,6 +111,9 @@ pub struct ListenerCtx {
     pub tls: Option<ListenerTls>,
     /// WebSockets (`protocol websockets`).
     pub websockets: Option<Arc<WsOptions>>,
+    /// Queue QoS 0 messages for disconnected persistent sessions of this listener even without
+    /// `queue_qos0_messages` (the local sessions of lazy bridges, as Mosquitto queues them).
+    pub queue_qos0: bool,
 }
 
 impl ListenerCtx {

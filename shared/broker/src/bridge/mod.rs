@@ -64,10 +64,11 @@ pub enum BridgeError {
 /// The running bridges: started with the broker, restarted on SIGHUP when their section changed.
 #[derive(Debug)]
 pub struct Bridges {
-    ctx: Arc<ListenerCtx>,
-    /// The local sessions of bridges with `local_username`: authenticated, and under the ACL, of the
-    /// broker's security (the first listener's with `per_listener_settings true`).
-    authenticated: Option<Arc<ListenerCtx>>,
+    /// The security of bridges' local sessions without `local_username`: anonymous, no ACL.
+    open: SharedSecurity,
+    /// That of bridges with `local_username`: the broker's (the first listener's with
+    /// `per_listener_settings true`), so its password file and ACL apply.
+    listeners: Option<SharedSecurity>,
     hostname: String,
     running: Vec<Running>,
 }
@@ -84,14 +85,12 @@ impl Bridges {
     /// Starts every bridge of the configuration (each a task of its own, ending at shutdown).
     /// `security` is the listeners' (the first one's with `per_listener_settings true`): the password
     /// file and ACL of bridges with a local identity.
-    pub fn start(
-        broker: &Arc<Broker>,
-        bridges: &[mq_config::Bridge],
-        security: Option<Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>>,
-    ) -> Bridges {
-        let ctx = internal_listener();
-        let authenticated = security.map(|s| Arc::new(internal_listener_with(s)));
-        let mut b = Bridges { ctx, authenticated, hostname: hostname(), running: Vec::new() };
+    pub fn start(broker: &Arc<Broker>, bridges: &[mq_config::Bridge], security: Option<SharedSecurity>) -> Bridges {
+        let open = crate::auth::Security::load(true, true, "auto-", None, None)
+            .map(|(s, _)| s)
+            .expect("a security without files always loads");
+        let open = Arc::new(parking_lot::RwLock::new(Arc::new(open)));
+        let mut b = Bridges { open, listeners: security, hostname: hostname(), running: Vec::new() };
         b.apply(broker, bridges);
         b
     }
@@ -115,10 +114,11 @@ impl Bridges {
                 continue;
             }
             let plan = Plan::new(b, &self.hostname);
-            let ctx = match (&plan.local_username, &self.authenticated) {
-                (Some(_), Some(a)) => a.clone(),
-                _ => self.ctx.clone(),
+            let security = match (&plan.local_username, &self.listeners) {
+                (Some(_), Some(s)) => s.clone(),
+                _ => self.open.clone(),
             };
+            let ctx = Arc::new(local_listener(security, plan.lazy.is_some()));
             let task = tokio::spawn(link::run(broker.clone(), ctx, plan.clone()));
             kept.push(Running { config: b.clone(), plan, task });
         }
@@ -126,16 +126,13 @@ impl Bridges {
     }
 }
 
-/// The listener context of bridges' local sessions: anonymous, no password, no ACL, all of MQTT.
-fn internal_listener() -> Arc<ListenerCtx> {
-    let security = crate::auth::Security::load(true, true, "auto-", None, None)
-        .map(|(s, _)| s)
-        .expect("a security without files always loads");
-    Arc::new(internal_listener_with(Arc::new(parking_lot::RwLock::new(Arc::new(security)))))
-}
+/// A listener's security, reloadable.
+type SharedSecurity = Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>;
 
-/// The listener context of bridges' local sessions with `security`: all of MQTT, no mount point.
-fn internal_listener_with(security: Arc<parking_lot::RwLock<Arc<crate::auth::Security>>>) -> ListenerCtx {
+/// The listener context of a bridge's local session: `security`, all of MQTT, no mount point; QoS 0
+/// messages queued while the remote is down for a lazy bridge (they count towards its threshold, as in
+/// Mosquitto).
+fn local_listener(security: SharedSecurity, lazy: bool) -> ListenerCtx {
     ListenerCtx {
         index: usize::MAX,
         port: 0,
@@ -148,6 +145,7 @@ fn internal_listener_with(security: Arc<parking_lot::RwLock<Arc<crate::auth::Sec
         security,
         tls: None,
         websockets: None,
+        queue_qos0: lazy,
     }
 }
 

@@ -11,7 +11,7 @@ use mq_proto::{ProtocolVersion, SubscriptionOptions, Will};
 use super::Broker;
 use crate::kick::{Kick, KickReason};
 use crate::log;
-use crate::session::{Attaching, Attachment, Expiry, Session, SessionAccess, SubRecord};
+use crate::session::{Attaching, Attachment, Expiry, QueueLimits, Session, SessionAccess, SubRecord};
 use crate::subs::Subscriber;
 
 /// What a connection asks for when it attaches to its session.
@@ -25,6 +25,8 @@ pub struct AttachRequest {
     pub conn: u64,
     pub kick: Arc<Kick>,
     pub will: Option<Will>,
+    /// Queue QoS 0 messages while disconnected even without `queue_qos0_messages`.
+    pub queue_qos0: bool,
 }
 
 /// The result of attaching.
@@ -48,7 +50,7 @@ impl Broker {
             access: req.access.clone(),
             expiry: req.expiry,
             will: req.will.clone(),
-            limits: settings.queue,
+            limits: QueueLimits { queue_qos0: settings.queue.queue_qos0 || req.queue_qos0, ..settings.queue },
         };
         let mut map = self.sessions.lock();
         let mut old_ended: Option<Arc<Session>> = None;
@@ -84,7 +86,7 @@ impl Broker {
         }
         let present = resumed.is_some();
         let session = resumed.unwrap_or_else(|| {
-            let s = Arc::new(Session::new(self.next_id(), req.client_id.clone(), req.version, settings.queue));
+            let s = Arc::new(Session::new(self.next_id(), req.client_id.clone(), req.version, with.limits));
             s.state.lock().start(&s, with, self.rec(&s));
             map.insert(req.client_id.clone(), s.clone());
             s

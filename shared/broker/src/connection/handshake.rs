@@ -338,6 +338,7 @@ impl Conn {
             conn: id,
             kick: kick.clone(),
             will,
+            queue_qos0: listener.queue_qos0,
         });
         broker.stats.connections.fetch_add(1, Ordering::Relaxed);
         broker.stats.connected.fetch_add(1, Ordering::Relaxed);
