@@ -7,8 +7,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -33,10 +33,10 @@ enum Behaviour {
 /// A fake remote on a free port, stopped on drop.
 struct Fake {
     port: u16,
-    /// CONNECT packets received.
-    connects: Arc<AtomicUsize>,
+    /// When each CONNECT packet came in.
+    connects: Arc<Mutex<Vec<Instant>>>,
     /// PUBLISH packets received (their payloads, in order).
-    published: Arc<std::sync::Mutex<Vec<String>>>,
+    published: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -46,8 +46,8 @@ impl Fake {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
-        let connects = Arc::new(AtomicUsize::new(0));
-        let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connects = Arc::new(Mutex::new(Vec::new()));
+        let published = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (c, p, s) = (connects.clone(), published.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
@@ -70,7 +70,7 @@ impl Fake {
     }
 
     fn connects(&self) -> usize {
-        self.connects.load(Ordering::Relaxed)
+        self.connects.lock().expect("lock").len()
     }
 
     /// Closes the listener and every connection.
@@ -101,8 +101,8 @@ impl Drop for Fake {
 fn serve(
     mut stream: TcpStream,
     behaviour: Behaviour,
-    connects: &AtomicUsize,
-    published: &std::sync::Mutex<Vec<String>>,
+    connects: &Mutex<Vec<Instant>>,
+    published: &Mutex<Vec<String>>,
     stop: &AtomicBool,
 ) {
     let _ = stream.set_nonblocking(false);
@@ -122,7 +122,7 @@ fn serve(
             let kind = first >> 4;
             let reply: &[u8] = match (kind, behaviour) {
                 (1, _) => {
-                    connects.fetch_add(1, Ordering::Relaxed);
+                    connects.lock().expect("lock").push(Instant::now());
                     connected = true;
                     match behaviour {
                         Behaviour::Refuse => &[0x20, 2, 0, 5],
@@ -186,12 +186,14 @@ fn split_packet(buf: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
     (buf.len() >= end).then(|| (first, buf[i..end].to_vec(), end))
 }
 
-/// A local broker (anonymous) with bridge `b` to `127.0.0.1:remote`, then `extra` lines.
+/// A local broker (anonymous) with bridge `b` to `127.0.0.1:remote`, then `extra` lines (`restart_timeout
+/// 1` unless they say otherwise).
 fn local_bridged_to(remote: u16, extra: &str) -> Broker {
+    let restart = if extra.contains("restart_timeout") { "" } else { "restart_timeout 1\n" };
     Broker::mq_conf(|port| {
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\nconnection b\naddress 127.0.0.1:{remote}\n\
-             remote_clientid edge\nrestart_timeout 1\n{extra}\n"
+             remote_clientid edge\n{restart}{extra}\n"
         )
     })
 }
@@ -289,4 +291,20 @@ fn messages_a_remote_never_acknowledged_reach_the_next_remote() {
     assert_eq!(got, (0..N).map(|i| i.to_string()).collect::<Vec<_>>());
     local_round_trip(local.port, "moved");
     assert!(!local.log().contains("panicked"), "{}", local.log());
+}
+
+/// `restart_timeout 1 3` (Mosquitto's jittered backoff): every wait between two attempts on a remote
+/// that keeps refusing is between 1 and 3 s.
+#[test]
+fn refused_remote_is_retried_with_a_backoff_between_base_and_cap() {
+    let fake = Fake::start(Behaviour::Refuse);
+    let local = local_bridged_to(fake.port, "topic x/# both 1\nrestart_timeout 1 3");
+    fake.wait_connects(5);
+    local_round_trip(local.port, "backoff");
+    let times = fake.connects.lock().expect("lock").clone();
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(950) && *g <= Duration::from_millis(3300)),
+        "waits between attempts: {gaps:?}"
+    );
 }
