@@ -5,7 +5,9 @@
 //! remote restarted on the same port), failover to the second address, no loop between two brokers
 //! bridged `both` ways, a client announcing itself as a bridge (protocol level 0x84), and bridges over
 //! TLS (to Mosquitto and to mq, a client certificate, `bridge_insecure`, ALPN, a CA that does not
-//! match: refused, retried, messages queued meanwhile). The tests with
+//! match: refused, retried, messages queued meanwhile), lazy bridges (`threshold`, `idle_timeout`, QoS 0
+//! queued), and a local identity (`local_clientid`, `local_username`/`local_password`: the login refused
+//! stops the bridge, the user's ACL filters both directions). The tests with
 //! Mosquitto skip when it is not installed (and fail then with `MQ_REQUIRE_INTEROP=1`).
 
 use std::time::Instant;
