@@ -693,3 +693,13 @@ fn lazy_bridge_counts_and_delivers_qos0_messages() {
     let want: Vec<(String, String, u8)> = (0..3).map(|i| ("lazy0/m".into(), i.to_string(), 0)).collect();
     assert_eq!(got, want);
 }
+
+/// A lazy bridge with a clean local session could never queue enough to start: the log says so.
+#[test]
+fn lazy_bridge_with_a_clean_local_session_is_warned_about() {
+    let remote = Broker::mq_conf(|port| conf(port, ""));
+    let local = Broker::mq_conf(|port| {
+        conf(port, &bridge(remote.port, "start_type lazy\ncleansession true\ntopic x/# out 1\n"))
+    });
+    local.wait_log("Bridge b: start_type lazy with a clean local session");
+}

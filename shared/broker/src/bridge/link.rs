@@ -65,6 +65,15 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
     if plan.lazy.is_some() {
         // Down until enough is queued for the remote.
         notify_local(&broker, &plan, "0");
+        if plan.local_cleansession {
+            log!(
+                Warning,
+                "Bridge {}: start_type lazy with a clean local session (local_cleansession true, or cleansession \
+                 true without local_cleansession): nothing queues for the remote while the bridge is down, so it \
+                 never reaches its threshold.",
+                plan.name
+            );
+        }
     }
     // A persistent local session is opened first so that messages queue from now on; a local identity
     // is checked at once.
