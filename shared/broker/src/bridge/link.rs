@@ -274,8 +274,8 @@ const THRESHOLD_POLL: Duration = Duration::from_millis(100);
 /// session (`client_id`), as Mosquitto counts them for a lazy bridge.
 async fn threshold_reached(broker: &Broker, client_id: &str, threshold: usize) {
     loop {
-        let backlog = broker.sessions.lock().get(client_id).cloned().map(|s| s.state.lock().backlog().0);
-        if backlog.is_some_and(|n| n >= threshold) {
+        let session = broker.sessions.lock().get(client_id).cloned();
+        if session.is_some_and(|s| s.state.lock().backlog().0 >= threshold) {
             return;
         }
         tokio::time::sleep(THRESHOLD_POLL).await;
