@@ -537,7 +537,17 @@ fn bridge_connections(log: &str) -> usize {
 /// the threshold is reached again.
 #[test]
 fn lazy_bridge_connects_at_the_threshold_and_lets_go_when_idle() {
-    let remote = Broker::mq_conf(|port| conf(port, ""));
+    lazy_bridge_to(&Broker::mq_conf(|port| conf(port, "")));
+}
+
+#[test]
+fn lazy_bridge_to_mosquitto() {
+    let Some(remote) = Broker::mosquitto_conf(|port| conf(port, "")) else { return };
+    lazy_bridge_to(&remote);
+}
+
+/// A lazy bridge (`threshold 5`, `idle_timeout 2`) to `remote` (any broker).
+fn lazy_bridge_to(remote: &Broker) {
     let r = remote.port;
     let mut s = sub(r, "lazy-sub", &["lazy/#"]);
     let local = Broker::mq_conf(|port| {
