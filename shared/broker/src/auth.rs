@@ -355,7 +355,9 @@ impl Security {
             // A user name but no password file: Mosquitto lets the client in as if anonymous.
             return if self.allow_anonymous { Ok(()) } else { Err(Refusal::NotAuthorized) };
         };
-        let Some(password) = password else {
+        // A zero-length password counts as none, as in Mosquitto (which reads it as absent): an entry
+        // made for the empty password lets nobody in.
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
             return Err(Refusal::NotAuthorized);
         };
         let tag = self.cache.tag(user, password);
