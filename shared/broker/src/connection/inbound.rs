@@ -399,6 +399,7 @@ impl Conn {
 
     pub(super) fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
         let will = self.proto.disconnect(&d)?;
+        self.session.state.lock().set_expiry(self.proto.expiry());
         Err(Close::Disconnect { will })
     }
 }
