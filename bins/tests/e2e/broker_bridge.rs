@@ -3,7 +3,8 @@
 //! the topic's QoS capping it, retained messages, the notification topic (`1` when up, `0` as the
 //! will when the bridge dies), MQTT 3.1.1 and 5, store-and-forward while the remote is down (the
 //! remote restarted on the same port), failover to the second address, no loop between two brokers
-//! bridged `both` ways, a client announcing itself as a bridge (protocol level 0x84), and bridges over
+//! bridged `both` ways, a client announcing itself as a bridge (protocol level 0x84), a PINGREQ from
+//! the remote answered (as Mosquitto's bridges do), and bridges over
 //! TLS (to Mosquitto and to mq, a client certificate, `bridge_insecure`, ALPN, a CA that does not
 //! match: refused, retried, messages queued meanwhile), lazy bridges (`threshold`, `idle_timeout`, QoS 0
 //! queued), and a local identity (`local_clientid`, `local_username`/`local_password`: the login refused
@@ -712,4 +713,36 @@ fn lazy_bridge_with_a_clean_local_session_is_warned_about() {
         conf(port, &bridge(remote.port, "start_type lazy\ncleansession true\ntopic x/# out 1\n"))
     });
     local.wait_log("Bridge b: start_type lazy with a clean local session");
+/// A remote that sends PINGREQ to the bridge (MQTT has servers never do it) gets PINGRESP, as from a
+/// Mosquitto bridge, and the link stays up.
+#[test]
+fn a_pingreq_from_the_remote_is_answered() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote_port = remote.local_addr().unwrap().port();
+    let _local = Broker::mq_conf(|port| conf(port, &bridge(remote_port, "topic ping/# out 0\n")));
+    let (mut s, _) = remote.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Reads until a packet `want` accepts arrives.
+    let mut wait_for = |s: &mut std::net::TcpStream, want: &dyn Fn(&mq_proto::Packet) -> bool| loop {
+        while let Some(p) = mq_proto::decode(&mut buf, mq_proto::ProtocolVersion::V311, usize::MAX).unwrap() {
+            if want(&p) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing suitable from the bridge");
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) => panic!("the bridge closed the connection"),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+    };
+    wait_for(&mut s, &|p| matches!(p, mq_proto::Packet::Connect(_)));
+    s.write_all(&[0x20, 2, 0, 0]).unwrap();
+    s.write_all(&[0xC0, 0]).unwrap();
+    wait_for(&mut s, &|p| matches!(p, mq_proto::Packet::PingResp));
 }

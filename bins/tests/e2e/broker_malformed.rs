@@ -99,9 +99,9 @@ fn invalid_topics_in_publish_are_refused() {
         topic_case("invalid UTF-8", &[0, 2, 0xC3, 0x28], 0x81),
         topic_case("U+0000", &[0, 3, b'a', 0, b'b'], 0x81),
         topic_case("UTF-16 surrogate", &[0, 3, 0xED, 0xA0, 0x80], 0x81),
-        topic_case("+ in topic", &s("a/+/c"), 0x90),
-        topic_case("# in topic", &s("a/#"), 0x90),
-        topic_case("empty topic", &s(""), 0x82),
+        topic_case("+ in topic", &s("a/+/c"), 0x81),
+        topic_case("# in topic", &s("a/#"), 0x81),
+        topic_case("empty topic", &s(""), 0x81),
     ]);
 }
 
@@ -120,7 +120,7 @@ fn trailing_bytes_and_server_packets_are_refused() {
         ("CONNACK from a client", vec![0x20, 2, 0, 0], Some(vec![0x20, 3, 0, 0, 0]), 0x82),
         ("SUBACK from a client", vec![0x90, 3, 0, 1, 0], Some(vec![0x90, 4, 0, 1, 0, 0]), 0x82),
         ("PINGRESP from a client", vec![0xD0, 0], None, 0x82),
-        ("reserved type 0", vec![0x00, 0], None, 0x81),
+        ("reserved type 0", vec![0x00, 0], None, 0x82),
     ]);
 }
 
@@ -130,7 +130,7 @@ fn bad_subscribe_packets_are_refused() {
     let b = broker("");
     let mut by = Bystanders::new(b.port);
     refused(b.port, 4, &packet(0x82, &[0, 1]), 0);
-    refused(b.port, 5, &packet(0x82, &[0, 1, 0]), 0x82);
+    refused(b.port, 5, &packet(0x82, &[0, 1, 0]), 0x81);
     by.check();
     // Reserved option bits.
     refused(b.port, 4, &wire::subscribe(1, &[("a", 0x04)], None), 0);
@@ -223,7 +223,8 @@ fn v5_connect_decode_errors_are_answered_with_a_connack() {
         ("reserved flag", reserved, 0x81),
         ("Receive Maximum 0", Connect::v5("rm0").prop(prop::u16(prop::RECEIVE_MAXIMUM, 0)), 0x82),
         ("Maximum Packet Size 0", Connect::v5("mps0").prop(prop::u32(prop::MAXIMUM_PACKET_SIZE, 0)), 0x82),
-        ("will topic with a wildcard", Connect::v5("wild").will(Will::new("a/#", "x")), 0x90),
+        ("will topic with a wildcard", Connect::v5("wild").will(Will::new("a/#", "x")), 0x81),
+        ("empty will topic", Connect::v5("nowill").will(Will::new("", "x")), 0x82),
     ] {
         let mut c = Raw::open(b.port);
         c.version = mq_proto::ProtocolVersion::V5;

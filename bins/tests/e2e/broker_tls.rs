@@ -359,3 +359,68 @@ fn unusable_key_and_certificate_files_stop_the_start_with_the_line_and_why() {
         assert!(text.contains(why) && text.contains("bad.conf:"), "{cert}/{key}: {text}");
     }
 }
+
+/// A `certfile` with the server's certificate alone, issued by an intermediate CA that `cafile` holds
+/// with the root: the broker sends the intermediate too (as OpenSSL completes the chain for
+/// Mosquitto), so a client trusting only the root connects.
+#[test]
+fn the_chain_is_completed_from_cafile() {
+    let Some((pubbin, _)) = tools() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(d).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(
+        d.join("ext.cnf"),
+        "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         [srv]\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut root = vec!["req", "-x509"];
+    root.extend(ec);
+    root.extend(["-keyout", "root.key", "-out", "root.crt", "-days", "2", "-subj", "/CN=mq chain root"]);
+    root.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    run(&root);
+    for (name, subj, ca, section) in
+        [("inter", "/CN=mq chain intermediate", "root", "ca"), ("leaf", "/CN=localhost", "inter", "srv")]
+    {
+        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+        let mut req = vec!["req"];
+        req.extend(ec);
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", subj]);
+        run(&req);
+        let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            section,
+        ]);
+    }
+    let all_ca = [std::fs::read(d.join("inter.crt")).unwrap(), std::fs::read(d.join("root.crt")).unwrap()].concat();
+    std::fs::write(d.join("all-ca.crt"), all_ca).unwrap();
+    let p = |f: &str| d.join(f).display().to_string();
+    let (leaf, key, all) = (p("leaf.crt"), p("leaf.key"), p("all-ca.crt"));
+    let b = Broker::mq_conf(move |port| {
+        format!("listener {port} 127.0.0.1\ncertfile {leaf}\nkeyfile {key}\ncafile {all}\nallow_anonymous true\n")
+    });
+    let (ok, err) = mpub(&pubbin, b.port, &["--cafile", &p("root.crt"), "-t", "chain/t", "-m", "x"]);
+    assert!(ok, "a client trusting the root only: {err}");
+}

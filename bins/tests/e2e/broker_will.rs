@@ -1,8 +1,9 @@
 //! `mq broker`: will messages. Published when the connection drops, on keep-alive timeout, on a
 //! protocol error, on MQTT 5 DISCONNECT 0x04, and when a takeover with clean start ends the session;
 //! not after a normal DISCONNECT. Will QoS, retain and MQTT 5 properties are honoured. MQTT 5 Will Delay
-//! Interval: published after the delay, cancelled by a reconnect in time, and published early when the
-//! session ends first.
+//! Interval: published after the delay (also when the session ended at the disconnection, as in
+//! Mosquitto), cancelled by any reconnect in time (clean start included), and published early when a
+//! session that outlived its connection ends first.
 
 use std::time::{Duration, Instant};
 
@@ -191,4 +192,36 @@ fn a_will_over_message_size_limit_is_refused_at_connect() {
     c.drop_connection();
     assert_eq!(tp(&w.recv_publish_ack()), ("will/small".to_owned(), "A".to_owned()));
     w.ping();
+}
+
+#[test]
+fn v5_will_delay_applies_when_the_session_ends_at_the_disconnection() {
+    // Session Expiry 0: the session ends with the connection, but the will still waits for its delay,
+    // as Mosquitto keeps it (MQTT 5 would allow publishing it at once).
+    let b = broker("");
+    let mut w = watcher(b.port);
+    let c = delayed(b.port, 2, 0);
+    let start = Instant::now();
+    c.drop_connection();
+    assert_eq!(tp(&w.recv_publish_ack()).1, "late");
+    let elapsed = start.elapsed();
+    assert!((Duration::from_millis(1900)..Duration::from_secs(5)).contains(&elapsed), "will after {elapsed:?}");
+}
+
+#[test]
+fn v5_will_delay_is_cancelled_by_any_reconnect_in_time() {
+    let b = broker("");
+    let mut w = watcher(b.port);
+    // A clean start ends the old session, and a session that ended at the disconnection is gone: the
+    // client is back all the same, so neither delayed will is sent (as in Mosquitto).
+    for expiry in [60, 0] {
+        let c = delayed(b.port, 2, expiry);
+        c.drop_connection();
+        let (mut again, ack) = Raw::connect(b.port, &Connect::v5("delayed").clean(true).expiry(60));
+        assert!(!ack.session_present);
+        std::thread::sleep(Duration::from_millis(3200));
+        again.ping();
+        assert_eq!(before_marker(b.port, &mut w), [], "session expiry {expiry}");
+        drop(again);
+    }
 }

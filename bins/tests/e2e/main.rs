@@ -11,6 +11,7 @@ mod broker_malformed;
 mod broker_park;
 mod broker_persistence;
 mod broker_qos;
+mod broker_reason_codes;
 mod broker_retain;
 mod broker_robustness;
 mod broker_sessions;

@@ -657,3 +657,35 @@ fn mosquitto_passwd_files_work_in_mq_broker() {
     assert_eq!(publish("old", "legacy"), Some(0));
     assert_eq!(publish("eve", "wrong"), Some(5));
 }
+
+/// A password file entry made for the empty password (`mosquitto_passwd -b file user ""` writes one)
+/// lets nobody in: a zero-length password counts as none, as in Mosquitto. Raw CONNECTs, since client
+/// libraries leave an empty password out.
+#[test]
+fn an_empty_password_never_logs_in() {
+    use crate::broker_util::Raw;
+    use crate::broker_util::wire::Connect;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwords");
+    let mut file = mq_passwd::PasswordFile::new();
+    for (user, pw) in [("empty", ""), ("full", "full-pw")] {
+        let iterations = std::num::NonZeroU32::new(1000).unwrap();
+        file.set(user, mq_passwd::PasswordHash::pbkdf2_with_salt(pw.as_bytes(), b"0123456789ab", iterations)).unwrap();
+    }
+    std::fs::write(&path, file.to_text()).unwrap();
+    let broker = Broker::mq_conf(move |port| {
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", path.display())
+    });
+    for level in [4u8, 5] {
+        let login = |user: &str, pw: &str| {
+            let mut c = Connect::level(level, &format!("{user}-{level}"));
+            c.username = Some(user.into());
+            c.password = Some(pw.as_bytes().to_vec());
+            Raw::open(broker.port).handshake(&c).code
+        };
+        let refused = if level == 5 { 0x87 } else { 5 };
+        assert_eq!(login("full", "full-pw"), 0, "level {level}");
+        assert_eq!(login("empty", ""), refused, "level {level}: empty password");
+        assert_eq!(login("full", ""), refused, "level {level}");
+    }
+}

@@ -164,6 +164,7 @@ async fn open(
         manual_acks: false,
         connack_timeout: None,
         max_packet_size: None,
+        answer_pingreq: false,
     };
     let mut driver = Driver::over(stream, ClientSession::new(connect, options)).await?;
     driver.keep_front(KEEP_UP_TO, stamp::STAMP_LEN);

@@ -355,7 +355,9 @@ impl Security {
             // A user name but no password file: Mosquitto lets the client in as if anonymous.
             return if self.allow_anonymous { Ok(()) } else { Err(Refusal::NotAuthorized) };
         };
-        let Some(password) = password else {
+        // A zero-length password counts as none, as in Mosquitto (which reads it as absent): an entry
+        // made for the empty password lets nobody in.
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
             return Err(Refusal::NotAuthorized);
         };
         let tag = self.cache.tag(user, password);
@@ -417,20 +419,21 @@ mod tests {
         // A wrong password after a remembered login is refused, after a full check.
         assert_eq!(sec.authenticate(Some("alice"), Some(b"alice-pW"), None).await, Err(Refusal::NotAuthorized));
         assert_eq!(sec.full_checks(), 2);
+        // An empty password is no password: refused without a check, whoever the user.
         assert_eq!(sec.authenticate(Some("alice"), Some(b""), None).await, Err(Refusal::NotAuthorized));
-        assert_eq!(sec.full_checks(), 3);
+        assert_eq!(sec.full_checks(), 2);
         // ... and does not make the right one forgotten.
         assert_eq!(sec.authenticate(Some("alice"), Some(b"alice-pw"), None).await, Ok(()));
-        assert_eq!(sec.full_checks(), 3);
+        assert_eq!(sec.full_checks(), 2);
         // Another user's password is not alice's: tags are per user name.
         assert_eq!(sec.authenticate(Some("bob"), Some(b"alice-pw"), None).await, Err(Refusal::NotAuthorized));
         assert_eq!(sec.authenticate(Some("bob"), Some(b"bob-pw"), None).await, Ok(()));
-        assert_eq!(sec.full_checks(), 5);
+        assert_eq!(sec.full_checks(), 4);
         // Unknown users and failed checks are never remembered.
         for _ in 0..2 {
             assert_eq!(sec.authenticate(Some("carol"), Some(b"x"), None).await, Err(Refusal::NotAuthorized));
         }
-        assert_eq!(sec.full_checks(), 7);
+        assert_eq!(sec.full_checks(), 6);
         assert_eq!(sec.cache.len(), 2);
     }
 

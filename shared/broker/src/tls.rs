@@ -151,6 +151,38 @@ fn certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
+/// A `certfile` holding the server's certificate alone is sent with the intermediate CAs `cafile`
+/// holds for it, up to (not including) a self-signed root, as OpenSSL completes the chain for
+/// Mosquitto: clients that trust only the root can verify it. A `certfile` with a chain is sent as is.
+fn complete_chain(
+    mut chain: Vec<CertificateDer<'static>>,
+    options: &TlsOptions,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let Some(cafile) = &options.cafile.value else { return Ok(chain) };
+    if chain.len() != 1 {
+        return Ok(chain);
+    }
+    // Subject and issuer names (raw DER) of a certificate.
+    let names = |der: &CertificateDer<'_>| {
+        x509_parser::parse_x509_certificate(der)
+            .ok()
+            .map(|(_, c)| (c.subject().as_raw().to_vec(), c.issuer().as_raw().to_vec()))
+    };
+    let cas: Vec<_> = certs("cafile", cafile)?.into_iter().filter_map(|c| names(&c).map(|n| (c, n))).collect();
+    // Each step adds a certificate that is not yet in the chain, so this ends.
+    while let Some((subject, issuer)) = chain.last().and_then(names) {
+        if subject == issuer {
+            break;
+        }
+        let next = cas.iter().find(|(c, (s, i))| *s == issuer && s != i && !chain.contains(c));
+        match next {
+            Some((c, _)) => chain.push(c.clone()),
+            None => break,
+        }
+    }
+    Ok(chain)
+}
+
 /// The private key of `keyfile` (PKCS#8, PKCS#1 or SEC1 PEM).
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let text =
@@ -226,6 +258,7 @@ fn server_config(options: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
             Err(e) => return Err(TlsError::BadCert { path: certfile.clone(), why: e.to_string() }),
         }
     }
+    let chain = complete_chain(chain, options)?;
     let key = private_key(keyfile)?;
     let provider = Arc::new(provider(options));
     let versions: &[&rustls::SupportedProtocolVersion] = match options.tls_version.value {

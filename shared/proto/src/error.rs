@@ -56,6 +56,9 @@ pub enum DecodeError {
     /// [MQTT-4.7.3-1] an empty topic name (allowed in MQTT 5 only with a Topic Alias).
     #[error("PUBLISH with an empty topic name and no topic alias")]
     EmptyTopicName,
+    /// [MQTT-3.1.3-11] the will topic is a topic name: an empty one is a protocol error.
+    #[error("CONNECT with an empty will topic")]
+    EmptyWillTopic,
     /// CONNECT with a protocol name or level this broker does not speak.
     #[error("unsupported protocol {name:?} level {level}")]
     UnsupportedProtocol { name: String, level: u8 },
@@ -79,7 +82,10 @@ pub enum DecodeError {
     DuplicateProperty { id: u8 },
     /// A property value outside its range (a flag other than 0 or 1, a zero Receive Maximum, ...).
     #[error("property {id:#04x} has the invalid value {value}")]
-    InvalidPropertyValue { id: u8, value: u32 },
+    InvalidPropertyValue { id: u8, value: u32, packet: PacketType },
+    /// [MQTT-3.3.2-14] a Response Topic with a wildcard character.
+    #[error("response topic contains a wildcard ('+' or '#')")]
+    ResponseTopicWildcard,
     /// A reason code the packet type does not allow.
     #[error("reason code {code:#04x} is not valid in {packet}")]
     InvalidReasonCode { packet: PacketType, code: u8 },
@@ -107,26 +113,33 @@ impl DecodeError {
     /// The MQTT 5 reason code a broker sends for this error, in CONNACK (during CONNECT) or DISCONNECT.
     ///
     /// This is the single mapping from decode errors to reason codes (Mosquitto keeps its equivalent at
-    /// the tail of `read_handle.c`). Malformed encodings give 0x81; well-formed packets that break a
-    /// protocol rule give 0x82; the rest have codes of their own.
+    /// the tail of `read_handle.c`). The choice between 0x81 (malformed) and 0x82 (protocol error) is
+    /// Mosquitto 2.0.20's, case by case: broken encodings and what it reads as such (a wildcard or an
+    /// empty topic in PUBLISH, a SUBSCRIBE without filters) give 0x81; a rule broken by a well-formed
+    /// packet (a property on the wrong packet, a duplicate or out-of-range property, an unknown reason
+    /// code, packet type 0) gives 0x82; the rest have codes of their own.
     pub fn reason_code(&self) -> ReasonCode {
         use DecodeError::*;
+        use PacketType::{Subscribe, Unsubscribe};
         match self {
             PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
             UnsupportedProtocol { .. } => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
-            TopicNameWildcard => ReasonCode::TOPIC_NAME_INVALID,
-            // As Mosquitto answers: 0x81 for SUBSCRIBE and UNSUBSCRIBE, 0x82 for the rest.
-            ZeroPacketId { packet: PacketType::Subscribe | PacketType::Unsubscribe } => ReasonCode::MALFORMED_PACKET,
+            // As Mosquitto answers: 0x81 for SUBSCRIBE and UNSUBSCRIBE, where it reports every error in
+            // the packet id and the property block as malformed; 0x82 for the rest.
+            ZeroPacketId { packet: Subscribe | Unsubscribe }
+            | PropertyNotAllowed { packet: Subscribe | Unsubscribe, .. }
+            | InvalidPropertyValue { packet: Subscribe | Unsubscribe, .. } => ReasonCode::MALFORMED_PACKET,
             ZeroPacketId { .. }
             | PropertyNotAllowed { .. }
-            | EmptyTopicName
             | DuplicateProperty { .. }
             | InvalidPropertyValue { .. }
-            | NoTopicFilters { .. }
+            | ResponseTopicWildcard
+            | EmptyWillTopic
+            | ReservedPacketType(_)
+            | InvalidReasonCode { .. }
             | PasswordWithoutUsername => ReasonCode::PROTOCOL_ERROR,
             VarIntTooLong
             | VarIntOverlong
-            | ReservedPacketType(_)
             | InvalidFlags { .. }
             | UnexpectedEnd { .. }
             | TrailingBytes { .. }
@@ -135,11 +148,13 @@ impl DecodeError {
             | ControlCharacter { .. }
             | PublishQos3
             | DupAtQos0
+            | TopicNameWildcard
+            | EmptyTopicName
+            | NoTopicFilters { .. }
             | ConnectReservedFlag
             | InvalidWillFlags
             | UnknownProperty { .. }
             | InvalidRetainHandling
-            | InvalidReasonCode { .. }
             | InvalidSubscriptionOptions(_)
             | EmptyTopicFilter
             | InvalidSubAckCode(_)

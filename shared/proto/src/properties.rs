@@ -88,7 +88,7 @@ pub(crate) mod kind {
         pub fn merge(slot: &mut Option<u8>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
             let v = r.u8("property value")?;
             if v > 1 {
-                return Err(DecodeError::InvalidPropertyValue { id, value: v.into() });
+                return Err(DecodeError::InvalidPropertyValue { id, value: v.into(), packet: r.packet() });
             }
             if slot.replace(v).is_some() {
                 return Err(dup(id));
@@ -133,7 +133,7 @@ pub(crate) mod kind {
         pub fn merge(slot: &mut Option<u16>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
             super::u16::merge(slot, id, r)?;
             if *slot == Some(0) {
-                return Err(DecodeError::InvalidPropertyValue { id, value: 0 });
+                return Err(DecodeError::InvalidPropertyValue { id, value: 0, packet: r.packet() });
             }
             Ok(())
         }
@@ -167,7 +167,7 @@ pub(crate) mod kind {
         pub fn merge(slot: &mut Option<u32>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
             super::u32::merge(slot, id, r)?;
             if *slot == Some(0) {
-                return Err(DecodeError::InvalidPropertyValue { id, value: 0 });
+                return Err(DecodeError::InvalidPropertyValue { id, value: 0, packet: r.packet() });
             }
             Ok(())
         }
@@ -188,7 +188,7 @@ pub(crate) mod kind {
         pub fn merge(slot: &mut Option<u32>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
             let v = r.varint("property value")?;
             if v == 0 {
-                return Err(DecodeError::InvalidPropertyValue { id, value: 0 });
+                return Err(DecodeError::InvalidPropertyValue { id, value: 0, packet: r.packet() });
             }
             if slot.replace(v).is_some() {
                 return Err(dup(id));
@@ -218,7 +218,7 @@ pub(crate) mod kind {
         pub fn merge(slot: &mut Vec<u32>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
             let v = r.varint("property value")?;
             if v == 0 {
-                return Err(DecodeError::InvalidPropertyValue { id, value: 0 });
+                return Err(DecodeError::InvalidPropertyValue { id, value: 0, packet: r.packet() });
             }
             slot.push(v);
             Ok(())
@@ -259,6 +259,19 @@ pub(crate) mod kind {
                 put_prefixed(dst, s.as_bytes());
             }
         }
+    }
+
+    /// A topic name (Response Topic): a string without wildcards ([MQTT-3.3.2-14]).
+    pub mod topic {
+        use super::*;
+        pub fn merge(slot: &mut Option<String>, id: u8, r: &mut Reader) -> Result<(), DecodeError> {
+            super::string::merge(slot, id, r)?;
+            if slot.as_deref().is_some_and(|t| t.contains(['+', '#'])) {
+                return Err(DecodeError::ResponseTopicWildcard);
+            }
+            Ok(())
+        }
+        pub use super::string::{len, put};
     }
 
     /// Binary data.
@@ -309,6 +322,45 @@ pub(crate) mod kind {
     }
 }
 
+/// Whether `e` is a rule broken by a property that was read whole (its value consumed), rather than
+/// a malformed property block: Mosquitto reads the whole block before checking such rules, so a
+/// malformed property later in the block decides the answer.
+fn breaks_rule(e: &DecodeError) -> bool {
+    matches!(
+        e,
+        DecodeError::PropertyNotAllowed { .. }
+            | DecodeError::DuplicateProperty { .. }
+            | DecodeError::InvalidPropertyValue { .. }
+            | DecodeError::ResponseTopicWildcard
+    )
+}
+
+/// Reads past the value of a defined property that the packet does not allow, by its type.
+fn skip_value(id: u8, r: &mut Reader) -> Result<(), DecodeError> {
+    const FIELD: &str = "property value";
+    match id {
+        id::PAYLOAD_FORMAT_INDICATOR
+        | id::REQUEST_PROBLEM_INFORMATION
+        | id::REQUEST_RESPONSE_INFORMATION
+        | id::MAXIMUM_QOS
+        | id::RETAIN_AVAILABLE
+        | id::WILDCARD_SUBSCRIPTION_AVAILABLE
+        | id::SUBSCRIPTION_IDENTIFIER_AVAILABLE
+        | id::SHARED_SUBSCRIPTION_AVAILABLE => r.u8(FIELD).map(drop),
+        id::SERVER_KEEP_ALIVE | id::RECEIVE_MAXIMUM | id::TOPIC_ALIAS_MAXIMUM | id::TOPIC_ALIAS => {
+            r.u16(FIELD).map(drop)
+        }
+        id::MESSAGE_EXPIRY_INTERVAL
+        | id::SESSION_EXPIRY_INTERVAL
+        | id::WILL_DELAY_INTERVAL
+        | id::MAXIMUM_PACKET_SIZE => r.u32(FIELD).map(drop),
+        id::SUBSCRIPTION_IDENTIFIER => r.varint(FIELD).map(drop),
+        id::CORRELATION_DATA | id::AUTHENTICATION_DATA => r.binary(FIELD).map(drop),
+        id::USER_PROPERTY => r.string(FIELD).and_then(|_| r.string(FIELD)).map(drop),
+        _ => r.string(FIELD).map(drop),
+    }
+}
+
 fn unknown_or_not_allowed(id: u32, packet: crate::types::PacketType) -> DecodeError {
     match u8::try_from(id) {
         Ok(id) if id::ALL.contains(&id) => DecodeError::PropertyNotAllowed { id, packet },
@@ -336,15 +388,30 @@ macro_rules! properties {
                 let len = r.varint("property length")? as usize;
                 let mut p = r.sub(len, "properties")?;
                 let mut out = Self::default();
+                // A rule broken by a well-formed property (see `Rule`) is reported once the whole
+                // block has been read, so that a malformed property anywhere in it is what counts.
+                let mut broken: Option<DecodeError> = None;
                 while !p.is_empty() {
                     // Identifiers are variable byte integers; all defined ones fit in one byte.
                     let pid = p.varint("property identifier")?;
-                    match pid {
-                        $( v if v == u32::from(id::$pid) => kind::$kind::merge(&mut out.$field, id::$pid, &mut p)?, )*
-                        other => return Err(unknown_or_not_allowed(other, p.packet())),
+                    let read = match pid {
+                        $( v if v == u32::from(id::$pid) => kind::$kind::merge(&mut out.$field, id::$pid, &mut p), )*
+                        other => match unknown_or_not_allowed(other, p.packet()) {
+                            e @ DecodeError::PropertyNotAllowed { id, .. } => skip_value(id, &mut p).and(Err(e)),
+                            e => Err(e),
+                        },
+                    };
+                    if let Err(e) = read {
+                        if !breaks_rule(&e) {
+                            return Err(e);
+                        }
+                        broken.get_or_insert(e);
                     }
                 }
-                Ok(out)
+                match broken {
+                    Some(e) => Err(e),
+                    None => Ok(out),
+                }
             }
 
             /// Bytes of the properties themselves, without the property length in front.
@@ -407,7 +474,7 @@ properties! {
         /// MIME type of the payload.
         content_type: Option<String> = CONTENT_TYPE as string,
         /// Topic for a response.
-        response_topic: Option<String> = RESPONSE_TOPIC as string,
+        response_topic: Option<String> = RESPONSE_TOPIC as topic,
         /// Data to correlate a response with its request.
         correlation_data: Option<Bytes> = CORRELATION_DATA as binary,
         /// Name/value pairs.
@@ -462,7 +529,7 @@ properties! {
         /// Stands for the topic name.
         topic_alias: Option<u16> = TOPIC_ALIAS as nz_u16,
         /// Topic for a response.
-        response_topic: Option<String> = RESPONSE_TOPIC as string,
+        response_topic: Option<String> = RESPONSE_TOPIC as topic,
         /// Data to correlate a response with its request.
         correlation_data: Option<Bytes> = CORRELATION_DATA as binary,
         /// Name/value pairs.

@@ -22,8 +22,8 @@ fn table() {
     use DecodeError as E;
     let cases: Vec<(ProtocolVersion, &[u8], DecodeError, u8)> = vec![
         // Fixed header.
-        (V311, b"\x00\x00", E::ReservedPacketType(0), 0x81),
-        (V311, b"\xf0\x00", E::ReservedPacketType(15), 0x81),
+        (V311, b"\x00\x00", E::ReservedPacketType(0), 0x82),
+        (V311, b"\xf0\x00", E::ReservedPacketType(15), 0x82),
         (V311, b"\xc1\x00", E::InvalidFlags { packet: PacketType::PingReq, flags: 1 }, 0x81),
         (V311, b"\x60\x02\x00\x01", E::InvalidFlags { packet: PacketType::PubRel, flags: 0 }, 0x81),
         (V311, b"\x80\x05\x00\x01\x00\x01a", E::InvalidFlags { packet: PacketType::Subscribe, flags: 0 }, 0x81),
@@ -36,10 +36,10 @@ fn table() {
         (V311, b"\x36\x03\x00\x01a", E::PublishQos3, 0x81),
         (V311, b"\x38\x03\x00\x01a", E::DupAtQos0, 0x81),
         (V311, b"\x32\x05\x00\x01a\x00\x00", E::ZeroPacketId { packet: PacketType::Publish }, 0x82),
-        (V311, b"\x30\x03\x00\x01+", E::TopicNameWildcard, 0x90),
-        (V311, b"\x30\x05\x00\x03a/#", E::TopicNameWildcard, 0x90),
-        (V311, b"\x30\x02\x00\x00", E::EmptyTopicName, 0x82),
-        (V5, b"\x30\x03\x00\x00\x00", E::EmptyTopicName, 0x82),
+        (V311, b"\x30\x03\x00\x01+", E::TopicNameWildcard, 0x81),
+        (V311, b"\x30\x05\x00\x03a/#", E::TopicNameWildcard, 0x81),
+        (V311, b"\x30\x02\x00\x00", E::EmptyTopicName, 0x81),
+        (V5, b"\x30\x03\x00\x00\x00", E::EmptyTopicName, 0x81),
         (V311, b"\x30\x03\x00\x01\xff", E::InvalidUtf8 { field: "topic name" }, 0x81),
         (V311, b"\x30\x04\x00\x02\xed\xa0", E::InvalidUtf8 { field: "topic name" }, 0x81), // a surrogate half
         (V311, b"\x30\x04\x00\x02a\x00", E::NullCharacter { field: "topic name" }, 0x81),
@@ -55,10 +55,49 @@ fn table() {
             0x81,
         ),
         // MQTT 5 properties.
-        (V5, b"\x30\x07\x00\x01a\x03\x23\x00\x00", E::InvalidPropertyValue { id: 0x23, value: 0 }, 0x82),
+        (
+            V5,
+            b"\x30\x07\x00\x01a\x03\x23\x00\x00",
+            E::InvalidPropertyValue { id: 0x23, value: 0, packet: PacketType::Publish },
+            0x82,
+        ),
         (V5, b"\x30\x08\x00\x01a\x04\x01\x01\x01\x01", E::DuplicateProperty { id: 0x01 }, 0x82),
-        (V5, b"\x30\x06\x00\x01a\x02\x01\x02", E::InvalidPropertyValue { id: 0x01, value: 2 }, 0x82),
-        (V5, b"\x30\x06\x00\x01a\x02\x11\x00", E::PropertyNotAllowed { id: 0x11, packet: PacketType::Publish }, 0x82),
+        (
+            V5,
+            b"\x30\x06\x00\x01a\x02\x01\x02",
+            E::InvalidPropertyValue { id: 0x01, value: 2, packet: PacketType::Publish },
+            0x82,
+        ),
+        (
+            V5,
+            b"\x30\x09\x00\x01a\x05\x11\x00\x00\x00\x00",
+            E::PropertyNotAllowed { id: 0x11, packet: PacketType::Publish },
+            0x82,
+        ),
+        // A property the packet does not allow is read whole first: cut short, it is malformed, and
+        // so is the block when a malformed property follows it (Mosquitto checks rules after reading).
+        (
+            V5,
+            b"\x30\x06\x00\x01a\x02\x11\x00",
+            E::UnexpectedEnd { packet: PacketType::Publish, field: "property value" },
+            0x81,
+        ),
+        (V5, b"\x30\x0b\x00\x01a\x07\x11\x00\x00\x00\x00\x70\x00", E::UnknownProperty { id: 0x70 }, 0x81),
+        // [MQTT-3.3.2-14] no wildcard in a Response Topic.
+        (V5, b"\x30\x09\x00\x01a\x05\x08\x00\x02a#", E::ResponseTopicWildcard, 0x82),
+        // Mosquitto calls property errors in SUBSCRIBE and UNSUBSCRIBE malformed.
+        (
+            V5,
+            b"\x82\x09\x00\x01\x02\x01\x00\x00\x01a\x00",
+            E::PropertyNotAllowed { id: 0x01, packet: PacketType::Subscribe },
+            0x81,
+        ),
+        (
+            V5,
+            b"\x82\x09\x00\x01\x02\x0b\x00\x00\x01a\x00",
+            E::InvalidPropertyValue { id: 0x0b, value: 0, packet: PacketType::Subscribe },
+            0x81,
+        ),
         (V5, b"\x30\x06\x00\x01a\x02\x7f\x00", E::UnknownProperty { id: 0x7f }, 0x81),
         (
             V5,
@@ -72,28 +111,33 @@ fn table() {
             E::UnexpectedEnd { packet: PacketType::Publish, field: "property value" },
             0x81,
         ),
-        (V5, b"\x30\x06\x00\x01a\x02\x0b\x00", E::InvalidPropertyValue { id: 0x0b, value: 0 }, 0x82),
+        (
+            V5,
+            b"\x30\x06\x00\x01a\x02\x0b\x00",
+            E::InvalidPropertyValue { id: 0x0b, value: 0, packet: PacketType::Publish },
+            0x82,
+        ),
         (
             V5,
             b"\x40\x06\x00\x01\x00\x02\x26\x00",
             E::UnexpectedEnd { packet: PacketType::PubAck, field: "user property name" },
             0x81,
         ),
-        (V5, b"\x40\x05\x00\x01\x00\x01\x01", E::PropertyNotAllowed { id: 0x01, packet: PacketType::PubAck }, 0x82),
+        (V5, b"\x40\x06\x00\x01\x00\x02\x01\x00", E::PropertyNotAllowed { id: 0x01, packet: PacketType::PubAck }, 0x82),
         // Reason codes a packet does not allow.
-        (V5, b"\x40\x03\x00\x01\x11", E::InvalidReasonCode { packet: PacketType::PubAck, code: 0x11 }, 0x81),
-        (V5, b"\xe0\x01\x01", E::InvalidReasonCode { packet: PacketType::Disconnect, code: 0x01 }, 0x81),
+        (V5, b"\x40\x03\x00\x01\x11", E::InvalidReasonCode { packet: PacketType::PubAck, code: 0x11 }, 0x82),
+        (V5, b"\xe0\x01\x01", E::InvalidReasonCode { packet: PacketType::Disconnect, code: 0x01 }, 0x82),
         // Acknowledgements.
         (V311, b"\x40\x02\x00\x00", E::ZeroPacketId { packet: PacketType::PubAck }, 0x82),
         (V311, b"\x40\x03\x00\x01\x00", E::TrailingBytes { packet: PacketType::PubAck, extra: 1 }, 0x81),
         (V311, b"\xc0\x01\x00", E::TrailingBytes { packet: PacketType::PingReq, extra: 1 }, 0x81),
         (V311, b"\xe0\x01\x00", E::TrailingBytes { packet: PacketType::Disconnect, extra: 1 }, 0x81),
         // SUBSCRIBE / UNSUBSCRIBE.
-        (V311, b"\x82\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Subscribe }, 0x82),
+        (V311, b"\x82\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Subscribe }, 0x81),
         // Packet identifier 0: Mosquitto calls it malformed in SUBSCRIBE and UNSUBSCRIBE.
         (V311, b"\x82\x06\x00\x00\x00\x01a\x00", E::ZeroPacketId { packet: PacketType::Subscribe }, 0x81),
         (V311, b"\xa2\x05\x00\x00\x00\x01a", E::ZeroPacketId { packet: PacketType::Unsubscribe }, 0x81),
-        (V311, b"\xa2\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Unsubscribe }, 0x82),
+        (V311, b"\xa2\x02\x00\x01", E::NoTopicFilters { packet: PacketType::Unsubscribe }, 0x81),
         (V311, b"\x82\x06\x00\x01\x00\x01a\x03", E::InvalidSubscriptionOptions(3), 0x81),
         (V311, b"\x82\x06\x00\x01\x00\x01a\x04", E::InvalidSubscriptionOptions(4), 0x81),
         (V5, b"\x82\x07\x00\x01\x00\x00\x01a\x40", E::InvalidSubscriptionOptions(0x40), 0x81),
@@ -134,15 +178,16 @@ fn table() {
         (V311, b"\x10\x0c\x00\x04MQTT\x04\x42\x00\x3c\x00\x00", E::PasswordWithoutUsername, 0x82),
         (
             V311,
-            b"\x10\x0e\x00\x04MQTT\x04\x06\x00\x3c\x00\x00\x00\x00",
+            b"\x10\x0f\x00\x04MQTT\x04\x06\x00\x3c\x00\x00\x00\x01a",
             E::UnexpectedEnd { packet: PacketType::Connect, field: "will payload" },
             0x81,
         ),
-        (V311, b"\x10\x11\x00\x04MQTT\x04\x06\x00\x3c\x00\x00\x00\x01#\x00\x00", E::TopicNameWildcard, 0x90),
+        (V311, b"\x10\x11\x00\x04MQTT\x04\x06\x00\x3c\x00\x00\x00\x01#\x00\x00", E::TopicNameWildcard, 0x81),
+        (V311, b"\x10\x10\x00\x04MQTT\x04\x06\x00\x3c\x00\x00\x00\x00\x00\x00", E::EmptyWillTopic, 0x82),
         (
             V5,
             b"\x10\x10\x00\x04MQTT\x05\x02\x00\x3c\x03\x21\x00\x00\x00\x00",
-            E::InvalidPropertyValue { id: 0x21, value: 0 },
+            E::InvalidPropertyValue { id: 0x21, value: 0, packet: PacketType::Connect },
             0x82,
         ),
         (
@@ -154,7 +199,7 @@ fn table() {
         (
             V5,
             b"\x10\x12\x00\x04MQTT\x05\x02\x00\x3c\x05\x27\x00\x00\x00\x00\x00\x00",
-            E::InvalidPropertyValue { id: 0x27, value: 0 },
+            E::InvalidPropertyValue { id: 0x27, value: 0, packet: PacketType::Connect },
             0x82,
         ),
         (
@@ -165,7 +210,7 @@ fn table() {
         ),
         // CONNACK.
         (V311, b"\x20\x02\x02\x00", E::InvalidConnAckFlags(2), 0x81),
-        (V5, b"\x20\x03\x00\x04\x00", E::InvalidReasonCode { packet: PacketType::ConnAck, code: 4 }, 0x81),
+        (V5, b"\x20\x03\x00\x04\x00", E::InvalidReasonCode { packet: PacketType::ConnAck, code: 4 }, 0x82),
     ];
     for (v, wire, want, reason) in cases {
         let got = decode_err(v, wire);

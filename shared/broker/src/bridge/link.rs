@@ -490,5 +490,11 @@ async fn connect_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan
 /// Both sides: acknowledgements held until the other side has taken the message, QoS 2 handed over on
 /// PUBLISH (its PUBREC follows the other side's acknowledgement).
 fn options() -> Options {
-    Options { max_inflight: WINDOW, qos2_delivery: Qos2Delivery::OnPublish, manual_acks: true, ..Options::default() }
+    Options {
+        max_inflight: WINDOW,
+        qos2_delivery: Qos2Delivery::OnPublish,
+        manual_acks: true,
+        answer_pingreq: true,
+        ..Options::default()
+    }
 }

@@ -91,6 +91,9 @@ pub struct Broker {
     loading: AtomicBool,
     /// Notified when they are all back.
     pub retained_back: Notify,
+    /// Delayed wills of sessions that ended at the disconnection (Session Expiry Interval 0), waiting
+    /// for their Will Delay Interval as Mosquitto keeps them: client id, when due, the will.
+    pub orphan_wills: Mutex<Vec<(Arc<str>, Instant, mq_proto::Will)>>,
 }
 
 impl Broker {
@@ -121,6 +124,7 @@ impl Broker {
             retained_loading: Mutex::new(None),
             loading: AtomicBool::new(false),
             retained_back: Notify::new(),
+            orphan_wills: Mutex::new(Vec::new()),
         }
     }
 

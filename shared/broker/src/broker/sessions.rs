@@ -52,6 +52,9 @@ impl Broker {
             will: req.will.clone(),
             limits: QueueLimits { queue_qos0: settings.queue.queue_qos0 || req.queue_qos0, ..settings.queue },
         };
+        // The client is back: a will waiting for its delay after a session that ended is not sent
+        // (Mosquitto cancels it on any connection with the client id).
+        self.orphan_wills.lock().retain(|(id, _, _)| **id != *req.client_id);
         let mut map = self.sessions.lock();
         let mut old_ended: Option<Arc<Session>> = None;
         let mut taken_over: Option<(Arc<Kick>, bool)> = None;
@@ -79,6 +82,9 @@ impl Broker {
                 drop(st);
                 resumed = Some(old);
             } else {
+                // A clean start ends the session, but the client is back: its delayed will is
+                // cancelled all the same, as Mosquitto does.
+                st.cancel_delayed_wills(self.rec(&old));
                 drop(st);
                 map.remove(&req.client_id);
                 old_ended = Some(old);
@@ -115,7 +121,12 @@ impl Broker {
         let will = st.detach(session, now, publish_will, expiry, self.rec(session));
         // Messages of shared subscriptions not yet acknowledged go to other members.
         let reassign = st.take_shared(self.rec(session));
+        // A session that ends now still lets its will wait for its delay, as in Mosquitto.
+        let orphan = if expiry == Expiry::AtDisconnect { st.take_pending_will(self.rec(session)) } else { None };
         drop(st);
+        if let Some((w, at)) = orphan {
+            self.orphan_wills.lock().push((session.client_id.clone(), at, w));
+        }
         self.reassign(session.id, reassign);
         if let Some(w) = will {
             self.publish_will(w);
@@ -165,7 +176,24 @@ impl Broker {
         for s in self.all_sessions() {
             self.sweep_session(&s, now);
         }
+        self.sweep_orphan_wills(now);
         self.purge_retained(now);
+    }
+
+    /// Publishes the due wills of sessions that ended before their delay was over.
+    fn sweep_orphan_wills(&self, now: Instant) {
+        let due: Vec<mq_proto::Will> = {
+            let mut wills = self.orphan_wills.lock();
+            if wills.is_empty() {
+                return;
+            }
+            let (due, keep) = std::mem::take(&mut *wills).into_iter().partition(|(_, at, _)| *at <= now);
+            *wills = keep;
+            due.into_iter().map(|(_, _, w)| w).collect::<Vec<_>>()
+        };
+        for w in due {
+            self.publish_will(w);
+        }
     }
 
     /// The same, [`super::SWEEP_SLICE`] sessions at a time with a yield between (see
@@ -178,6 +206,7 @@ impl Broker {
             }
             tokio::task::yield_now().await;
         }
+        self.sweep_orphan_wills(now);
         self.purge_retained(now);
     }
 
@@ -214,6 +243,10 @@ impl Broker {
 
     /// Publishes the wills of every connected client and every delayed will (shutdown).
     pub fn publish_all_wills(&self) {
+        let orphans = std::mem::take(&mut *self.orphan_wills.lock());
+        for (_, _, w) in orphans {
+            self.publish_will(w);
+        }
         for s in self.all_sessions() {
             let wills = s.state.lock().take_wills();
             for w in wills {

@@ -459,6 +459,9 @@ impl Conn {
             if self.start_inbound()? {
                 break;
             }
+            if let Some(v) = self.rbuf.first().and_then(|&b| self.refused_by_type(b)) {
+                return Err(v.into());
+            }
             let Some(p) = mq_proto::decode(&mut self.rbuf, self.proto.version, limit)? else {
                 break;
             };

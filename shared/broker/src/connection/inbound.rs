@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mq_proto::topic::{check_topic_filter, split_shared};
+use mq_proto::topic::split_shared;
 use mq_proto::{
     Ack, Disconnect, Packet, PacketId, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
     UnsubAck, Unsubscribe,
@@ -16,7 +16,6 @@ use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
 use crate::session::{AckEffect, ClientAck, Qos2Receipt};
 
-use super::protocol::FilterVerdict;
 use super::{Close, Conn, Violation};
 
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
@@ -59,6 +58,22 @@ impl Conn {
             self.note_durable();
         }
         r
+    }
+
+    /// A packet refused for its type alone, from its first byte, before its body is read: a second
+    /// CONNECT, AUTH (no extended authentication is under way), and the packets only a server sends.
+    /// As in Mosquitto, a protocol error however the rest of the packet looks.
+    pub(super) fn refused_by_type(&self, first: u8) -> Option<Violation> {
+        match PacketType::from_nibble(first >> 4)? {
+            PacketType::Connect => Some(Violation::SecondConnect),
+            PacketType::Auth if self.proto.version.is_v5() => Some(Violation::UnexpectedAuth),
+            // With reserved flag bits, Mosquitto calls SUBACK and UNSUBACK malformed (decoding says so).
+            PacketType::SubAck | PacketType::UnsubAck if first & 0x0F != 0 => None,
+            t @ (PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp) => {
+                Some(Violation::ServerPacket(t))
+            }
+            _ => None,
+        }
     }
 
     fn handle_packet(&mut self, p: Packet) -> Result<(), Close> {
@@ -211,6 +226,8 @@ impl Conn {
         let ack = match (p.qos, pid) {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
+                // As Mosquitto does: 0x10 (no matching subscribers) in PUBACK only; PUBREC says 0x00.
+                let reason = if reason == ReasonCode::NO_MATCHING_SUBSCRIBERS { ReasonCode::SUCCESS } else { reason };
                 if reason.is_error() {
                     let rec = self.broker.rec(&self.session);
                     self.session.state.lock().release_qos2(id.get(), rec);
@@ -281,13 +298,7 @@ impl Conn {
         let sub_id = s.properties.subscription_identifier;
         self.proto.filters(s.filters.iter().map(|(f, _)| f.as_str()))?;
         for (filter, opts) in s.filters {
-            let granted = match self.proto.subscription(&filter, &opts)? {
-                FilterVerdict::Grant(qos) => qos,
-                FilterVerdict::Refuse(code) => {
-                    codes.push(code);
-                    continue;
-                }
-            };
+            let granted = self.proto.subscription(&filter, &opts)?;
             let shared = split_shared(&filter).and_then(Result::ok);
             let full = self.mounted_filter(&filter);
             if let Some(acl) = &self.security.acl
@@ -370,10 +381,6 @@ impl Conn {
         self.proto.filters(u.filters.iter().map(String::as_str))?;
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
-            if check_topic_filter(filter).is_err() {
-                codes.push(ReasonCode::TOPIC_FILTER_INVALID);
-                continue;
-            }
             let full = self.mounted_filter(filter);
             let existed = self.broker.unsubscribe(&self.session, &full);
             log!(Unsubscribe, "{} {}", self.client_id, filter);
@@ -392,6 +399,7 @@ impl Conn {
 
     pub(super) fn on_disconnect(&mut self, d: Disconnect) -> Result<(), Close> {
         let will = self.proto.disconnect(&d)?;
+        self.session.state.lock().set_expiry(self.proto.expiry());
         Err(Close::Disconnect { will })
     }
 }

@@ -198,15 +198,6 @@ fn expiry_of(seconds: u32) -> Expiry {
     }
 }
 
-/// What a SUBSCRIBE asks of one filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterVerdict {
-    /// Valid: subscribe at this QoS (the requested one, capped by `max_qos`).
-    Grant(QoS),
-    /// Refused in SUBACK with this code.
-    Refuse(ReasonCode),
-}
-
 /// One connection's protocol state after CONNECT.
 #[derive(Debug)]
 pub struct Protocol {
@@ -277,25 +268,25 @@ impl Protocol {
         self.receive_maximum
     }
 
-    /// Checks the filters of a SUBSCRIBE or UNSUBSCRIBE for depth (the whole packet is refused).
-    pub fn filters<'a>(&self, mut filters: impl Iterator<Item = &'a str>) -> Result<(), Violation> {
-        if filters.any(too_deep) { Err(Violation::TooDeep("topic filter")) } else { Ok(()) }
+    /// Checks the filters of a SUBSCRIBE or UNSUBSCRIBE before any is acted on: one that is not a valid
+    /// filter, or too deep, refuses the whole packet (Mosquitto closes the connection too; MQTT 5 keeps
+    /// 0x8F for a well-formed filter the server does not accept).
+    pub fn filters<'a>(&self, filters: impl Iterator<Item = &'a str>) -> Result<(), Violation> {
+        for f in filters {
+            check_topic_filter(f).map_err(Violation::InvalidFilter)?;
+            if too_deep(f) {
+                return Err(Violation::TooDeep("topic filter"));
+            }
+        }
+        Ok(())
     }
 
-    /// Decides one filter of a SUBSCRIBE (authorisation aside).
-    pub fn subscription(&self, filter: &str, opts: &SubscriptionOptions) -> Result<FilterVerdict, Violation> {
-        let v = self.version;
-        if check_topic_filter(filter).is_err() {
-            return match v {
-                ProtocolVersion::V31 => Err(Violation::InvalidFilter),
-                _ if v.is_v5() => Ok(FilterVerdict::Refuse(ReasonCode::TOPIC_FILTER_INVALID)),
-                _ => Ok(FilterVerdict::Refuse(ReasonCode::UNSPECIFIED_ERROR)),
-            };
-        }
-        if v.is_v5() && opts.no_local && split_shared(filter).is_some() {
+    /// Decides one (valid) filter of a SUBSCRIBE, authorisation aside: the QoS granted.
+    pub fn subscription(&self, filter: &str, opts: &SubscriptionOptions) -> Result<QoS, Violation> {
+        if self.version.is_v5() && opts.no_local && split_shared(filter).is_some() {
             return Err(Violation::NoLocalOnShared);
         }
-        Ok(FilterVerdict::Grant(opts.qos.min(self.max_qos)))
+        Ok(opts.qos.min(self.max_qos))
     }
 
     /// The options a subscription is made with: those asked for, with the QoS granted; for a bridge
@@ -337,6 +328,7 @@ impl Protocol {
 
 #[cfg(test)]
 mod tests {
+    use mq_proto::topic::TopicError;
     use mq_proto::{ConnectProperties, DisconnectProperties, PublishProperties, RetainHandling};
 
     use super::*;
@@ -542,20 +534,16 @@ mod tests {
             retain_handling: RetainHandling::SendAtSubscribe,
         };
         let v5 = protocol(ProtocolVersion::V5);
-        assert_eq!(v5.subscription("a/#", &opts(QoS::ExactlyOnce, false)), Ok(FilterVerdict::Grant(QoS::AtLeastOnce)));
-        assert_eq!(
-            v5.subscription("a/#/b", &opts(QoS::AtMostOnce, false)),
-            Ok(FilterVerdict::Refuse(ReasonCode(0x8F)))
-        );
+        assert_eq!(v5.subscription("a/#", &opts(QoS::ExactlyOnce, false)), Ok(QoS::AtLeastOnce));
         assert_eq!(v5.subscription("$share/g/a", &opts(QoS::AtMostOnce, true)), Err(Violation::NoLocalOnShared));
-        assert_eq!(
-            protocol(ProtocolVersion::V311).subscription("a+", &opts(QoS::AtMostOnce, false)),
-            Ok(FilterVerdict::Refuse(ReasonCode(0x80)))
-        );
-        assert_eq!(
-            protocol(ProtocolVersion::V31).subscription("a+", &opts(QoS::AtMostOnce, false)),
-            Err(Violation::InvalidFilter)
-        );
+        for v in [ProtocolVersion::V31, ProtocolVersion::V311, ProtocolVersion::V5] {
+            let p = protocol(v);
+            assert_eq!(
+                p.filters(["ok", "a/#/b"].into_iter()),
+                Err(Violation::InvalidFilter(TopicError::MisplacedWildcard))
+            );
+            assert_eq!(p.filters(["$share/g"].into_iter()), Err(Violation::InvalidFilter(TopicError::InvalidShare)));
+        }
         assert_eq!(v5.filters(["a", &"/".repeat(201)].into_iter()), Err(Violation::TooDeep("topic filter")));
 
         let mut p = protocol(ProtocolVersion::V5);

@@ -2,6 +2,7 @@
 //! the reason code in a DISCONNECT. Like [`DecodeError`] for what does not decode, each variant names
 //! the rule it breaks.
 
+use mq_proto::topic::TopicError;
 use mq_proto::{DecodeError, PacketType, QoS, ReasonCode};
 
 use super::MAX_TOPIC_LEVELS;
@@ -42,9 +43,10 @@ pub enum Violation {
     /// [MQTT-3.3.4-7] more unacknowledged QoS 2 PUBLISHes than the Receive Maximum granted.
     #[error("receive maximum exceeded")]
     ReceiveMaximumExceeded,
-    /// MQTT 3.1 §4.7 (it has no SUBACK failure code): an invalid topic filter.
-    #[error("invalid topic filter")]
-    InvalidFilter,
+    /// [MQTT-4.7.1-1, -2], [MQTT-4.8.2-1, -2]: a topic filter that is not one, in SUBSCRIBE or
+    /// UNSUBSCRIBE.
+    #[error("invalid topic filter: {0}")]
+    InvalidFilter(TopicError),
     /// [MQTT-3.8.3-4] No Local on a shared subscription.
     #[error("No Local on a shared subscription")]
     NoLocalOnShared,
@@ -71,7 +73,10 @@ impl Violation {
         match self {
             Violation::Decode(e) => e.reason_code(),
             Violation::TopicAliasInvalid(_) => ReasonCode::TOPIC_ALIAS_INVALID,
-            Violation::TooDeep(_) => ReasonCode::MALFORMED_PACKET,
+            // As Mosquitto answers: a `$share/` filter without a valid share name and filter breaks a
+            // rule; any other invalid filter is malformed.
+            Violation::InvalidFilter(TopicError::InvalidShare) => ReasonCode::PROTOCOL_ERROR,
+            Violation::TooDeep(_) | Violation::InvalidFilter(_) => ReasonCode::MALFORMED_PACKET,
             Violation::QosNotSupported(_) => ReasonCode::QOS_NOT_SUPPORTED,
             Violation::RetainNotSupported => ReasonCode::RETAIN_NOT_SUPPORTED,
             Violation::ReceiveMaximumExceeded => ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
@@ -80,7 +85,6 @@ impl Violation {
             | Violation::ServerPacket(_)
             | Violation::TopicAliasUnknown(_)
             | Violation::SubscriptionIdentifier
-            | Violation::InvalidFilter
             | Violation::NoLocalOnShared
             | Violation::WrongAck { .. }
             | Violation::SessionExpiryAfterZero => ReasonCode::PROTOCOL_ERROR,
@@ -103,6 +107,8 @@ mod tests {
             (Violation::ReceiveMaximumExceeded, 0x93),
             (Violation::Decode(DecodeError::PublishQos3), 0x81),
             (Violation::NoLocalOnShared, 0x82),
+            (Violation::InvalidFilter(TopicError::MisplacedWildcard), 0x81),
+            (Violation::InvalidFilter(TopicError::InvalidShare), 0x82),
             (Violation::WrongAck { packet: PacketType::PubAck, pid: 1, awaited: "PUBREC" }, 0x82),
         ] {
             assert_eq!(v.reason_code().0, code, "{v}");

@@ -385,6 +385,13 @@ impl SessionState {
         self.expiry
     }
 
+    /// A DISCONNECT set the lifetime the session will have once its connection is gone: known at once,
+    /// so a connection with the client id that overtakes this close sees it (a session ending with
+    /// its connection is not resumed).
+    pub(crate) fn set_expiry(&mut self, expiry: Expiry) {
+        self.expiry = expiry;
+    }
+
     /// The queue (read only).
     pub fn queue(&self) -> &Queue {
         &self.queue
@@ -476,7 +483,8 @@ impl SessionState {
 
     /// The connection closed at `now` with the session lifetime `expiry` in force: the session is
     /// detached; its will is returned if it is to be published now (`publish_will`: the close was not
-    /// a normal DISCONNECT), or kept waiting for its delay (unless the session ends now).
+    /// a normal DISCONNECT), or kept waiting for its delay (even when the session ends now: see
+    /// [`SessionState::take_pending_will`]).
     pub(crate) fn detach(
         &mut self,
         session: &Session,
@@ -492,13 +500,32 @@ impl SessionState {
         rec.record(Change::SessionDetached { expiry });
         let will = self.will.take().filter(|_| publish_will).map(|w| *w)?;
         let delay = will.properties.will_delay_interval.unwrap_or(0);
-        if delay == 0 || expiry == Expiry::AtDisconnect {
+        if delay == 0 {
             return Some(will);
         }
         let at = now + Duration::from_secs(delay.into());
         rec.record(Change::WillDelayed { will: &will, at });
         self.pending_will = Some(Box::new(PendingWill { will, at }));
         None
+    }
+
+    /// Takes the will waiting for its delay, if any, with when it is due: a session that ends while
+    /// one waits hands it on, and a new connection with the client id cancels it.
+    pub(crate) fn take_pending_will(&mut self, rec: Rec<'_>) -> Option<(Will, Instant)> {
+        let p = self.pending_will.take()?;
+        rec.record(Change::WillCleared);
+        Some((p.will, p.at))
+    }
+
+    /// A connection with the client id ends this session (a clean start, or a takeover of a session
+    /// that ends with its connection): the client is back, so a will that would wait for a delay is
+    /// not sent, whether it waits already or its connection is only being taken over (Mosquitto
+    /// delays it on the takeover, then cancels it).
+    pub(crate) fn cancel_delayed_wills(&mut self, rec: Rec<'_>) {
+        let _ = self.take_pending_will(rec);
+        if self.will.as_ref().is_some_and(|w| w.properties.will_delay_interval.unwrap_or(0) > 0) {
+            self.will = None;
+        }
     }
 
     /// Whether the detached session has outlived its expiry at `now`.

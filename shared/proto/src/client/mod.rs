@@ -69,6 +69,9 @@ pub struct Options {
     /// The largest packet this client sends, if lower than the server's limit (a bridge's
     /// `bridge_max_packet_size`); `None`: the server's limit.
     pub max_packet_size: Option<u32>,
+    /// A PINGREQ from the server is answered with PINGRESP instead of being a protocol error: a
+    /// broker's bridge does so, as Mosquitto's bridges do.
+    pub answer_pingreq: bool,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             manual_acks: false,
             connack_timeout: Some(Duration::from_secs(10)),
             max_packet_size: None,
+            answer_pingreq: false,
         }
     }
 }
@@ -538,6 +542,10 @@ impl ClientSession {
             }
             Packet::PingResp => {
                 self.ping_sent = None;
+                Ok(())
+            }
+            Packet::PingReq if self.options.answer_pingreq => {
+                self.actions.push_back(Action::Send(Packet::PingResp));
                 Ok(())
             }
             Packet::ConnAck(_) => Err(Violation::SecondConnAck),

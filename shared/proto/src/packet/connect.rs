@@ -107,6 +107,9 @@ impl Connect {
         let will = if will_flag {
             let properties = if protocol.is_v5() { WillProperties::decode(r)? } else { WillProperties::default() };
             let topic = r.string("will topic")?;
+            if topic.is_empty() {
+                return Err(DecodeError::EmptyWillTopic);
+            }
             validate_topic_name(&topic)?;
             let payload = r.binary("will payload")?;
             Some(Will { topic: topic.into(), payload, qos: will_qos, retain: will_retain, properties })
