@@ -420,9 +420,10 @@ async fn serve_ready(
         tokio::spawn(async move {
             while let Some((level, line)) = log_rx.recv().await {
                 if let Some(topic) = level.topic() {
+                    // As Mosquitto queues them: QoS 2, not retained, expiring after 20 s.
                     b.publish_internal(message::Message {
                         expires_at: Some(Instant::now() + Duration::from_secs(20)),
-                        ..message::Message::from_broker(topic, line, mq_proto::QoS::AtMostOnce, false)
+                        ..message::Message::from_broker(topic, line, mq_proto::QoS::ExactlyOnce, false)
                     });
                 }
             }

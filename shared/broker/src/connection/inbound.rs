@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mq_proto::topic::{check_topic_filter, split_shared};
 use mq_proto::{
-    Ack, Disconnect, Packet, PacketId, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    UnsubAck, Unsubscribe,
+    Ack, Disconnect, Packet, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
+    Unsubscribe,
 };
 
 use crate::acl::Want;
@@ -17,30 +17,11 @@ use crate::message::{Delivery, Message, Pieces, Source};
 use crate::session::{AckEffect, ClientAck, Qos2Receipt};
 
 use super::protocol::FilterVerdict;
-use super::{Close, Conn, Violation};
+use super::{Close, Conn, PublishSummary, Violation};
 
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
 const COPY_PAYLOAD_UP_TO: usize = 1024;
-/// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
-struct PublishSummary<'a>(&'a Publish, usize);
-
-impl std::fmt::Display for PublishSummary<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = &self.0;
-        write!(
-            f,
-            "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-            u8::from(p.dup),
-            p.qos.as_u8(),
-            u8::from(p.retain),
-            p.packet_id.map_or(0, PacketId::get),
-            p.topic,
-            self.1
-        )
-    }
-}
-
 impl Conn {
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
         // What these answer may depend on changes they record in the persistent store. PUBACK and
@@ -62,6 +43,9 @@ impl Conn {
     }
 
     fn handle_packet(&mut self, p: Packet) -> Result<(), Close> {
+        if crate::log::logger().enabled(crate::log::Level::Debug) {
+            self.log_received(&p);
+        }
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => self.on_ack(PacketType::PubAck, ClientAck::PubAck, &a),
@@ -91,6 +75,27 @@ impl Conn {
         }
     }
 
+    /// Mosquitto's `log_type debug` line for a packet received (PUBLISH: [`Conn::route_publish`];
+    /// SUBSCRIBE and UNSUBSCRIBE: one more line per filter there).
+    fn log_received(&self, p: &Packet) {
+        let id = &*self.client_id;
+        match p {
+            Packet::PubAck(a) => {
+                log!(Debug, client = id, "Received PUBACK from {id} (Mid: {}, RC:{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubComp(a) => {
+                log!(Debug, client = id, "Received PUBCOMP from {id} (Mid: {}, RC:{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubRec(a) => log!(Debug, client = id, "Received PUBREC from {id} (Mid: {})", a.packet_id.get()),
+            Packet::PubRel(a) => log!(Debug, client = id, "Received PUBREL from {id} (Mid: {})", a.packet_id.get()),
+            Packet::Subscribe(_) => log!(Debug, client = id, "Received SUBSCRIBE from {id}"),
+            Packet::Unsubscribe(_) => log!(Debug, client = id, "Received UNSUBSCRIBE from {id}"),
+            Packet::PingReq => log!(Debug, client = id, "Received PINGREQ from {id}"),
+            Packet::Disconnect(_) => log!(Debug, client = id, "Received DISCONNECT from {id}"),
+            _ => {}
+        }
+    }
+
     pub(super) fn on_publish(&mut self, p: Publish) -> Result<(), Close> {
         if let Some(ack) = self.route_publish(p, None)? {
             self.send(ack);
@@ -111,7 +116,6 @@ impl Conn {
         self.local.pub_received += 1;
         self.local.pub_bytes_received += payload_len as u64;
         let pid = p.packet_id;
-        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
 
         // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
         if p.qos == QoS::ExactlyOnce
@@ -142,8 +146,12 @@ impl Conn {
                 .acl
                 .as_ref()
                 .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
+        let id = &*self.client_id;
+        let summary = PublishSummary { dup: p.dup, qos: p.qos, retain: p.retain, pid, topic: &topic, len: payload_len };
         if denied {
-            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
+            log!(Debug, client = id, "Denied PUBLISH from {id} {summary}");
+        } else {
+            log!(Debug, client = id, "Received PUBLISH from {id} {summary}");
         }
         let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
         // The store cannot write (a full disk): messages that may need storing are refused, MQTT 5
@@ -281,6 +289,11 @@ impl Conn {
         let sub_id = s.properties.subscription_identifier;
         self.proto.filters(s.filters.iter().map(|(f, _)| f.as_str()))?;
         for (filter, opts) in s.filters {
+            if crate::log::logger().enabled(crate::log::Level::Debug) {
+                let id = &*self.client_id;
+                let qos = opts.qos.min(self.listener.max_qos).as_u8();
+                log!(Debug, client = id, "\t{} (QoS {qos})", self.mounted_filter(&filter));
+            }
             let granted = match self.proto.subscription(&filter, &opts)? {
                 FilterVerdict::Grant(qos) => qos,
                 FilterVerdict::Refuse(code) => {
@@ -374,6 +387,8 @@ impl Conn {
                 codes.push(ReasonCode::TOPIC_FILTER_INVALID);
                 continue;
             }
+            let id = &*self.client_id;
+            log!(Debug, client = id, "\t{filter}");
             let full = self.mounted_filter(filter);
             let existed = self.broker.unsubscribe(&self.session, &full);
             log!(Unsubscribe, "{} {}", self.client_id, filter);
