@@ -2,12 +2,14 @@
 //! line with Mosquitto's own for one client script when it is installed), `log_dest topic` payloads
 //! with their timestamp, `log_format json`, and the `metrics_listener` Prometheus endpoint.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::broker_util::wire::{self, Connect, Pub, Will};
 use crate::broker_util::{Raw, V4};
-use crate::harness::{Broker, Kind};
+use crate::harness::{Broker, Kind, Proc, free_port, mq};
 
 /// One client script, written with hand-made packets so both brokers see exactly the same bytes:
 /// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`
@@ -212,4 +214,206 @@ async fn log_dest_topic_lines_follow_log_timestamp_options() {
     let b = Broker::mq("log_dest topic\nlog_timestamp false\n");
     let (line, _) = topic_line_for(b.port, "bare").await;
     assert!(line.starts_with("New client connected from "), "{line:?}");
+}
+
+/// A broker with a metrics endpoint; returns it and the endpoint's port.
+fn metrics_broker(extra: &str) -> (Broker, u16) {
+    let metrics_port = std::sync::Mutex::new(0);
+    let b = Broker::mq_conf(|port| {
+        let m = std::iter::repeat_with(free_port).find(|&m| m != port).unwrap_or_default();
+        *metrics_port.lock().expect("lock") = m;
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nmetrics_listener {m} 127.0.0.1\n{extra}")
+    });
+    let m = *metrics_port.lock().expect("lock");
+    (b, m)
+}
+
+/// One HTTP/1.1 request over a plain TCP connection: the status line, the headers (lower-case
+/// names) and the body.
+fn http(port: u16, request: &str) -> (String, Vec<(String, String)>, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(request.as_bytes()).expect("write request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read answer (the server closes)");
+    let text = String::from_utf8(raw).expect("UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("end of head");
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default().to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let length: usize =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).expect("Content-Length");
+    // HEAD: the length of what GET would send, and nothing sent.
+    if !request.starts_with("HEAD ") {
+        assert_eq!(length, body.len(), "Content-Length");
+    }
+    (status, headers, body.to_owned())
+}
+
+/// Checks `text` is well-formed exposition format 0.0.4 (every sample `name{labels} value`, after the
+/// `# HELP` and `# TYPE` lines of its family) and returns the samples: `name{labels}` → value.
+fn parse_exposition(text: &str) -> BTreeMap<String, f64> {
+    fn is_name(n: &str) -> bool {
+        let mut chars = n.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    }
+    let mut typed: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped = BTreeSet::new();
+    let mut samples = BTreeMap::new();
+    assert!(text.ends_with('\n'), "the text ends with a line break");
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name and text");
+            assert!(is_name(name) && !help.is_empty(), "{line:?}");
+            assert!(helped.insert(name.to_owned()), "HELP twice for {name}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name and type");
+            assert!(is_name(name) && ["counter", "gauge"].contains(&kind), "{line:?}");
+            assert!(typed.insert(name.to_owned(), kind.to_owned()).is_none(), "TYPE twice for {name}");
+        } else {
+            let (series, value) = line.rsplit_once(' ').expect("sample: series and value");
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number in {line:?}"));
+            let name = series.split('{').next().unwrap_or_default();
+            assert!(is_name(name), "{line:?}");
+            if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+                let inner = labels.strip_prefix('{').and_then(|l| l.strip_suffix('}')).expect("{labels}");
+                for pair in inner.split(',') {
+                    let (k, v) = pair.split_once('=').expect("label=value");
+                    assert!(is_name(k) && v.len() >= 2 && v.starts_with('"') && v.ends_with('"'), "{line:?}");
+                }
+            }
+            let kind = typed.get(name).unwrap_or_else(|| panic!("sample before its TYPE: {line:?}"));
+            assert!(helped.contains(name), "sample before its HELP: {line:?}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total") && value >= 0.0, "{line:?}");
+            }
+            assert!(samples.insert(series.to_owned(), value).is_none(), "series twice: {line:?}");
+        }
+    }
+    samples
+}
+
+/// `GET /metrics`, checked and parsed.
+fn scrape(port: u16) -> BTreeMap<String, f64> {
+    let (status, headers, body) = http(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/plain; version=0.0.4")),
+        "{headers:?}"
+    );
+    parse_exposition(&body)
+}
+
+fn sample(m: &BTreeMap<String, f64>, series: &str) -> f64 {
+    *m.get(series).unwrap_or_else(|| panic!("no {series} in {m:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_counts_what_happens() {
+    let (b, mport) = metrics_broker("");
+    let listener = |name: &str| format!("{name}{{port=\"{}\",protocol=\"mqtt\"}}", b.port);
+    let before = scrape(mport);
+    for name in [
+        "mq_uptime_seconds",
+        "mq_clients_connected",
+        "mq_clients_total",
+        "mq_clients_maximum",
+        "mq_messages_received_total",
+        "mq_messages_sent_total",
+        "mq_publish_messages_dropped_total",
+        "mq_bytes_received_total",
+        "mq_bytes_sent_total",
+        "mq_retained_messages",
+        "mq_subscriptions",
+        "mq_store_messages",
+        "mq_store_bytes",
+    ] {
+        sample(&before, name);
+    }
+    assert_eq!(sample(&before, &listener("mq_listener_connections")), 0.0);
+
+    let mut sub = V4::new(b.port, "metrics-sub").await;
+    sub.subscribe("m/#", 1).await;
+    let mut publisher = V4::new(b.port, "metrics-pub").await;
+    for i in 0..5 {
+        publisher.publish("m/x", 1, i == 4, vec![b'x'; 100]).await;
+    }
+    for _ in 0..5 {
+        sub.recv().await;
+    }
+    // Connections add their counts in batches: wait until they are in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let m = scrape(mport);
+        if sample(&m, "mq_publish_messages_sent_total") >= sample(&before, "mq_publish_messages_sent_total") + 5.0 {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "publish counters never moved: {m:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let grew = |name: &str, by: f64| {
+        let (was, now) = (sample(&before, name), sample(&after, name));
+        assert!(now >= was + by, "{name}: {was} -> {now}, expected at least +{by}");
+    };
+    grew("mq_publish_messages_received_total", 5.0);
+    grew("mq_publish_bytes_received_total", 500.0);
+    grew("mq_publish_bytes_sent_total", 500.0);
+    grew("mq_messages_received_total", 10.0);
+    grew("mq_bytes_received_total", 500.0);
+    grew("mq_bytes_sent_total", 500.0);
+    grew("mq_connections_total", 2.0);
+    grew(&listener("mq_listener_connections_total"), 2.0);
+    grew(&listener("mq_listener_bytes_received_total"), 500.0);
+    grew(&listener("mq_listener_bytes_sent_total"), 500.0);
+    assert_eq!(sample(&after, "mq_clients_connected"), 2.0);
+    assert_eq!(sample(&after, &listener("mq_listener_connections")), 2.0);
+    grew("mq_retained_messages", 1.0);
+    assert_eq!(sample(&after, "mq_subscriptions"), 1.0);
+}
+
+#[test]
+fn metrics_endpoint_serves_only_get_metrics() {
+    let (_b, mport) = metrics_broker("");
+    let (status, _, _) = http(mport, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, headers, _) = http(mport, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    assert!(headers.contains(&("allow".into(), "GET, HEAD".into())), "{headers:?}");
+    let (status, _, body) = http(mport, "HEAD /metrics HTTP/1.0\r\n\r\n");
+    assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", ""));
+    let (status, _, _) = http(mport, "\x01\x02 nonsense\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+}
+
+#[test]
+fn metrics_listener_errors_name_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (text, line, why) in [
+        ("listener 1883 127.0.0.1\nmetrics_listener\n", 2, "metrics_listener"),
+        ("metrics_listener 70000\n", 1, "70000"),
+        ("metrics_listener 9100 127.0.0.1 extra\n", 1, "extra"),
+        ("log_format yaml\n", 1, "yaml"),
+    ] {
+        let conf = dir.path().join("bad.conf");
+        std::fs::write(&conf, text).expect("write");
+        let mut p = Proc::spawn(mq("mq").arg("broker").arg("-c").arg(&conf).stdin(std::process::Stdio::null()));
+        let status = p.wait();
+        let out = p.stderr.text();
+        assert_eq!(status.code(), Some(3), "{text:?}: {out}");
+        assert!(out.contains(&format!("bad.conf:{line}: ")) && out.contains(why), "{text:?}: {out}");
+    }
+    // A port taken: the start fails naming the line.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let conf = dir.path().join("taken.conf");
+    let mqtt = free_port();
+    std::fs::write(&conf, format!("listener {mqtt} 127.0.0.1\n\nmetrics_listener {port} 127.0.0.1\n")).expect("write");
+    let mut p = Proc::spawn(mq("mq").arg("broker").arg("-c").arg(&conf).stdin(std::process::Stdio::null()));
+    assert_eq!(p.wait().code(), Some(1));
+    let out = p.stderr.text();
+    assert!(out.contains("taken.conf:3: metrics_listener: unable to open listener"), "{out}");
 }

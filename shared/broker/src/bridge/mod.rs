@@ -120,6 +120,7 @@ fn internal_listener() -> Arc<ListenerCtx> {
         use_username_as_clientid: false,
         max_connections: None,
         connections: AtomicU32::new(0),
+        traffic: Default::default(),
         security: Arc::new(parking_lot::RwLock::new(Arc::new(security))),
         tls: None,
         websockets: None,

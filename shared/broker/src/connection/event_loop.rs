@@ -164,7 +164,7 @@ impl Conn {
                 break;
             }
         }
-        self.broker.stats.flush(&mut self.local);
+        self.flush_stats();
         Ok(self.out_empty()
             && !self.stream.has_input()
             && self.retained_lookups.is_empty()
@@ -232,7 +232,7 @@ impl Conn {
                 // wake-up would come: publishers wake a session only when its queue was empty.)
                 continue;
             }
-            self.broker.stats.flush(&mut self.local);
+            self.flush_stats();
             if !self.congested.is_empty() {
                 Box::pin(self.wait_for_room()).await;
                 // Packets read before the pause are handled now, before reading more.
@@ -359,6 +359,12 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Adds this connection's counts to its listener's and the broker's.
+    pub(super) fn flush_stats(&mut self) {
+        self.listener.traffic.add(&self.local);
+        self.broker.stats.flush(&mut self.local);
     }
 
     /// Writes what the socket takes.
@@ -569,6 +575,6 @@ impl Conn {
         }
         self.broker.detach(&self.session, self.id, publish_will, self.proto.expiry());
         self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
-        self.broker.stats.flush(&mut self.local);
+        self.flush_stats();
     }
 }

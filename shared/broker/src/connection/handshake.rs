@@ -107,6 +107,7 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
         read_connect(&mut stream, &peer, &mut rbuf, &settings, &mut local, &mut pre_auth),
     )
     .await;
+    listener.traffic.add(&local);
     broker.stats.flush(&mut local);
     let connect = match first {
         Ok(Ok(c)) => c,
