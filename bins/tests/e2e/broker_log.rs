@@ -417,3 +417,55 @@ fn metrics_listener_errors_name_the_line() {
     let out = p.stderr.text();
     assert!(out.contains("taken.conf:3: metrics_listener: unable to open listener"), "{out}");
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let b = Broker::mq("log_format json\nlog_type all\nlog_dest stderr\n");
+    // A client id that needs escaping in JSON.
+    let id = "json \"client\" \\ é";
+    let mut c = Raw::v311(b.port, id);
+    c.subscribe(1, &[("j/#", 1)]);
+    c.publish(&Pub::new("j/k", "hello").qos(1, 7));
+    c.recv_publish_ack();
+    c.send(&wire::disconnect());
+    c.expect_closed();
+    let log = b.wait_log("disconnected.");
+
+    let mut about_client = Vec::new();
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+        let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {line:?}"));
+        let stamp = obj.get("timestamp").and_then(|t| t.as_str()).expect("timestamp");
+        // RFC 3339, UTC, milliseconds: 2026-12-02T10:00:00.000Z
+        let shape: String = stamp.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
+        assert_eq!(shape, "9999-99-99T99:99:99.999Z", "{line:?}");
+        let level = obj.get("level").and_then(|l| l.as_str()).expect("level");
+        assert!(
+            ["error", "warning", "notice", "information", "debug", "subscribe", "unsubscribe"].contains(&level),
+            "{line:?}"
+        );
+        let message = obj.get("message").and_then(|m| m.as_str()).expect("message");
+        match obj.get("client_id") {
+            Some(c) => {
+                assert_eq!(c.as_str(), Some(id), "{line:?}");
+                about_client.push((level.to_owned(), message.to_owned()));
+            }
+            None => assert!(!message.contains(id), "a line about the client without its id: {line:?}"),
+        }
+    }
+    for (level, message) in [
+        ("notice", "New client connected from 127.0.0.1:".to_owned()),
+        ("debug", format!("Sending CONNACK to {id} (0, 0)")),
+        ("subscribe", format!("{id} 1 j/#")),
+        ("debug", format!("Received PUBLISH from {id} (d0, q1, r0, m7, 'j/k', ... (5 bytes))")),
+        ("debug", format!("Sending PUBACK to {id} (m7, rc0)")),
+        ("debug", format!("Received DISCONNECT from {id}")),
+        ("notice", format!("Client {id} disconnected.")),
+    ] {
+        assert!(
+            about_client.iter().any(|(l, m)| *l == level && m.starts_with(&message)),
+            "no {level} line {message:?} about the client in {about_client:#?}"
+        );
+    }
+}

@@ -348,7 +348,12 @@ impl Conn {
                 let until = match s.state.lock().judge_pace(now, window_ms) {
                     Pace::Wait(until) => until,
                     Pace::Stalled => {
-                        log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
+                        log!(
+                            Notice,
+                            client = s.client_id,
+                            "Client {} is not keeping up; dropping what overflows its queue.",
+                            s.client_id
+                        );
                         break;
                     }
                 };
@@ -504,6 +509,7 @@ impl Conn {
             // The packet never completed: nothing of it was published.
             log!(
                 Notice,
+                client = self.client_id,
                 "Client {} went away {} bytes into a {}-byte message; it is not published.",
                 self.client_id,
                 inbound.payload.received(),
@@ -540,7 +546,7 @@ impl Conn {
             Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {
-            log!(Notice, "{log_line}");
+            log!(Notice, client = self.client_id, "{log_line}");
         }
         if matches!(close, Close::Shutdown) {
             // Deliver what is queued for this client before going.

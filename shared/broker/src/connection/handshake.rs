@@ -291,7 +291,7 @@ impl Conn {
                 log!(Debug, "Sending CONNACK to {} (0, {code})", peer_host(&peer));
                 let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
             }
-            log!(Notice, "Client {log_id} disconnected, {why}.");
+            log!(Notice, client = log_id, "Client {log_id} disconnected, {why}.");
         };
         // A listener taking user names from client certificates uses no password (Mosquitto's order:
         // the certificate decides, the password file is not consulted).
@@ -360,6 +360,7 @@ impl Conn {
             let u = c.username.as_deref().map(|u| format!(", u'{u}'")).unwrap_or_default();
             log!(
                 Notice,
+                client = client_id,
                 "New client connected from {peer} as {client_id} ({}, c{}, k{}{u}).",
                 v.log_tag(),
                 u8::from(c.clean_start),

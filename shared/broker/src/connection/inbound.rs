@@ -171,7 +171,12 @@ impl Conn {
             });
         }
         let outcome = if too_big {
-            log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
+            log!(
+                Notice,
+                client = self.client_id,
+                "Dropped too large PUBLISH from {} ({payload_len} bytes).",
+                self.client_id
+            );
             // Mosquitto's answer, though MQTT 5 lists 0x95 for CONNACK and DISCONNECT only.
             Some(ReasonCode::PACKET_TOO_LARGE)
         } else if denied {
@@ -307,13 +312,13 @@ impl Conn {
                 && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
                 && let Some(code) = self.proto.not_authorised()
             {
-                log!(Notice, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
+                log!(Notice, client = self.client_id, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
                 codes.push(code);
                 continue;
             }
             let granted_opts = self.proto.granted_options(opts, granted);
             let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
-            log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
+            log!(Subscribe, client = self.client_id, "{} {} {}", self.client_id, granted.as_u8(), filter);
             codes.push(ReasonCode(granted.as_u8()));
             let send_retained = shared.is_none()
                 && match opts.retain_handling {
@@ -391,7 +396,7 @@ impl Conn {
             log!(Debug, client = id, "\t{filter}");
             let full = self.mounted_filter(filter);
             let existed = self.broker.unsubscribe(&self.session, &full);
-            log!(Unsubscribe, "{} {}", self.client_id, filter);
+            log!(Unsubscribe, client = self.client_id, "{} {}", self.client_id, filter);
             codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }
         if !self.proto.version.is_v5() {
