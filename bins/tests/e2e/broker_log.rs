@@ -12,10 +12,11 @@ use crate::broker_util::{Raw, V4};
 use crate::harness::{Broker, Kind, Proc, free_port, mq};
 
 /// One client script, written with hand-made packets so both brokers see exactly the same bytes:
-/// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`
-/// and a retained QoS 1 message to `c/d`, a PINGREQ and DISCONNECT; the subscriber acknowledging each
-/// delivery, unsubscribing from `c/#`, pinging and disconnecting; an MQTT 5 client with a will taken
-/// over by a second connection with its id; a CONNECT refused for its empty client id.
+/// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`,
+/// a retained QoS 1 message to `c/d` and one to `$SYS/x` (denied), a PINGREQ and DISCONNECT; the
+/// subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and disconnecting; an
+/// MQTT 5 client with a will taken over by a second connection with its id, which publishes to a topic
+/// nobody reads; a CONNECT refused for its empty client id.
 fn script(port: u16) {
     let mut sub = Raw::v311(port, "sub");
     sub.subscribe(1, &[("a/b", 2), ("c/#", 1)]);
@@ -25,6 +26,8 @@ fn script(port: u16) {
     publisher.publish(&Pub::new("a/b", "one").qos(1, 1));
     publisher.publish(&Pub::new("a/b", "two!").qos(2, 2));
     publisher.publish(&Pub::new("c/d", "three").qos(1, 3).retain());
+    // Clients may not publish under $SYS: denied, acknowledged all the same.
+    publisher.publish(&Pub::new("$SYS/x", "no").qos(1, 4));
     publisher.ping();
     publisher.send(&wire::disconnect());
     publisher.expect_closed();
@@ -43,6 +46,8 @@ fn script(port: u16) {
     // DISCONNECT 0x8e (session taken over) first: from Mosquitto 2.0.20 on and mq; 2.0.11 just closes.
     let before_close = first.expect_closed();
     assert!(before_close.iter().all(|p| matches!(p, mq_proto::Packet::Disconnect(_))), "{before_close:?}");
+    // MQTT 5: a message nobody subscribed to is acknowledged with 0x10.
+    assert_eq!(second.publish(&Pub::new("nobody/here", "x").qos(1, 1)), 0x10);
     second.send(&wire::disconnect_v5(0, &[]));
     second.expect_closed();
 
@@ -147,6 +152,10 @@ fn debug_packet_lines() {
         "\tw/t",
         TAKEOVER_LINE,
         "Received DISCONNECT from v5",
+        "Denied PUBLISH from pub (d0, q1, r0, m4, '$SYS/x', ... (2 bytes))",
+        "Sending PUBACK to pub (m4, rc135)",
+        "Received PUBLISH from v5 (d0, q1, r0, m1, 'nobody/here', ... (1 bytes))",
+        "Sending PUBACK to v5 (m1, rc16)",
         LAST_LINE,
     ] {
         assert!(got.contains(want), "no line {want:?} in\n{got:#?}");
@@ -316,7 +325,16 @@ fn sample(m: &BTreeMap<String, f64>, series: &str) -> f64 {
 async fn metrics_endpoint_counts_what_happens() {
     let (b, mport) = metrics_broker("");
     let listener = |name: &str| format!("{name}{{port=\"{}\",protocol=\"mqtt\"}}", b.port);
-    let before = scrape(mport);
+    // The harness's readiness probe may still count as a connection: wait until it is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let before = loop {
+        let m = scrape(mport);
+        if sample(&m, &listener("mq_listener_connections")) == 0.0 {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "connections never fell to 0: {m:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     for name in [
         "mq_uptime_seconds",
         "mq_clients_connected",
@@ -334,7 +352,6 @@ async fn metrics_endpoint_counts_what_happens() {
     ] {
         sample(&before, name);
     }
-    assert_eq!(sample(&before, &listener("mq_listener_connections")), 0.0);
 
     let mut sub = V4::new(b.port, "metrics-sub").await;
     sub.subscribe("m/#", 1).await;

@@ -220,11 +220,13 @@ impl Conn {
             }
         };
         // MQTT 3.x has no way to report these; the acknowledgement is plain (Mosquitto does the same).
-        let reason = if v5 { reason } else { ReasonCode::SUCCESS };
+        // Its refusals keep their reason all the same: the encoder leaves it out of a 3.x packet and
+        // the log shows it, as Mosquitto's does (`Sending PUBACK to x (m1, rc135)`).
+        let reason = if v5 || reason.is_error() { reason } else { ReasonCode::SUCCESS };
         let ack = match (p.qos, pid) {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
-                if reason.is_error() {
+                if v5 && reason.is_error() {
                     let rec = self.broker.rec(&self.session);
                     self.session.state.lock().release_qos2(id.get(), rec);
                 }
