@@ -16,7 +16,8 @@ use crate::harness::{Broker, Kind, Proc, free_port, mq};
 /// a retained QoS 1 message to `c/d` and one to `$SYS/x` (denied), a PINGREQ and DISCONNECT; the
 /// subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and disconnecting; an
 /// MQTT 5 client with a will taken over by a second connection with its id, which publishes to a topic
-/// nobody reads; a CONNECT refused for its empty client id.
+/// nobody reads; a persistent session receiving a message queued while it was away, again with DUP
+/// after a connection that did not acknowledge it; a CONNECT refused for its empty client id.
 fn script(port: u16) {
     let mut sub = Raw::v311(port, "sub");
     sub.subscribe(1, &[("a/b", 2), ("c/#", 1)]);
@@ -50,6 +51,26 @@ fn script(port: u16) {
     assert_eq!(second.publish(&Pub::new("nobody/here", "x").qos(1, 1)), 0x10);
     second.send(&wire::disconnect_v5(0, &[]));
     second.expect_closed();
+
+    // A persistent session: a message queued while its client is away, sent when it comes back, and
+    // sent again with DUP after a connection that did not acknowledge it.
+    let (mut keeper, _) = Raw::connect(port, &Connect::v311("keeper").clean(false));
+    keeper.subscribe(3, &[("s/#", 1)]);
+    keeper.send(&wire::disconnect());
+    keeper.expect_closed();
+    let mut publisher = Raw::v311(port, "pub");
+    publisher.publish(&Pub::new("s/1", "queued").qos(1, 5));
+    publisher.send(&wire::disconnect());
+    publisher.expect_closed();
+    let (mut keeper, ack) = Raw::connect(port, &Connect::v311("keeper").clean(false));
+    assert!(ack.session_present);
+    keeper.recv_publish();
+    keeper.drop_connection();
+    let (mut keeper, _) = Raw::connect(port, &Connect::v311("keeper").clean(false));
+    let again = keeper.recv_publish_ack();
+    assert!(again.dup);
+    keeper.send(&wire::disconnect());
+    keeper.expect_closed();
 
     let mut refused = Raw::open(port);
     let ack = refused.handshake(&Connect::v311("").clean(false));
@@ -85,9 +106,11 @@ fn packet_lines(log: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs [`script`] against a broker with every log type on; returns its packet lines.
-fn scripted_lines(kind: Kind) -> Option<BTreeSet<String>> {
-    let conf = "log_type all\nlog_dest stderr\n";
+/// Runs [`script`] against a broker with every log type on and `extra` configuration; returns its
+/// packet lines.
+fn scripted_lines(kind: Kind, extra: &str) -> Option<BTreeSet<String>> {
+    let conf = format!("log_type all\nlog_dest stderr\n{extra}");
+    let conf = conf.as_str();
     let b = match kind {
         Kind::Mq => Broker::mq(conf),
         Kind::Mosquitto => Broker::mosquitto(conf)?,
@@ -97,10 +120,10 @@ fn scripted_lines(kind: Kind) -> Option<BTreeSet<String>> {
     Some(packet_lines(&log))
 }
 
-#[test]
-fn debug_packet_lines_match_mosquitto() {
-    let Some(mut theirs) = scripted_lines(Kind::Mosquitto) else { return };
-    let ours = scripted_lines(Kind::Mq).expect("mq runs");
+/// [`script`]'s packet lines from both brokers with `extra` configuration are the same.
+fn same_lines_as_mosquitto(extra: &str) {
+    let Some(mut theirs) = scripted_lines(Kind::Mosquitto, extra) else { return };
+    let ours = scripted_lines(Kind::Mq, extra).expect("mq runs");
     // Mosquitto before 2.0.20 sends no DISCONNECT to a client taken over (2.0.20 does, as mq).
     theirs.insert(TAKEOVER_LINE.to_owned());
     let missing: Vec<_> = theirs.difference(&ours).collect();
@@ -114,8 +137,19 @@ fn debug_packet_lines_match_mosquitto() {
 }
 
 #[test]
+fn debug_packet_lines_match_mosquitto() {
+    same_lines_as_mosquitto("");
+}
+
+/// Topics and filters are logged with the listener's mount point where Mosquitto logs them so.
+#[test]
+fn debug_packet_lines_match_mosquitto_with_a_mount_point() {
+    same_lines_as_mosquitto("mount_point mnt/\n");
+}
+
+#[test]
 fn debug_packet_lines() {
-    let got = scripted_lines(Kind::Mq).expect("mq runs");
+    let got = scripted_lines(Kind::Mq, "").expect("mq runs");
     for want in [
         "Sending CONNACK to sub (0, 0)",
         "Received SUBSCRIBE from sub",
@@ -152,6 +186,10 @@ fn debug_packet_lines() {
         "\tw/t",
         TAKEOVER_LINE,
         "Received DISCONNECT from v5",
+        "Sending CONNACK to keeper (1, 0)",
+        "Sending PUBLISH to keeper (d0, q1, r0, m1, 's/1', ... (6 bytes))",
+        "Sending PUBLISH to keeper (d1, q1, r0, m1, 's/1', ... (6 bytes))",
+        "Received PUBACK from keeper (Mid: 1, RC:0)",
         "Denied PUBLISH from pub (d0, q1, r0, m4, '$SYS/x', ... (2 bytes))",
         "Sending PUBACK to pub (m4, rc135)",
         "Received PUBLISH from v5 (d0, q1, r0, m1, 'nobody/here', ... (1 bytes))",

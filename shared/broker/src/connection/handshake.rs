@@ -376,7 +376,8 @@ impl Conn {
                         u8::from(w.retain),
                         w.qos.as_u8()
                     );
-                    log!(Debug, client = client_id, "\t{}", w.topic);
+                    let mount = listener.mount_point.as_deref().unwrap_or_default();
+                    log!(Debug, client = client_id, "\t{mount}{}", w.topic);
                 }
                 None => log!(Debug, client = client_id, "No will message specified."),
             }

@@ -136,11 +136,12 @@ impl Conn {
             None => p.topic.clone(),
         };
         // Clients never publish into $SYS or $share (Mosquitto's rule; a bridge's state topic
-        // `$SYS/broker/connection/<id>/state` excepted), nor where the ACL says no.
-        let denied = (p.topic.starts_with("$SYS/")
-            && !mq_proto::topic::matches("$SYS/broker/connection/+/state", &p.topic))
-            || p.topic.starts_with("$share/")
-            || &*p.topic == "$SYS"
+        // `$SYS/broker/connection/<id>/state` excepted), nor where the ACL says no. As in Mosquitto,
+        // the topic is judged under the listener's mount point (`mnt/$SYS/x` is an ordinary topic).
+        let denied = (topic.starts_with("$SYS/")
+            && !mq_proto::topic::matches("$SYS/broker/connection/+/state", &topic))
+            || topic.starts_with("$share/")
+            || &*topic == "$SYS"
             || self
                 .security
                 .acl
@@ -320,7 +321,7 @@ impl Conn {
             }
             let granted_opts = self.proto.granted_options(opts, granted);
             let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
-            log!(Subscribe, client = self.client_id, "{} {} {}", self.client_id, granted.as_u8(), filter);
+            log!(Subscribe, client = self.client_id, "{} {} {}", self.client_id, granted.as_u8(), full);
             codes.push(ReasonCode(granted.as_u8()));
             let send_retained = shared.is_none()
                 && match opts.retain_handling {

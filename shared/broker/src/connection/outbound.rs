@@ -152,11 +152,12 @@ impl Conn {
             None => self.out.payload(&msg.payload),
         }
         let id = &*self.client_id;
+        // Named as stored, under the mount point, as Mosquitto logs it.
         log!(
             Debug,
             client = id,
             "Sending PUBLISH to {id} {}",
-            PublishSummary { dup, qos: d.qos, retain: d.retain, pid, topic, len: size }
+            PublishSummary { dup, qos: d.qos, retain: d.retain, pid, topic: &msg.topic, len: size }
         );
         self.local.msgs_sent += 1;
         self.local.pub_sent += 1;
