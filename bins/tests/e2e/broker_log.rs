@@ -93,18 +93,22 @@ fn lines(log: &str) -> Vec<String> {
         .collect()
 }
 
-/// The packet lines of a log: what `log_type debug` (and `subscribe`/`unsubscribe`) add for
-/// [`script`]'s clients.
-fn packet_lines(log: &str) -> BTreeSet<String> {
+/// The packet lines of a log: what `log_type debug` (and `subscribe`/`unsubscribe`, whose lines start
+/// with one of the client ids `ids`) add.
+fn packet_lines(log: &str, ids: &[&str]) -> BTreeSet<String> {
     lines(log)
         .into_iter()
         .filter(|l| {
-            ["Received ", "Sending ", "Denied ", "\t", "Will message specified", "No will message", "sub ", "pub "]
+            ["Received ", "Sending ", "Denied ", "\t", "Will message specified", "No will message"]
                 .iter()
                 .any(|p| l.starts_with(p))
+                || l.split_once(' ').is_some_and(|(first, _)| ids.contains(&first))
         })
         .collect()
 }
+
+/// The client ids of [`script`].
+const SCRIPT_IDS: &[&str] = &["sub", "pub", "v5", "keeper"];
 
 /// Runs [`script`] against a broker with every log type on and `extra` configuration; returns its
 /// packet lines.
@@ -117,7 +121,7 @@ fn scripted_lines(kind: Kind, extra: &str) -> Option<BTreeSet<String>> {
     };
     script(b.port);
     let log = b.wait_log(LAST_LINE);
-    Some(packet_lines(&log))
+    Some(packet_lines(&log, SCRIPT_IDS))
 }
 
 /// [`script`]'s packet lines from both brokers with `extra` configuration are the same.
@@ -139,6 +143,36 @@ fn same_lines_as_mosquitto(extra: &str) {
 #[test]
 fn debug_packet_lines_match_mosquitto() {
     same_lines_as_mosquitto("");
+}
+
+/// Mosquitto's own clients, each protocol version, against both brokers: the same packet lines.
+#[test]
+fn debug_packet_lines_of_mosquitto_clients_match_mosquitto() {
+    let Some((pubbin, subbin)) = crate::broker_interop::tools() else { return };
+    let run = |b: &Broker| {
+        let port = b.port_arg();
+        let mut sub = Proc::spawn(
+            crate::broker_interop::sub_command(&subbin)
+                .args(["-p", &port, "-d", "-V", "5", "-i", "tsub", "-q", "2", "-t", "t/#", "-C", "3"]),
+        );
+        sub.wait_for("received SUBACK");
+        for args in [
+            ["-V", "5", "-i", "tpub5", "-q", "2", "-t", "t/1", "-m", "a"],
+            ["-V", "311", "-i", "tpub3", "-q", "1", "-t", "t/2", "-m", "bb"],
+            ["-V", "31", "-i", "tpub31", "-q", "0", "-t", "t/3", "-m", "ccc"],
+        ] {
+            let mut p = Proc::spawn(crate::harness::command(&pubbin).args(["-p", &port]).args(args));
+            assert!(p.wait().success(), "mosquitto_pub {args:?}: {}", p.stderr.text());
+        }
+        assert!(sub.wait().success(), "mosquitto_sub: {}", sub.stderr.text());
+        packet_lines(&b.wait_log("Received DISCONNECT from tsub"), &["tsub"])
+    };
+    let conf = "log_type all\nlog_dest stderr\n";
+    let Some(mosquitto) = Broker::mosquitto(conf) else { return };
+    let theirs = run(&mosquitto);
+    let ours = run(&Broker::mq(conf));
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("Sending PUBLISH to tsub (d0, q1, r0, m2, 't/2', ... (2 bytes))"), "{ours:#?}");
 }
 
 /// Topics and filters are logged with the listener's mount point where Mosquitto logs them so.
@@ -205,9 +239,9 @@ fn packet_lines_need_debug() {
     let b = Broker::mq("log_type subscribe\nlog_type notice\nlog_dest stderr\n");
     script(b.port);
     let log = b.wait_log("Client <unknown> disconnected, client identifier not valid.");
-    let got = packet_lines(&log);
-    // Only the `subscribe` and `unsubscribe` types asked for... and no debug line at all.
-    let expected: BTreeSet<String> = ["sub 2 a/b", "sub 1 c/#"].into_iter().map(String::from).collect();
+    let got = packet_lines(&log, SCRIPT_IDS);
+    // The `subscribe` lines asked for, not `unsubscribe` ones, and no debug line at all.
+    let expected: BTreeSet<String> = ["sub 2 a/b", "sub 1 c/#", "keeper 1 s/#"].into_iter().map(String::from).collect();
     assert_eq!(got, expected, "{log}");
 }
 
