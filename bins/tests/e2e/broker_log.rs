@@ -407,6 +407,7 @@ async fn metrics_endpoint_counts_what_happens() {
         assert!(Instant::now() < deadline, "connections never fell to 0: {m:#?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    assert_eq!(sample(&before, &format!("mq_info{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"))), 1.0);
     for name in [
         "mq_uptime_seconds",
         "mq_clients_connected",

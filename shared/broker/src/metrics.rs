@@ -128,6 +128,12 @@ pub fn render(broker: &Broker, listeners: &[Arc<ListenerCtx>]) -> String {
     let one = |name, kind, help, v: u64| Family { name, kind, help, samples: vec![(String::new(), v)] };
     let n = |v: usize| v as u64;
     let mut families = vec![
+        Family {
+            name: "mq_info",
+            kind: "gauge",
+            help: "The broker's version, as a label.",
+            samples: vec![(format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
+        },
         one("mq_uptime_seconds", "gauge", "Seconds since the broker started.", f.uptime_secs),
         one("mq_clients_connected", "gauge", "Clients connected now.", n(f.connected)),
         one(
