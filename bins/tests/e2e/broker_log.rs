@@ -13,11 +13,12 @@ use crate::harness::{Broker, Kind, Proc, free_port, mq};
 
 /// One client script, written with hand-made packets so both brokers see exactly the same bytes:
 /// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`,
-/// a retained QoS 1 message to `c/d` and one to `$SYS/x` (denied), a PINGREQ and DISCONNECT; the
-/// subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and disconnecting; an
-/// MQTT 5 client with a will taken over by a second connection with its id, which publishes to a topic
-/// nobody reads; a persistent session receiving a message queued while it was away, again with DUP
-/// after a connection that did not acknowledge it; a CONNECT refused for its empty client id.
+/// a retained QoS 1 message to `c/d`, one to `$SYS/x` (denied) and 200 bytes to `big/x`, a PINGREQ and
+/// DISCONNECT; the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and
+/// disconnecting; an MQTT 5 client with a will taken over by a second connection with its id, which
+/// publishes to a topic nobody reads; a persistent session receiving a message queued while it was
+/// away, again with DUP after a connection that did not acknowledge it; a CONNECT refused for its empty
+/// client id.
 fn script(port: u16) {
     let mut sub = Raw::v311(port, "sub");
     sub.subscribe(1, &[("a/b", 2), ("c/#", 1)]);
@@ -29,6 +30,8 @@ fn script(port: u16) {
     publisher.publish(&Pub::new("c/d", "three").qos(1, 3).retain());
     // Clients may not publish under $SYS: denied, acknowledged all the same.
     publisher.publish(&Pub::new("$SYS/x", "no").qos(1, 4));
+    // Nobody reads it; over a `message_size_limit` of 100 it is dropped.
+    publisher.publish(&Pub::new("big/x", vec![b'x'; 200]).qos(1, 6));
     publisher.ping();
     publisher.send(&wire::disconnect());
     publisher.expect_closed();
@@ -143,6 +146,12 @@ fn same_lines_as_mosquitto(extra: &str) {
 #[test]
 fn debug_packet_lines_match_mosquitto() {
     same_lines_as_mosquitto("");
+}
+
+/// A message over `message_size_limit` is logged as dropped, and its acknowledgement with 0x95.
+#[test]
+fn debug_packet_lines_match_mosquitto_with_a_size_limit() {
+    same_lines_as_mosquitto("message_size_limit 100\n");
 }
 
 /// Mosquitto's own clients, each protocol version, against both brokers: the same packet lines.

@@ -149,12 +149,15 @@ impl Conn {
                 .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
         let id = &*self.client_id;
         let summary = PublishSummary { dup: p.dup, qos: p.qos, retain: p.retain, pid, topic: &topic, len: payload_len };
-        if denied {
+        let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        // One of Mosquitto's three lines, in its order of checks.
+        if too_big {
+            log!(Debug, client = id, "Dropped too large PUBLISH from {id} {summary}");
+        } else if denied {
             log!(Debug, client = id, "Denied PUBLISH from {id} {summary}");
         } else {
             log!(Debug, client = id, "Received PUBLISH from {id} {summary}");
         }
-        let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
         // The store cannot write (a full disk): messages that may need storing are refused, MQTT 5
         // clients hear why, 3.x clients (which have no way to be told) are disconnected. QoS 0 flows.
         if p.qos != QoS::AtMostOnce && self.broker.durable.is_full() {
