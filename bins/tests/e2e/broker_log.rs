@@ -13,8 +13,8 @@ use crate::harness::{Broker, Kind, Proc, free_port, mq};
 
 /// One client script, written with hand-made packets so both brokers see exactly the same bytes:
 /// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`,
-/// a retained QoS 1 message to `c/d`, one to `$SYS/x` (denied) and 200 bytes to `big/x`, a PINGREQ and
-/// DISCONNECT; the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and
+/// a retained QoS 1 message to `c/d`, one to `$SYS/x` (denied), 200 bytes to `big/x` and a QoS 2
+/// message twice (DUP) before releasing it, a PINGREQ and DISCONNECT; the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and
 /// disconnecting; an MQTT 5 client with a will taken over by a second connection with its id, which
 /// publishes to a topic nobody reads; a persistent session receiving a message queued while it was
 /// away, again with DUP after a connection that did not acknowledge it; a CONNECT refused for its empty
@@ -32,6 +32,14 @@ fn script(port: u16) {
     publisher.publish(&Pub::new("$SYS/x", "no").qos(1, 4));
     // Nobody reads it; over a `message_size_limit` of 100 it is dropped.
     publisher.publish(&Pub::new("big/x", vec![b'x'; 200]).qos(1, 6));
+    // A QoS 2 message sent again (DUP) before its PUBREL: acknowledged again, routed once.
+    let twice = Pub::new("d/x", "dupe").qos(2, 7);
+    publisher.send(&twice.v3());
+    assert!(matches!(publisher.recv(), mq_proto::Packet::PubRec(_)));
+    publisher.send(&twice.dup().v3());
+    assert!(matches!(publisher.recv(), mq_proto::Packet::PubRec(_)));
+    publisher.send(&wire::pubrel(7));
+    assert!(matches!(publisher.recv(), mq_proto::Packet::PubComp(_)));
     publisher.ping();
     publisher.send(&wire::disconnect());
     publisher.expect_closed();
@@ -236,6 +244,7 @@ fn debug_packet_lines() {
         "Denied PUBLISH from pub (d0, q1, r0, m4, '$SYS/x', ... (2 bytes))",
         "Sending PUBACK to pub (m4, rc135)",
         "Received PUBLISH from v5 (d0, q1, r0, m1, 'nobody/here', ... (1 bytes))",
+        "Received PUBLISH from pub (d1, q2, r0, m7, 'd/x', ... (4 bytes))",
         "Sending PUBACK to v5 (m1, rc16)",
         LAST_LINE,
     ] {

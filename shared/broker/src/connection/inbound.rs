@@ -126,7 +126,23 @@ impl Conn {
             let rec = self.broker.rec(&self.session);
             match self.session.state.lock().receive_qos2(id.get(), max, rec) {
                 Qos2Receipt::New => {}
-                Qos2Receipt::Duplicate => return Ok(Some(Packet::PubRec(Ack::new(id)))),
+                Qos2Receipt::Duplicate => {
+                    if crate::log::logger().enabled(crate::log::Level::Debug) {
+                        let mount = self.listener.mount_point.as_deref().unwrap_or_default();
+                        let topic = format!("{mount}{}", p.topic);
+                        let summary = PublishSummary {
+                            dup: p.dup,
+                            qos: p.qos,
+                            retain: p.retain,
+                            pid,
+                            topic: &topic,
+                            len: payload_len,
+                        };
+                        let id = &*self.client_id;
+                        log!(Debug, client = id, "Received PUBLISH from {id} {summary}");
+                    }
+                    return Ok(Some(Packet::PubRec(Ack::new(id))));
+                }
                 Qos2Receipt::TooMany => return Err(Violation::ReceiveMaximumExceeded.into()),
             }
         }
