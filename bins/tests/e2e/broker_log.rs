@@ -12,13 +12,16 @@ use crate::broker_util::{Raw, V4};
 use crate::harness::{Broker, Kind, Proc, free_port, mq};
 
 /// One client script, written with hand-made packets so both brokers see exactly the same bytes:
-/// a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1); a publisher sending QoS 0, 1 and 2 to `a/b`,
-/// a retained QoS 1 message to `c/d`, one to `$SYS/x` (denied), 200 bytes to `big/x` and a QoS 2
-/// message twice (DUP) before releasing it, a PINGREQ and DISCONNECT; the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging and
-/// disconnecting; an MQTT 5 client with a will taken over by a second connection with its id, which
-/// publishes to a topic nobody reads; a persistent session receiving a message queued while it was
-/// away, again with DUP after a connection that did not acknowledge it; a CONNECT refused for its empty
-/// client id.
+/// - a subscriber (3.1.1) on `a/b` (QoS 2) and `c/#` (QoS 1);
+/// - a publisher sending QoS 0, 1 and 2 to `a/b`, a retained QoS 1 message to `c/d`, one to `$SYS/x`
+///   (denied), 200 bytes to `big/x` and a QoS 2 message twice (DUP) before releasing it, then PINGREQ
+///   and DISCONNECT;
+/// - the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging, disconnecting;
+/// - an MQTT 5 client with a will, taken over by a second connection with its id, which publishes to a
+///   topic nobody reads;
+/// - a persistent session receiving a message queued while it was away, again with DUP after a
+///   connection that did not acknowledge it;
+/// - a CONNECT refused for its empty client id.
 fn script(port: u16) {
     let mut sub = Raw::v311(port, "sub");
     sub.subscribe(1, &[("a/b", 2), ("c/#", 1)]);
