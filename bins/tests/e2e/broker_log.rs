@@ -16,7 +16,8 @@ use crate::harness::{Broker, Kind, Proc, free_port, mq};
 /// - a publisher sending QoS 0, 1 and 2 to `a/b`, a retained QoS 1 message to `c/d`, one to `$SYS/x`
 ///   (denied), 200 bytes to `big/x` and a QoS 2 message twice (DUP) before releasing it, then PINGREQ
 ///   and DISCONNECT;
-/// - the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging, disconnecting;
+/// - the subscriber acknowledging each delivery, unsubscribing from `c/#`, pinging, disconnecting; a
+///   later one receiving the retained message;
 /// - an MQTT 5 client with a will, taken over by a second connection with its id, which publishes to a
 ///   topic nobody reads;
 /// - a persistent session receiving a message queued while it was away, again with DUP after a
@@ -50,6 +51,11 @@ fn script(port: u16) {
     for _ in 0..4 {
         sub.recv_publish_ack();
     }
+    let mut late = Raw::v311(port, "late");
+    late.subscribe(1, &[("c/d", 1)]);
+    assert!(late.recv_publish_ack().retain);
+    late.send(&wire::disconnect());
+    late.expect_closed();
     sub.send(&wire::unsubscribe(2, &["c/#"], false));
     assert!(matches!(sub.recv(), mq_proto::Packet::UnsubAck(_)));
     sub.ping();
@@ -122,7 +128,7 @@ fn packet_lines(log: &str, ids: &[&str]) -> BTreeSet<String> {
 }
 
 /// The client ids of [`script`].
-const SCRIPT_IDS: &[&str] = &["sub", "pub", "v5", "keeper"];
+const SCRIPT_IDS: &[&str] = &["sub", "pub", "v5", "keeper", "late"];
 
 /// Runs [`script`] against a broker with every log type on and `extra` configuration; returns its
 /// packet lines.
@@ -248,6 +254,7 @@ fn debug_packet_lines() {
         "Sending PUBACK to pub (m4, rc135)",
         "Received PUBLISH from v5 (d0, q1, r0, m1, 'nobody/here', ... (1 bytes))",
         "Received PUBLISH from pub (d1, q2, r0, m7, 'd/x', ... (4 bytes))",
+        "Sending PUBLISH to late (d0, q1, r1, m1, 'c/d', ... (5 bytes))",
         "Sending PUBACK to v5 (m1, rc16)",
         LAST_LINE,
     ] {
@@ -262,7 +269,8 @@ fn packet_lines_need_debug() {
     let log = b.wait_log("Client <unknown> disconnected, client identifier not valid.");
     let got = packet_lines(&log, SCRIPT_IDS);
     // The `subscribe` lines asked for, not `unsubscribe` ones, and no debug line at all.
-    let expected: BTreeSet<String> = ["sub 2 a/b", "sub 1 c/#", "keeper 1 s/#"].into_iter().map(String::from).collect();
+    let expected: BTreeSet<String> =
+        ["sub 2 a/b", "sub 1 c/#", "late 1 c/d", "keeper 1 s/#"].into_iter().map(String::from).collect();
     assert_eq!(got, expected, "{log}");
 }
 
