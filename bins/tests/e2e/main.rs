@@ -7,6 +7,7 @@ mod broker_bridge_hostile;
 mod broker_config;
 mod broker_connect;
 mod broker_interop;
+mod broker_log;
 mod broker_malformed;
 mod broker_park;
 mod broker_persistence;

@@ -10,7 +10,7 @@
 //! - [`session`], [`inflight`], [`subs`], [`retain`], [`message`]: the state's parts; [`durable`]:
 //!   where changes a restart must restore are reported.
 //! - [`auth`], [`acl`], [`access`]: authentication and authorisation; [`sys`]: the `$SYS` tree;
-//!   [`log`]: logging.
+//!   [`log`]: logging; [`metrics`]: the Prometheus endpoint.
 //!
 //! # The path of a PUBLISH
 //! The publisher's connection task decodes it (`mq-proto`), stores it if retained, collects the matching
@@ -36,6 +36,7 @@ pub mod listener;
 #[macro_use]
 pub mod log;
 pub mod message;
+pub mod metrics;
 pub mod outbuf;
 pub mod park;
 pub mod persist;
@@ -70,6 +71,9 @@ pub enum BrokerError {
     /// A listener could not be opened.
     #[error(transparent)]
     Bind(#[from] listener::BindError),
+    /// The metrics listener could not be opened; `at` is its `metrics_listener` line.
+    #[error("{}metrics_listener: {source}", at.as_ref().map(|s| format!("{s}: ")).unwrap_or_default())]
+    Metrics { at: Option<mq_config::Span>, source: listener::BindError },
     /// The log file could not be opened.
     #[error(transparent)]
     Log(#[from] log::LogError),

@@ -220,6 +220,7 @@ async fn accept_error(e: io::Error) {
 }
 
 fn spawn_connection(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, stream: Stream, peer: String) {
+    ctx.traffic.accepted.fetch_add(1, Ordering::Relaxed);
     if let Some(max) = ctx.max_connections
         && ctx.connections.load(Ordering::Relaxed) >= max
     {

@@ -5,6 +5,13 @@
 //! Lines look like Mosquitto's: `1764105600: New connection from 127.0.0.1:50000 on port 1883.` The
 //! logger is process-wide (one broker per process) and reconfigured on SIGHUP; the file destination is
 //! reopened then, so logrotate works.
+//!
+//! `log_format json` (mq only) writes each line to stdout, stderr and the file as a JSON object
+//! instead: `{"timestamp":"2026-12-02T10:00:00.000Z","level":"notice","message":"...","client_id":"..."}`
+//! (`client_id` on lines about one client). `log_dest topic` and syslog keep Mosquitto's text.
+//!
+//! Whether a category is on is one relaxed atomic load ([`Logger::enabled`]), checked by [`log!`]
+//! before anything is formatted: with `log_type debug` off, the packet lines cost nothing more.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -12,10 +19,10 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 
-use mq_config::{LogSettings, LogTypes};
+use mq_config::{LogFormat, LogSettings, LogTypes};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
@@ -61,6 +68,20 @@ impl Level {
         })
     }
 
+    /// The category's `log_type` name (the `level` of JSON lines).
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Information => "information",
+            Level::Debug => "debug",
+            Level::Subscribe => "subscribe",
+            Level::Unsubscribe => "unsubscribe",
+            Level::Websockets => "websockets",
+        }
+    }
+
     fn syslog_severity(self) -> u8 {
         match self {
             Level::Error => 3,
@@ -82,11 +103,14 @@ struct Sinks {
     topic: Option<mpsc::Sender<(Level, String)>>,
     timestamp: bool,
     timestamp_format: Option<String>,
+    format: LogFormat,
 }
 
 /// The process-wide logger.
 pub struct Logger {
     sinks: RwLock<Sinks>,
+    /// The categories on (`LogTypes` bits), read without the lock by [`Logger::enabled`].
+    types: AtomicU32,
     /// Lines on their way to the writer thread, once it runs (see [`Logger::start_writer`]).
     queue: OnceLock<SyncSender<Queued>>,
     /// Lines dropped because the queue was full (the writer could not keep up).
@@ -110,6 +134,7 @@ const QUEUE_LINES: usize = 16 * 1024;
 pub fn logger() -> &'static Logger {
     static LOGGER: OnceLock<Logger> = OnceLock::new();
     LOGGER.get_or_init(|| Logger {
+        types: AtomicU32::new(u32::from(LogTypes::DEFAULT.bits())),
         queue: OnceLock::new(),
         dropped: AtomicU64::new(0),
         sinks: RwLock::new(Sinks {
@@ -121,6 +146,7 @@ pub fn logger() -> &'static Logger {
             topic: None,
             timestamp: true,
             timestamp_format: None,
+            format: LogFormat::Text,
         }),
     })
 }
@@ -179,35 +205,45 @@ impl Logger {
             topic: if dest.topic { topic } else { None },
             timestamp: cfg.timestamp.value,
             timestamp_format: cfg.timestamp_format.value.clone(),
+            format: cfg.format.value,
         };
+        self.types.store(u32::from(types.bits()), Ordering::Relaxed);
         Ok(())
     }
 
-    /// Whether lines of `level` go anywhere (so callers can skip formatting).
+    /// Whether lines of `level` go anywhere (so callers can skip formatting): one relaxed load.
+    #[inline]
     pub fn enabled(&self, level: Level) -> bool {
-        self.sinks.read().types.contains(level.bits())
+        let bits = u32::from(level.bits().bits());
+        self.types.load(Ordering::Relaxed) & bits == bits
     }
 
-    /// Logs one line: formatted here, written by the writer thread. Never blocks: when the writer is
-    /// behind by [`QUEUE_LINES`], the line is dropped and counted.
-    pub fn log(&self, level: Level, args: fmt::Arguments<'_>) {
+    /// Logs one line (about `client`, when given): formatted here, written by the writer thread. Never
+    /// blocks: when the writer is behind by [`QUEUE_LINES`], the line is dropped and counted.
+    pub fn log(&self, level: Level, client: Option<&str>, args: fmt::Arguments<'_>) {
         let s = self.sinks.read();
         if !s.types.contains(level.bits()) {
             return;
         }
         let msg = escape_controls(args.to_string());
-        let line = if s.timestamp {
+        // Mosquitto's text: the timestamp (when on), ": ", the message. `log_dest topic` payloads carry
+        // it too, as Mosquitto's do.
+        let text = if s.timestamp {
             let stamp = match &s.timestamp_format {
                 Some(f) => jiff::ZonedDateTime::now().strftime(f).to_string(),
                 None => jiff::Timestamp::now().as_second().to_string(),
             };
-            format!("{stamp}: {msg}\n")
+            format!("{stamp}: {msg}")
         } else {
-            format!("{msg}\n")
+            msg.clone()
+        };
+        let line = match s.format {
+            LogFormat::Text => format!("{text}\n"),
+            LogFormat::Json => json_line(jiff::Timestamp::now(), level, &msg, client),
         };
         if let (Some(tx), Some(_)) = (&s.topic, level.topic()) {
             // Never block the logging caller: a full channel drops the line.
-            let _ = tx.try_send((level, msg.clone()));
+            let _ = tx.try_send((level, text));
         }
         drop(s);
         match self.writer() {
@@ -292,10 +328,20 @@ impl Logger {
     }
 }
 
-/// `line` with every control character (C0, DEL, C1) written as an escape (`\n`, `\x1b`), so text a
-/// client chose (a client id, a topic) can never end a log line early or drive a terminal.
+/// One JSON log line (with its line break): timestamp (RFC 3339, UTC, milliseconds), level, message,
+/// and the client the line is about.
+fn json_line(now: jiff::Timestamp, level: Level, msg: &str, client: Option<&str>) -> String {
+    // Strings quoted and escaped by serde_json; the keys in a fixed order.
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let client = client.map(|c| format!(",\"client_id\":{}", q(c))).unwrap_or_default();
+    format!("{{\"timestamp\":\"{now:.3}\",\"level\":\"{}\",\"message\":{}{client}}}\n", level.name(), q(msg))
+}
+
+/// `line` with every control character but the tab (C0, DEL, C1) written as an escape (`\n`,
+/// `\x1b`), so text a client chose (a client id, a topic) can never end a log line early or drive a
+/// terminal. Tabs stay: Mosquitto's lines indent filters with one.
 pub fn escape_controls(line: String) -> String {
-    if !line.chars().any(char::is_control) {
+    if !line.chars().any(|c| c.is_control() && c != '\t') {
         return line;
     }
     let mut out = String::with_capacity(line.len() + 8);
@@ -303,7 +349,7 @@ pub fn escape_controls(line: String) -> String {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
+            '\t' => out.push('\t'),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
             c => out.push(c),
         }
@@ -311,27 +357,50 @@ pub fn escape_controls(line: String) -> String {
     out
 }
 
-/// Logs a formatted line at a level: `log!(Information, "New connection from {peer}.")`.
+/// Logs a formatted line at a level: `log!(Information, "New connection from {peer}.")`, or about
+/// one client (JSON lines name it): `log!(Debug, client = id, "Sending PINGRESP to {id}")`. Nothing is
+/// formatted unless the level is on.
 #[macro_export]
 macro_rules! log {
+    ($level:ident, client = $client:expr, $($arg:tt)*) => {{
+        let l = $crate::log::logger();
+        if l.enabled($crate::log::Level::$level) {
+            let client: &str = &$client;
+            l.log($crate::log::Level::$level, Some(client), format_args!($($arg)*));
+        }
+    }};
     ($level:ident, $($arg:tt)*) => {{
         let l = $crate::log::logger();
         if l.enabled($crate::log::Level::$level) {
-            l.log($crate::log::Level::$level, format_args!($($arg)*));
+            l.log($crate::log::Level::$level, None, format_args!($($arg)*));
         }
     }};
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape_controls;
+    use super::{Level, escape_controls, json_line};
+
+    #[test]
+    fn json_lines_are_objects() {
+        let now: jiff::Timestamp = "2026-12-02T10:00:00.5Z".parse().unwrap();
+        assert_eq!(
+            json_line(now, Level::Notice, "Client \"a\" disconnected.", Some("a")),
+            "{\"timestamp\":\"2026-12-02T10:00:00.500Z\",\"level\":\"notice\",\
+             \"message\":\"Client \\\"a\\\" disconnected.\",\"client_id\":\"a\"}\n"
+        );
+        assert_eq!(
+            json_line(now, Level::Debug, "x", None),
+            "{\"timestamp\":\"2026-12-02T10:00:00.500Z\",\"level\":\"debug\",\"message\":\"x\"}\n"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(escape_controls("plain id/topic".into()), "plain id/topic");
         assert_eq!(
             escape_controls("x\n1700000000: forged\x1b[2J\r\t\u{7f}\u{85}é".into()),
-            "x\\n1700000000: forged\\x1b[2J\\r\\t\\x7f\\x85é"
+            "x\\n1700000000: forged\\x1b[2J\\r\t\\x7f\\x85é"
         );
     }
 }

@@ -19,7 +19,7 @@ use crate::kick::KickReason;
 use crate::listener::{self, BoundSocket};
 use crate::persist::{self, Persistence};
 use crate::settings::{ListenerCtx, Settings};
-use crate::{BrokerArgs, BrokerError, log, message, setup, sys};
+use crate::{BrokerArgs, BrokerError, log, message, metrics, setup, sys};
 
 /// What a running broker is asked to do (by signals, or through [`Running`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +80,13 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
     let result = runtime.block_on(async move {
         let control = signals()?;
         let bound = bind_listeners(&cfg, securities)?;
+        let metrics = bind_metrics(&cfg)?;
         if let Some(p) = &cfg.pid_file.value {
             setup::write_pid_file(p)?;
         }
         setup::drop_privileges(&cfg)?;
         let (broker, store) = make_broker(&cfg, &bound)?;
-        let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose };
+        let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose, metrics };
         let result = serve(broker, cfg, bound, control, options).await;
         if let Some(s) = store {
             s.close();
@@ -159,6 +160,7 @@ pub async fn start(cfg: Config, config_path: Option<PathBuf>) -> Result<Running,
         log!(Warning, "{w}");
     }
     let bound = bind_listeners(&cfg, securities)?;
+    let metrics = bind_metrics(&cfg)?;
     let addrs = bound
         .iter()
         .flat_map(|(_, sockets)| sockets.iter())
@@ -170,7 +172,7 @@ pub async fn start(cfg: Config, config_path: Option<PathBuf>) -> Result<Running,
     let (broker, store) = make_broker(&cfg, &bound)?;
     let (tx, rx) = mpsc::channel(16);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let options = ServeOptions { config_path, verbose: false };
+    let options = ServeOptions { config_path, verbose: false, metrics };
     let b = broker.clone();
     let done = tokio::spawn(async move {
         let result = serve_ready(b, cfg, bound, rx, options, Some(ready_tx)).await;
@@ -330,6 +332,7 @@ fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> 
             use_username_as_clientid: l.use_username_as_clientid.value,
             max_connections: l.max_connections.value,
             connections: AtomicU32::new(0),
+            traffic: Default::default(),
             security,
             tls,
             websockets,
@@ -361,6 +364,29 @@ fn bind_listeners(cfg: &Config, securities: Vec<Arc<RwLock<Arc<Security>>>>) -> 
     Ok(bound)
 }
 
+/// Binds the metrics endpoint's sockets (`metrics_listener`), if there is one.
+fn bind_metrics(cfg: &Config) -> Result<Vec<BoundSocket>, BrokerError> {
+    let Some(m) = &cfg.metrics_listener.value else {
+        return Ok(Vec::new());
+    };
+    let addr = mq_config::ListenerAddr::Tcp { port: m.port, host: m.host.clone() };
+    let sockets = listener::bind(&addr, None, None, false)
+        .map_err(|source| BrokerError::Metrics { at: cfg.metrics_listener.span.clone(), source })?;
+    for s in &sockets {
+        if let BoundSocket::Tcp(t) = s
+            && let Ok(a) = t.local_addr()
+        {
+            log!(
+                Notice,
+                "Opening ipv{} metrics listen socket on port {} (GET /metrics).",
+                if a.is_ipv4() { 4 } else { 6 },
+                a.port()
+            );
+        }
+    }
+    Ok(sockets)
+}
+
 /// A listener's TLS configuration, its files read (`None` for a listener without TLS).
 fn load_tls(l: &mq_config::Listener) -> Result<Option<crate::tls::ListenerTls>, BrokerError> {
     crate::tls::ListenerTls::new(&l.tls)
@@ -390,6 +416,8 @@ struct ServeOptions {
     config_path: Option<PathBuf>,
     /// `-v`: every log type.
     verbose: bool,
+    /// The metrics endpoint's sockets (none without `metrics_listener`).
+    metrics: Vec<BoundSocket>,
 }
 
 async fn serve(
@@ -408,7 +436,7 @@ async fn serve_ready(
     mut cfg: Config,
     bound: Vec<Bound>,
     mut control: mpsc::Receiver<Control>,
-    options: ServeOptions,
+    mut options: ServeOptions,
     ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), BrokerError> {
     log!(Notice, "{} starting", sys::version_string());
@@ -421,9 +449,10 @@ async fn serve_ready(
         tokio::spawn(async move {
             while let Some((level, line)) = log_rx.recv().await {
                 if let Some(topic) = level.topic() {
+                    // As Mosquitto queues them: QoS 2, not retained, expiring after 20 s.
                     b.publish_internal(message::Message {
                         expires_at: Some(Instant::now() + Duration::from_secs(20)),
-                        ..message::Message::from_broker(topic, line, mq_proto::QoS::AtMostOnce, false)
+                        ..message::Message::from_broker(topic, line, mq_proto::QoS::ExactlyOnce, false)
                     });
                 }
             }
@@ -441,6 +470,9 @@ async fn serve_ready(
             tokio::spawn(listener::accept_loop(broker.clone(), ctx.clone(), s));
         }
         listeners.push(ctx);
+    }
+    if !options.metrics.is_empty() {
+        tokio::spawn(metrics::serve(broker.clone(), listeners.clone(), std::mem::take(&mut options.metrics)));
     }
     if let Some(lot) = &broker.lot {
         lot.start();

@@ -3,7 +3,7 @@
 //! new ones up at their next CONNECT or loop turn.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use mq_config::Config;
@@ -105,6 +105,8 @@ pub struct ListenerCtx {
     pub max_connections: Option<u32>,
     /// Current connections.
     pub connections: AtomicU32,
+    /// Connections accepted and bytes carried since start (the metrics endpoint's per-listener figures).
+    pub traffic: ListenerTraffic,
     /// Authentication and authorisation in force (reloaded on SIGHUP).
     pub security: Arc<RwLock<Arc<Security>>>,
     /// TLS (`certfile`/`keyfile` set): its configuration, reloaded on SIGHUP.
@@ -114,6 +116,29 @@ pub struct ListenerCtx {
     /// Queue QoS 0 messages for disconnected persistent sessions of this listener even without
     /// `queue_qos0_messages` (the local sessions of lazy bridges, as Mosquitto queues them).
     pub queue_qos0: bool,
+}
+
+/// A listener's counters since start.
+#[derive(Debug, Default)]
+pub struct ListenerTraffic {
+    /// Connections accepted (refused ones included).
+    pub accepted: AtomicU64,
+    /// Bytes read from its clients.
+    pub bytes_received: AtomicU64,
+    /// Bytes written to its clients.
+    pub bytes_sent: AtomicU64,
+}
+
+impl ListenerTraffic {
+    /// Adds a connection's socket bytes not yet counted (before they are flushed into the broker's).
+    pub fn add(&self, local: &crate::stats::Local) {
+        if local.bytes_received != 0 {
+            self.bytes_received.fetch_add(local.bytes_received, Ordering::Relaxed);
+        }
+        if local.bytes_sent != 0 {
+            self.bytes_sent.fetch_add(local.bytes_sent, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ListenerCtx {

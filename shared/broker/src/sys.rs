@@ -112,42 +112,86 @@ fn listener_values(listeners: &[Arc<ListenerCtx>]) -> Vec<(String, String)> {
     v
 }
 
+/// The broker's figures at one moment, for `$SYS` and the metrics endpoint.
+pub struct Figures {
+    pub uptime_secs: u64,
+    /// Sessions (connected clients and disconnected persistent ones).
+    pub total: usize,
+    pub connected: usize,
+    pub maximum: u64,
+    /// Connected clients parked while idle.
+    pub parked: usize,
+    /// Messages queued for sessions or in flight, and their payload bytes.
+    pub queued: usize,
+    pub queued_bytes: usize,
+    pub retained: usize,
+    pub retained_bytes: usize,
+    pub subscriptions: usize,
+    pub shared_subscriptions: usize,
+    /// Resident and peak resident memory in bytes.
+    pub resident: u64,
+    pub resident_peak: u64,
+}
+
+impl Figures {
+    /// Gathers the figures (visiting every session for its queue).
+    pub fn gather(broker: &Broker) -> Figures {
+        let (total, connected) = broker.session_counts();
+        let (mut queued, mut queued_bytes) = (0usize, 0usize);
+        for session in broker.sessions.lock().values() {
+            let st = session.state.lock();
+            let (n, bytes) = st.backlog();
+            queued += n;
+            queued_bytes += bytes;
+        }
+        let (retained, retained_bytes) = {
+            let r = broker.retained.read();
+            (r.len(), r.bytes())
+        };
+        let (subscriptions, shared_subscriptions) = {
+            let t = broker.subs.read();
+            (t.count(), t.shared_count())
+        };
+        let (resident, resident_peak) = memory();
+        Figures {
+            uptime_secs: broker.started.elapsed().as_secs(),
+            total,
+            connected,
+            maximum: broker.max_sessions.load(Ordering::Relaxed),
+            parked: broker.lot.as_ref().map_or(0, |l| l.len()),
+            queued,
+            queued_bytes,
+            retained,
+            retained_bytes,
+            subscriptions,
+            shared_subscriptions,
+            resident,
+            resident_peak,
+        }
+    }
+}
+
 fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -> Vec<(String, String)> {
     let s = &broker.stats;
     let get = |c: &AtomicU64| Stats::get(c);
-    let (total, connected) = broker.session_counts();
-    let (mut queued, mut queued_bytes) = (0usize, 0usize);
-    for session in broker.sessions.lock().values() {
-        let st = session.state.lock();
-        let (n, bytes) = st.backlog();
-        queued += n;
-        queued_bytes += bytes;
-    }
-    let (retained, retained_bytes) = {
-        let r = broker.retained.read();
-        (r.len(), r.bytes())
-    };
-    let (subs, shared) = {
-        let t = broker.subs.read();
-        (t.count(), t.shared_count())
-    };
-    let (rss, peak) = memory();
+    let f = Figures::gather(broker);
+    let (total, connected) = (f.total, f.connected);
     let mut v: Vec<(String, String)> = vec![
-        ("uptime".into(), format!("{} seconds", broker.started.elapsed().as_secs())),
+        ("uptime".into(), format!("{} seconds", f.uptime_secs)),
         ("clients/total".into(), total.to_string()),
         ("clients/connected".into(), connected.to_string()),
         ("clients/active".into(), connected.to_string()),
         ("clients/disconnected".into(), (total - connected).to_string()),
         ("clients/inactive".into(), (total - connected).to_string()),
-        ("clients/maximum".into(), broker.max_sessions.load(Ordering::Relaxed).to_string()),
+        ("clients/maximum".into(), f.maximum.to_string()),
         ("clients/expired".into(), get(&s.expired).to_string()),
         // Connected clients idle long enough to be parked (mq's own topic; see the broker's `park` module).
-        ("clients/parked".into(), broker.lot.as_ref().map_or(0, |l| l.len()).to_string()),
+        ("clients/parked".into(), f.parked.to_string()),
         ("messages/received".into(), get(&s.msgs_received).to_string()),
         ("messages/sent".into(), get(&s.msgs_sent).to_string()),
-        ("messages/stored".into(), (queued + retained).to_string()),
-        ("store/messages/count".into(), (queued + retained).to_string()),
-        ("store/messages/bytes".into(), (queued_bytes + retained_bytes).to_string()),
+        ("messages/stored".into(), (f.queued + f.retained).to_string()),
+        ("store/messages/count".into(), (f.queued + f.retained).to_string()),
+        ("store/messages/bytes".into(), (f.queued_bytes + f.retained_bytes).to_string()),
         ("publish/messages/received".into(), get(&s.pub_received).to_string()),
         ("publish/messages/sent".into(), get(&s.pub_sent).to_string()),
         ("publish/messages/dropped".into(), get(&s.pub_dropped).to_string()),
@@ -155,11 +199,11 @@ fn snapshot(broker: &Broker, loads: &mut HashMap<&'static str, Load>, dt: f64) -
         ("publish/bytes/sent".into(), get(&s.pub_bytes_sent).to_string()),
         ("bytes/received".into(), get(&s.bytes_received).to_string()),
         ("bytes/sent".into(), get(&s.bytes_sent).to_string()),
-        ("retained messages/count".into(), retained.to_string()),
-        ("subscriptions/count".into(), subs.to_string()),
-        ("shared_subscriptions/count".into(), shared.to_string()),
-        ("heap/current".into(), rss.to_string()),
-        ("heap/maximum".into(), peak.to_string()),
+        ("retained messages/count".into(), f.retained.to_string()),
+        ("subscriptions/count".into(), f.subscriptions.to_string()),
+        ("shared_subscriptions/count".into(), f.shared_subscriptions.to_string()),
+        ("heap/current".into(), f.resident.to_string()),
+        ("heap/maximum".into(), f.resident_peak.to_string()),
     ];
     let counters: [(&'static str, u64); 9] = [
         ("messages/received", get(&s.msgs_received)),

@@ -204,9 +204,9 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Misplacement, Warning, WarningKind};
 pub use model::{
     Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTls, BridgeTopic, Config, ConfigFile, DEFAULT_PORT,
-    DEFAULT_USER, EffectiveSecurity, Fsync, KeyForm, Listener, ListenerAddr, ListenerOrigin, LogDest, LogSettings,
-    LogTypes, PersistenceSettings, Plugin, PluginOption, Protocol, RestartTimeout, SecurityOptions, SocketDomain,
-    StartType, TlsOptions, TlsVersion, WebsocketsSettings,
+    DEFAULT_USER, EffectiveSecurity, Fsync, KeyForm, Listener, ListenerAddr, ListenerOrigin, LogDest, LogFormat,
+    LogSettings, LogTypes, MetricsListener, PersistenceSettings, Plugin, PluginOption, Protocol, RestartTimeout,
+    SecurityOptions, SocketDomain, StartType, TlsOptions, TlsVersion, WebsocketsSettings,
 };
 pub use options::{NEWER_OPTIONS, OPTIONS, OptionScope, option_scope};
 pub use reload::{NotReloaded, Reload};

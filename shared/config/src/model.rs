@@ -65,6 +65,11 @@ pub struct Config {
     /// Logging options.
     pub log: LogSettings,
 
+    /// `metrics_listener <port> [bind address]` (mq only): serve the broker's figures in the
+    /// Prometheus text format on `GET /metrics` there. `None` (default): no metrics endpoint.
+    /// Read at start only.
+    pub metrics_listener: Setting<Option<MetricsListener>>,
+
     /// Security options that apply to every listener when
     /// `per_listener_settings` is false. When it is true these stay at their
     /// defaults and each [`Listener::security`] is used instead.
@@ -148,6 +153,7 @@ impl Config {
             upgrade_outgoing_qos: Setting::default_value(false),
             set_tcp_nodelay: Setting::default_value(false),
             clientid_prefixes: Setting::default_value(None),
+            metrics_listener: Setting::default_value(None),
             memory_limit: Setting::default_value(0),
             log: LogSettings::default(),
             security: SecurityOptions::default(),
@@ -341,6 +347,28 @@ pub struct LogSettings {
     pub types: Setting<LogTypes>,
     /// The `log_dest file` line, when there is one.
     pub file_line: Option<Span>,
+    /// `log_format text|json` (mq only, default text): how lines are written to stdout, stderr and
+    /// the log file.
+    pub format: Setting<LogFormat>,
+}
+
+/// `log_format`: Mosquitto's text lines, or one JSON object per line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `1764105600: New connection from ...` (Mosquitto's).
+    #[default]
+    Text,
+    /// `{"timestamp":"...","level":"notice","message":"...","client_id":"..."}`.
+    Json,
+}
+
+/// `metrics_listener <port> [bind address]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsListener {
+    /// The TCP port (1..=65535).
+    pub port: u16,
+    /// The address or host name to bind; every interface when `None`.
+    pub host: Option<String>,
 }
 
 impl Default for LogSettings {
@@ -352,6 +380,7 @@ impl Default for LogSettings {
             timestamp_format: Setting::default_value(None),
             types: Setting::default_value(LogTypes::DEFAULT),
             file_line: None,
+            format: Setting::default_value(LogFormat::Text),
         }
     }
 }

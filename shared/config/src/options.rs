@@ -54,6 +54,8 @@ pub const OPTIONS: &[(&str, OptionScope)] = &[
     ("log_timestamp", OptionScope::Global),
     ("log_timestamp_format", OptionScope::Global),
     ("log_type", OptionScope::Global),
+    ("log_format", OptionScope::Global),       // mq only: text or json lines
+    ("metrics_listener", OptionScope::Global), // mq only: the Prometheus endpoint
     ("websockets_log_level", OptionScope::Global),
     ("websockets_headers_size", OptionScope::Global),
     // persistence

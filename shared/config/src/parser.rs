@@ -25,8 +25,8 @@ use std::time::Duration;
 use crate::error::{ConfigError, ConfigErrors, ErrorKind, Misplacement, Warning, WarningKind};
 use crate::model::{
     Bridge, BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTopic, Config, ConfigFile, DEFAULT_PORT, Fsync,
-    KeyForm, Listener, ListenerAddr, ListenerOrigin, LogDest, LogTypes, Plugin, PluginOption, Protocol, RestartTimeout,
-    SecurityOptions, SocketDomain, StartType, TlsVersion,
+    KeyForm, Listener, ListenerAddr, ListenerOrigin, LogDest, LogFormat, LogTypes, MetricsListener, Plugin,
+    PluginOption, Protocol, RestartTimeout, SecurityOptions, SocketDomain, StartType, TlsVersion,
 };
 use crate::options::{NEWER_OPTIONS, is_plugin_option_family, removed_note, suggest};
 use crate::span::{Setting, Span};
@@ -303,6 +303,10 @@ impl Parser {
                 self.text(l, "a strftime format", |s| &mut s.cfg.log.timestamp_format);
             }
             "log_type" => self.log_type(l),
+            "log_format" => {
+                self.choice(l, &[("text", LogFormat::Text), ("json", LogFormat::Json)], |s| &mut s.cfg.log.format);
+            }
+            "metrics_listener" => self.metrics_listener(l),
             "websockets_log_level" => {
                 self.int(l, i64::from(i32::MIN), INT_MAX, |s| &mut s.cfg.websockets.log_level);
             }
@@ -557,6 +561,30 @@ impl Parser {
         }
         let v = u32::try_from(v).ok().filter(|&v| v != 0);
         set_scalar(&mut self.d, &mut self.s.cfg.max_packet_size, v, l, None);
+    }
+
+    /// `metrics_listener <port> [bind address]`.
+    fn metrics_listener(&mut self, l: &Line<'_>) {
+        const EXPECT: &str = "a port number (1 to 65535), optionally followed by a bind address";
+        let words: Vec<&str> = l.rest.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+        // A word starting with '#' after the port starts a comment.
+        let words: Vec<&str> = words.iter().take_while(|w| !w.starts_with('#')).copied().collect();
+        let Some(&port_word) = words.first() else {
+            self.d.error(&l.span, ErrorKind::MissingValue { option: l.name.to_owned(), expected: EXPECT.to_owned() });
+            return;
+        };
+        if let Some(extra) = words.get(2) {
+            self.d.unexpected(l, extra);
+            return;
+        }
+        let Some(port) = self.d.int_word(l, l.name, port_word, 1, 65535, EXPECT) else {
+            return;
+        };
+        let v = MetricsListener {
+            port: u16::try_from(port).unwrap_or(DEFAULT_PORT),
+            host: words.get(1).map(|h| (*h).to_owned()),
+        };
+        set_once(&mut self.d, &mut self.s.cfg.metrics_listener, Some(v), l, None);
     }
 
     /// `persistence_fsync always|never|<milliseconds>`.

@@ -78,6 +78,7 @@ impl Config {
 
         keep(&mut out, "pid_file", &self.pid_file, &mut cfg.pid_file);
         keep(&mut out, "user", &self.user, &mut cfg.user);
+        keep(&mut out, "metrics_listener", &self.metrics_listener, &mut cfg.metrics_listener);
         keep(&mut out, "websockets_log_level", &self.websockets.log_level, &mut cfg.websockets.log_level);
         keep(&mut out, "websockets_headers_size", &self.websockets.headers_size, &mut cfg.websockets.headers_size);
 

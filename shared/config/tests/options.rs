@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{err, ok, ok_warn};
 use mq_config::{
-    BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTopic, Config, KeyForm, LogTypes, OPTIONS, OptionScope,
-    Protocol, RestartTimeout, SocketDomain, StartType, TlsVersion,
+    BridgeAddress, BridgeDirection, BridgeProtocol, BridgeTopic, Config, KeyForm, LogFormat, LogTypes, MetricsListener,
+    OPTIONS, OptionScope, Protocol, RestartTimeout, SocketDomain, StartType, TlsVersion,
 };
 
 fn p(s: &str) -> Option<&Path> {
@@ -62,6 +62,14 @@ fn global_options_set_their_field() {
             assert!(!t.contains(LogTypes::ERROR), "the first log_type replaces the default");
         }),
         ("log_type all", |c| assert_eq!(*c.log.types, LogTypes::ALL)),
+        ("log_format json", |c| assert_eq!(*c.log.format, LogFormat::Json)),
+        ("log_format text", |c| assert_eq!(*c.log.format, LogFormat::Text)),
+        ("metrics_listener 9100", |c| {
+            assert_eq!(*c.metrics_listener, Some(MetricsListener { port: 9100, host: None }));
+        }),
+        ("metrics_listener 9100 127.0.0.1 # local only", |c| {
+            assert_eq!(*c.metrics_listener, Some(MetricsListener { port: 9100, host: Some("127.0.0.1".into()) }));
+        }),
         ("log_type all\nlog_type none\nlog_type websockets", |c| {
             assert_eq!(*c.log.types, LogTypes::WEBSOCKETS);
         }),
@@ -397,6 +405,26 @@ fn wrong_values_have_exact_messages() {
         ),
         ("clientid_prefixes", "mq.conf:1: clientid_prefixes needs a value: a text value"),
         ("memory_limit -1", "mq.conf:1: memory_limit -1 is below the minimum of 0"),
+        ("log_format yaml", "mq.conf:1: invalid log_format value \"yaml\": expected text or json"),
+        ("log_format", "mq.conf:1: log_format needs a value: text or json"),
+        (
+            "metrics_listener",
+            "mq.conf:1: metrics_listener needs a value: a port number (1 to 65535), optionally followed by a bind address",
+        ),
+        ("metrics_listener 0", "mq.conf:1: metrics_listener 0 is below the minimum of 1"),
+        ("metrics_listener 65536", "mq.conf:1: metrics_listener 65536 is above the maximum of 65535"),
+        (
+            "metrics_listener nine",
+            "mq.conf:1: invalid metrics_listener value \"nine\": expected a port number (1 to 65535), optionally followed by a bind address",
+        ),
+        (
+            "metrics_listener 9100 127.0.0.1 extra",
+            "mq.conf:1: unexpected \"extra\" after the metrics_listener value (a comment must start with \"#\" and be separated from the value by a space)",
+        ),
+        (
+            "metrics_listener 9100\nmetrics_listener 9101",
+            "mq.conf:2: metrics_listener is set twice (first at mq.conf:1); give it once",
+        ),
         (
             "memory_limit 99999999999999999999",
             "mq.conf:1: memory_limit 99999999999999999999 is above the maximum of \

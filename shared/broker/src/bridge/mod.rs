@@ -142,6 +142,7 @@ fn local_listener(security: SharedSecurity, lazy: bool) -> ListenerCtx {
         use_username_as_clientid: false,
         max_connections: None,
         connections: AtomicU32::new(0),
+        traffic: Default::default(),
         security,
         tls: None,
         websockets: None,

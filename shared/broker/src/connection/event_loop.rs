@@ -164,7 +164,7 @@ impl Conn {
                 break;
             }
         }
-        self.broker.stats.flush(&mut self.local);
+        self.flush_stats();
         Ok(self.out_empty()
             && !self.stream.has_input()
             && self.retained_lookups.is_empty()
@@ -232,7 +232,7 @@ impl Conn {
                 // wake-up would come: publishers wake a session only when its queue was empty.)
                 continue;
             }
-            self.broker.stats.flush(&mut self.local);
+            self.flush_stats();
             if !self.congested.is_empty() {
                 Box::pin(self.wait_for_room()).await;
                 // Packets read before the pause are handled now, before reading more.
@@ -348,7 +348,12 @@ impl Conn {
                 let until = match s.state.lock().judge_pace(now, window_ms) {
                     Pace::Wait(until) => until,
                     Pace::Stalled => {
-                        log!(Notice, "Client {} is not keeping up; dropping what overflows its queue.", s.client_id);
+                        log!(
+                            Notice,
+                            client = s.client_id,
+                            "Client {} is not keeping up; dropping what overflows its queue.",
+                            s.client_id
+                        );
                         break;
                     }
                 };
@@ -359,6 +364,12 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Adds this connection's counts to its listener's and the broker's.
+    pub(super) fn flush_stats(&mut self) {
+        self.listener.traffic.add(&self.local);
+        self.broker.stats.flush(&mut self.local);
     }
 
     /// Writes what the socket takes.
@@ -501,6 +512,7 @@ impl Conn {
             // The packet never completed: nothing of it was published.
             log!(
                 Notice,
+                client = self.client_id,
                 "Client {} went away {} bytes into a {}-byte message; it is not published.",
                 self.client_id,
                 inbound.payload.received(),
@@ -537,7 +549,7 @@ impl Conn {
             Close::Idle => (true, None, format!("Client {} closed its connection.", self.client_id)),
         };
         if self.settings.connection_messages && !log_line.is_empty() {
-            log!(Notice, "{log_line}");
+            log!(Notice, client = self.client_id, "{log_line}");
         }
         if matches!(close, Close::Shutdown) {
             // Deliver what is queued for this client before going.
@@ -572,6 +584,6 @@ impl Conn {
         }
         self.broker.detach(&self.session, self.id, publish_will, self.proto.expiry());
         self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
-        self.broker.stats.flush(&mut self.local);
+        self.flush_stats();
     }
 }

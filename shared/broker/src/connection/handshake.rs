@@ -102,9 +102,12 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
     let mut rbuf = BytesMut::new();
     let mut local = Local::default();
     let mut pre_auth = PreAuth { broker: broker.clone(), held: 0 };
-    let first =
-        tokio::time::timeout_at(deadline, read_connect(&mut stream, &mut rbuf, &settings, &mut local, &mut pre_auth))
-            .await;
+    let first = tokio::time::timeout_at(
+        deadline,
+        read_connect(&mut stream, &peer, &mut rbuf, &settings, &mut local, &mut pre_auth),
+    )
+    .await;
+    listener.traffic.add(&local);
     broker.stats.flush(&mut local);
     let connect = match first {
         Ok(Ok(c)) => c,
@@ -155,6 +158,7 @@ pub(super) async fn handshake(accepted: Box<Accepted>) -> Option<Box<Conn>> {
 /// CONNECT are answered with a CONNACK where the version allows.
 async fn read_connect(
     stream: &mut Stream,
+    peer: &str,
     rbuf: &mut BytesMut,
     settings: &Settings,
     local: &mut Local,
@@ -173,7 +177,7 @@ async fn read_connect(
             Ok(Some(_)) => return Err(Refused::Closed),
             Ok(None) => {}
             Err(e) => {
-                answer_bad_connect(stream, level, &e);
+                answer_bad_connect(stream, peer, level, &e);
                 return Err(Refused::Malformed(e));
             }
         }
@@ -214,7 +218,7 @@ async fn read_connect(
 
 /// Sends the CONNACK a broken CONNECT deserves: MQTT 5 clients get the error's reason code; 3.x clients
 /// get return code 1 for an unsupported protocol level and nothing otherwise ([MQTT-3.1.2-2]).
-fn answer_bad_connect(stream: &mut Stream, level: Option<u8>, e: &DecodeError) {
+fn answer_bad_connect(stream: &mut Stream, peer: &str, level: Option<u8>, e: &DecodeError) {
     let (packet, version) = match (e, level) {
         (DecodeError::UnsupportedProtocol { .. }, _) => (
             ConnAck { code: ConnectReturnCode::UNACCEPTABLE_PROTOCOL_VERSION.0, ..Default::default() },
@@ -224,10 +228,17 @@ fn answer_bad_connect(stream: &mut Stream, level: Option<u8>, e: &DecodeError) {
         _ => return,
     };
     let mut out = BytesMut::new();
+    let code = packet.code;
     if Packet::ConnAck(packet).encode(version, &mut out).is_ok() {
+        log!(Debug, "Sending CONNACK to {} (0, {code})", peer_host(peer));
         // Best effort: the connection is closed right after.
         let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
     }
+}
+
+/// A peer's address without its port, as Mosquitto names clients without an id.
+fn peer_host(peer: &str) -> String {
+    crate::auth::peer_ip(peer).map_or_else(|| peer.to_owned(), |ip| ip.to_string())
 }
 
 /// The protocol level byte of a CONNECT at the front of `raw`, if it can be found.
@@ -273,11 +284,14 @@ impl Conn {
             });
             let mut out = BytesMut::new();
             if let Some(p) = packet
+                && let code = p.code
                 && Packet::ConnAck(p).encode(v, &mut out).is_ok()
             {
+                // As Mosquitto, named by address: the client is not known by its id.
+                log!(Debug, "Sending CONNACK to {} (0, {code})", peer_host(&peer));
                 let _ = stream.try_write_vectored(&[io::IoSlice::new(&out)]);
             }
-            log!(Notice, "Client {log_id} disconnected, {why}.");
+            log!(Notice, client = log_id, "Client {log_id} disconnected, {why}.");
         };
         // A listener taking user names from client certificates uses no password (Mosquitto's order:
         // the certificate decides, the password file is not consulted).
@@ -347,11 +361,27 @@ impl Conn {
             let u = c.username.as_deref().map(|u| format!(", u'{u}'")).unwrap_or_default();
             log!(
                 Notice,
+                client = client_id,
                 "New client connected from {peer} as {client_id} ({}, c{}, k{}{u}).",
                 v.log_tag(),
                 u8::from(c.clean_start),
                 c.keep_alive
             );
+            match &c.will {
+                Some(w) => {
+                    log!(
+                        Debug,
+                        client = client_id,
+                        "Will message specified ({} bytes) (r{}, q{}).",
+                        w.payload.len(),
+                        u8::from(w.retain),
+                        w.qos.as_u8()
+                    );
+                    let mount = listener.mount_point.as_deref().unwrap_or_default();
+                    log!(Debug, client = client_id, "\t{mount}{}", w.topic);
+                }
+                None => log!(Debug, client = client_id, "No will message specified."),
+            }
         }
 
         let mut conn = Conn {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mq_proto::topic::split_shared;
 use mq_proto::{
-    Ack, Disconnect, Packet, PacketId, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe,
-    UnsubAck, Unsubscribe,
+    Ack, Disconnect, Packet, PacketType, Publish, QoS, ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck,
+    Unsubscribe,
 };
 
 use crate::acl::Want;
@@ -16,30 +16,11 @@ use crate::log;
 use crate::message::{Delivery, Message, Pieces, Source};
 use crate::session::{AckEffect, ClientAck, Qos2Receipt};
 
-use super::{Close, Conn, Violation};
+use super::{Close, Conn, PublishSummary, Violation};
 
 /// Payloads up to this size are copied out of the read buffer, so the buffer can be reused instead of
 /// being kept alive by queued messages.
 const COPY_PAYLOAD_UP_TO: usize = 1024;
-/// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
-struct PublishSummary<'a>(&'a Publish, usize);
-
-impl std::fmt::Display for PublishSummary<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = &self.0;
-        write!(
-            f,
-            "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-            u8::from(p.dup),
-            p.qos.as_u8(),
-            u8::from(p.retain),
-            p.packet_id.map_or(0, PacketId::get),
-            p.topic,
-            self.1
-        )
-    }
-}
-
 impl Conn {
     pub(super) fn handle(&mut self, p: Packet) -> Result<(), Close> {
         // What these answer may depend on changes they record in the persistent store. PUBACK and
@@ -77,6 +58,9 @@ impl Conn {
     }
 
     fn handle_packet(&mut self, p: Packet) -> Result<(), Close> {
+        if crate::log::logger().enabled(crate::log::Level::Debug) {
+            self.log_received(&p);
+        }
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => self.on_ack(PacketType::PubAck, ClientAck::PubAck, &a),
@@ -106,6 +90,27 @@ impl Conn {
         }
     }
 
+    /// Mosquitto's `log_type debug` line for a packet received (PUBLISH: [`Conn::route_publish`];
+    /// SUBSCRIBE and UNSUBSCRIBE: one more line per filter there).
+    fn log_received(&self, p: &Packet) {
+        let id = &*self.client_id;
+        match p {
+            Packet::PubAck(a) => {
+                log!(Debug, client = id, "Received PUBACK from {id} (Mid: {}, RC:{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubComp(a) => {
+                log!(Debug, client = id, "Received PUBCOMP from {id} (Mid: {}, RC:{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubRec(a) => log!(Debug, client = id, "Received PUBREC from {id} (Mid: {})", a.packet_id.get()),
+            Packet::PubRel(a) => log!(Debug, client = id, "Received PUBREL from {id} (Mid: {})", a.packet_id.get()),
+            Packet::Subscribe(_) => log!(Debug, client = id, "Received SUBSCRIBE from {id}"),
+            Packet::Unsubscribe(_) => log!(Debug, client = id, "Received UNSUBSCRIBE from {id}"),
+            Packet::PingReq => log!(Debug, client = id, "Received PINGREQ from {id}"),
+            Packet::Disconnect(_) => log!(Debug, client = id, "Received DISCONNECT from {id}"),
+            _ => {}
+        }
+    }
+
     pub(super) fn on_publish(&mut self, p: Publish) -> Result<(), Close> {
         if let Some(ack) = self.route_publish(p, None)? {
             self.send(ack);
@@ -126,7 +131,6 @@ impl Conn {
         self.local.pub_received += 1;
         self.local.pub_bytes_received += payload_len as u64;
         let pid = p.packet_id;
-        log!(Debug, "Received PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
 
         // QoS 2 received twice before PUBREL (a resend with DUP): acknowledge without routing again.
         if p.qos == QoS::ExactlyOnce
@@ -137,7 +141,23 @@ impl Conn {
             let rec = self.broker.rec(&self.session);
             match self.session.state.lock().receive_qos2(id.get(), max, rec) {
                 Qos2Receipt::New => {}
-                Qos2Receipt::Duplicate => return Ok(Some(Packet::PubRec(Ack::new(id)))),
+                Qos2Receipt::Duplicate => {
+                    if crate::log::logger().enabled(crate::log::Level::Debug) {
+                        let mount = self.listener.mount_point.as_deref().unwrap_or_default();
+                        let topic = format!("{mount}{}", p.topic);
+                        let summary = PublishSummary {
+                            dup: p.dup,
+                            qos: p.qos,
+                            retain: p.retain,
+                            pid,
+                            topic: &topic,
+                            len: payload_len,
+                        };
+                        let id = &*self.client_id;
+                        log!(Debug, client = id, "Received PUBLISH from {id} {summary}");
+                    }
+                    return Ok(Some(Packet::PubRec(Ack::new(id))));
+                }
                 Qos2Receipt::TooMany => return Err(Violation::ReceiveMaximumExceeded.into()),
             }
         }
@@ -147,20 +167,28 @@ impl Conn {
             None => p.topic.clone(),
         };
         // Clients never publish into $SYS or $share (Mosquitto's rule; a bridge's state topic
-        // `$SYS/broker/connection/<id>/state` excepted), nor where the ACL says no.
-        let denied = (p.topic.starts_with("$SYS/")
-            && !mq_proto::topic::matches("$SYS/broker/connection/+/state", &p.topic))
-            || p.topic.starts_with("$share/")
-            || &*p.topic == "$SYS"
+        // `$SYS/broker/connection/<id>/state` excepted), nor where the ACL says no. As in Mosquitto,
+        // the topic is judged under the listener's mount point (`mnt/$SYS/x` is an ordinary topic).
+        let denied = (topic.starts_with("$SYS/")
+            && !mq_proto::topic::matches("$SYS/broker/connection/+/state", &topic))
+            || topic.starts_with("$share/")
+            || &*topic == "$SYS"
             || self
                 .security
                 .acl
                 .as_ref()
                 .is_some_and(|acl| !acl.check(Want::Write, self.username.as_deref(), &self.client_id, &topic));
-        if denied {
-            log!(Debug, "Denied PUBLISH from {} {}", self.client_id, PublishSummary(&p, payload_len));
-        }
+        let id = &*self.client_id;
+        let summary = PublishSummary { dup: p.dup, qos: p.qos, retain: p.retain, pid, topic: &topic, len: payload_len };
         let too_big = self.settings.message_size_limit > 0 && payload_len > self.settings.message_size_limit;
+        // One of Mosquitto's three lines, in its order of checks.
+        if too_big {
+            log!(Debug, client = id, "Dropped too large PUBLISH from {id} {summary}");
+        } else if denied {
+            log!(Debug, client = id, "Denied PUBLISH from {id} {summary}");
+        } else {
+            log!(Debug, client = id, "Received PUBLISH from {id} {summary}");
+        }
         // The store cannot write (a full disk): messages that may need storing are refused, MQTT 5
         // clients hear why, 3.x clients (which have no way to be told) are disconnected. QoS 0 flows.
         if p.qos != QoS::AtMostOnce && self.broker.durable.is_full() {
@@ -178,7 +206,12 @@ impl Conn {
             });
         }
         let outcome = if too_big {
-            log!(Notice, "Dropped too large PUBLISH from {} ({payload_len} bytes).", self.client_id);
+            log!(
+                Notice,
+                client = self.client_id,
+                "Dropped too large PUBLISH from {} ({payload_len} bytes).",
+                self.client_id
+            );
             // Mosquitto's answer, though MQTT 5 lists 0x95 for CONNACK and DISCONNECT only.
             Some(ReasonCode::PACKET_TOO_LARGE)
         } else if denied {
@@ -222,13 +255,15 @@ impl Conn {
             }
         };
         // MQTT 3.x has no way to report these; the acknowledgement is plain (Mosquitto does the same).
-        let reason = if v5 { reason } else { ReasonCode::SUCCESS };
+        // Its refusals keep their reason all the same: the encoder leaves it out of a 3.x packet and
+        // the log shows it, as Mosquitto's does (`Sending PUBACK to x (m1, rc135)`).
+        let reason = if v5 || reason.is_error() { reason } else { ReasonCode::SUCCESS };
         let ack = match (p.qos, pid) {
             (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, reason))),
             (QoS::ExactlyOnce, Some(id)) => {
                 // As Mosquitto does: 0x10 (no matching subscribers) in PUBACK only; PUBREC says 0x00.
                 let reason = if reason == ReasonCode::NO_MATCHING_SUBSCRIBERS { ReasonCode::SUCCESS } else { reason };
-                if reason.is_error() {
+                if v5 && reason.is_error() {
                     let rec = self.broker.rec(&self.session);
                     self.session.state.lock().release_qos2(id.get(), rec);
                 }
@@ -298,6 +333,11 @@ impl Conn {
         let sub_id = s.properties.subscription_identifier;
         self.proto.filters(s.filters.iter().map(|(f, _)| f.as_str()))?;
         for (filter, opts) in s.filters {
+            if crate::log::logger().enabled(crate::log::Level::Debug) {
+                let id = &*self.client_id;
+                let qos = opts.qos.min(self.listener.max_qos).as_u8();
+                log!(Debug, client = id, "\t{} (QoS {qos})", self.mounted_filter(&filter));
+            }
             let granted = self.proto.subscription(&filter, &opts)?;
             let shared = split_shared(&filter).and_then(Result::ok);
             let full = self.mounted_filter(&filter);
@@ -305,13 +345,13 @@ impl Conn {
                 && !acl.may_subscribe(self.username.as_deref(), &self.client_id, &full)
                 && let Some(code) = self.proto.not_authorised()
             {
-                log!(Notice, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
+                log!(Notice, client = self.client_id, "Denied SUBSCRIBE from {} to '{filter}'.", self.client_id);
                 codes.push(code);
                 continue;
             }
             let granted_opts = self.proto.granted_options(opts, granted);
             let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
-            log!(Subscribe, "{} {} {}", self.client_id, granted.as_u8(), filter);
+            log!(Subscribe, client = self.client_id, "{} {} {}", self.client_id, granted.as_u8(), full);
             codes.push(ReasonCode(granted.as_u8()));
             let send_retained = shared.is_none()
                 && match opts.retain_handling {
@@ -381,9 +421,11 @@ impl Conn {
         self.proto.filters(u.filters.iter().map(String::as_str))?;
         let mut codes = Vec::with_capacity(u.filters.len());
         for filter in &u.filters {
+            let id = &*self.client_id;
+            log!(Debug, client = id, "\t{filter}");
             let full = self.mounted_filter(filter);
             let existed = self.broker.unsubscribe(&self.session, &full);
-            log!(Unsubscribe, "{} {}", self.client_id, filter);
+            log!(Unsubscribe, client = self.client_id, "{} {}", self.client_id, filter);
             codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }
         if !self.proto.version.is_v5() {

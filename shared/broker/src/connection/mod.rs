@@ -58,6 +58,32 @@ const READ_BUDGET: usize = 4 * 1024 * 1024;
 const CONGESTION_WAIT: Duration = Duration::from_millis(100);
 /// How long a shutting-down connection may spend flushing.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// A PUBLISH as Mosquitto's log lines describe it: `(d0, q1, r0, m1, 'a/b', ... (5 bytes))`.
+struct PublishSummary<'a> {
+    dup: bool,
+    qos: mq_proto::QoS,
+    retain: bool,
+    pid: Option<mq_proto::PacketId>,
+    topic: &'a str,
+    /// Payload bytes.
+    len: usize,
+}
+
+impl std::fmt::Display for PublishSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "(d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(self.dup),
+            self.qos.as_u8(),
+            u8::from(self.retain),
+            self.pid.map_or(0, mq_proto::PacketId::get),
+            self.topic,
+            self.len
+        )
+    }
+}
+
 /// Why a connection ends.
 #[derive(Debug)]
 enum Close {

@@ -6,16 +6,43 @@ use std::time::Instant;
 
 use mq_proto::{Ack, Packet, PacketId, PublishHeader, QoS};
 
+use crate::log;
 use crate::message::Delivery;
 use crate::session::Stage;
 
-use super::{Close, Conn, HIGH_WATER};
+use super::{Close, Conn, HIGH_WATER, PublishSummary};
 
 impl Conn {
     /// Encodes a packet into the output buffer.
     pub(super) fn send(&mut self, p: Packet) {
+        if crate::log::logger().enabled(crate::log::Level::Debug) {
+            self.log_sending(&p);
+        }
         if p.encode(self.proto.version, self.out.buf()).is_ok() {
             self.local.msgs_sent += 1;
+        }
+    }
+
+    /// Mosquitto's `log_type debug` line for a packet sent (PUBLISH: [`Conn::encode_delivery`]).
+    fn log_sending(&self, p: &Packet) {
+        let id = &*self.client_id;
+        match p {
+            Packet::ConnAck(c) => {
+                log!(Debug, client = id, "Sending CONNACK to {id} ({}, {})", u8::from(c.session_present), c.code);
+            }
+            Packet::PubAck(a) => {
+                log!(Debug, client = id, "Sending PUBACK to {id} (m{}, rc{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubRec(a) => {
+                log!(Debug, client = id, "Sending PUBREC to {id} (m{}, rc{})", a.packet_id.get(), a.reason.0);
+            }
+            Packet::PubRel(a) => log!(Debug, client = id, "Sending PUBREL to {id} (m{})", a.packet_id.get()),
+            Packet::PubComp(a) => log!(Debug, client = id, "Sending PUBCOMP to {id} (m{})", a.packet_id.get()),
+            Packet::SubAck(_) => log!(Debug, client = id, "Sending SUBACK to {id}"),
+            Packet::UnsubAck(_) => log!(Debug, client = id, "Sending UNSUBACK to {id}"),
+            Packet::PingResp => log!(Debug, client = id, "Sending PINGRESP to {id}"),
+            Packet::Disconnect(d) => log!(Debug, client = id, "Sending DISCONNECT to {id} (rc{})", d.reason.0),
+            _ => {}
         }
     }
 
@@ -124,6 +151,14 @@ impl Conn {
             Some(large) => self.out.pieces(large),
             None => self.out.payload(&msg.payload),
         }
+        let id = &*self.client_id;
+        // Named as stored, under the mount point, as Mosquitto logs it.
+        log!(
+            Debug,
+            client = id,
+            "Sending PUBLISH to {id} {}",
+            PublishSummary { dup, qos: d.qos, retain: d.retain, pid, topic: &msg.topic, len: size }
+        );
         self.local.msgs_sent += 1;
         self.local.pub_sent += 1;
         self.local.pub_bytes_sent += size as u64;
