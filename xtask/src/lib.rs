@@ -27,10 +27,49 @@ pub fn render() -> BTreeMap<PathBuf, Vec<u8>> {
             let mut out = Vec::new();
             let mut c = cmd.clone();
             clap_complete::generate(shell, &mut c, stem, &mut out);
+            if shell == Shell::Bash {
+                out = bash_host_names(&cmd, out);
+            }
             files.insert(PathBuf::from(format!("completions/{name}")), out);
         }
     }
     files
+}
+
+/// clap_complete's bash script completes every value without possible values as a file name; options
+/// whose value is a host name (`-h`, `-A`) complete host names instead, as the zsh and fish scripts do.
+fn bash_host_names(cmd: &clap::Command, script: Vec<u8>) -> Vec<u8> {
+    fn spellings(cmd: &clap::Command, host: bool, out: &mut Vec<String>) {
+        for a in cmd.get_arguments().filter(|a| a.get_action().takes_values() && !a.is_positional()) {
+            if (a.get_value_hint() == clap::ValueHint::Hostname) == host {
+                out.extend(a.get_short().map(|c| format!("-{c})")));
+                out.extend(a.get_long().map(|l| format!("--{l})")));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            spellings(sub, host, out);
+        }
+    }
+    let (mut hosts, mut others) = (Vec::new(), Vec::new());
+    spellings(cmd, true, &mut hosts);
+    spellings(cmd, false, &mut others);
+    // The script's case labels do not say which subcommand they belong to: a spelling that is a host
+    // name in one and something else in another could not be told apart.
+    assert!(!hosts.iter().any(|h| others.contains(h)), "{:?} is a host name option and another option", hosts);
+    let text = String::from_utf8(script).expect("clap_complete writes UTF-8");
+    let file = "COMPREPLY=($(compgen -f \"${cur}\"))";
+    let host = "COMPREPLY=($(compgen -A hostname -- \"${cur}\"))";
+    let mut out = String::with_capacity(text.len());
+    let mut in_host_case = false;
+    for line in text.split_inclusive('\n') {
+        if in_host_case && line.trim() == file {
+            out.push_str(&line.replace(file, host));
+        } else {
+            out.push_str(line);
+        }
+        in_host_case = hosts.iter().any(|h| line.trim() == h);
+    }
+    out.into_bytes()
 }
 
 /// The man pages of one documented command: its own, and one per subcommand for `mq bench` and `mq db`
