@@ -29,6 +29,7 @@ mod clients_tls;
 mod configs;
 mod db_import;
 mod exec;
+mod exit_status;
 mod harness;
 mod hostile;
 mod large;
