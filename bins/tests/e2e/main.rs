@@ -36,5 +36,6 @@ mod large;
 mod passwd;
 mod pub_sub;
 mod security;
+mod systemd;
 mod tls_pki;
 mod umbrella;

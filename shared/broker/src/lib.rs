@@ -36,6 +36,7 @@ pub mod listener;
 #[macro_use]
 pub mod log;
 pub mod message;
+pub mod notify;
 pub mod outbuf;
 pub mod park;
 pub mod persist;
