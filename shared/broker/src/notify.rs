@@ -53,10 +53,10 @@ impl Notifier {
             .socket
             .send(state.as_bytes())
             .or_else(|_| UnixDatagram::unbound().and_then(|s| s.send_to_addr(state.as_bytes(), &self.target)));
-        if let Err(e) = sent {
-            if !self.failed.swap(true, Ordering::Relaxed) {
-                log!(Warning, "Unable to tell systemd the broker's state ({state:?}): {e}.");
-            }
+        if let Err(e) = sent
+            && !self.failed.swap(true, Ordering::Relaxed)
+        {
+            log!(Warning, "Unable to tell systemd the broker's state ({state:?}): {e}.");
         }
     }
 
