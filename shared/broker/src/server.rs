@@ -106,6 +106,14 @@ fn signals() -> Result<mpsc::Receiver<Control>, BrokerError> {
     // (a handler, once set, stays for the life of the process).
     let _ignored =
         signal(SignalKind::from_raw(nix::sys::signal::Signal::SIGXFSZ as i32)).map_err(BrokerError::Runtime)?;
+    // SIGUSR1 makes Mosquitto save its database; here every change is stored already (and the
+    // signal's default action would end the process).
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(BrokerError::Runtime)?;
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            log!(Notice, "SIGUSR1: nothing to save, every change is stored as it happens.");
+        }
+    });
     let (tx, rx) = mpsc::channel(16);
     for (kind, control) in [
         (SignalKind::interrupt(), Control::Shutdown),

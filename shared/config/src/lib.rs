@@ -208,7 +208,7 @@ pub use model::{
     LogTypes, PersistenceSettings, Plugin, PluginOption, Protocol, RestartTimeout, SecurityOptions, SocketDomain,
     StartType, TlsOptions, TlsVersion, WebsocketsSettings,
 };
-pub use options::{NEWER_OPTIONS, OPTIONS, OptionScope, option_scope};
+pub use options::{NEWER_OPTIONS, OPTIONS, OptionInfo, OptionScope, Support, option_scope};
 pub use reload::{NotReloaded, Reload};
 pub use span::{Setting, Span};
 
