@@ -157,6 +157,24 @@ fn disconnect_from_the_broker_exits_4() {
 }
 
 #[test]
+fn passwd_failures_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    assert!(mq("mq-passwd").arg("-c").arg("-b").arg(&pw).arg("alice").arg("secret").status().unwrap().success());
+    let pw = pw.display().to_string();
+    let missing = dir.path().join("missing").display().to_string();
+    let cases: [(Vec<String>, &str); 4] = [
+        (vec![], "no arguments"),
+        (vec!["-b".into(), pw.clone(), "u".into()], "-b without a password"),
+        (vec!["-D".into(), missing, "u".into()], "no such file"),
+        (vec!["-D".into(), pw, "nobody".into()], "no such user"),
+    ];
+    for (argv, what) in cases {
+        check("mq-passwd", "mosquitto_passwd", &argv, 1, what);
+    }
+}
+
+#[test]
 fn broker_usage_and_configuration_errors_exit_3() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.conf");
