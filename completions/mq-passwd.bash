@@ -30,7 +30,7 @@ _mq__passwd() {
             fi
             case "${prev}" in
                 -H)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "sha512-pbkdf2 sha512 argon2id" -- "${cur}"))
                     return 0
                     ;;
                 -I)

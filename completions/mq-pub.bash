@@ -54,11 +54,11 @@ _mq__pub() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --repeat)
@@ -70,11 +70,11 @@ _mq__pub() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -98,7 +98,7 @@ _mq__pub() {
                     return 0
                     ;;
                 -A)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --proxy)
@@ -106,11 +106,11 @@ _mq__pub() {
                     return 0
                     ;;
                 --protocol-version)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 -V)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 --keepalive)
@@ -174,7 +174,7 @@ _mq__pub() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --property)

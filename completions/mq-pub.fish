@@ -1,16 +1,23 @@
 complete -c mq-pub -s t -l topic -d 'Topic to publish to' -r
 complete -c mq-pub -s m -l message -d 'Send this text as the payload' -r
 complete -c mq-pub -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq-pub -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
+complete -c mq-pub -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-pub -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
 complete -c mq-pub -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
-complete -c mq-pub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq-pub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-pub -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-pub -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq-pub -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq-pub -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq-pub -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-pub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq-pub -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq-pub -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq-pub -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq-pub -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq-pub -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -21,7 +28,9 @@ complete -c mq-pub -s P -l pw -d 'Password. It is visible to other users in `ps`
 complete -c mq-pub -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq-pub -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq-pub -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq-pub -l will-qos -d 'QoS of the will' -r
+complete -c mq-pub -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-pub -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq-pub -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq-pub -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F

@@ -2,16 +2,23 @@ complete -c mq-rr -s t -l topic -d 'Topic to publish the request to' -r
 complete -c mq-rr -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
 complete -c mq-rr -s m -l message -d 'Send this text as the payload' -r
 complete -c mq-rr -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq-rr -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
+complete -c mq-rr -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-rr -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
 complete -c mq-rr -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
-complete -c mq-rr -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq-rr -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-rr -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-rr -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq-rr -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq-rr -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq-rr -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-rr -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq-rr -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq-rr -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq-rr -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq-rr -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq-rr -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -22,7 +29,9 @@ complete -c mq-rr -s P -l pw -d 'Password. It is visible to other users in `ps`:
 complete -c mq-rr -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq-rr -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq-rr -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq-rr -l will-qos -d 'QoS of the will' -r
+complete -c mq-rr -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-rr -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq-rr -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq-rr -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F

@@ -1,5 +1,7 @@
 complete -c mq-sub -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
-complete -c mq-sub -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
+complete -c mq-sub -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-sub -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
 complete -c mq-sub -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
 complete -c mq-sub -s C -d 'Exit after this many messages' -r
@@ -8,13 +10,18 @@ complete -c mq-sub -l random-filter -d 'Print only about this percentage of the 
 complete -c mq-sub -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
 complete -c mq-sub -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
 complete -c mq-sub -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
-complete -c mq-sub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq-sub -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-sub -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq-sub -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq-sub -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq-sub -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq-sub -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq-sub -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq-sub -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq-sub -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq-sub -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq-sub -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq-sub -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -25,7 +32,9 @@ complete -c mq-sub -s P -l pw -d 'Password. It is visible to other users in `ps`
 complete -c mq-sub -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq-sub -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq-sub -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq-sub -l will-qos -d 'QoS of the will' -r
+complete -c mq-sub -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq-sub -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq-sub -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq-sub -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F

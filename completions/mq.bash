@@ -190,11 +190,11 @@ _mq() {
             fi
             case "${prev}" in
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -430,11 +430,11 @@ _mq() {
             fi
             case "${prev}" in
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -582,11 +582,11 @@ _mq() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --size)
@@ -632,11 +632,11 @@ _mq() {
             fi
             case "${prev}" in
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -784,11 +784,11 @@ _mq() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --messages)
@@ -1336,7 +1336,7 @@ _mq() {
             fi
             case "${prev}" in
                 -H)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "sha512-pbkdf2 sha512 argon2id" -- "${cur}"))
                     return 0
                     ;;
                 -I)
@@ -1382,11 +1382,11 @@ _mq() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --repeat)
@@ -1398,11 +1398,11 @@ _mq() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -1426,7 +1426,7 @@ _mq() {
                     return 0
                     ;;
                 -A)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --proxy)
@@ -1434,11 +1434,11 @@ _mq() {
                     return 0
                     ;;
                 --protocol-version)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 -V)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 --keepalive)
@@ -1502,7 +1502,7 @@ _mq() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --property)
@@ -1604,11 +1604,11 @@ _mq() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -W)
@@ -1620,11 +1620,11 @@ _mq() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -1648,7 +1648,7 @@ _mq() {
                     return 0
                     ;;
                 -A)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --proxy)
@@ -1656,11 +1656,11 @@ _mq() {
                     return 0
                     ;;
                 --protocol-version)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 -V)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 --keepalive)
@@ -1724,7 +1724,7 @@ _mq() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --property)
@@ -1806,11 +1806,11 @@ _mq() {
                     return 0
                     ;;
                 --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --unsubscribe)
@@ -1854,11 +1854,11 @@ _mq() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 -h)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -1882,7 +1882,7 @@ _mq() {
                     return 0
                     ;;
                 -A)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -A hostname -- "${cur}"))
                     return 0
                     ;;
                 --proxy)
@@ -1890,11 +1890,11 @@ _mq() {
                     return 0
                     ;;
                 --protocol-version)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 -V)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "mqttv5 mqttv311 mqttv31 5 311 31" -- "${cur}"))
                     return 0
                     ;;
                 --keepalive)
@@ -1958,7 +1958,7 @@ _mq() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "0 1 2" -- "${cur}"))
                     return 0
                     ;;
                 --property)

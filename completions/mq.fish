@@ -44,16 +44,23 @@ complete -c mq -n "__fish_mq_using_subcommand broker" -s V -l version -d 'Print 
 complete -c mq -n "__fish_mq_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s m -l message -d 'Send this text as the payload' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s q -l qos -d 'QoS of the message: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message this many times' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l repeat-delay -d 'With --repeat: seconds (fractions allowed) between the delivery of one message and the start of the next' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand pub" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand pub" -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand pub" -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq -n "__fish_mq_using_subcommand pub" -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -64,7 +71,9 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -s P -l pw -d 'Password. It i
 complete -c mq -n "__fish_mq_using_subcommand pub" -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq -n "__fish_mq_using_subcommand pub" -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq -n "__fish_mq_using_subcommand pub" -l will-qos -d 'QoS of the will' -r
+complete -c mq -n "__fish_mq_using_subcommand pub" -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand pub" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq -n "__fish_mq_using_subcommand pub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq -n "__fish_mq_using_subcommand pub" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
@@ -93,7 +102,9 @@ complete -c mq -n "__fish_mq_using_subcommand pub" -l insecure -d 'Do not check 
 complete -c mq -n "__fish_mq_using_subcommand pub" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand pub" -l version -d 'Print the version (long form only: -V is --protocol-version)'
 complete -c mq -n "__fish_mq_using_subcommand sub" -s t -l topic -d 'Topic filter to subscribe to; repeat for more' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s q -l qos -d 'QoS to subscribe with: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s T -l filter-out -d 'Do not print messages whose topic matches this filter; repeatable' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s C -d 'Exit after this many messages' -r
@@ -102,13 +113,18 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -l random-filter -d 'Print on
 complete -c mq -n "__fish_mq_using_subcommand sub" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l exec -d 'Run this shell command (sh -c) for each message instead of printing it. The payload is on the command\'s stdin; MQ_TOPIC, MQ_QOS, MQ_RETAIN, MQ_MID, MQ_DUP, MQ_PAYLOAD_LENGTH and, for MQTT 5, MQ_CONTENT_TYPE, MQ_RESPONSE_TOPIC, MQ_CORRELATION_DATA (hex), MQ_PAYLOAD_FORMAT, MQ_MESSAGE_EXPIRY, MQ_SUBSCRIPTION_IDS, MQ_USER_PROPERTIES (JSON array of [key, value]) and MQ_USER_PROPERTY_<KEY> are in its environment. QoS 1 and 2 messages are acknowledged only when their command has finished, so nothing is lost if the subscriber dies first (with -c the broker sends it again)' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l exec-jobs -d 'Run up to this many commands at once (messages start in order but may finish out of order)' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand sub" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand sub" -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand sub" -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq -n "__fish_mq_using_subcommand sub" -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -119,7 +135,9 @@ complete -c mq -n "__fish_mq_using_subcommand sub" -s P -l pw -d 'Password. It i
 complete -c mq -n "__fish_mq_using_subcommand sub" -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq -n "__fish_mq_using_subcommand sub" -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq -n "__fish_mq_using_subcommand sub" -l will-qos -d 'QoS of the will' -r
+complete -c mq -n "__fish_mq_using_subcommand sub" -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand sub" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq -n "__fish_mq_using_subcommand sub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq -n "__fish_mq_using_subcommand sub" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
@@ -156,16 +174,23 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -s t -l topic -d 'Topic to pub
 complete -c mq -n "__fish_mq_using_subcommand rr" -s e -d 'Topic the response is expected on (sent as the request\'s Response Topic property)' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s m -l message -d 'Send this text as the payload' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the payload, streamed from disk (up to the MQTT limit of about 256 MiB). On a terminal a progress bar shows on stderr' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s q -l qos -d 'QoS for the subscription and the request: 0, 1 or 2' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand rr" -s W -d 'Give up after this many seconds, with status 27 and "Timed out"' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s F -d 'Print each message with this format instead: %t topic, %p payload, %x/%X payload in hex, %l length, %q QoS, %r retain, %m message id, %j/%J JSON, %I/%U time, MQTT 5 properties %A %C %D %E %F %P %R %S, @<c> strftime codes, @N nanoseconds, \\n \\t \\e ... escapes; flags, width and precision as printf. Exactly mosquitto_sub\'s format language' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s h -l host -d 'MQTT host to connect to [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand rr" -s p -l port -d 'Network port to connect to [default: 1883]' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s L -l url -d 'Broker, credentials and topic as one URL: mqtt://[username[:password]@]host[:port]/topic' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l unix -d 'Connect through a unix domain socket instead of TCP (replaces -h and -p)' -r -F
-complete -c mq -n "__fish_mq_using_subcommand rr" -s A -d 'Bind the outgoing socket to this local host name or address' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s A -d 'Bind the outgoing socket to this local host name or address' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand rr" -l proxy -d 'Connect through a SOCKS5 proxy: socks5h://[username[:password]@]host[:port] (port 1080 by default; %25, %3A and %40 in the credentials stand for \'%\', \':\' and \'@\')' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -s V -l protocol-version -d 'MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5]' -r -f -a "mqttv5\t''
+mqttv311\t''
+mqttv31\t''
+5\t''
+311\t''
+31\t''"
 complete -c mq -n "__fish_mq_using_subcommand rr" -s k -l keepalive -d 'Keep alive in seconds, 5 to 65535' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s i -l id -d 'Client identifier [default: empty, so the broker assigns one]' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -s I -l id-prefix -d 'Client identifier made of this prefix and the process id (for brokers using clientid_prefixes)' -r
@@ -176,7 +201,9 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -s P -l pw -d 'Password. It is
 complete -c mq -n "__fish_mq_using_subcommand rr" -l pw-file -d 'Read the password from the first line of this file' -r -F
 complete -c mq -n "__fish_mq_using_subcommand rr" -l will-topic -d 'Topic of the will, the message the broker publishes if this client goes away without disconnecting' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l will-payload -d 'Payload of the will [default: empty]' -r
-complete -c mq -n "__fish_mq_using_subcommand rr" -l will-qos -d 'QoS of the will' -r
+complete -c mq -n "__fish_mq_using_subcommand rr" -l will-qos -d 'QoS of the will' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand rr" -s D -l property -d 'MQTT 5 property: -D <command> <name> <value>, or -D <command> user-property <key> <value>. Commands: connect, publish, subscribe, unsubscribe, disconnect, will. Names as in the specification, lower case with \'-\' (e.g. -D publish content-type text/plain). Implies -V 5' -r
 complete -c mq -n "__fish_mq_using_subcommand rr" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
 complete -c mq -n "__fish_mq_using_subcommand rr" -l capath -d 'Trust the CA certificates of every PEM file in this directory (turns TLS on)' -r -F
@@ -206,7 +233,9 @@ complete -c mq -n "__fish_mq_using_subcommand rr" -l tls-use-os-certs -d 'Trust 
 complete -c mq -n "__fish_mq_using_subcommand rr" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l help -d 'Print usage (long form only: -h is --host)'
 complete -c mq -n "__fish_mq_using_subcommand rr" -l version -d 'Print the version (long form only: -V is --protocol-version)'
-complete -c mq -n "__fish_mq_using_subcommand passwd" -s H -d 'Hash algorithm: sha512-pbkdf2 (default, `$7$`), sha512 (`$6$`, Mosquitto 1.6 and earlier) or argon2id (Mosquitto 2.1 with argon2 only)' -r
+complete -c mq -n "__fish_mq_using_subcommand passwd" -s H -d 'Hash algorithm: sha512-pbkdf2 (default, `$7$`), sha512 (`$6$`, Mosquitto 1.6 and earlier) or argon2id (Mosquitto 2.1 with argon2 only)' -r -f -a "sha512-pbkdf2\t''
+sha512\t''
+argon2id\t''"
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s I -d 'PBKDF2 iterations for sha512-pbkdf2 (default 10000; Mosquitto uses 101)' -r
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s b -d 'Batch mode: take the password from the command line (visible to other local users in `ps` and kept in shell history)'
 complete -c mq -n "__fish_mq_using_subcommand passwd" -s c -d 'Create a new password file, replacing an existing one'
@@ -218,7 +247,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcomm
 complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "pub" -d 'Publish from many clients'
 complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "sub" -d 'Subscribe from many clients and measure throughput, latency, loss and order'
 complete -c mq -n "__fish_mq_using_subcommand bench; and not __fish_seen_subcommand_from conn pub sub help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s p -l port -d 'Broker port (default 1883, 8883 with TLS, or the -L URL\'s). Port 8883 alone turns TLS on, trusting the system\'s CAs, as in mq-pub' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s L -l url -d 'The broker as a URL, as mq-pub\'s -L without the topic: mqtt://, mqtts:// (TLS), ws:// (WebSockets), wss:// (WebSockets over TLS), then [user[:password]@]host[:port]' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
@@ -252,7 +281,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l help -d 'Print help'
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s p -l port -d 'Broker port (default 1883, 8883 with TLS, or the -L URL\'s). Port 8883 alone turns TLS on, trusting the system\'s CAs, as in mq-pub' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s L -l url -d 'The broker as a URL, as mq-pub\'s -L without the topic: mqtt://, mqtts:// (TLS), ws:// (WebSockets), wss:// (WebSockets over TLS), then [user[:password]@]host[:port]' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
@@ -280,7 +309,9 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json-file -d 'Append the JSON summary to this file as well' -r -F
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s t -l topic -d 'Topic; %i is the client number, %c the client id' -r
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'QoS' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'QoS' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s s -l size -d 'Payload size in bytes (at least 20: the payload carries a send time and sequence number)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l rate -d 'Messages per second per client (0: as fast as possible); paced clients start spread evenly over one interval' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l messages -d 'Stop each client after this many messages (0: no limit; the duration still applies)' -r
@@ -291,7 +322,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json -d 'Print one JSON line as the summary'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l retain -d 'Publish retained'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l help -d 'Print help'
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s h -l host -d 'Broker host (default localhost, or the -L URL\'s)' -r -f -a "(__fish_print_hostnames)"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s p -l port -d 'Broker port (default 1883, 8883 with TLS, or the -L URL\'s). Port 8883 alone turns TLS on, trusting the system\'s CAs, as in mq-pub' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s L -l url -d 'The broker as a URL, as mq-pub\'s -L without the topic: mqtt://, mqtts:// (TLS), ws:// (WebSockets), wss:// (WebSockets over TLS), then [user[:password]@]host[:port]' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l cafile -d 'Trust the CA certificates of this PEM file (turns TLS on)' -r -F
@@ -319,7 +350,9 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s D -l duration -d 'Run time in seconds, from the moment every client is connected' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json-file -d 'Append the JSON summary to this file as well' -r -F
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic filter; %i is the client number, %c the client id' -r
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r -f -a "0\t''
+1\t''
+2\t''"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l messages -d 'Each client stops after this many messages (0: run for the whole duration)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'

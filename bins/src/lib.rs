@@ -59,6 +59,9 @@ pub fn documented_commands() -> Vec<(&'static str, clap::Command)> {
     ]
 }
 
+/// Exit status of `mq broker` given an unknown option or an option without its value (Mosquitto's 3).
+const BROKER_USAGE_EXIT: u8 = 3;
+
 /// Runs `mq` with the process arguments and returns its exit status.
 pub fn main_mq() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -88,6 +91,11 @@ pub fn main_mq() -> ExitCode {
             if args.get(1).is_some_and(|a| a == "passwd") && !matches!(e.kind(), clap::error::ErrorKind::DisplayVersion)
             {
                 return mq_cli::finish(Err(mq_passwd::cli::PasswdError::from(e)), &());
+            }
+            // A bad command line makes `mosquitto` exit 3, as a bad configuration does.
+            if args.get(1).is_some_and(|a| a == "broker") && e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(BROKER_USAGE_EXIT);
             }
             e.exit();
         }

@@ -713,6 +713,8 @@ fn lazy_bridge_with_a_clean_local_session_is_warned_about() {
         conf(port, &bridge(remote.port, "start_type lazy\ncleansession true\ntopic x/# out 1\n"))
     });
     local.wait_log("Bridge b: start_type lazy with a clean local session");
+}
+
 /// A remote that sends PINGREQ to the bridge (MQTT has servers never do it) gets PINGRESP, as from a
 /// Mosquitto bridge, and the link stays up.
 #[test]

@@ -53,7 +53,7 @@ impl From<Version> for mq_proto::ProtocolVersion {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// Broker host (default localhost, or the -L URL's).
-    #[arg(short = 'h', long = "host")]
+    #[arg(short = 'h', long = "host", value_hint = clap::ValueHint::Hostname)]
     pub host: Option<String>,
     /// Broker port (default 1883, 8883 with TLS, or the -L URL's). Port 8883 alone turns TLS on, trusting
     /// the system's CAs, as in mq-pub.
@@ -132,7 +132,7 @@ pub struct PubArgs {
     #[arg(short = 't', long = "topic", default_value = "bench/%i")]
     pub topic: String,
     /// QoS.
-    #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = mq_cli::Completing::new(clap::value_parser!(u8).range(0..=2), &["0", "1", "2"]), hide_possible_values = true)]
     pub qos: u8,
     /// Payload size in bytes (at least 20: the payload carries a send time and sequence number).
     #[arg(short = 's', long = "size", default_value_t = 64, value_parser = clap::value_parser!(u32).range(20..=268_435_000))]
@@ -161,7 +161,7 @@ pub struct SubArgs {
     #[arg(short = 't', long = "topic", default_value = "bench/#")]
     pub topic: String,
     /// QoS.
-    #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = mq_cli::Completing::new(clap::value_parser!(u8).range(0..=2), &["0", "1", "2"]), hide_possible_values = true)]
     pub qos: u8,
     /// Each client stops after this many messages (0: run for the whole duration).
     #[arg(short = 'n', long = "messages", default_value_t = 0)]

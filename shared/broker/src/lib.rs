@@ -37,6 +37,7 @@ pub mod listener;
 pub mod log;
 pub mod message;
 pub mod metrics;
+pub mod notify;
 pub mod outbuf;
 pub mod park;
 pub mod persist;

@@ -79,6 +79,8 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
         .map_err(BrokerError::Runtime)?;
     let result = runtime.block_on(async move {
         let control = signals()?;
+        // Opened before privileges are dropped.
+        let notify = crate::notify::Notifier::from_env();
         let bound = bind_listeners(&cfg, securities)?;
         let metrics = bind_metrics(&cfg)?;
         if let Some(p) = &cfg.pid_file.value {
@@ -86,7 +88,7 @@ fn run_process(args: BrokerArgs) -> Result<(), BrokerError> {
         }
         setup::drop_privileges(&cfg)?;
         let (broker, store) = make_broker(&cfg, &bound)?;
-        let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose, metrics };
+        let options = ServeOptions { config_path: args.config.clone(), verbose: args.verbose, metrics, notify };
         let result = serve(broker, cfg, bound, control, options).await;
         if let Some(s) = store {
             s.close();
@@ -105,6 +107,14 @@ fn signals() -> Result<mpsc::Receiver<Control>, BrokerError> {
     // (a handler, once set, stays for the life of the process).
     let _ignored =
         signal(SignalKind::from_raw(nix::sys::signal::Signal::SIGXFSZ as i32)).map_err(BrokerError::Runtime)?;
+    // SIGUSR1 makes Mosquitto save its database; here every change is stored already (and the
+    // signal's default action would end the process).
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(BrokerError::Runtime)?;
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            log!(Notice, "SIGUSR1: nothing to save, every change is stored as it happens.");
+        }
+    });
     let (tx, rx) = mpsc::channel(16);
     for (kind, control) in [
         (SignalKind::interrupt(), Control::Shutdown),
@@ -172,7 +182,7 @@ pub async fn start(cfg: Config, config_path: Option<PathBuf>) -> Result<Running,
     let (broker, store) = make_broker(&cfg, &bound)?;
     let (tx, rx) = mpsc::channel(16);
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let options = ServeOptions { config_path, verbose: false, metrics };
+    let options = ServeOptions { config_path, verbose: false, metrics, notify: None };
     let b = broker.clone();
     let done = tokio::spawn(async move {
         let result = serve_ready(b, cfg, bound, rx, options, Some(ready_tx)).await;
@@ -418,6 +428,8 @@ struct ServeOptions {
     verbose: bool,
     /// The metrics endpoint's sockets (none without `metrics_listener`).
     metrics: Vec<BoundSocket>,
+    /// systemd's notification socket (`Type=notify`), when the broker runs under it.
+    notify: Option<crate::notify::Notifier>,
 }
 
 async fn serve(
@@ -484,21 +496,34 @@ async fn serve_ready(
     if let Some(r) = ready {
         let _ = r.send(());
     }
+    // The sockets have listened since they were bound; the accept loops run now.
+    if let Some(n) = &options.notify {
+        n.ready();
+    }
 
     loop {
         match control.recv().await.unwrap_or(Control::Shutdown) {
             Control::Shutdown => break,
             Control::Reload => {
+                if let Some(n) = &options.notify {
+                    n.reloading();
+                }
                 setup::reload(options.config_path.as_deref(), options.verbose, &mut cfg, &broker, &listeners);
                 bridges.apply(&broker, &cfg.bridges);
                 if cfg.log.dest.value.topic {
                     let _ = log::logger().configure(&cfg.log, options.verbose, Some(log_tx.clone()));
+                }
+                if let Some(n) = &options.notify {
+                    n.ready();
                 }
             }
             Control::DumpSubscriptions => dump_subscriptions(&broker),
         }
     }
 
+    if let Some(n) = &options.notify {
+        n.stopping();
+    }
     // Shutdown: wills first (the spec publishes them when connections close without DISCONNECT), then
     // every connection delivers what it has queued and closes with "server shutting down".
     broker.begin_shutdown();

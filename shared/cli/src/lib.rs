@@ -15,4 +15,4 @@ pub mod options_file;
 pub mod usage;
 
 pub use exit::{Failure, Report, finish, is_broken_pipe};
-pub use usage::{Tool, UsageError, parse_or_exit, try_parse};
+pub use usage::{Completing, Tool, UsageError, parse_or_exit, try_parse};

@@ -69,6 +69,39 @@ impl UsageError {
     }
 }
 
+/// A value parser that offers `values` to shell completion and the man pages while `parse` keeps doing
+/// the checking, with its own (Mosquitto's) error messages: `-V` offers `mqttv5`, `5`, ... and still says
+/// `Invalid protocol version argument given.` for anything else.
+#[derive(Clone)]
+pub struct Completing<P> {
+    parse: P,
+    values: &'static [&'static str],
+}
+
+impl<P> Completing<P> {
+    /// `parse` checks and converts; `values` are what completion offers.
+    pub fn new(parse: P, values: &'static [&'static str]) -> Self {
+        Completing { parse, values }
+    }
+}
+
+impl<P: clap::builder::TypedValueParser> clap::builder::TypedValueParser for Completing<P> {
+    type Value = P::Value;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        self.parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().map(|v| clap::builder::PossibleValue::new(*v))))
+    }
+}
+
 /// Parses `argv` (program name first) into `T`. On failure, or for `--help`/`--version`, returns what to
 /// print and the exit status instead.
 pub fn try_parse<T: Parser>(tool: &str, argv: Vec<OsString>) -> Result<T, Failure> {
@@ -247,6 +280,25 @@ mod tests {
         let a = try_parse::<Args>("t", argv).unwrap();
         assert_eq!(a.host.as_deref(), Some("b"));
         assert_eq!(a.topics, ["x", "y"]);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "c")]
+    struct Offered {
+        #[arg(short = 'q', value_parser = Completing::new(qos, &["0", "1", "2"]), hide_possible_values = true)]
+        qos: Option<u8>,
+    }
+
+    #[test]
+    fn completing_parser_offers_values_and_keeps_its_messages() {
+        let cmd = Offered::command();
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "qos").unwrap();
+        let offered: Vec<String> = arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect();
+        assert_eq!(offered, ["0", "1", "2"]);
+        let argv = ["c", "-q", "7"].map(OsString::from).to_vec();
+        assert_eq!(try_parse::<Offered>("c", argv).unwrap_err().lines[0], "Error: Invalid QoS given: 7");
+        let argv = ["c", "-q", "2"].map(OsString::from).to_vec();
+        assert_eq!(try_parse::<Offered>("c", argv).unwrap().qos, Some(2));
     }
 
     #[test]

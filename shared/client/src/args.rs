@@ -16,7 +16,8 @@
 
 use std::path::PathBuf;
 
-use clap::ArgAction;
+use clap::{ArgAction, ValueHint};
+use mq_cli::Completing;
 use mq_proto::topic::{check_topic_filter, check_topic_name};
 use mq_proto::{ProtocolVersion, QoS};
 
@@ -25,7 +26,7 @@ use mq_proto::{ProtocolVersion, QoS};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConnectArgs {
     /// MQTT host to connect to [default: localhost].
-    #[arg(short = 'h', long = "host", value_name = "host", help_heading = "Connection")]
+    #[arg(short = 'h', long = "host", value_name = "host", value_hint = ValueHint::Hostname, help_heading = "Connection")]
     pub host: Option<String>,
 
     /// Network port to connect to [default: 1883].
@@ -43,7 +44,7 @@ pub struct ConnectArgs {
     pub unix: Option<PathBuf>,
 
     /// Bind the outgoing socket to this local host name or address.
-    #[arg(short = 'A', value_name = "address", help_heading = "Connection")]
+    #[arg(short = 'A', value_name = "address", value_hint = ValueHint::Hostname, help_heading = "Connection")]
     pub bind_address: Option<String>,
 
     /// Disable Nagle's algorithm (TCP_NODELAY) to send small packets sooner.
@@ -56,7 +57,7 @@ pub struct ConnectArgs {
     pub proxy: Option<String>,
 
     /// MQTT version: mqttv5 (or 5), mqttv311 (or 311), mqttv31 (or 31) [default: mqttv311; mq-rr: mqttv5].
-    #[arg(short = 'V', long = "protocol-version", value_name = "version", value_parser = parse_version, help_heading = "Connection")]
+    #[arg(short = 'V', long = "protocol-version", value_name = "version", value_parser = Completing::new(parse_version, VERSIONS), hide_possible_values = true, help_heading = "Connection")]
     pub protocol: Option<ProtocolVersion>,
 
     /// Keep alive in seconds, 5 to 65535.
@@ -124,7 +125,7 @@ pub struct ConnectArgs {
     pub will_payload: Option<String>,
 
     /// QoS of the will.
-    #[arg(long = "will-qos", value_name = "will_QoS", value_parser = parse_will_qos, help_heading = "Will")]
+    #[arg(long = "will-qos", value_name = "will_QoS", value_parser = Completing::new(parse_will_qos, QOS), hide_possible_values = true, help_heading = "Will")]
     pub will_qos: Option<QoS>,
 
     /// Retain the will.
@@ -294,7 +295,7 @@ pub struct PubArgs {
     pub stdin_line: bool,
 
     /// QoS of the message: 0, 1 or 2.
-    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = parse_qos, default_value = "0", help_heading = "Message")]
+    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = Completing::new(parse_qos, QOS), hide_possible_values = true, default_value = "0", help_heading = "Message")]
     pub qos: QoS,
 
     /// Ask the broker to retain the message.
@@ -342,7 +343,7 @@ pub struct SubArgs {
     pub topics: Vec<String>,
 
     /// QoS to subscribe with: 0, 1 or 2.
-    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = parse_qos, default_value = "0", help_heading = "Subscription")]
+    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = Completing::new(parse_qos, QOS), hide_possible_values = true, default_value = "0", help_heading = "Subscription")]
     pub qos: QoS,
 
     /// Unsubscribe from this filter after subscribing (to edit a persistent session); repeatable.
@@ -454,7 +455,7 @@ pub struct RrArgs {
     pub message: MessageArgs,
 
     /// QoS for the subscription and the request: 0, 1 or 2.
-    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = parse_qos, default_value = "0", help_heading = "Request")]
+    #[arg(short = 'q', long = "qos", value_name = "QoS", value_parser = Completing::new(parse_qos, QOS), hide_possible_values = true, default_value = "0", help_heading = "Request")]
     pub qos: QoS,
 
     /// Give up after this many seconds, with status 27 and "Timed out".
@@ -493,6 +494,11 @@ fn parse_keepalive(s: &str) -> Result<u16, String> {
         _ => Err("Invalid keepalive given, it must be between 5 and 65535 inclusive.\n".into()),
     }
 }
+
+/// The values completion offers for `-V` (every spelling [`parse_version`] takes).
+const VERSIONS: &[&str] = &["mqttv5", "mqttv311", "mqttv31", "5", "311", "31"];
+/// The values completion offers for `-q` and `--will-qos`.
+const QOS: &[&str] = &["0", "1", "2"];
 
 fn parse_qos(s: &str) -> Result<QoS, String> {
     s.parse().ok().and_then(QoS::from_u8).ok_or_else(|| format!("Invalid QoS given: {s}"))

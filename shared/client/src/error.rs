@@ -14,6 +14,14 @@ use mq_proto::{ConnectReturnCode, DecodeError, EncodeError, PacketType, Protocol
 pub const EXIT_TIMEOUT: u8 = 27;
 /// Exit status of a failed TLS handshake (libmosquitto's MOSQ_ERR_TLS).
 pub const EXIT_TLS: u8 = 8;
+/// Exit status when the connection is lost (libmosquitto's MOSQ_ERR_CONN_LOST: `mosquitto_pub` and
+/// `mosquitto_rr` exit 7 when the broker closes or resets the connection).
+pub const EXIT_CONN_LOST: u8 = 7;
+/// Exit status when the broker breaks the protocol (libmosquitto's MOSQ_ERR_PROTOCOL, 2).
+pub const EXIT_PROTOCOL: u8 = 2;
+/// Exit status when the broker ends the connection with a DISCONNECT (libmosquitto's MOSQ_ERR_NO_CONN,
+/// which `mosquitto_pub` exits with then).
+pub const EXIT_NO_CONN: u8 = 4;
 
 /// A failure of a client tool.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +211,15 @@ impl Report for ClientError {
             }
             ClientError::Lookup(_) | ClientError::AllSubscriptionsDenied => Failure::line(1, self.to_string()),
             ClientError::Output(e) if mq_cli::is_broken_pipe(e) => Failure::silent(0),
+            ClientError::ConnectionLost => Failure::line(EXIT_CONN_LOST, format!("Error: {self}")),
+            // A reset or half-closed connection is what libmosquitto calls a lost connection.
+            ClientError::Io(e) if is_lost_io(e) => {
+                Failure::line(EXIT_CONN_LOST, format!("Error: {}", ClientError::ConnectionLost))
+            }
+            ClientError::Protocol(_) | ClientError::Violation(_) => {
+                Failure::line(EXIT_PROTOCOL, format!("Error: {self}"))
+            }
+            ClientError::Disconnected(_) => Failure::line(EXIT_NO_CONN, format!("Error: {self}")),
             other => {
                 let text = other.to_string();
                 let mut lines = text.lines();
@@ -214,6 +231,17 @@ impl Report for ClientError {
         };
         failure.quieted(cx.quiet)
     }
+}
+
+/// I/O errors that mean the connection went away under us.
+fn is_lost_io(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 impl ClientError {
@@ -299,6 +327,21 @@ mod tests {
         assert_eq!(l[0], "Error: A TLS error occurred.");
         assert!(l[1].contains("CertificateRequired"), "{l:?}");
         assert!(matches!(ClientError::from(io::Error::from(io::ErrorKind::BrokenPipe)), ClientError::Io(_)));
+    }
+
+    #[test]
+    fn lost_connections_protocol_errors_and_disconnects_exit_as_libmosquitto_does() {
+        assert_eq!(
+            lines(ClientError::ConnectionLost, ToolKind::Pub),
+            (vec!["Error: The connection was lost.".into()], 7)
+        );
+        let reset = ClientError::Io(io::ErrorKind::ConnectionReset.into());
+        assert_eq!(lines(reset, ToolKind::Rr), (vec!["Error: The connection was lost.".into()], 7));
+        let other = ClientError::Io(io::ErrorKind::PermissionDenied.into());
+        assert_eq!(lines(other, ToolKind::Rr).1, 1);
+        let malformed = ClientError::Protocol(DecodeError::ReservedPacketType(15));
+        assert_eq!(lines(malformed, ToolKind::Sub).1, 2);
+        assert_eq!(lines(ClientError::Disconnected(ReasonCode(0x8E)), ToolKind::Pub).1, 4);
     }
 
     #[test]

@@ -112,6 +112,12 @@
 //! | `websockets_log_level`, `websockets_headers_size` | G | int, 0..=65535 |
 //! | `connection` and every bridge option (`address`, `topic`, `remote_*`, `local_*`, `bridge_*`, ...) | B | see [`Bridge`] |
 //!
+//! How far each option is supported (supported, partly, accepted but moot,
+//! refused, removed) and why is the `support` and `note` of its entry in
+//! [`OPTIONS`], from which `cargo xtask gen` writes `man/mq.conf.5` and
+//! README's support table; a test checks the refused ones against
+//! [`Config::check_supported`].
+//!
 //! Not available (parsed, validated, then refused by
 //! [`Config::check_supported`]): TLS-PSK (`psk_hint`, `psk_file`), OpenSSL
 //! engines (`tls_engine`, `tls_keyform engine`), `ciphers` naming suites
@@ -208,7 +214,7 @@ pub use model::{
     LogSettings, LogTypes, MetricsListener, PersistenceSettings, Plugin, PluginOption, Protocol, RestartTimeout,
     SecurityOptions, SocketDomain, StartType, TlsOptions, TlsVersion, WebsocketsSettings,
 };
-pub use options::{NEWER_OPTIONS, OPTIONS, OptionScope, option_scope};
+pub use options::{NEWER_OPTIONS, OPTIONS, OptionInfo, OptionScope, Support, option_scope};
 pub use reload::{NotReloaded, Reload};
 pub use span::{Setting, Span};
 

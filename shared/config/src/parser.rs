@@ -1088,7 +1088,7 @@ fn canonical(name: &str) -> &'static str {
         "username" | "remote_username" => "remote_username",
         "password" | "remote_password" => "remote_password",
         "maximum_qos" | "max_qos" => "max_qos",
-        _ => crate::options::OPTIONS.iter().map(|(n, _)| *n).find(|n| *n == name).unwrap_or("?"),
+        _ => crate::options::OPTIONS.iter().map(|o| o.name).find(|n| *n == name).unwrap_or("?"),
     }
 }
 

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 /// Option names, minus `include_dir` (which would read random directories).
 fn option_names() -> Vec<String> {
-    OPTIONS.iter().map(|(n, _)| (*n).to_owned()).filter(|n| n != "include_dir").collect()
+    OPTIONS.iter().map(|o| o.name.to_owned()).filter(|n| n != "include_dir").collect()
 }
 
 fn word() -> impl Strategy<Value = String> {

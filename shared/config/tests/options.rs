@@ -756,9 +756,10 @@ fn wrong_values_have_exact_messages() {
 /// value it is never reported as unknown.
 #[test]
 fn every_catalogued_option_is_understood() {
-    for (name, scope) in OPTIONS {
-        let name = if name.ends_with('_') { format!("{name}key") } else { (*name).to_owned() };
-        let text = match scope {
+    for info in OPTIONS {
+        let name = info.name;
+        let name = if name.ends_with('_') { format!("{name}key") } else { name.to_owned() };
+        let text = match info.scope {
             OptionScope::Bridge => format!("connection b\naddress h\ntopic #\n{name}"),
             OptionScope::Listener => format!("listener 1883\n{name}"),
             OptionScope::PluginOption => format!("plugin /p.so\n{name}"),
@@ -851,4 +852,49 @@ impl WithFiles for Config {
         self.files = other.files.clone();
         self
     }
+}
+
+/// The catalogue's support column is what the broker does: every option marked refused is refused by
+/// `check_supported` with its line, and one marked supported or moot is not.
+#[test]
+fn catalogued_support_matches_check_supported() {
+    use mq_config::Support;
+    let sample = |name: &str| -> Option<String> {
+        let bridge = "connection b\naddress h\ntopic #\n";
+        Some(match name {
+            "psk_file" => "listener 1883\npsk_file /p".into(),
+            "psk_hint" => "listener 1883\npsk_hint h".into(),
+            "tls_engine" => "listener 1883\ntls_engine e".into(),
+            "tls_engine_kpass_sha1" => "listener 1883\ntls_engine_kpass_sha1 00".into(),
+            "plugin" | "auth_plugin" => format!("listener 1883\n{name} /p.so"),
+            "auth_plugin_deny_special_chars" => {
+                "listener 1883\nplugin /p.so\nauth_plugin_deny_special_chars true".into()
+            }
+            "auth_opt_" | "plugin_opt_" => format!("listener 1883\nplugin /p.so\n{name}k v"),
+            "bridge_identity" => format!("{bridge}bridge_identity i"),
+            "bridge_psk" => format!("{bridge}bridge_psk 00"),
+            "local_username" => format!("{bridge}local_username u"),
+            "local_password" => format!("{bridge}local_username u\nlocal_password p"),
+            "idle_timeout" => format!("{bridge}idle_timeout 60"),
+            "threshold" => format!("{bridge}threshold 10"),
+            _ => return None,
+        })
+    };
+    for info in OPTIONS.iter().filter(|o| o.support == Support::Refused) {
+        let text = sample(info.name).unwrap_or_else(|| panic!("no sample line for refused option {}", info.name));
+        let errors = match mq_config::parse_str_checked(&text, "mq.conf") {
+            Ok(_) => panic!("{} is marked refused but {text:?} is accepted", info.name),
+            Err(e) => e.to_string(),
+        };
+        // A plugin's options go with its `plugin` line (line 2), which is the one refused.
+        let line = if info.scope == OptionScope::PluginOption { 2 } else { text.lines().count() };
+        assert!(errors.contains(&format!("mq.conf:{line}:")), "{}: {errors}", info.name);
+        assert!(!info.note.is_empty(), "{} is refused without a why", info.name);
+    }
+    for info in OPTIONS.iter().filter(|o| matches!(o.support, Support::Partial | Support::Moot)) {
+        assert!(!info.note.is_empty(), "{} has no note", info.name);
+    }
+    // Moot options load.
+    let moot = "autosave_interval 60\nautosave_on_changes true\nmemory_limit 1000\nallow_duplicate_messages true\n";
+    assert!(mq_config::parse_str_checked(moot, "mq.conf").is_ok());
 }

@@ -108,7 +108,7 @@ pub struct PasswdArgs {
 
     /// Hash algorithm: sha512-pbkdf2 (default, `$7$`), sha512 (`$6$`, Mosquitto 1.6 and
     /// earlier) or argon2id (Mosquitto 2.1 with argon2 only).
-    #[arg(short = 'H', value_name = "hash", num_args = 0..=1)]
+    #[arg(short = 'H', value_name = "hash", num_args = 0..=1, value_parser = mq_cli::Completing::new(clap::builder::StringValueParser::new(), &["sha512-pbkdf2", "sha512", "argon2id"]), hide_possible_values = true)]
     pub hash: Option<Option<String>>,
 
     /// PBKDF2 iterations for sha512-pbkdf2 (default 10000; Mosquitto uses 101).
