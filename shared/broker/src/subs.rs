@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mq_proto::{QoS, SubscriptionOptions, TopicTrie};
+use smallvec::SmallVec;
 
 use crate::session::Session;
 
@@ -32,7 +33,7 @@ pub struct SharedGroup {
     /// The full filter as subscribed: `$share/<name>/<filter>`.
     pub key: Arc<str>,
     /// Members in subscription order.
-    pub members: Vec<Subscriber>,
+    pub members: SmallVec<[Subscriber; 1]>,
     /// Round-robin position.
     next: AtomicUsize,
 }
@@ -40,8 +41,8 @@ pub struct SharedGroup {
 /// Everything subscribed to one filter.
 #[derive(Debug, Default)]
 pub struct FilterSubs {
-    /// Ordinary subscribers.
-    pub clients: Vec<Subscriber>,
+    /// Ordinary subscribers: most filters have one (a device's own topic), held inline.
+    pub clients: SmallVec<[Subscriber; 1]>,
     /// Shared-subscription groups.
     pub groups: Vec<SharedGroup>,
 }
@@ -71,7 +72,9 @@ pub struct Hit<'a> {
 /// All subscriptions of the broker.
 #[derive(Debug, Default)]
 pub struct SubTable {
-    trie: TopicTrie<FilterSubs>,
+    /// Boxed, so that a trie node costs a pointer for its value: a node per level of every filter, most
+    /// of them without subscribers of their own.
+    trie: TopicTrie<Box<FilterSubs>>,
     count: usize,
     shared_count: usize,
 }
@@ -98,7 +101,7 @@ impl SubTable {
                     None => {
                         entry.groups.push(SharedGroup {
                             key: filter.into(),
-                            members: Vec::new(),
+                            members: SmallVec::new(),
                             next: AtomicUsize::new(0),
                         });
                         let last = entry.groups.len() - 1;
@@ -233,18 +236,13 @@ impl SubTable {
     }
 }
 
-fn replace_or_push(list: &mut Vec<Subscriber>, sub: Subscriber) -> bool {
+fn replace_or_push<A: smallvec::Array<Item = Subscriber>>(list: &mut SmallVec<A>, sub: Subscriber) -> bool {
     match list.iter_mut().find(|s| s.session.id == sub.session.id) {
         Some(existing) => {
             *existing = sub;
             true
         }
         None => {
-            // Most filters have one subscriber (a device's own topic): room for exactly one at first,
-            // not the four a first push makes room for.
-            if list.capacity() == 0 {
-                list.reserve_exact(1);
-            }
             list.push(sub);
             false
         }

@@ -10,8 +10,8 @@
 
 mod delivery;
 pub mod queue;
+mod submap;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -28,8 +28,6 @@ use crate::message::Delivery;
 pub use crate::inflight::{Inflight, Inflights, Stage};
 pub use delivery::{AckEffect, ClientAck};
 pub use queue::{Enqueued, Pace, Queue, QueueLimits};
-
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A client's session.
 #[derive(Debug)]
@@ -138,7 +136,7 @@ pub struct SessionState {
     /// QoS 2 packet ids received and routed, awaiting PUBREL.
     incoming_qos2: PacketIds,
     /// Subscriptions by filter as subscribed (including `$share/...`).
-    subs: FastMap<Box<str>, SubRecord>,
+    subs: submap::SubMap,
     /// How long the session outlives its connection.
     expiry: Expiry,
     /// When the last connection closed (None while attached).
@@ -247,7 +245,7 @@ impl Session {
                 queue: Queue::new(limits),
                 inflight: Inflights::default(),
                 incoming_qos2: PacketIds::default(),
-                subs: FastMap::default(),
+                subs: submap::SubMap::default(),
                 expiry: Expiry::AtDisconnect,
                 disconnected_at: None,
                 will: None,
@@ -273,7 +271,7 @@ impl Session {
             st.expiry = r.expiry;
             st.disconnected_at = Some(r.detached_at);
             for (filter, record) in r.subs {
-                st.subs.insert(filter.into(), record);
+                st.subs.insert(&filter, record);
             }
             for d in r.queue {
                 st.queue.push(d, true);
@@ -404,7 +402,7 @@ impl SessionState {
 
     /// The subscriptions, by filter as subscribed.
     pub fn subs(&self) -> impl Iterator<Item = (&str, &SubRecord)> {
-        self.subs.iter().map(|(f, r)| (&**f, r))
+        self.subs.iter()
     }
 
     /// Deliveries waiting or in flight, and their payload bytes (for `$SYS`).
@@ -557,7 +555,7 @@ impl SessionState {
     /// The session ended: empties it and returns what is left to clean up elsewhere.
     pub(crate) fn end(&mut self, rec: Rec<'_>) -> Ended {
         rec.record(Change::SessionEnded);
-        let filters = self.subs.drain().map(|(f, _)| f).collect();
+        let filters = self.subs.take_filters();
         let shared = self.take_shared(rec);
         let wills = self.take_wills();
         self.queue.clear();
@@ -600,7 +598,7 @@ impl SessionState {
     /// Records a subscription; returns whether it replaced one.
     pub(crate) fn subscribe(&mut self, filter: &str, record: SubRecord, rec: Rec<'_>) -> bool {
         rec.record(Change::Subscribed { filter, record });
-        self.subs.insert(filter.into(), record).is_some()
+        self.subs.insert(filter, record).is_some()
     }
 
     /// Forgets a subscription; returns whether it existed.
