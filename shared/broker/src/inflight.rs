@@ -45,6 +45,11 @@ pub struct Inflights {
 }
 
 impl Inflights {
+    /// None in flight.
+    pub const fn new() -> Inflights {
+        Inflights { list: VecDeque::new(), bytes: 0, used: None, last_pid: 0 }
+    }
+
     /// Number of deliveries in flight.
     pub fn len(&self) -> usize {
         self.list.len()

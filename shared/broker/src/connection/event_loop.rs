@@ -61,6 +61,8 @@ impl Conn {
         self.out = OutBuf::default();
         self.rbuf = BytesMut::new();
         self.congested = Vec::new();
+        // And the session keeps no empty queues.
+        self.session.state.lock().compact();
         let token = lot.token();
         if let Err(e) = self.stream.park(token) {
             tokio::spawn(Box::pin(self.finish(Close::Io(Some(e)))));
@@ -182,6 +184,7 @@ impl Conn {
         };
         self.out = OutBuf::default();
         self.rbuf = BytesMut::new();
+        self.session.state.lock().compact();
         let Some((_, token)) = self.stream.parked() else {
             tokio::spawn(self.resume_active());
             return;

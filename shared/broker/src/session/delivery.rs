@@ -9,16 +9,17 @@ impl SessionState {
     /// Taking a QoS 0 delivery is its last change here; a QoS 1/2 one is then either
     /// [`SessionState::sent`] or put back.
     pub(crate) fn next_to_send(&mut self, window: usize, max_bytes: usize, rec: Rec<'_>) -> Option<Delivery> {
-        let front = self.queue.front()?;
+        let t = self.traffic.as_deref_mut()?;
+        let front = t.queue.front()?;
         if front.qos != QoS::AtMostOnce {
-            if self.inflight.len() >= window {
+            if t.inflight.len() >= window {
                 return None;
             }
-            if max_bytes > 0 && !self.inflight.is_empty() && self.inflight.bytes() + front.msg.size() > max_bytes {
+            if max_bytes > 0 && !t.inflight.is_empty() && t.inflight.bytes() + front.msg.size() > max_bytes {
                 return None;
             }
         }
-        let d = self.queue.pop()?;
+        let d = t.queue.pop()?;
         if d.qos == QoS::AtMostOnce && d.recorded {
             rec.record(Change::Dequeued { pid: None });
         }
@@ -35,15 +36,17 @@ impl SessionState {
 
     /// Whether a delivery waits that [`SessionState::next_to_send`] could take with room in `window`.
     pub fn more_to_send(&self, window: usize) -> bool {
-        self.queue.front().is_some_and(|d| d.qos == QoS::AtMostOnce || self.inflight.len() < window)
+        let t = self.tr();
+        t.queue.front().is_some_and(|d| d.qos == QoS::AtMostOnce || t.inflight.len() < window)
     }
 
     /// A packet id for the QoS 1/2 delivery `d` just taken, which is then in flight; `None` (the
     /// delivery is put back) when all 65,535 are in use.
     pub(crate) fn assign_pid(&mut self, d: &Delivery) -> Option<u16> {
-        let pid = self.inflight.next_pid();
+        let t = self.tr_mut();
+        let pid = t.inflight.next_pid();
         if pid.is_none() {
-            self.queue.unpop(d.clone());
+            t.queue.unpop(d.clone());
         }
         pid
     }
@@ -55,7 +58,7 @@ impl SessionState {
         } else {
             rec.record(Change::SentDirect { pid, delivery: &delivery });
         }
-        self.inflight.push(Inflight { pid, delivery, stage: Stage::Published });
+        self.tr_mut().inflight.push(Inflight { pid, delivery, stage: Stage::Published });
     }
 
     /// An acknowledgement from the client for the delivery in flight with `pid`, checked against
@@ -64,7 +67,7 @@ impl SessionState {
     /// refusing the message ends it before. Any other pairing is [`AckEffect::Wrong`]; an id not in
     /// flight is [`AckEffect::Unknown`].
     pub(crate) fn client_ack(&mut self, ack: ClientAck, pid: u16, rec: Rec<'_>) -> AckEffect {
-        let Some(f) = self.inflight.get(pid) else {
+        let Some(f) = self.tr().inflight.get(pid) else {
             return AckEffect::Unknown;
         };
         let (qos, stage) = (f.delivery.qos, f.stage);
@@ -95,14 +98,15 @@ impl SessionState {
 
     /// PUBACK, PUBCOMP, or a PUBREC refusing the message: the exchange for `pid` at `stage` ends.
     pub(crate) fn acknowledged(&mut self, pid: u16, stage: Stage, rec: Rec<'_>) -> Option<Inflight> {
-        let f = self.inflight.take(pid, stage)?;
+        let f = self.traffic.as_deref_mut()?.inflight.take(pid, stage)?;
         rec.record(Change::Acknowledged { pid, stage });
         Some(f)
     }
 
     /// PUBREC: the exchange for `pid` moves on to PUBREL; whether it was in flight.
     pub(crate) fn received(&mut self, pid: u16, rec: Rec<'_>) -> bool {
-        let found = self.inflight.advance(pid, Stage::Published, Stage::Released);
+        let found =
+            self.traffic.as_deref_mut().is_some_and(|t| t.inflight.advance(pid, Stage::Published, Stage::Released));
         if found {
             rec.record(Change::Received { pid });
         }
@@ -112,20 +116,20 @@ impl SessionState {
     /// A QoS 2 PUBLISH with `pid` arrived; at most `max` may be unreleased (MQTT 5 only, `None`
     /// otherwise).
     pub(crate) fn receive_qos2(&mut self, pid: u16, max: Option<usize>, rec: Rec<'_>) -> Qos2Receipt {
-        if self.incoming_qos2.contains(pid) {
+        if self.tr().incoming_qos2.contains(pid) {
             return Qos2Receipt::Duplicate;
         }
-        if max.is_some_and(|m| self.incoming_qos2.len() >= m) {
+        if max.is_some_and(|m| self.tr().incoming_qos2.len() >= m) {
             return Qos2Receipt::TooMany;
         }
-        self.incoming_qos2.insert(pid);
+        self.tr_mut().incoming_qos2.insert(pid);
         rec.record(Change::Qos2Recorded { pid });
         Qos2Receipt::New
     }
 
     /// PUBREL for `pid` (or a QoS 2 message refused after all): whether it was recorded.
     pub(crate) fn release_qos2(&mut self, pid: u16, rec: Rec<'_>) -> bool {
-        let found = self.incoming_qos2.remove(pid);
+        let found = self.traffic.as_deref_mut().is_some_and(|t| t.incoming_qos2.remove(pid));
         if found {
             rec.record(Change::Qos2Released { pid });
         }
@@ -134,12 +138,12 @@ impl SessionState {
 
     /// Whether publishers of QoS 1/2 messages should wait for this session's queue.
     pub fn congested(&self) -> bool {
-        self.queue.congested()
+        self.tr().queue.congested()
     }
 
     /// See [`Queue::judge_pace`].
     pub(crate) fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
-        self.queue.judge_pace(now_ms, window_ms)
+        self.tr_mut().queue.judge_pace(now_ms, window_ms)
     }
 }
 

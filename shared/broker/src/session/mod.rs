@@ -129,12 +129,12 @@ pub struct SessionState {
     version: ProtocolVersion,
     /// Access rules of the last connection (ACLs of a resumed session use them).
     access: Option<SessionAccess>,
-    /// Deliveries waiting to be sent.
-    queue: Queue,
-    /// Deliveries sent and not yet acknowledged, in send order, with their packet ids.
-    inflight: Inflights,
-    /// QoS 2 packet ids received and routed, awaiting PUBREL.
-    incoming_qos2: PacketIds,
+    /// The queue, the deliveries in flight and the QoS 2 ids received: boxed, made on the first
+    /// delivery and let go while the session is idle (see [`SessionState::compact`]), so an idle
+    /// session carries a pointer for them.
+    traffic: Option<Box<Traffic>>,
+    /// The queue limits in force (for the queue made next).
+    limits: QueueLimits,
     /// Subscriptions by filter as subscribed (including `$share/...`).
     subs: submap::SubMap,
     /// How long the session outlives its connection.
@@ -147,6 +147,24 @@ pub struct SessionState {
     /// A will waiting for its delay.
     pending_will: Option<Box<PendingWill>>,
 }
+
+/// What moves through a session: see [`SessionState::traffic`].
+#[derive(Debug)]
+pub(crate) struct Traffic {
+    /// Deliveries waiting to be sent.
+    pub(crate) queue: Queue,
+    /// Deliveries sent and not yet acknowledged, in send order, with their packet ids.
+    pub(crate) inflight: Inflights,
+    /// QoS 2 packet ids received and routed, awaiting PUBREL.
+    pub(crate) incoming_qos2: PacketIds,
+}
+
+/// The traffic of a session that has none.
+static NO_TRAFFIC: Traffic = Traffic {
+    queue: Queue::new(QueueLimits { max_messages: 0, max_bytes: 0, queue_qos0: false }),
+    inflight: Inflights::new(),
+    incoming_qos2: PacketIds(Vec::new()),
+};
 
 /// What a QoS 2 PUBLISH received means for the session (see [`SessionState::receive_qos2`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,9 +260,8 @@ impl Session {
                 attached: None,
                 version,
                 access: None,
-                queue: Queue::new(limits),
-                inflight: Inflights::default(),
-                incoming_qos2: PacketIds::default(),
+                traffic: None,
+                limits,
                 subs: submap::SubMap::default(),
                 expiry: Expiry::AtDisconnect,
                 disconnected_at: None,
@@ -274,13 +291,13 @@ impl Session {
                 st.subs.insert(&filter, record);
             }
             for d in r.queue {
-                st.queue.push(d, true);
+                st.tr_mut().queue.push(d, true);
             }
             for f in r.inflight {
-                st.inflight.push(f);
+                st.tr_mut().inflight.push(f);
             }
             for pid in r.qos2 {
-                st.incoming_qos2.insert(pid);
+                st.tr_mut().incoming_qos2.insert(pid);
             }
             st.pending_will = r.will.map(|(will, at)| Box::new(PendingWill { will, at }));
         }
@@ -309,7 +326,7 @@ impl Session {
 
     /// Whether the queue is below its limits (or, without a limit, below the flow-control mark).
     pub fn has_room(&self) -> bool {
-        !self.state.lock().queue.congested()
+        !self.state.lock().tr().queue.congested()
     }
 
     /// Queues retained messages sent on subscribe: outside the queue limits, behind those already owed.
@@ -317,16 +334,18 @@ impl Session {
     /// the caller once it holds no lock).
     pub fn enqueue_retained(&self, deliveries: impl IntoIterator<Item = Delivery>, rec: Rec<'_>) -> Option<Arc<Kick>> {
         let mut st = self.state.lock();
-        let was_empty = st.queue.is_empty();
+        let was_empty = st.tr().queue.is_empty();
         let access = st.access.clone();
         // Not recorded: after a restart a client subscribes again for what is retained.
         let _ = rec;
-        st.queue.push_retained(
-            deliveries
-                .into_iter()
-                .filter(|d| access.as_ref().is_none_or(|a| a.may_read(&self.client_id, &d.msg.topic))),
-        );
-        if was_empty && !st.queue.is_empty() { st.attached.as_ref().map(|a| a.kick.clone()) } else { None }
+        let mut owed = deliveries
+            .into_iter()
+            .filter(|d| access.as_ref().is_none_or(|a| a.may_read(&self.client_id, &d.msg.topic)))
+            .peekable();
+        if owed.peek().is_some() {
+            st.tr_mut().queue.push_retained(owed);
+        }
+        if was_empty && !st.tr().queue.is_empty() { st.attached.as_ref().map(|a| a.kick.clone()) } else { None }
     }
 
     /// Queues a delivery, honouring the queue limits and the client's read access (checked per message
@@ -341,10 +360,10 @@ impl Session {
             return (Enqueued::Skipped, None);
         }
         let online = st.attached.is_some();
-        let was_empty = st.queue.is_empty();
+        let was_empty = st.tr().queue.is_empty();
         // QoS 0 is recorded only when queued for a disconnected client (`queue_qos0_messages`).
         d.recorded = rec.is_on() && (d.qos != QoS::AtMostOnce || !online);
-        let r = st.queue.push_with(d, online, |d| {
+        let r = st.tr_mut().queue.push_with(d, online, |d| {
             if d.recorded {
                 rec.record(Change::Queued { delivery: d });
             }
@@ -363,6 +382,36 @@ impl Session {
 }
 
 impl SessionState {
+    /// The session's traffic (nothing, while it has none).
+    pub(crate) fn tr(&self) -> &Traffic {
+        self.traffic.as_deref().unwrap_or(&NO_TRAFFIC)
+    }
+
+    /// The session's traffic, made if it had none.
+    pub(crate) fn tr_mut(&mut self) -> &mut Traffic {
+        let limits = self.limits;
+        self.traffic.get_or_insert_with(|| {
+            Box::new(Traffic {
+                queue: Queue::new(limits),
+                inflight: Inflights::new(),
+                incoming_qos2: PacketIds::default(),
+            })
+        })
+    }
+
+    /// Lets the traffic state go when nothing is queued, in flight or awaiting release and no
+    /// publisher is waiting on the queue's pace: an idle session (its connection parked, or gone)
+    /// keeps a pointer instead of its empty queues.
+    pub(crate) fn compact(&mut self) {
+        if self
+            .traffic
+            .as_ref()
+            .is_some_and(|t| t.queue.is_idle() && t.inflight.is_empty() && t.incoming_qos2.is_empty())
+        {
+            self.traffic = None;
+        }
+    }
+
     /// The attached connection, if any.
     pub fn attached(&self) -> Option<&Attachment> {
         self.attached.as_ref()
@@ -392,12 +441,12 @@ impl SessionState {
 
     /// The queue (read only).
     pub fn queue(&self) -> &Queue {
-        &self.queue
+        &self.tr().queue
     }
 
     /// The deliveries in flight (read only).
     pub fn inflight(&self) -> &Inflights {
-        &self.inflight
+        &self.tr().inflight
     }
 
     /// The subscriptions, by filter as subscribed.
@@ -407,7 +456,8 @@ impl SessionState {
 
     /// Deliveries waiting or in flight, and their payload bytes (for `$SYS`).
     pub fn backlog(&self) -> (usize, usize) {
-        (self.queue.len() + self.inflight.len(), self.queue.bytes() + self.inflight.bytes())
+        let t = self.tr();
+        (t.queue.len() + t.inflight.len(), t.queue.bytes() + t.inflight.bytes())
     }
 
     /// A connection resumes the session: its identity, lifetime, will and limits replace the old
@@ -423,7 +473,10 @@ impl SessionState {
         self.version = with.version;
         self.expiry = with.expiry;
         self.disconnected_at = None;
-        self.queue.set_limits(with.limits);
+        self.limits = with.limits;
+        if let Some(t) = &mut self.traffic {
+            t.queue.set_limits(with.limits);
+        }
         self.will = with.will.map(Box::new);
         self.access = Some(with.access);
         session.set_online(true);
@@ -462,14 +515,16 @@ impl SessionState {
             }
             ok
         };
-        let queued = self.queue.retain(&mut may);
-        let before = self.inflight.len();
+        let Some(t) = &mut self.traffic else { return 0 };
+        let queued = t.queue.retain(&mut may);
+        let before = t.inflight.len();
         // A PUBREL carries no message: those exchanges complete.
-        self.inflight.retain(|f| f.stage == Stage::Released || may(&f.delivery));
+        t.inflight.retain(|f| f.stage == Stage::Released || may(&f.delivery));
+        let after = t.inflight.len();
         if !removed.is_empty() {
             rec.record(Change::Removed { msgs: &removed });
         }
-        queued + (before - self.inflight.len())
+        queued + (before - after)
     }
 
     /// Refreshes the ACL snapshot from the listener's security (after a reload).
@@ -495,6 +550,7 @@ impl SessionState {
         session.set_online(false);
         self.disconnected_at = Some(now);
         self.expiry = expiry;
+        self.compact();
         rec.record(Change::SessionDetached { expiry });
         let will = self.will.take().filter(|_| publish_will).map(|w| *w)?;
         let delay = will.properties.will_delay_interval.unwrap_or(0);
@@ -558,9 +614,7 @@ impl SessionState {
         let filters = self.subs.take_filters();
         let shared = self.take_shared(rec);
         let wills = self.take_wills();
-        self.queue.clear();
-        self.inflight.clear();
-        self.incoming_qos2 = PacketIds::default();
+        self.traffic = None;
         Ended { filters, shared, wills }
     }
 
@@ -568,11 +622,12 @@ impl SessionState {
     /// sent, and QoS 1 messages sent but not acknowledged (QoS 2 messages already sent stay: they must
     /// complete with this client [MQTT-4.8.2-5]).
     pub(crate) fn take_shared(&mut self, rec: Rec<'_>) -> Vec<Delivery> {
-        let mut out = self.queue.take_where(|d| d.shared.is_some());
+        let Some(t) = &mut self.traffic else { return Vec::new() };
+        let mut out = t.queue.take_where(|d| d.shared.is_some());
         let from_queue = out.len();
-        if self.inflight.iter().any(|f| f.delivery.shared.is_some()) {
-            let mut keep = Vec::with_capacity(self.inflight.len());
-            for f in self.inflight.take_all() {
+        if t.inflight.iter().any(|f| f.delivery.shared.is_some()) {
+            let mut keep = Vec::with_capacity(t.inflight.len());
+            for f in t.inflight.take_all() {
                 if f.delivery.shared.is_some() && f.delivery.qos == QoS::AtLeastOnce && f.stage == Stage::Published {
                     out.push(f.delivery);
                 } else {
@@ -580,7 +635,7 @@ impl SessionState {
                 }
             }
             for f in keep {
-                self.inflight.push(f);
+                t.inflight.push(f);
             }
         }
         let recorded: Vec<Arc<crate::message::Message>> = out
@@ -608,5 +663,50 @@ impl SessionState {
             rec.record(Change::Unsubscribed { filter });
         }
         existed
+    }
+}
+
+#[cfg(test)]
+mod traffic_tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::durable::tests::Log;
+    use crate::message::Message;
+
+    #[test]
+    fn an_idle_session_lets_its_traffic_go() {
+        let log = Log::default();
+        let rec = || Rec::new(&log, "c", false);
+        let limits = QueueLimits { max_messages: 10, max_bytes: 0, queue_qos0: false };
+        let s = Session::new(1, "c".into(), ProtocolVersion::V311, limits);
+        let mut st = s.state.lock();
+        st.compact();
+        assert!(st.traffic.is_none());
+        let msg = Arc::new(Message::from_broker("t", Bytes::from_static(b"x"), QoS::AtLeastOnce, false));
+        let d = Delivery { msg, qos: QoS::AtLeastOnce, retain: false, sub_ids: vec![], shared: None, recorded: false };
+        st.tr_mut().queue.push(d, true);
+        st.compact();
+        assert!(st.traffic.is_some(), "a delivery is queued");
+        let d = st.next_to_send(10, 0, rec()).expect("queued");
+        let pid = st.assign_pid(&d).expect("a packet id");
+        st.sent(pid, d, rec());
+        st.compact();
+        assert!(st.traffic.is_some(), "a delivery is in flight");
+        assert_eq!(st.client_ack(ClientAck::PubAck, pid, rec()), AckEffect::Ended);
+        st.compact();
+        assert!(st.traffic.is_none());
+        assert_eq!(st.receive_qos2(7, None, rec()), Qos2Receipt::New);
+        st.compact();
+        assert!(st.traffic.is_some(), "a QoS 2 message awaits its PUBREL");
+        assert_eq!(st.receive_qos2(7, None, rec()), Qos2Receipt::Duplicate);
+        assert!(st.release_qos2(7, rec()));
+        st.compact();
+        assert!(st.traffic.is_none());
+        // What only reads or finds nothing makes no traffic state.
+        assert!(!st.release_qos2(7, rec()));
+        assert_eq!(st.client_ack(ClientAck::PubAck, 9, rec()), AckEffect::Unknown);
+        assert!(!st.more_to_send(10) && st.next_to_send(10, 0, rec()).is_none());
+        assert!(st.traffic.is_none());
     }
 }

@@ -88,7 +88,7 @@ pub struct Queue {
 
 impl Queue {
     /// An empty queue with `limits`.
-    pub fn new(limits: QueueLimits) -> Queue {
+    pub const fn new(limits: QueueLimits) -> Queue {
         Queue {
             pending: VecDeque::new(),
             bytes: 0,
@@ -105,6 +105,11 @@ impl Queue {
     /// Deliveries waiting (retained messages owed included).
     pub fn len(&self) -> usize {
         self.pending.len() + self.retained.len()
+    }
+
+    /// Whether nothing waits and no publisher is waiting on the queue's pace.
+    pub fn is_idle(&self) -> bool {
+        self.is_empty() && !self.stalled && self.congestion == (0, 0)
     }
 
     /// Whether nothing waits.
