@@ -4,6 +4,8 @@
 //! case the local broker keeps serving its own clients (a `rumqttc` round trip while the remote is
 //! retried), the bridge retries at the pace `restart_timeout` sets (attempts counted by the fake), and
 //! the broker does not crash; messages the remote never acknowledged reach a good remote afterwards.
+//! A remote scripted by the test checks what goes again after a reconnect (same packet identifiers,
+//! DUP, PUBREL), acknowledgements for identifiers not in flight, and a PUBLISH with a wildcard topic.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -307,4 +309,212 @@ fn refused_remote_is_retried_with_a_backoff_between_base_and_cap() {
         gaps.iter().all(|g| *g >= Duration::from_millis(950) && *g <= Duration::from_millis(3300)),
         "waits between attempts: {gaps:?}"
     );
+}
+
+/// One connection of a remote scripted by the test itself (MQTT 3.1.1): whole packets in, bytes out,
+/// SUBSCRIBE, UNSUBSCRIBE and PINGREQ answered on the way.
+struct Scripted {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// A PUBLISH as the scripted remote sees it: topic, QoS, DUP, packet identifier (0 at QoS 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    topic: String,
+    qos: u8,
+    dup: bool,
+    id: u16,
+}
+
+/// What the scripted remote read next.
+#[derive(Debug, PartialEq, Eq)]
+enum In {
+    Publish(Seen),
+    /// PUBREL and its packet identifier.
+    PubRel(u16),
+    /// Another packet: its first byte.
+    Other(u8),
+    /// The bridge closed the connection (orderly: `false`) or reset it (`true`).
+    Closed {
+        reset: bool,
+    },
+    /// Nothing for the time given.
+    Quiet,
+}
+
+impl Scripted {
+    /// The bridge's next connection on `listener` (non-blocking), its CONNECT answered with CONNACK
+    /// (accepted, no session present).
+    fn accept(listener: &TcpListener) -> Scripted {
+        let deadline = Instant::now() + TIMEOUT;
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(_) => {
+                    assert!(Instant::now() < deadline, "the bridge did not connect");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        stream.set_nonblocking(false).expect("blocking");
+        let mut r = Scripted { stream, buf: Vec::new() };
+        assert_eq!(r.read(TIMEOUT), In::Other(0x10), "CONNECT first");
+        r.send(&[0x20, 2, 0, 0]);
+        r
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to the bridge");
+    }
+
+    /// The next packet within `wait` (SUBSCRIBE, UNSUBSCRIBE and PINGREQ answered and skipped).
+    fn read(&mut self, wait: Duration) -> In {
+        let deadline = Instant::now() + wait;
+        loop {
+            while let Some((first, body, used)) = split_packet(&self.buf) {
+                self.buf.drain(..used);
+                let id = || u16::from_be_bytes([body[0], body[1]]);
+                match first >> 4 {
+                    3 => {
+                        let tlen = usize::from(id());
+                        let qos = (first >> 1) & 3;
+                        let pid = if qos > 0 { u16::from_be_bytes([body[2 + tlen], body[3 + tlen]]) } else { 0 };
+                        let topic = String::from_utf8_lossy(&body[2..2 + tlen]).into_owned();
+                        return In::Publish(Seen { topic, qos, dup: first & 0x08 != 0, id: pid });
+                    }
+                    6 => return In::PubRel(id()),
+                    8 => self.send(&[0x90, 3, body[0], body[1], 1]),
+                    10 => self.send(&[0xb0, 2, body[0], body[1]]),
+                    12 => self.send(&[0xd0, 0]),
+                    _ => return In::Other(first),
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return In::Quiet;
+            }
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return In::Closed { reset: false },
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return In::Closed { reset: true },
+                Err(e) => panic!("reading from the bridge: {e}"),
+            }
+        }
+    }
+
+    /// The next PUBLISH (nothing else may come first).
+    fn publish(&mut self) -> Seen {
+        match self.read(TIMEOUT) {
+            In::Publish(s) => s,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    fn pubrel(&mut self) -> u16 {
+        match self.read(TIMEOUT) {
+            In::PubRel(id) => id,
+            other => panic!("expected PUBREL, got {other:?}"),
+        }
+    }
+}
+
+/// An acknowledgement packet: `kind` (its first byte) and packet identifier.
+fn ack(kind: u8, id: u16) -> [u8; 4] {
+    let [hi, lo] = id.to_be_bytes();
+    [kind, 2, hi, lo]
+}
+
+const PUBACK: u8 = 0x40;
+const PUBREC: u8 = 0x50;
+const PUBCOMP: u8 = 0x70;
+
+/// `cleansession false`: the remote goes away holding a QoS 1 message and a QoS 2 one unacknowledged
+/// and a QoS 2 one it has PUBREC'd. The bridge connects again and sends them again first, with the
+/// same packet identifiers and DUP set, and PUBREL for the third; nothing crosses a second time as a
+/// new message (the local session's redeliveries wait for the messages in flight), also after
+/// another reconnect once they are complete.
+#[test]
+fn messages_in_flight_go_again_with_their_ids_after_the_remote_reconnects() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let remote = listener.local_addr().expect("addr").port();
+    let local = local_bridged_to(remote, "cleansession false\nnotifications false\ntopic up/# out 2");
+    let mut r = Scripted::accept(&listener);
+    let mut p = Raw::v311(local.port, "inflight-pub");
+    p.publish(&wire::Pub::new("up/a", "1").qos(1, 1));
+    p.publish(&wire::Pub::new("up/b", "2").qos(2, 2));
+    p.publish(&wire::Pub::new("up/c", "3").qos(2, 3));
+    let sent: Vec<Seen> = (0..3).map(|_| r.publish()).collect();
+    let topics: Vec<(&str, u8, bool)> = sent.iter().map(|s| (s.topic.as_str(), s.qos, s.dup)).collect();
+    assert_eq!(topics, [("up/a", 1, false), ("up/b", 2, false), ("up/c", 2, false)]);
+    let (a, b, c) = (sent[0].id, sent[1].id, sent[2].id);
+    r.send(&ack(PUBREC, c));
+    assert_eq!(r.pubrel(), c);
+    drop(r);
+
+    let mut r = Scripted::accept(&listener);
+    let again = [r.publish(), r.publish()];
+    let want = |s: &Seen| Seen { dup: true, ..s.clone() };
+    assert_eq!(again, [want(&sent[0]), want(&sent[1])], "sent again:\n{}", local.log());
+    assert_eq!(r.pubrel(), c);
+    r.send(&ack(PUBACK, a));
+    r.send(&ack(PUBREC, b));
+    assert_eq!(r.pubrel(), b);
+    r.send(&ack(PUBCOMP, b));
+    r.send(&ack(PUBCOMP, c));
+    // The next message is the next one published, nothing of the three a second time.
+    p.publish(&wire::Pub::new("up/d", "4").qos(1, 4));
+    let d = r.publish();
+    assert_eq!((d.topic.as_str(), d.dup), ("up/d", false));
+    assert!(![a, b, c].contains(&d.id), "{d:?} reuses an id in flight");
+    r.send(&ack(PUBACK, d.id));
+    drop(r);
+
+    // Complete on both sides: the next connection has nothing to send again.
+    let mut r = Scripted::accept(&listener);
+    assert_eq!(r.read(Duration::from_secs(1)), In::Quiet, "{}", local.log());
+    local_round_trip(local.port, "inflight");
+    assert!(!local.log().contains("panicked"), "{}", local.log());
+}
+
+/// Acknowledgements for packet identifiers the bridge has not in flight (an earlier session's) are
+/// ignored, a PUBREC answered with PUBREL so that the remote can end its flow, and the connection
+/// goes on both ways. A PUBLISH whose topic has a wildcard breaks the protocol: not forwarded, the
+/// connection reset (as Mosquitto does), and the bridge connects again.
+#[test]
+fn unknown_acknowledgements_are_ignored_and_a_wildcard_topic_resets_the_link() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let remote = listener.local_addr().expect("addr").port();
+    let local = local_bridged_to(remote, "notifications false\ntopic in/# in 1\ntopic up/# out 1");
+    let mut s = Raw::v311(local.port, "unknown-sub");
+    s.subscribe(1, &[("in/#", 1)]);
+    let mut r = Scripted::accept(&listener);
+    r.send(&ack(PUBACK, 2000));
+    r.send(&ack(PUBREC, 2001));
+    assert_eq!(r.pubrel(), 2001);
+    r.send(&ack(PUBCOMP, 2002));
+    // In: a QoS 1 message, acknowledged once the local broker has it.
+    r.send(&wire::Pub::new("in/ok", "fine").qos(1, 7).v3());
+    assert_eq!(r.read(TIMEOUT), In::Other(PUBACK), "{}", local.log());
+    assert_eq!(tp(&s.recv_publish_ack()), ("in/ok".to_owned(), "fine".to_owned()));
+    // Out: the same connection.
+    let mut p = Raw::v311(local.port, "unknown-pub");
+    p.publish(&wire::Pub::new("up/x", "out").qos(1, 1));
+    let x = r.publish();
+    assert_eq!(x.topic, "up/x");
+    r.send(&ack(PUBACK, x.id));
+
+    let mut wild = wire::Pub::new("in/+", "wild").qos(1, 8).v3();
+    wild.extend_from_slice(&wire::pingreq());
+    r.send(&wild);
+    assert_eq!(r.read(TIMEOUT), In::Closed { reset: true }, "{}", local.log());
+    let _again = Scripted::accept(&listener);
+    s.expect_silence();
+    local_round_trip(local.port, "wildcard");
+    assert!(!local.log().contains("panicked"), "{}", local.log());
 }

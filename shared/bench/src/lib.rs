@@ -165,6 +165,8 @@ async fn open(
         connack_timeout: None,
         max_packet_size: None,
         answer_pingreq: false,
+        tolerate_unknown_acks: false,
+        hold_resend: false,
     };
     let mut driver = Driver::over(stream, ClientSession::new(connect, options)).await?;
     driver.keep_front(KEEP_UP_TO, stamp::STAMP_LEN);

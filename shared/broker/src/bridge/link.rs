@@ -28,6 +28,8 @@ use crate::settings::ListenerCtx;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages in flight on the local side.
 const WINDOW: u16 = 100;
+/// How long the acknowledgements owed to the local broker may take to go when a connection ends.
+const LOCAL_FLUSH: Duration = Duration::from_secs(1);
 /// Messages in flight on the remote side (Mosquitto's default `max_inflight_messages`).
 const REMOTE_WINDOW: u16 = 20;
 /// CONNACK return code (3.x) refusing the protocol level, and MQTT 5's "unsupported protocol version".
@@ -50,6 +52,26 @@ struct Attempt {
     /// The last connection of a lazy bridge ended for want of traffic (not an error: no wait before
     /// the next, which waits for the threshold).
     idled: bool,
+    /// The remote session between connections (`cleansession false`): what was in flight there goes
+    /// again on the next connection with the same message ids, DUP set (PUBREL where the remote had
+    /// sent PUBREC), as Mosquitto's bridges do whether or not the remote kept the session.
+    session: Option<ClientSession>,
+    /// Local messages handed to the remote session and not complete there, by remote message id.
+    /// Kept with `session`.
+    out_flight: HashMap<u16, Outgoing>,
+}
+
+/// A local message in flight on the remote.
+#[derive(Debug, Clone, Copy)]
+struct Outgoing {
+    /// Its packet identifier on the local connection it came on, while the local session keeps it
+    /// (`local_cleansession false`): the local broker delivers it again with that identifier and DUP
+    /// after the local connection is made again, and the redelivery waits for the message in flight
+    /// instead of crossing a second time.
+    local_id: Option<u16>,
+    /// The acknowledgement the local connection is owed once the remote has the message; none after
+    /// that connection ended, until the redelivery.
+    ack: Option<AckToken>,
 }
 
 /// Runs the bridge until shutdown.
@@ -61,6 +83,8 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
         delay: None,
         last_mid: 0,
         idled: false,
+        session: None,
+        out_flight: HashMap::new(),
     };
     if plan.lazy.is_some() {
         // Down until enough is queued for the remote.
@@ -161,10 +185,56 @@ async fn link(
     at: &mut Attempt,
     announced: &mut bool,
 ) -> Result<(), BridgeError> {
+    if plan.cleansession {
+        // A new remote session each time: what it had in flight crosses again as new messages when
+        // the local session delivers it again.
+        at.session = None;
+        at.out_flight.clear();
+    }
     let mut remote = connect_remote(plan, at).await?;
-    let mut local = connect_local(broker, ctx, plan).await?;
+    let result = match connect_local(broker, ctx, plan).await {
+        Ok(mut local) => {
+            // The acknowledgements of the last connection's local messages are the local session's
+            // (they come again), and its identifiers too unless the local session is clean.
+            for o in at.out_flight.values_mut() {
+                o.ack = None;
+                if plan.local_cleansession {
+                    o.local_id = None;
+                }
+            }
+            let r = forward(broker, plan, at, announced, &mut remote, &mut local).await;
+            // What the remote has taken is acknowledged to the local broker before the connection
+            // closes (else it would cross again).
+            let _ = tokio::time::timeout(LOCAL_FLUSH, local.flush()).await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    // A remote that broke the protocol gets a reset (as from Mosquitto), not an orderly close.
+    if let Err(BridgeError::Remote(ClientError::Protocol(_) | ClientError::Violation(_))) = &result {
+        remote.reset_on_close();
+    }
+    if !plan.cleansession {
+        at.session = Some(remote.into_session());
+    }
+    result
+}
+
+/// Forwards in both directions until either side goes away.
+async fn forward(
+    broker: &Arc<Broker>,
+    plan: &Plan,
+    at: &mut Attempt,
+    announced: &mut bool,
+    remote: &mut Driver,
+    local: &mut Driver,
+) -> Result<(), BridgeError> {
     let mut waiting: HashSet<(bool, u16)> = HashSet::new();
-    if let Some(mid) = subscribe_local(&mut local, plan)? {
+    // What was in flight on the remote goes again once the local broker has delivered again what the
+    // bridge had not acknowledged (it does so right after CONNACK, so before the SUBACK): those
+    // redeliveries then find their message in flight instead of crossing again.
+    let mut local_sub = subscribe_local(local, plan)?;
+    if let Some(mid) = local_sub {
         waiting.insert((false, mid));
     }
     // Remote side, one packet per topic in the order written, as Mosquitto's bridges send them: a
@@ -185,9 +255,11 @@ async fn link(
                 .map_err(BridgeError::Remote)?;
         }
     }
+    if local_sub.is_none() {
+        remote.resume().map_err(BridgeError::Remote)?;
+    }
 
-    // Remote message ids of local messages in flight there, and the reverse.
-    let mut out_flight: HashMap<u16, AckToken> = HashMap::new();
+    // Local message ids of remote messages in flight here, and the remote's acknowledgements.
     let mut in_flight: HashMap<u16, AckToken> = HashMap::new();
     // A lazy bridge lets go after `idle_timeout` without a message crossing it.
     let mut last_message = tokio::time::Instant::now();
@@ -219,22 +291,37 @@ async fn link(
                     };
                     let qos = p.qos.min(max);
                     let p = crossing(p, topic, qos, true);
-                    hand_over(&mut remote, &mut local, p, ack, &mut in_flight, &plan.name, "from the remote")
-                        .map_err(BridgeError::Remote)?;
+                    if let Some((mid, t)) = hand_over(remote, local, p, ack, &plan.name, "from the remote")
+                        .map_err(BridgeError::Remote)?
+                    {
+                        in_flight.insert(mid, t);
+                    }
                 }
                 Event::Published { mid, .. } => {
-                    if let Some(t) = out_flight.remove(&mid) {
+                    if let Some(t) = at.out_flight.remove(&mid).and_then(|o| o.ack) {
                         local.ack(t).map_err(BridgeError::Local)?;
                     }
                 }
                 Event::Subscribed { mid, .. } | Event::Unsubscribed { mid } => {
                     waiting.remove(&(true, mid));
                 }
+                Event::UnknownAck { packet, id } => {
+                    log!(Debug, "Bridge {}: {packet} from the remote for packet identifier {id}, not in flight: ignored.", plan.name);
+                }
             },
             e = local.next() => match e.map_err(BridgeError::Local)? {
                 Event::Message { msg, ack } => {
                     last_message = tokio::time::Instant::now();
                     let p = msg.publish;
+                    let local_id = p.packet_id.map(|id| id.get()).filter(|_| !plan.local_cleansession);
+                    // A redelivery of a message still in flight on the remote: it waits for that one.
+                    if p.dup
+                        && let Some(id) = local_id
+                        && let Some(o) = at.out_flight.values_mut().find(|o| o.local_id == Some(id) && o.ack.is_none())
+                    {
+                        o.ack = ack;
+                        continue;
+                    }
                     let Some((topic, max)) = plan.to_remote(&p.topic) else {
                         if let Some(t) = ack { local.ack(t).map_err(BridgeError::Local)?; }
                         continue;
@@ -243,8 +330,11 @@ async fn link(
                     let qos = p.qos.min(max).min(QoS::from_u8(session.max_qos()).unwrap_or(QoS::ExactlyOnce));
                     let retain = plan.outgoing_retain && session.retain_available();
                     let p = crossing(p, topic, qos, retain);
-                    hand_over(&mut local, &mut remote, p, ack, &mut out_flight, &plan.name, "for the remote")
-                        .map_err(BridgeError::Local)?;
+                    if let Some((mid, t)) = hand_over(local, remote, p, ack, &plan.name, "for the remote")
+                        .map_err(BridgeError::Local)?
+                    {
+                        at.out_flight.insert(mid, Outgoing { local_id, ack: Some(t) });
+                    }
                 }
                 Event::Published { mid, .. } => {
                     if let Some(t) = in_flight.remove(&mid) {
@@ -253,7 +343,11 @@ async fn link(
                 }
                 Event::Subscribed { mid, .. } | Event::Unsubscribed { mid } => {
                     waiting.remove(&(false, mid));
+                    if local_sub.take_if(|m| *m == mid).is_some() {
+                        remote.resume().map_err(BridgeError::Remote)?;
+                    }
                 }
+                Event::UnknownAck { .. } => {}
             },
         }
     }
@@ -331,34 +425,28 @@ async fn prepare_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan
     Ok(())
 }
 
-/// A message crossing the bridge: its new topic and QoS, the retain flag kept when `retain`, MQTT 5
-/// properties kept but for those of the connection it came on (alias, subscription identifiers).
 /// Hands a message across the bridge: published to `to`. At QoS 1 and 2 its acknowledgement to `from`
-/// waits in `waiting` until `to` acknowledges it; otherwise (QoS 0, or `to` refused it: logged) it goes
-/// at once. The error is `from`'s.
+/// waits until `to` acknowledges it: returned with the message id on `to`; otherwise (QoS 0, or `to`
+/// refused it: logged) it goes at once. The error is `from`'s.
 fn hand_over(
     from: &mut Driver,
     to: &mut Driver,
     p: Publish,
     ack: Option<AckToken>,
-    waiting: &mut HashMap<u16, AckToken>,
     name: &str,
     direction: &str,
-) -> Result<(), ClientError> {
+) -> Result<Option<(u16, AckToken)>, ClientError> {
     let qos = p.qos;
     match to.publish(p) {
-        Ok(mid) if qos != QoS::AtMostOnce => {
-            if let Some(t) = ack {
-                waiting.insert(mid, t);
-            }
-            return Ok(());
-        }
+        Ok(mid) if qos != QoS::AtMostOnce => return Ok(ack.map(|t| (mid, t))),
         Ok(_) => {}
         Err(e) => log!(Notice, "Bridge {name} dropped a message {direction}: {e}"),
     }
-    ack.map_or(Ok(()), |t| from.ack(t))
+    ack.map_or(Ok(()), |t| from.ack(t)).map(|()| None)
 }
 
+/// A message crossing the bridge: its new topic and QoS, the retain flag kept when `retain`, MQTT 5
+/// properties kept but for those of the connection it came on (alias, subscription identifiers).
 fn crossing(mut p: Publish, topic: String, qos: QoS, retain: bool) -> Publish {
     p.properties.topic_alias = None;
     p.properties.subscription_identifiers.clear();
@@ -390,8 +478,9 @@ pub(super) fn notify_local(broker: &Broker, plan: &Plan, value: &'static str) {
     }
 }
 
-/// Connects to the remote at the attempt's address.
-async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError> {
+/// Connects to the remote at the attempt's address, with the session kept from the last connection if
+/// any (it stays for the next attempt if this one fails).
+async fn connect_remote(plan: &Plan, at: &mut Attempt) -> Result<Driver, BridgeError> {
     let a = &plan.addresses[at.address % plan.addresses.len()];
     let addr = format!("{}:{}", a.host, a.port);
     let v5 = at.protocol.is_v5();
@@ -414,22 +503,54 @@ async fn connect_remote(plan: &Plan, at: &Attempt) -> Result<Driver, BridgeError
         properties: ConnectProperties { receive_maximum: v5.then_some(REMOTE_WINDOW), ..Default::default() },
         ..Connect::new(at.protocol, &plan.remote_clientid)
     };
-    let max_packet_size = (plan.max_packet_size > 0).then_some(plan.max_packet_size);
-    let mut session =
-        ClientSession::new(connect, Options { max_inflight: REMOTE_WINDOW, max_packet_size, ..options() });
-    session.continue_mids_after(at.last_mid);
-    let go = async {
+    let session = match at.session.take() {
+        Some(mut kept) => {
+            kept.set_connect(connect);
+            kept
+        }
+        None => {
+            let max_packet_size = (plan.max_packet_size > 0).then_some(plan.max_packet_size);
+            let options = Options {
+                max_inflight: REMOTE_WINDOW,
+                max_packet_size,
+                tolerate_unknown_acks: true,
+                hold_resend: true,
+                ..options()
+            };
+            let mut session = ClientSession::new(connect, options);
+            session.continue_mids_after(at.last_mid);
+            session
+        }
+    };
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let opened = async {
         let tcp = tcp_connect(&a.host, a.port, plan.bind_address.as_deref())
             .await
             .map_err(|source| BridgeError::Connect { addr: addr.clone(), source })?;
         let _ = tcp.set_nodelay(true);
-        let stream = match &plan.tls {
-            Some(tls) => mq_client::tls_over(tcp, tls, &a.host).await.map_err(BridgeError::Remote)?,
-            None => Stream::Tcp(tcp),
-        };
-        Driver::over(stream, session).await.map_err(BridgeError::Remote)
+        match &plan.tls {
+            Some(tls) => mq_client::tls_over(tcp, tls, &a.host).await.map_err(BridgeError::Remote),
+            None => Ok(Stream::Tcp(tcp)),
+        }
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, go).await.map_err(|_| BridgeError::Timeout { addr: addr.clone() })?
+    let stream = match tokio::time::timeout_at(deadline, opened).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            at.session = Some(session);
+            return Err(e);
+        }
+        Err(_) => {
+            at.session = Some(session);
+            return Err(BridgeError::Timeout { addr });
+        }
+    };
+    Driver::over_kept(stream, session, deadline).await.map_err(|(e, session)| {
+        at.session = Some(session);
+        match e {
+            ClientError::Timeout => BridgeError::Timeout { addr },
+            e => BridgeError::Remote(e),
+        }
+    })
 }
 
 /// TCP to `host`:`port`, from `bind` (`bridge_bind_address`) when given: each address of the host in

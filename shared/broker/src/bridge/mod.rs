@@ -18,7 +18,10 @@
 //!
 //! Messages cross in both directions with their acknowledgement held until the other side has
 //! acknowledged them (a local message leaves the local session's in-flight window only once the remote
-//! has taken it), so nothing acknowledged is lost when either side goes away. Local subscriptions are
+//! has taken it), so nothing acknowledged is lost when either side goes away. With `cleansession
+//! false` the remote session outlives its connection: what was in flight there goes again on the next
+//! one with the same packet identifiers and DUP (PUBREL where PUBREC had come), and the local session's
+//! redeliveries of those messages wait for them instead of crossing again. Local subscriptions are
 //! No Local (what the bridge publishes locally never goes back out), remote ones too in MQTT 5 (in 3.x
 //! the remote sees the bridge bit and does the same, as Mosquitto does).
 //!

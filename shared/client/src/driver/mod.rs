@@ -46,6 +46,9 @@ pub enum Event {
     Subscribed { mid: u16, granted: Vec<ReasonCode> },
     /// UNSUBACK.
     Unsubscribed { mid: u16 },
+    /// An acknowledgement for a packet identifier not in flight, ignored (only with
+    /// [`Options::tolerate_unknown_acks`]).
+    UnknownAck { packet: mq_proto::PacketType, id: u16 },
 }
 
 /// An MQTT connection driven over its session.
@@ -93,9 +96,47 @@ impl Driver {
         Driver::start(stream, session, Log::default()).await
     }
 
+    /// [`Driver::over`] with a session kept from an earlier connection (what was in flight is sent
+    /// again), connected by `deadline` ([`ClientError::Timeout`] after): on failure the session comes
+    /// back, for the next attempt.
+    pub async fn over_kept(
+        stream: Stream,
+        session: ClientSession,
+        deadline: Instant,
+    ) -> Result<Driver, (ClientError, ClientSession)> {
+        let mut d = Driver::new(stream, session, Log::default());
+        match tokio::time::timeout_at(deadline, d.handshake()).await {
+            Ok(Ok(())) => Ok(d),
+            Ok(Err(e)) => Err((e, d.session)),
+            Err(_) => Err((ClientError::Timeout, d.session)),
+        }
+    }
+
+    /// Closes the connection; the session stays, for [`Driver::over_kept`].
+    pub fn into_session(self) -> ClientSession {
+        self.session
+    }
+
+    /// Makes closing the connection reset it (TCP, with or without TLS: SO_LINGER 0), for a server
+    /// that broke the protocol; what it sent after is not read.
+    pub fn reset_on_close(&self) {
+        let tcp = match &self.stream {
+            Stream::Tcp(t) => t,
+            Stream::Tls(t) => t.get_ref().0,
+            Stream::Unix(_) | Stream::Ws(_) => return,
+        };
+        let _ = tcp.set_zero_linger();
+    }
+
     async fn start(stream: Stream, session: ClientSession, log: Log) -> Result<Driver, ClientError> {
+        let mut d = Driver::new(stream, session, log);
+        d.handshake().await?;
+        Ok(d)
+    }
+
+    fn new(stream: Stream, session: ClientSession, log: Log) -> Driver {
         let version = session.version();
-        let mut d = Driver {
+        Driver {
             stream,
             session,
             input: Input::new(version),
@@ -109,9 +150,7 @@ impl Driver {
             orders: HashMap::new(),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             armed: None,
-        };
-        d.handshake().await?;
-        Ok(d)
+        }
     }
 
     /// Connects again over a new transport after the connection was lost; what was in flight is sent
@@ -121,6 +160,13 @@ impl Driver {
         self.stream = transport::open(endpoint).await?;
         self.handshake().await?;
         Ok(self.session.connack().session_present)
+    }
+
+    /// Sends what was in flight again, then what is queued, once the connection is up
+    /// ([`Options::hold_resend`]).
+    pub fn resume(&mut self) -> Result<(), ClientError> {
+        self.session.resume();
+        self.drain()
     }
 
     /// CONNECT, then packets until CONNACK.
@@ -342,6 +388,7 @@ impl Driver {
             S::Published { mid, reason } => Event::Published { mid, reason },
             S::Subscribed { mid, granted } => Event::Subscribed { mid, granted },
             S::Unsubscribed { mid, .. } => Event::Unsubscribed { mid },
+            S::UnknownAck { packet, id } => Event::UnknownAck { packet, id },
         };
         self.events.push_back(event);
     }

@@ -59,6 +59,12 @@ impl Inbound {
         }
     }
 
+    /// The limits the client announces in its CONNECT (a new CONNECT for the next connections).
+    pub(super) fn set_limits(&mut self, alias_max: u16, receive_max: u16) {
+        self.alias_max = alias_max;
+        self.receive_max = receive_max;
+    }
+
     /// Acknowledgements owed and not sent yet.
     pub(super) fn owed(&self) -> usize {
         self.slots.len()

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use error::{RequestError, Timeout, Violation};
 
-use crate::packet::{ConnAck, Connect, Disconnect, MAX_PACKET_SIZE, Packet, Publish, Subscribe, Unsubscribe};
+use crate::packet::{Ack, ConnAck, Connect, Disconnect, MAX_PACKET_SIZE, Packet, Publish, Subscribe, Unsubscribe};
 use crate::properties::{DisconnectProperties, SubscribeProperties, UnsubscribeProperties};
 use crate::reason::ReasonCode;
 use crate::types::{PacketId, PacketType, ProtocolVersion, QoS, SubscriptionOptions};
@@ -72,6 +72,13 @@ pub struct Options {
     /// A PINGREQ from the server is answered with PINGRESP instead of being a protocol error: a
     /// broker's bridge does so, as Mosquitto's bridges do.
     pub answer_pingreq: bool,
+    /// A PUBACK, PUBREC or PUBCOMP for a packet identifier nothing is waiting on (one of an earlier
+    /// session, say) is [`Event::UnknownAck`] instead of a protocol error; a PUBREC is answered with
+    /// PUBREL all the same, so that the server can end that flow (as Mosquitto does).
+    pub tolerate_unknown_acks: bool,
+    /// After CONNACK, what was in flight is sent again (and the queue goes on) only once the
+    /// application calls [`ClientSession::resume`]: a bridge subscribes first, as Mosquitto's do.
+    pub hold_resend: bool,
 }
 
 impl Default for Options {
@@ -83,6 +90,8 @@ impl Default for Options {
             connack_timeout: Some(Duration::from_secs(10)),
             max_packet_size: None,
             answer_pingreq: false,
+            tolerate_unknown_acks: false,
+            hold_resend: false,
         }
     }
 }
@@ -110,6 +119,9 @@ pub enum Event {
     Unsubscribed { mid: u16, reasons: Vec<ReasonCode> },
     /// The server sent DISCONNECT; the connection is over.
     Disconnected { reason: ReasonCode },
+    /// An acknowledgement for a packet identifier not in flight, ignored
+    /// ([`Options::tolerate_unknown_acks`]).
+    UnknownAck { packet: PacketType, id: u16 },
 }
 
 /// A PUBLISH to send.
@@ -167,6 +179,8 @@ pub struct ClientSession {
     out: Outbound,
     inb: Inbound,
     actions: VecDeque<Action>,
+    /// Connected, with what was in flight waiting for [`ClientSession::resume`].
+    held: bool,
 }
 
 impl ClientSession {
@@ -189,6 +203,28 @@ impl ClientSession {
             requests: HashMap::new(),
             out: Outbound::default(),
             actions: VecDeque::new(),
+            held: false,
+        }
+    }
+
+    /// Connects with `connect` from the next connection on (a client falling back to an older
+    /// protocol level); what is in flight stays.
+    pub fn set_connect(&mut self, connect: Connect) {
+        let p = &connect.properties;
+        let v5 = connect.protocol.is_v5();
+        let alias_max = if v5 { p.topic_alias_maximum.unwrap_or(0) } else { 0 };
+        let receive_max = if v5 { p.receive_maximum.unwrap_or(u16::MAX) } else { u16::MAX };
+        self.inb.set_limits(alias_max, receive_max);
+        self.connect = connect;
+    }
+
+    /// Sends again what was in flight, then what is queued, after a CONNACK held by
+    /// [`Options::hold_resend`]. Nothing to do otherwise.
+    pub fn resume(&mut self) {
+        if self.state == State::Connected && std::mem::take(&mut self.held) {
+            let alias_max = self.server_alias_max();
+            self.out.resend(alias_max, &mut self.actions);
+            self.pump();
         }
     }
 
@@ -206,6 +242,7 @@ impl ClientSession {
     /// [`connect`]: ClientSession::connect
     pub fn connection_lost(&mut self) {
         self.state = State::Down;
+        self.held = false;
         self.ping_sent = None;
         self.requests.clear();
         self.actions.clear();
@@ -318,7 +355,7 @@ impl ClientSession {
         if self.state != State::Connected {
             return Err(RequestError::NotConnected);
         }
-        if self.out.queued() > 0 || (p.qos != QoS::AtMostOnce && self.out.in_flight() >= self.window()) {
+        if self.held || self.out.queued() > 0 || (p.qos != QoS::AtMostOnce && self.out.in_flight() >= self.window()) {
             return Err(RequestError::WindowFull);
         }
         p.payload = bytes::Bytes::new();
@@ -448,7 +485,7 @@ impl ClientSession {
 
     /// Whether another message would go at once (nothing queued, room in the window).
     pub fn has_room(&self) -> bool {
-        self.out.queued() == 0 && self.out.in_flight() < self.window()
+        !self.held && self.out.queued() == 0 && self.out.in_flight() < self.window()
     }
 
     /// Messages not yet sent, waiting for room in the window or for a connection.
@@ -489,7 +526,7 @@ impl ClientSession {
     }
 
     fn pump(&mut self) {
-        if self.state == State::Connected {
+        if self.state == State::Connected && !self.held {
             let alias_max = self.server_alias_max();
             self.out.pump(self.window(), alias_max, &mut self.actions);
         }
@@ -512,6 +549,10 @@ impl ClientSession {
         self.state = State::Connected;
         self.inb.connected(session_present);
         self.event(Event::Connected { session_present });
+        if self.options.hold_resend {
+            self.held = true;
+            return;
+        }
         let alias_max = self.server_alias_max();
         self.out.resend(alias_max, &mut self.actions);
         self.pump();
@@ -523,7 +564,16 @@ impl ClientSession {
             Packet::Publish(p) => self.inb.publish(p, &mut self.actions),
             Packet::PubRel(a) => self.inb.release(&a, &mut self.actions),
             Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubComp(a) => {
-                self.out.ack(kind, a, &mut self.actions)?;
+                let pid = a.packet_id;
+                match self.out.ack(kind, a, &mut self.actions) {
+                    Err(Violation::UnknownPacketId { packet, id }) if self.options.tolerate_unknown_acks => {
+                        if packet == PacketType::PubRec {
+                            self.actions.push_back(Action::Send(Packet::PubRel(Ack::new(pid))));
+                        }
+                        self.event(Event::UnknownAck { packet, id });
+                    }
+                    r => r?,
+                }
                 self.pump();
                 Ok(())
             }

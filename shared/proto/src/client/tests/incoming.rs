@@ -164,6 +164,31 @@ fn reconnecting_sends_again_what_was_in_flight() {
 }
 
 #[test]
+fn resending_held_until_resume() {
+    let options = Options { hold_resend: true, ..Options::default() };
+    let mut r = Run::new(Connect::new(ProtocolVersion::V311, "c"), options);
+    r.check(&[
+        (Open(0), &["CONNECT"]),
+        (connack(0, false), &["connected"]),
+        (Resume, &[]),
+        (Pub(msg("a", 1)), &["PUBLISH m1 q1 d0 'a'"]),
+        (Pub(msg("b", 2)), &["PUBLISH m2 q2 d0 'b'"]),
+        (Pub(msg("c", 2)), &["PUBLISH m3 q2 d0 'c'"]),
+        (pubrec(3), &["PUBREL 3"]),
+        (Lost, &[]),
+        (Open(1), &["CONNECT"]),
+        // Subscribing first; what was in flight, then what was published meanwhile, on resume.
+        (connack(0, false), &["connected"]),
+        (Sub(&["s"]), &["SUBSCRIBE 4"]),
+        (Pub(msg("d", 1)), &[]),
+        (Resume, &["PUBLISH m1 q1 d1 'a'", "PUBLISH m2 q2 d1 'b'", "PUBREL 3", "PUBLISH m5 q1 d0 'd'"]),
+        (Resume, &[]),
+        (puback(1), &["published m1"]),
+        (pubcomp(3), &["published m3"]),
+    ]);
+}
+
+#[test]
 fn a_resumed_session_keeps_incoming_qos_2_state() {
     let options = Options { manual_acks: true, qos2_delivery: Qos2Delivery::OnPublish, ..Options::default() };
     let mut r = Run::connected(ProtocolVersion::V311, options, ConnAckProperties::default());

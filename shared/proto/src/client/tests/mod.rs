@@ -34,6 +34,8 @@ enum Step {
     Lost,
     /// A new stream at this second.
     Open(u64),
+    /// The application lets what was held after CONNACK go.
+    Resume,
     /// The application ends the connection.
     Close,
 }
@@ -100,6 +102,10 @@ impl Run {
                 self.s.connect(self.at(secs));
                 Ok(())
             }
+            Resume => {
+                self.s.resume();
+                Ok(())
+            }
             Close => {
                 self.s.disconnect(ReasonCode::NORMAL_DISCONNECTION, Default::default());
                 Ok(())
@@ -142,6 +148,7 @@ fn clone_step(s: &Step) -> Step {
         Sent(t) => Sent(*t),
         Lost => Lost,
         Open(t) => Open(*t),
+        Resume => Resume,
         Close => Close,
     }
 }
@@ -185,6 +192,7 @@ fn show(a: &Action) -> String {
                 format!("unsubscribed m{mid} {:?}", reasons.iter().map(|c| c.0).collect::<Vec<_>>())
             }
             Event::Disconnected { reason } => format!("disconnected {:#04x}", reason.0),
+            Event::UnknownAck { packet, id } => format!("unknown {} {id}", packet.name()),
         },
     }
 }

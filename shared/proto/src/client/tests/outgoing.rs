@@ -119,6 +119,23 @@ fn acknowledgements_that_break_the_rules() {
 }
 
 #[test]
+fn unknown_acknowledgements_tolerated() {
+    let options = Options { tolerate_unknown_acks: true, ..Options::default() };
+    let mut r = Run::connected(ProtocolVersion::V311, options, ConnAckProperties::default());
+    r.check(&[
+        (Pub(msg("a", 1)), &["PUBLISH m1 q1 d0 'a'"]),
+        // Identifiers of an earlier session: told, PUBREC answered so that the server ends its flow.
+        (puback(9), &["unknown PUBACK 9"]),
+        (pubrec(10), &["PUBREL 10", "unknown PUBREC 10"]),
+        (pubcomp(11), &["unknown PUBCOMP 11"]),
+        // The wrong acknowledgement for a message in flight is still an error.
+        (pubrec(1), &["error: PUBREC for packet identifier 1, a QoS 1 message"]),
+        (puback(1), &["published m1"]),
+        (puback(1), &["unknown PUBACK 1"]),
+    ]);
+}
+
+#[test]
 fn in_flight_window_and_queue() {
     let options = Options { max_inflight: 2, ..Options::default() };
     let mut r = Run::connected(ProtocolVersion::V311, options, ConnAckProperties::default());
