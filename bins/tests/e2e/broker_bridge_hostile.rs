@@ -518,3 +518,28 @@ fn unknown_acknowledgements_are_ignored_and_a_wildcard_topic_resets_the_link() {
     local_round_trip(local.port, "wildcard");
     assert!(!local.log().contains("panicked"), "{}", local.log());
 }
+
+/// `cleansession true` (the local session kept, `local_cleansession false`): each connection starts a
+/// new remote session, so a message the remote did not acknowledge crosses again as a new one (the
+/// local session delivers it again): DUP not set, a new packet identifier, once.
+#[test]
+fn with_a_clean_remote_session_unacknowledged_messages_cross_again_as_new() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let remote = listener.local_addr().expect("addr").port();
+    let local =
+        local_bridged_to(remote, "cleansession true\nlocal_cleansession false\nnotifications false\ntopic up/# out 1");
+    let mut r = Scripted::accept(&listener);
+    let mut p = Raw::v311(local.port, "clean-pub");
+    p.publish(&wire::Pub::new("up/a", "1").qos(1, 1));
+    let first = r.publish();
+    assert_eq!((first.topic.as_str(), first.dup), ("up/a", false));
+    drop(r);
+
+    let mut r = Scripted::accept(&listener);
+    let again = r.publish();
+    assert_eq!((again.topic.as_str(), again.qos, again.dup), ("up/a", 1, false), "{}", local.log());
+    assert_ne!(again.id, first.id, "a new session numbers on");
+    r.send(&ack(PUBACK, again.id));
+    assert_eq!(r.read(Duration::from_secs(1)), In::Quiet, "{}", local.log());
+}
