@@ -7,7 +7,7 @@
 use mq_proto::Packet;
 
 use crate::broker_config::wait_signal_handlers;
-use crate::broker_util::wire::{Connect, Pub, Will};
+use crate::broker_util::wire::{Connect, Pub, Will, prop};
 use crate::broker_util::{Raw, sys_value_reaches, tp};
 use crate::harness::Broker;
 
@@ -76,4 +76,32 @@ fn a_parked_client_that_closes_its_socket_is_cleaned_up() {
     assert_eq!(tp(&sub.recv_publish()), ("gone/x".to_string(), "closed".to_string()));
     b.wait_log("Client park-gone closed its connection.");
     sys_value_reaches(b.port, "$SYS/broker/clients/connected", |v| v == "2");
+}
+
+#[test]
+fn a_parked_connection_keeps_its_protocol_state() {
+    let b = Broker::mq("sys_interval 1");
+    let mut sub = Raw::v5(b.port, "keep-sub");
+    sub.subscribe(1, &[("keep/#", 2)]);
+    let mut p = Raw::v5(b.port, "keep-pub");
+    // A topic alias set before parking...
+    assert_eq!(p.publish(&Pub::new("keep/alias", "set").qos(1, 1).prop(prop::u16(prop::TOPIC_ALIAS, 1))), 0);
+    assert_eq!(tp(&sub.recv_publish_ack()), ("keep/alias".to_string(), "set".to_string()));
+    // Both parked (and the watcher).
+    parked_reaches(b.port, 3);
+    // ... still resolves once the publisher is resumed; QoS 2 both ways, through parked connections.
+    assert_eq!(p.publish(&Pub::new("", "after").qos(2, 2).prop(prop::u16(prop::TOPIC_ALIAS, 1))), 0);
+    let got = sub.recv_publish_ack();
+    assert_eq!(tp(&got), ("keep/alias".to_string(), "after".to_string()));
+    assert_eq!(got.qos, mq_proto::QoS::ExactlyOnce);
+    // Again after parking a second time: QoS 0 and QoS 1.
+    parked_reaches(b.port, 3);
+    assert_eq!(p.publish(&Pub::new("", "zero").prop(prop::u16(prop::TOPIC_ALIAS, 1))), 0);
+    assert_eq!(tp(&sub.recv_publish()), ("keep/alias".to_string(), "zero".to_string()));
+    assert_eq!(p.publish(&Pub::new("keep/one", "one").qos(1, 3)), 0);
+    assert_eq!(tp(&sub.recv_publish_ack()), ("keep/one".to_string(), "one".to_string()));
+    // An unknown alias is still refused: the aliases are the client's own, not a fresh set.
+    p.send(&Pub::new("", "unknown").prop(prop::u16(prop::TOPIC_ALIAS, 2)).v5());
+    p.expect_disconnect(Some(0x82));
+    sub.ping();
 }

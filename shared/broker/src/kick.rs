@@ -38,8 +38,9 @@ pub struct Kick {
     last_active: AtomicU64,
     /// The sweep found the connection idle: it should park.
     park_hint: AtomicBool,
-    /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive).
-    grace_ms: u64,
+    /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive; at most
+    /// 65,535 s and a half: 32 bits hold it, and every attached connection has a handle).
+    grace_ms: u32,
 }
 
 /// A parked connection: its state, waiting to be picked up again.
@@ -77,7 +78,7 @@ impl Kick {
             last_rx: AtomicU64::new(now_ms),
             last_active: AtomicU64::new(now_ms),
             park_hint: AtomicBool::new(false),
-            grace_ms: u64::from(keep_alive) * 1500,
+            grace_ms: u32::from(keep_alive) * 1500,
         })
     }
 
@@ -94,7 +95,7 @@ impl Kick {
 
     /// Whether the keep alive ran out at `now_ms`.
     pub fn silent_too_long(&self, now_ms: u64) -> bool {
-        self.grace_ms > 0 && now_ms > self.last_rx.load(Ordering::Relaxed) + self.grace_ms
+        self.grace_ms > 0 && now_ms > self.last_rx.load(Ordering::Relaxed) + u64::from(self.grace_ms)
     }
 
     /// Asks the connection to stop.

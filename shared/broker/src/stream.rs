@@ -178,6 +178,45 @@ impl Wire for Socket {
     }
 }
 
+/// A parked stream in its compact form (a connection waiting parked keeps this, see
+/// [`crate::connection`]): the socket out of the reactor, its token and its layer.
+#[derive(Debug)]
+pub struct ParkedStream {
+    socket: ParkedSocket,
+    token: u64,
+    layer: Option<Box<dyn Layer>>,
+}
+
+#[derive(Debug)]
+enum ParkedSocket {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+    Gone,
+}
+
+impl ParkedStream {
+    /// The socket, unless it was lost.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.socket {
+            ParkedSocket::Tcp(s) => Some(s.as_fd()),
+            ParkedSocket::Unix(s) => Some(s.as_fd()),
+            ParkedSocket::Gone => None,
+        }
+    }
+}
+
+impl From<ParkedStream> for Stream {
+    /// The stream as it was, still parked.
+    fn from(p: ParkedStream) -> Stream {
+        let socket = match p.socket {
+            ParkedSocket::Tcp(s) => Socket::ParkedTcp(s, p.token),
+            ParkedSocket::Unix(s) => Socket::ParkedUnix(s, p.token),
+            ParkedSocket::Gone => Socket::Gone,
+        };
+        Stream { socket, layer: p.layer }
+    }
+}
+
 /// A client's byte stream.
 #[derive(Debug)]
 pub struct Stream {
@@ -223,6 +262,17 @@ impl Stream {
             Socket::ParkedUnix(s, t) => Some((s.as_fd(), *t)),
             _ => None,
         }
+    }
+
+    /// The parked stream in its compact form. A stream that is not parked has no place in it: its
+    /// socket is closed, and the compact form has lost it.
+    pub fn into_parked(self) -> ParkedStream {
+        let (socket, token) = match self.socket {
+            Socket::ParkedTcp(s, t) => (ParkedSocket::Tcp(s), t),
+            Socket::ParkedUnix(s, t) => (ParkedSocket::Unix(s), t),
+            _ => (ParkedSocket::Gone, 0),
+        };
+        ParkedStream { socket, token, layer: self.layer }
     }
 
     /// Puts a parked socket back into tokio's reactor (call within the runtime).
@@ -393,6 +443,11 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_parked_stream_is_four_words() {
+        assert_eq!(std::mem::size_of::<ParkedStream>(), 4 * std::mem::size_of::<usize>());
+    }
+
     #[tokio::test]
     async fn a_layer_sees_every_byte_before_and_after_parking() {
         let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
@@ -406,6 +461,10 @@ mod tests {
         assert_eq!(got, [!b'p', !b'i', !b'n', !b'g']);
         // Parked: read and written directly, still through the layer.
         s.park(7).expect("park");
+        // Through the compact form a parked connection keeps, and back: the same socket, token and layer.
+        let compact = s.into_parked();
+        assert!(compact.fd().is_some());
+        let mut s = Stream::from(compact);
         assert_eq!(s.parked().map(|(_, t)| t), Some(7));
         peer.write_all(&[!b'o', !b'k']).expect("peer writes");
         let mut buf = bytes::BytesMut::with_capacity(16);

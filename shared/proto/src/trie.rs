@@ -5,8 +5,9 @@
 //! client tools keep handlers. Shared subscriptions are the caller's business: store `$share/g/f` under
 //! `f` with the group in `T`.
 //!
-//! Each node has its literal children in a hash map, a separate `+` child, and the value of `<node>/#`
-//! inline (a `#` is always the last level, so it never has children).
+//! Each node has its literal children in a hash map (boxed, and only once it has some: most nodes are
+//! the last level of a filter, and a node is held inline in its parent's map), a separate `+` child,
+//! and the value of `<node>/#` inline (a `#` is always the last level, so it never has children).
 
 use std::collections::HashMap;
 
@@ -21,7 +22,7 @@ pub struct TopicTrie<T> {
 
 #[derive(Debug, Clone)]
 struct Node<T> {
-    children: Map<Box<str>, Node<T>>,
+    children: Children<T>,
     plus: Option<Box<Node<T>>>,
     /// Value of the filter ending in `#` at this node.
     hash: Option<T>,
@@ -31,7 +32,57 @@ struct Node<T> {
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { children: Map::default(), plus: None, hash: None, value: None }
+        Node { children: Children(None), plus: None, hash: None, value: None }
+    }
+}
+
+/// A node's literal children by level: no map at all while there are none.
+#[derive(Debug, Clone)]
+struct Children<T>(Option<Box<Map<Box<str>, Node<T>>>>);
+
+impl<T> Children<T> {
+    fn get(&self, level: &str) -> Option<&Node<T>> {
+        self.0.as_ref()?.get(level)
+    }
+
+    fn get_mut(&mut self, level: &str) -> Option<&mut Node<T>> {
+        self.0.as_mut()?.get_mut(level)
+    }
+
+    /// The child for `level`, created empty if absent.
+    fn entry(&mut self, level: &str) -> &mut Node<T> {
+        self.0.get_or_insert_with(Box::default).entry(level.into()).or_default()
+    }
+
+    /// Removes the child for `level`; the map goes with the last one.
+    fn remove(&mut self, level: &str) {
+        if let Some(map) = &mut self.0 {
+            map.remove(level);
+            if map.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|m| m.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+
+    fn contains_key(&self, level: &str) -> bool {
+        self.get(level).is_some()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Box<str>, &Node<T>)> {
+        self.0.iter().flat_map(|m| m.iter())
+    }
+
+    /// Takes every child out.
+    fn take_all(&mut self) -> impl Iterator<Item = Node<T>> + use<T> {
+        self.0.take().into_iter().flat_map(|m| m.into_values())
     }
 }
 
@@ -76,11 +127,7 @@ impl<T> TopicTrie<T> {
             if level == "#" && last {
                 return slot(&mut node.hash, &mut self.len);
             }
-            node = if level == "+" {
-                node.plus.get_or_insert_with(Box::default)
-            } else {
-                node.children.entry(level.into()).or_default()
-            };
+            node = if level == "+" { node.plus.get_or_insert_with(Box::default) } else { node.children.entry(level) };
         }
         slot(&mut node.value, &mut self.len)
     }
@@ -213,7 +260,7 @@ impl<T> TopicTrie<T> {
             if let Some(p) = node.plus.as_deref() {
                 stack.push((p, join("+")));
             }
-            for (level, child) in &node.children {
+            for (level, child) in node.children.iter() {
                 stack.push((child, join(level)));
             }
         }
@@ -223,7 +270,7 @@ impl<T> TopicTrie<T> {
 /// The node at the end of `levels` (no `#`), if it exists.
 fn descend_mut<'a, T>(mut node: &'a mut Node<T>, levels: &[&str]) -> Option<&'a mut Node<T>> {
     for level in levels {
-        node = if *level == "+" { node.plus.as_deref_mut()? } else { node.children.get_mut(*level)? };
+        node = if *level == "+" { node.plus.as_deref_mut()? } else { node.children.get_mut(level)? };
     }
     Some(node)
 }
@@ -246,7 +293,7 @@ impl<T> Drop for Node<T> {
     fn drop(&mut self) {
         let mut stack: Vec<Node<T>> = Vec::new();
         let detach = |n: &mut Node<T>, stack: &mut Vec<Node<T>>| {
-            stack.extend(n.children.drain().map(|(_, c)| c));
+            stack.extend(n.children.take_all());
             if let Some(p) = n.plus.take() {
                 stack.push(*p);
             }
@@ -329,13 +376,24 @@ mod tests {
         }
         assert_eq!(trie.remove("a/b/c/d"), Some(1));
         // `a/b` keeps its value and its `#`; the `c/d` chain is gone.
-        assert!(trie.root.children["a"].children["b"].children.is_empty());
+        let a = |t: &TopicTrie<u8>| t.root.children.get("a").expect("a").clone();
+        let b = a(&trie).children.get("b").expect("b").clone();
+        assert!(b.children.is_empty());
+        // A node without children keeps no map.
+        assert!(b.children.0.is_none());
         assert_eq!(trie.remove("a/b/#"), Some(1));
         assert_eq!(trie.remove("a/b"), Some(1));
-        assert!(trie.root.children["a"].children.is_empty());
-        assert!(trie.root.children["a"].plus.is_some());
+        assert!(a(&trie).children.0.is_none());
+        assert!(a(&trie).plus.is_some());
         assert_eq!(trie.remove("a/+/c"), Some(1));
         assert!(trie.root.is_empty());
+        assert!(trie.root.children.0.is_none());
+    }
+
+    #[test]
+    fn a_node_is_four_pointers() {
+        // A node is held inline in its parent's map: one per level of every filter.
+        assert_eq!(std::mem::size_of::<Node<Box<u8>>>(), 4 * std::mem::size_of::<usize>());
     }
 
     #[test]

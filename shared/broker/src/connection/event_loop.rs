@@ -11,7 +11,6 @@ use mq_proto::{Disconnect, Packet, ReasonCode};
 
 use crate::kick::KickReason;
 use crate::log;
-use crate::outbuf::OutBuf;
 use crate::park::QUICK_WAKE_GAP_MS;
 use crate::session::Pace;
 
@@ -41,27 +40,24 @@ impl Conn {
         if !idle {
             if hinted {
                 // Busy after all: the sweep asks again once it has been idle long enough.
-                self.kick.active(self.broker.now_ms());
+                self.kick.active(self.seat.broker.now_ms());
             }
             return false;
         }
         (hinted || self.park_at_once)
-            && !self.broker.shutting_down.load(Ordering::Relaxed)
-            && self.broker.lot.as_ref().is_some_and(|l| l.open())
+            && !self.seat.broker.shutting_down.load(Ordering::Relaxed)
+            && self.seat.broker.lot.as_ref().is_some_and(|l| l.open())
     }
 
     /// Parks the idle connection: its socket leaves the reactor for the broker's parking epoll, the
     /// state waits in its kick handle, and this task ends (see [`crate::park`]).
     pub(super) fn park(mut self: Box<Self>) {
-        let Some(lot) = self.broker.lot.clone() else {
+        let Some(lot) = self.seat.broker.lot.clone() else {
             tokio::spawn(self.run());
             return;
         };
-        // Nothing is buffered (that is what idle means): keep no buffer capacity while parked.
-        self.out = OutBuf::default();
-        self.rbuf = BytesMut::new();
-        self.congested = Vec::new();
-        // And the session keeps no empty queues.
+        // Nothing is buffered (that is what idle means): the connection waits in its compact form (see
+        // [`super::Idle`]), and the session keeps no empty queues.
         self.session.state.lock().compact();
         let token = lot.token();
         if let Err(e) = self.stream.park(token) {
@@ -70,11 +66,11 @@ impl Conn {
         }
         let kick = self.kick.clone();
         let watcher = kick.clone();
-        if let Err((conn, e)) = kick.park(self, |fd| lot.watch(fd, token, watcher)) {
+        if let Err((idle, e)) = kick.park(self.into_idle(), |fd| lot.watch(fd, token, watcher)) {
             if let Some(e) = e {
                 log!(Warning, "Unable to park a connection, keeping it active: {e}.");
             }
-            tokio::spawn(conn.resume_active());
+            tokio::spawn(idle.into_conn().resume_active());
         }
     }
 
@@ -101,12 +97,12 @@ impl Conn {
     /// `None` when it is settled and parked again, else the connection to carry on with, and why it
     /// ends if it does.
     fn serve_quickly(mut self: Box<Self>) -> Option<(Box<Self>, Option<Close>)> {
-        let now = self.broker.now_ms();
+        let now = self.seat.broker.now_ms();
         let steady = self.served_parked_at.is_some_and(|at| now.saturating_sub(at) < QUICK_WAKE_GAP_MS);
         let quick = !steady
             && self.kick.reason().is_none()
-            && !self.broker.shutting_down.load(Ordering::Relaxed)
-            && self.broker.lot.as_ref().is_some_and(|l| l.open());
+            && !self.seat.broker.shutting_down.load(Ordering::Relaxed)
+            && self.seat.broker.lot.as_ref().is_some_and(|l| l.open());
         if !quick {
             return Some((self, None));
         }
@@ -146,7 +142,7 @@ impl Conn {
 
     /// Takes the socket out of the parking epoll and back into the reactor.
     fn unpark_socket(&mut self) -> std::io::Result<()> {
-        if let (Some(lot), Some((fd, token))) = (&self.broker.lot, self.stream.parked()) {
+        if let (Some(lot), Some((fd, token))) = (&self.seat.broker.lot, self.stream.parked()) {
             lot.unwatch(fd, token);
         }
         self.stream.unpark()
@@ -177,39 +173,37 @@ impl Conn {
     }
 
     /// Parks again a connection served while parked: its epoll entry is re-armed.
-    fn repark(mut self: Box<Self>) {
-        let Some(lot) = self.broker.lot.clone() else {
+    fn repark(self: Box<Self>) {
+        let Some(lot) = self.seat.broker.lot.clone() else {
             tokio::spawn(self.resume_active());
             return;
         };
-        self.out = OutBuf::default();
-        self.rbuf = BytesMut::new();
         self.session.state.lock().compact();
         let Some((_, token)) = self.stream.parked() else {
             tokio::spawn(self.resume_active());
             return;
         };
         let kick = self.kick.clone();
-        match kick.park(self, |fd| lot.rearm(fd, token)) {
+        match kick.park(self.into_idle(), |fd| lot.rearm(fd, token)) {
             Ok(()) => {}
             // A wake came meanwhile: serve it the same way.
-            Err((conn, None)) => {
-                tokio::spawn(conn.resumed());
+            Err((idle, None)) => {
+                tokio::spawn(idle.into_conn().resumed());
             }
-            Err((conn, Some(e))) => {
+            Err((idle, Some(e))) => {
                 log!(Warning, "Unable to park a connection again, keeping it active: {e}.");
-                tokio::spawn(conn.resume_active());
+                tokio::spawn(idle.into_conn().resume_active());
             }
         }
     }
 
     /// Picks up reloaded settings and security.
     pub(super) fn refresh(&mut self) {
-        let g = self.broker.generation.load(Ordering::Acquire);
+        let g = self.seat.broker.generation.load(Ordering::Acquire);
         if g != self.generation {
             self.generation = g;
-            self.settings = self.broker.settings();
-            self.security = self.listener.security.read().clone();
+            self.settings = self.seat.broker.settings();
+            self.security = self.seat.listener.security.read().clone();
         }
     }
 
@@ -259,7 +253,7 @@ impl Conn {
             }
             let want_read = self.inbound.is_some() || self.out.len() < READ_STOP;
             // Output held for the store, or retained lookups for it to read back: wait for it as well.
-            let gate = (self.gated() || !self.retained_lookups.is_empty()).then(|| self.broker.clone());
+            let gate = (self.gated() || !self.retained_lookups.is_empty()).then(|| self.seat.broker.clone());
             let want_write = (self.out.can_write() || self.stream.has_output()) && !self.gated();
             // The socket's readiness is polled in place (its wakers live in tokio's registration, not in
             // a future of ours) and one notifier serves deliveries and kicks: an idle connection's task
@@ -284,7 +278,7 @@ impl Conn {
                 tokio::pin!(back);
                 if let Some(b) = back.as_mut().as_pin_mut() {
                     b.enable();
-                    if !self.broker.retained_pending() {
+                    if !self.seat.broker.retained_pending() {
                         continue;
                     }
                 }
@@ -338,7 +332,7 @@ impl Conn {
         let window_ms = u64::try_from(CONGESTION_WAIT.as_millis()).unwrap_or(100);
         for s in std::mem::take(&mut self.congested) {
             loop {
-                let notified = self.broker.space.notified();
+                let notified = self.seat.broker.space.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 // A kick (takeover, shutdown) ends the wait; the pause itself is not the client's
@@ -346,7 +340,7 @@ impl Conn {
                 if s.has_room() || !s.is_online() || self.kick.reason().is_some() {
                     break;
                 }
-                let now = self.broker.now_ms();
+                let now = self.seat.broker.now_ms();
                 self.kick.touch(now);
                 let until = match s.state.lock().judge_pace(now, window_ms) {
                     Pace::Wait(until) => until,
@@ -371,8 +365,8 @@ impl Conn {
 
     /// Adds this connection's counts to its listener's and the broker's.
     pub(super) fn flush_stats(&mut self) {
-        self.listener.traffic.add(&self.local);
-        self.broker.stats.flush(&mut self.local);
+        self.seat.listener.traffic.add(&self.local);
+        self.seat.broker.stats.flush(&mut self.local);
     }
 
     /// Writes what the socket takes.
@@ -387,7 +381,7 @@ impl Conn {
         let n = self.out.write_to(&mut self.stream)?;
         if n > 0 {
             self.local.bytes_sent += n as u64;
-            self.kick.active(self.broker.now_ms());
+            self.kick.active(self.seat.broker.now_ms());
         }
         Ok(())
     }
@@ -395,12 +389,12 @@ impl Conn {
     /// Records that what this connection sends from now on depends on every change appended so far to
     /// the persistent store (see [`crate::durable`]).
     pub(super) fn note_durable(&mut self) {
-        self.durable_at = self.broker.durable.appended();
+        self.durable_at = self.seat.broker.durable.appended();
     }
 
     /// Whether output waits for the store to write what it depends on.
     pub(super) fn gated(&self) -> bool {
-        !self.broker.durable.written().covers(self.durable_at)
+        !self.seat.broker.durable.written().covers(self.durable_at)
     }
 
     /// Whether nothing waits to be written (in the output buffer or held by a stream layer).
@@ -456,7 +450,7 @@ impl Conn {
         }
         if total > 0 {
             self.local.bytes_received += total as u64;
-            self.kick.touch(self.broker.now_ms());
+            self.kick.touch(self.seat.broker.now_ms());
         }
         self.handle_buffered()?;
         if eof {
@@ -494,7 +488,7 @@ impl Conn {
     /// (`&mut`: the connection is `Send`, not `Sync`.)
     async fn wait_to_write(&mut self) -> bool {
         if self.gated() {
-            let broker = self.broker.clone();
+            let broker = self.seat.broker.clone();
             if let Some(n) = broker.durable.written_notify() {
                 let notified = n.notified();
                 tokio::pin!(notified);
@@ -585,8 +579,8 @@ impl Conn {
             })
             .await;
         }
-        self.broker.detach(&self.session, self.id, publish_will, self.proto.expiry());
-        self.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
+        self.seat.broker.detach(&self.session, self.id, publish_will, self.proto.expiry());
+        self.seat.broker.stats.connected.fetch_sub(1, Ordering::Relaxed);
         self.flush_stats();
     }
 }

@@ -19,7 +19,7 @@ use crate::stats::Local;
 use crate::stream::Stream;
 
 use super::protocol::{Accept, ConnectRules, decide_connect};
-use super::{Accepted, Conn};
+use super::{Accepted, Conn, Seat};
 
 /// A client must send CONNECT, and be authenticated, within this time.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -385,8 +385,7 @@ impl Conn {
         }
 
         let mut conn = Conn {
-            broker,
-            listener,
+            seat: Seat { broker, listener },
             settings,
             stream,
             rbuf,

@@ -33,9 +33,9 @@ impl Conn {
         };
         // Only what it recorded itself: a message refused while the disk is full is answered at once
         // (if nothing from this connection waits to be written before it).
-        let before = durable.then(|| self.broker.durable.appended());
+        let before = durable.then(|| self.seat.broker.durable.appended());
         let r = self.handle_packet(p);
-        if before.is_some_and(|b| b != self.broker.durable.appended()) {
+        if before.is_some_and(|b| b != self.seat.broker.durable.appended()) {
             self.note_durable();
         }
         r
@@ -66,7 +66,7 @@ impl Conn {
             Packet::PubAck(a) => self.on_ack(PacketType::PubAck, ClientAck::PubAck, &a),
             Packet::PubRec(a) => self.on_pubrec(a),
             Packet::PubRel(a) => {
-                let rec = self.broker.rec(&self.session);
+                let rec = self.seat.broker.rec(&self.session);
                 let found = self.session.state.lock().release_qos2(a.packet_id.get(), rec);
                 let reason = if found || !self.proto.version.is_v5() {
                     ReasonCode::SUCCESS
@@ -138,12 +138,12 @@ impl Conn {
         {
             // MQTT 5 clients may leave at most the Receive Maximum granted unreleased.
             let max = self.proto.qos2_limit();
-            let rec = self.broker.rec(&self.session);
+            let rec = self.seat.broker.rec(&self.session);
             match self.session.state.lock().receive_qos2(id.get(), max, rec) {
                 Qos2Receipt::New => {}
                 Qos2Receipt::Duplicate => {
                     if crate::log::logger().enabled(crate::log::Level::Debug) {
-                        let mount = self.listener.mount_point.as_deref().unwrap_or_default();
+                        let mount = self.seat.listener.mount_point.as_deref().unwrap_or_default();
                         let topic = format!("{mount}{}", p.topic);
                         let summary = PublishSummary {
                             dup: p.dup,
@@ -162,7 +162,7 @@ impl Conn {
             }
         }
 
-        let topic: Arc<str> = match &self.listener.mount_point {
+        let topic: Arc<str> = match &self.seat.listener.mount_point {
             Some(m) => format!("{m}{}", p.topic).into(),
             None => p.topic.clone(),
         };
@@ -191,14 +191,14 @@ impl Conn {
         }
         // The store cannot write (a full disk): messages that may need storing are refused, MQTT 5
         // clients hear why, 3.x clients (which have no way to be told) are disconnected. QoS 0 flows.
-        if p.qos != QoS::AtMostOnce && self.broker.durable.is_full() {
+        if p.qos != QoS::AtMostOnce && self.seat.broker.durable.is_full() {
             if !v5 {
                 return Err(Close::StoreFull);
             }
             return Ok(match (p.qos, pid) {
                 (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(Ack::with_reason(id, ReasonCode::QUOTA_EXCEEDED))),
                 (QoS::ExactlyOnce, Some(id)) => {
-                    let rec = self.broker.rec(&self.session);
+                    let rec = self.seat.broker.rec(&self.session);
                     self.session.state.lock().release_qos2(id.get(), rec);
                     Some(Packet::PubRec(Ack::with_reason(id, ReasonCode::QUOTA_EXCEEDED)))
                 }
@@ -243,14 +243,15 @@ impl Conn {
                     stored: Default::default(),
                     source: (p.retain && self.settings.check_retain_source).then(|| {
                         Arc::new(Source {
-                            security: self.listener.security.clone(),
+                            security: self.seat.listener.security.clone(),
                             username: self.username.clone(),
                             client_id: self.client_id.clone(),
                         })
                     }),
                 };
                 let msg = Arc::new(msg);
-                let queued = self.broker.publish_flow(msg, &self.settings, &mut self.local, Some(&mut self.congested));
+                let queued =
+                    self.seat.broker.publish_flow(msg, &self.settings, &mut self.local, Some(&mut self.congested));
                 if queued == 0 { ReasonCode::NO_MATCHING_SUBSCRIBERS } else { ReasonCode::SUCCESS }
             }
         };
@@ -264,7 +265,7 @@ impl Conn {
                 // As Mosquitto does: 0x10 (no matching subscribers) in PUBACK only; PUBREC says 0x00.
                 let reason = if reason == ReasonCode::NO_MATCHING_SUBSCRIBERS { ReasonCode::SUCCESS } else { reason };
                 if v5 && reason.is_error() {
-                    let rec = self.broker.rec(&self.session);
+                    let rec = self.seat.broker.rec(&self.session);
                     self.session.state.lock().release_qos2(id.get(), rec);
                 }
                 Some(Packet::PubRec(Ack::with_reason(id, reason)))
@@ -280,7 +281,7 @@ impl Conn {
     /// Mosquitto.
     fn on_ack(&mut self, packet: PacketType, ack: ClientAck, a: &Ack) -> Result<(), Close> {
         let pid = a.packet_id.get();
-        let rec = self.broker.rec(&self.session);
+        let rec = self.seat.broker.rec(&self.session);
         match self.session.state.lock().client_ack(ack, pid, rec) {
             AckEffect::Wrong(awaited) => Err(Violation::WrongAck { packet, pid, awaited }.into()),
             AckEffect::Ended | AckEffect::Released | AckEffect::Unknown => Ok(()),
@@ -295,7 +296,7 @@ impl Conn {
         let pid = a.packet_id.get();
         let refused = a.reason.is_error();
         let ack = if refused { ClientAck::PubRecRefused } else { ClientAck::PubRec };
-        let rec = self.broker.rec(&self.session);
+        let rec = self.seat.broker.rec(&self.session);
         let effect = self.session.state.lock().client_ack(ack, pid, rec);
         match effect {
             AckEffect::Wrong(awaited) => Err(Violation::WrongAck { packet: PacketType::PubRec, pid, awaited }.into()),
@@ -319,7 +320,7 @@ impl Conn {
 
     /// A filter as stored: the listener's mount point before it (inside `$share/<group>/`).
     pub(super) fn mounted_filter(&self, filter: &str) -> String {
-        match (&self.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
+        match (&self.seat.listener.mount_point, split_shared(filter).and_then(Result::ok)) {
             (Some(m), Some((group, inner))) => format!("$share/{group}/{m}{inner}"),
             (Some(m), None) => format!("{m}{filter}"),
             (None, _) => filter.to_owned(),
@@ -335,7 +336,7 @@ impl Conn {
         for (filter, opts) in s.filters {
             if crate::log::logger().enabled(crate::log::Level::Debug) {
                 let id = &*self.client_id;
-                let qos = opts.qos.min(self.listener.max_qos).as_u8();
+                let qos = opts.qos.min(self.seat.listener.max_qos).as_u8();
                 log!(Debug, client = id, "\t{} (QoS {qos})", self.mounted_filter(&filter));
             }
             let granted = self.proto.subscription(&filter, &opts)?;
@@ -350,7 +351,7 @@ impl Conn {
                 continue;
             }
             let granted_opts = self.proto.granted_options(opts, granted);
-            let existed = self.broker.subscribe(&self.session, &full, granted_opts, sub_id);
+            let existed = self.seat.broker.subscribe(&self.session, &full, granted_opts, sub_id);
             log!(Subscribe, client = self.client_id, "{} {} {}", self.client_id, granted.as_u8(), full);
             codes.push(ReasonCode(granted.as_u8()));
             let send_retained = shared.is_none()
@@ -359,7 +360,7 @@ impl Conn {
                     RetainHandling::SendIfNew => !existed,
                     RetainHandling::DoNotSend => false,
                 };
-            if send_retained && self.broker.retained_pending() {
+            if send_retained && self.seat.broker.retained_pending() {
                 // Stored retained messages are still being read back: looked up once they are.
                 self.retained_lookups.push((full, granted, sub_id));
             } else if send_retained {
@@ -387,7 +388,7 @@ impl Conn {
         out: &mut Vec<(Arc<Message>, QoS, Option<u32>)>,
     ) {
         let mut found = Vec::new();
-        self.broker.retained.read().matching(filter, now, &mut found);
+        self.seat.broker.retained.read().matching(filter, now, &mut found);
         // `check_retain_source`: the publisher must still be allowed to write there.
         found.retain(|m| m.source.as_ref().is_none_or(|s| s.may_write(&m.topic)));
         out.extend(found.into_iter().map(|m| (m, granted, sub_id)));
@@ -395,7 +396,7 @@ impl Conn {
 
     /// Sends the retained messages owed to subscriptions made while the store was read back.
     pub(super) fn owed_retained_lookups(&mut self) {
-        if self.retained_lookups.is_empty() || self.broker.retained_pending() {
+        if self.retained_lookups.is_empty() || self.seat.broker.retained_pending() {
             return;
         }
         let now = Instant::now();
@@ -414,7 +415,7 @@ impl Conn {
             Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None, recorded: false }
         });
         // This connection is the one to wake, and it is running: no wake needed.
-        let _ = self.session.enqueue_retained(owed, self.broker.rec(&self.session));
+        let _ = self.session.enqueue_retained(owed, self.seat.broker.rec(&self.session));
     }
 
     pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<(), Close> {
@@ -424,7 +425,7 @@ impl Conn {
             let id = &*self.client_id;
             log!(Debug, client = id, "\t{filter}");
             let full = self.mounted_filter(filter);
-            let existed = self.broker.unsubscribe(&self.session, &full);
+            let existed = self.seat.broker.unsubscribe(&self.session, &full);
             log!(Unsubscribe, client = self.client_id, "{} {}", self.client_id, filter);
             codes.push(if existed { ReasonCode::SUCCESS } else { ReasonCode::NO_SUBSCRIPTION_EXISTED });
         }

@@ -74,7 +74,7 @@ impl Conn {
             return Ok(true);
         }
         let now = Instant::now();
-        let (session, broker) = (self.session.clone(), self.broker.clone());
+        let (session, broker) = (self.session.clone(), self.seat.broker.clone());
         let rec = broker.rec(&session);
         let mut st = session.state.lock();
         if !st.is_attached_to(self.id) {
@@ -114,7 +114,7 @@ impl Conn {
         }
         if was_over && !st.congested() {
             drop(st);
-            self.broker.space.notify_waiters();
+            self.seat.broker.space.notify_waiters();
         }
         Ok(more)
     }
@@ -123,7 +123,7 @@ impl Conn {
     /// Maximum Packet Size: dropped, as [MQTT-3.1.2-25] requires).
     pub(super) fn encode_delivery(&mut self, d: &Delivery, pid: Option<PacketId>, dup: bool, now: Instant) -> bool {
         let msg = &d.msg;
-        let topic = match &self.listener.mount_point {
+        let topic = match &self.seat.listener.mount_point {
             Some(m) => msg.topic.strip_prefix(m.as_str()).unwrap_or(&msg.topic),
             None => &msg.topic,
         };

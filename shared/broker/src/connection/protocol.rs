@@ -176,9 +176,9 @@ pub fn decide_connect(
         max_topic_alias: rules.max_topic_alias,
         max_qos: rules.max_qos,
         retain_available: settings.retain_available,
-        receive_maximum: v.is_v5().then(|| match settings.max_inflight {
-            0 => usize::from(u16::MAX),
-            n => usize::from(n),
+        receive_maximum: v.is_v5().then_some(match settings.max_inflight {
+            0 => u16::MAX,
+            n => n,
         }),
         window: settings.window(c.properties.receive_maximum.unwrap_or(u16::MAX)),
         max_out_packet: c.properties.maximum_packet_size.map_or(mq_proto::MAX_PACKET_SIZE, |m| m as usize),
@@ -209,7 +209,7 @@ pub struct Protocol {
     max_qos: QoS,
     retain_available: bool,
     /// Most QoS 2 messages a client may leave unreleased (MQTT 5: our Receive Maximum).
-    receive_maximum: Option<usize>,
+    receive_maximum: Option<u16>,
     /// Outgoing in-flight window: the client's Receive Maximum and `max_inflight_messages`.
     pub window: usize,
     /// Largest packet the client accepts.
@@ -265,7 +265,7 @@ impl Protocol {
 
     /// Most QoS 2 messages the client may leave unreleased (`None`: not checked, before MQTT 5).
     pub fn qos2_limit(&self) -> Option<usize> {
-        self.receive_maximum
+        self.receive_maximum.map(usize::from)
     }
 
     /// Checks the filters of a SUBSCRIBE or UNSUBSCRIBE before any is acted on: one that is not a valid

@@ -15,7 +15,8 @@ const FEW: usize = 16;
 pub(crate) enum SubMap {
     /// In subscription order.
     Few(Vec<(Box<str>, SubRecord)>),
-    Many(FastMap<Box<str>, SubRecord>),
+    /// Boxed: the map is rare, and the list is what every idle session carries.
+    Many(Box<FastMap<Box<str>, SubRecord>>),
 }
 
 impl Default for SubMap {
@@ -40,7 +41,7 @@ impl SubMap {
                     list.push((filter.into(), record));
                     return None;
                 }
-                let mut map: FastMap<Box<str>, SubRecord> = list.drain(..).collect();
+                let mut map: Box<FastMap<Box<str>, SubRecord>> = Box::new(list.drain(..).collect());
                 map.insert(filter.into(), record);
                 *self = SubMap::Many(map);
                 None
@@ -72,7 +73,7 @@ impl SubMap {
     pub fn take_filters(&mut self) -> Vec<Box<str>> {
         match std::mem::take(self) {
             SubMap::Few(list) => list.into_iter().map(|(f, _)| f).collect(),
-            SubMap::Many(map) => map.into_keys().collect(),
+            SubMap::Many(map) => (*map).into_keys().collect(),
         }
     }
 
