@@ -146,10 +146,20 @@ async fn subscriber(
     let mut expected: HashMap<u32, u64> = HashMap::new();
     // Received and not yet added to the shared counter (added in batches: the counter is shared by all).
     let mut unreported = 0u64;
+    let idle = (a.idle_timeout > 0.0).then(|| Duration::from_secs_f64(a.idle_timeout));
     'run: loop {
         tokio::task::consume_budget().await;
+        // Quiet for the idle timeout since the last message: the burst is over.
+        let last = r.last;
+        let quiet = async move {
+            match (idle, last) {
+                (Some(idle), Some(last)) => tokio::time::sleep_until((last + idle).into()).await,
+                _ => std::future::pending().await,
+            }
+        };
         let mut event = tokio::select! {
             () = &mut ended => break,
+            () = quiet => break,
             event = driver.next() => event.map(Some),
         };
         // The first event and every other one already in: one arrival time for them all (the clock is
@@ -178,6 +188,12 @@ async fn subscriber(
         }
     }
     live.received.fetch_add(unreported, Ordering::Relaxed);
+    if a.messages > 0 {
+        // Expected and never received (the tail of a publisher's sequence, or a publisher never heard
+        // from) is lost too; duplicates and reordered messages do not make up for it.
+        let missing = a.messages.saturating_sub(r.received.saturating_sub(r.out_of_order));
+        r.lost = r.lost.max(missing);
+    }
     disconnect(&mut driver).await;
     Ok(r)
 }
