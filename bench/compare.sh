@@ -228,7 +228,7 @@ run_scenario() {
     sparse)   # 10,000 connected clients, each publishing once every 10 s (1,000 msg/s in all, most
               # connections idle between their messages) -> 1 subscriber: end-to-end p50 / p99 / max
       start_broker "$b" ""
-      bench sub -c 1 -t 'sparse/#' -D 36 > "$OUT/sub" & local sp=$!
+      bench sub -c 1 -t 'sparse/#' -D 120 --idle-timeout 3 > "$OUT/sub" & local sp=$!
       sleep 0.5; bench pub -c 10000 -R 20000 --connect-concurrency 200 -t 'sparse/%i' -r 0.1 -D 30 > "$OUT/pub"; wait $sp
       echo "sparse_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
       echo "sparse_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
@@ -243,7 +243,7 @@ run_scenario() {
         bench conn -c "$n" -R 20000 -D 3 > "$OUT/conn" &
         local cp=$!
         # Sample the broker's memory while every connection is held.
-        sleep 1; for _ in $(seq 60); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        sleep 1; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
         local during; during=$(rss_kib "$BPID")
         wait $cp
         local label=$([ "$n" = 10000 ] && echo 10k || echo max)
@@ -260,7 +260,7 @@ run_scenario() {
         bench conn -c 10000 -R 20000 --connect-concurrency 200 -k 600 -t 'idle/%i' --subscriptions "$subs" -D 5 > "$OUT/conn" &
         local cp=$!
         # Sample once every client is connected and subscribed (the clients then hold for 5 s).
-        sleep 2; for _ in $(seq 100); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt 10000 ] && break; sleep 0.1; done
+        sleep 2; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt 10000 ] && break; sleep 0.1; done
         sleep 2
         local during; during=$(rss_kib "$BPID")
         wait $cp
@@ -452,7 +452,7 @@ run_scenario() {
         bench conn -c "$n" -R 20000 --connect-concurrency 200 -k 600 -t 'idle/%i' "${bind[@]}" -D 5 > "$OUT/conn" &
         local cp=$!
         # Sample once every client is connected and subscribed (the clients then hold for 5 s).
-        sleep 1; for _ in $(seq 600); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        sleep 1; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
         sleep 2
         local during; during=$(rss_kib "$BPID")
         wait $cp
