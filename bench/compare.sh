@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs the same load scenarios against `mq broker` and Mosquitto (when installed) on free loopback
-# ports, alternating brokers, several rounds, and prints medians and the ratio mq / Mosquitto.
+# Runs the same load scenarios against `mq broker`, Mosquitto and rumqttd (each when installed) on free
+# loopback ports, alternating brokers, several rounds, and prints medians and the ratios mq / Mosquitto
+# and mq / rumqttd.
 #
 #   bench/compare.sh                 # every scenario, 3 rounds
 #   ROUNDS=5 SCENARIOS="fanin0 latency" bench/compare.sh
+#   RUMQTTD=/path/to/rumqttd bench/compare.sh   # rumqttd from elsewhere than $PATH
 #
+# The shapes of the independent harness: hfanin0 hfanout0 hfanout1 hlatency hidle hbig (sizes overridable
+# for smoke runs: HPUBS, HSUBS, HMSGS, HLAT_RATES, HIDLE_COUNTS, BIG_SIZES).
 # Scenarios: fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart bridge, and over TLS and
 # WebSockets over TLS: tlsconn tlsfanout0 tlsbig tlsidle, each over TLS and over WSS (a CA and server
 # certificate are made with openssl for the run, the same for both brokers). Needs a release build (`cargo build --release -p mq`); the load
@@ -15,11 +19,22 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart bridge tlsconn tlsfanout0 tlsbig tlsidle"}
+SCENARIOS=${SCENARIOS:-"fanin0 fanin1 fanout0 fanout1 latency sparse idle idlesub big persist restart bridge tlsconn tlsfanout0 tlsbig tlsidle hfanin0 hfanout0 hfanout1 hlatency hidle"}
 BRIDGE_QUEUED=${BRIDGE_QUEUED:-100000}   # bridge: QoS 1 messages queued while the remote is down
 MQ=${MQ:-target/release/mq}
 BENCH=${BENCH:-$MQ}   # the `mq bench` binary (to compare brokers under one load generator)
 MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
+RUMQTTD=${RUMQTTD:-$(command -v rumqttd || true)}
+# The harness shapes: publishers and subscribers (fan-in, fan-out), messages per publisher, paced rates
+# for latency, idle client counts, payload sizes for big/hbig.
+HPUBS=${HPUBS:-100}
+HSUBS=${HSUBS:-100}
+HMSGS=${HMSGS:-2000}
+HLAT_RATES=${HLAT_RATES:-"2000 20000"}
+HIDLE_COUNTS=${HIDLE_COUNTS:-"10000 100000"}
+BIG_SIZES=${BIG_SIZES:-"67108864 268435000"}
+# Scenarios rumqttd cannot run alike: persistence, bridges, and TLS/WebSockets listeners set up differently.
+RUMQTTD_SKIP=" persist restart bridge tlsconn tlsfanout0 tlsbig tlsidle "
 OUT=$(mktemp -d)
 chmod 755 "$OUT"   # a broker started as root drops to another user, which must reach its store
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
@@ -27,7 +42,8 @@ ulimit -n "$(ulimit -Hn)"
 
 [ -x "$MQ" ] || { echo "build first: cargo build --release -p mq" >&2; exit 1; }
 BROKERS="mq"
-if [ -x "$MOSQUITTO" ]; then BROKERS="mq mosquitto"; else echo "Mosquitto not installed: mq only" >&2; fi
+if [ -x "$MOSQUITTO" ]; then BROKERS="$BROKERS mosquitto"; else echo "Mosquitto not installed: skipped" >&2; fi
+if [ -n "$RUMQTTD" ] && [ -x "$RUMQTTD" ]; then BROKERS="$BROKERS rumqttd"; else echo "rumqttd not installed: skipped" >&2; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -41,12 +57,17 @@ start_broker() {
   echo "broker $1 did not start:" >&2; cat "$OUT/$1.log" >&2; exit 1
 }
 # start_broker_on NAME EXTRA_CONF PORT: starts a broker on PORT without waiting; sets PORT and BPID. NAME is
-# mq or mosquitto, or either with a suffix (mq-remote) for a second broker of the same kind.
+# mq, mosquitto or rumqttd, or either of the first two with a suffix (mq-remote) for a second broker of
+# the same kind. EXTRA_CONF is mosquitto.conf syntax: rumqttd takes none (its scenarios need none).
 start_broker_on() {
   PORT=$3
   local conf="$OUT/$1.conf"
   printf 'listener %s 127.0.0.1\nallow_anonymous true\n%b' "$PORT" "$2" > "$conf"
-  if [ "${1%%-*}" = mq ]; then
+  if [ "$1" = rumqttd ]; then
+    [ -z "$2" ] || { echo "rumqttd takes no mosquitto.conf options ($2)" >&2; exit 1; }
+    rumqttd_conf "$PORT" > "$OUT/rumqttd.toml"
+    "$RUMQTTD" -q -c "$OUT/rumqttd.toml" > "$OUT/$1.log" 2>&1 &
+  elif [ "${1%%-*}" = mq ]; then
     "$MQ" broker -c "$conf" > "$OUT/$1.log" 2>&1 &
   else
     [ "$(id -u)" = 0 ] && printf '\nuser root\n' >> "$conf"
@@ -55,6 +76,31 @@ start_broker_on() {
   BPID=$!
   # Scenarios run in a subshell: make sure its broker goes with it, even when a step fails.
   trap 'kill "$BPID" 2>/dev/null || true' EXIT
+}
+# rumqttd's configuration: one MQTT 3.1.1 listener, no console or metrics; limits high enough for every
+# scenario (110,000 connections, 256 MiB payloads, no delay between accepts) and a commit log large
+# enough (10 segments of 100 MiB per filter) that a burst does not overrun a subscriber's position.
+rumqttd_conf() {
+  cat <<EOF
+id = 0
+
+[router]
+id = 0
+max_connections = 110000
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$1"
+next_connection_delay_ms = 0
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 268435456
+    max_inflight_count = 100
+    dynamic_filters = true
+EOF
 }
 stop_broker() { kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -149,6 +195,7 @@ run_scenario() {
       stop_broker ;;
     fanin1)   # 100 publishers -> 1 subscriber, QoS 1, as fast as acknowledgements allow
       for q in default unlimited; do
+        [ "$q" = unlimited ] && [ "$b" = rumqttd ] && continue   # no queue limit to lift
         [ "$q" = unlimited ] && extra='max_queued_messages 0\n' || extra=''
         start_broker "$b" "$extra"
         bench sub -c 1 -q 1 -t 'bench/#' -D $((DURATION + 3)) > "$OUT/sub" & local sp=$!
@@ -181,7 +228,7 @@ run_scenario() {
     sparse)   # 10,000 connected clients, each publishing once every 10 s (1,000 msg/s in all, most
               # connections idle between their messages) -> 1 subscriber: end-to-end p50 / p99 / max
       start_broker "$b" ""
-      bench sub -c 1 -t 'sparse/#' -D 36 > "$OUT/sub" & local sp=$!
+      bench sub -c 1 -t 'sparse/#' -D 120 --idle-timeout 3 > "$OUT/sub" & local sp=$!
       sleep 0.5; bench pub -c 10000 -R 20000 --connect-concurrency 200 -t 'sparse/%i' -r 0.1 -D 30 > "$OUT/pub"; wait $sp
       echo "sparse_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
       echo "sparse_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
@@ -196,7 +243,7 @@ run_scenario() {
         bench conn -c "$n" -R 20000 -D 3 > "$OUT/conn" &
         local cp=$!
         # Sample the broker's memory while every connection is held.
-        sleep 1; for _ in $(seq 60); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        sleep 1; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
         local during; during=$(rss_kib "$BPID")
         wait $cp
         local label=$([ "$n" = 10000 ] && echo 10k || echo max)
@@ -213,7 +260,7 @@ run_scenario() {
         bench conn -c 10000 -R 20000 --connect-concurrency 200 -k 600 -t 'idle/%i' --subscriptions "$subs" -D 5 > "$OUT/conn" &
         local cp=$!
         # Sample once every client is connected and subscribed (the clients then hold for 5 s).
-        sleep 2; for _ in $(seq 100); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt 10000 ] && break; sleep 0.1; done
+        sleep 2; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt 10000 ] && break; sleep 0.1; done
         sleep 2
         local during; during=$(rss_kib "$BPID")
         wait $cp
@@ -222,16 +269,18 @@ run_scenario() {
         echo "idlesub${subs}_errors $(field errors < "$OUT/conn")"
         stop_broker
       done ;;
-    big)      # one 64 MiB and one 256 MiB payload, QoS 1, publisher -> subscriber; the subscriber times
-              # the transfer from the send time in the payload to the last byte received
-      for size in 67108864 268435000; do
+    big|hbig) # one 64 MiB and one 256 MiB payload, QoS 1, publisher -> subscriber; the subscriber times
+              # the transfer from the send time in the payload to the last byte received (hbig: the
+              # harness's shape, the same)
+      for size in $BIG_SIZES; do
         start_broker "$b" ""
         bench sub -c 1 -q 1 -t 'big/x' -n 1 -D 60 > "$OUT/sub" & local sp=$!
         sleep 0.5
         bench pub -c 1 -q 1 -t 'big/x' -s "$size" -n 1 -D 60 > "$OUT/pub"
         wait $sp
-        local label=$([ "$size" = 67108864 ] && echo 64 || echo 256)
-        echo "big${label}_mib_per_s $(python3 -c "print(round($size/1048576/max(1e-6,$(field "latency_us['max']" < "$OUT/sub")/1e6),1))")"
+        local label=$((size / 1048576))
+        [ "$size" = 268435000 ] && label=256   # the largest MQTT payload, a few bytes short of 256 MiB
+        echo "${s}${label}_mib_per_s $(python3 -c "print(round($size/1048576/max(1e-6,$(field "latency_us['max']" < "$OUT/sub")/1e6),1))")"
         stop_broker
       done ;;
     persist)  # 100 publishers -> 1 persistent subscriber, QoS 1: without persistence, with it (mq: each
@@ -354,6 +403,65 @@ run_scenario() {
         echo "${kind}idle_bytes_per_conn $(python3 -c "print(round(($during-$before)*1024/max(1,$(field connected < "$OUT/conn"))))")"
         stop_broker
       done ;;
+    hfanin0)  # harness: $HPUBS publishers x $HMSGS messages of 64 B, QoS 0, as fast as TCP allows (writes
+              # of ~16 KiB) -> 1 subscriber on prefix/+: delivered msg/s and messages lost
+      start_broker "$b" ""
+      local total=$((HPUBS * HMSGS))
+      bench sub -c 1 -t 'prefix/+' -n "$total" --idle-timeout 2 -D 120 > "$OUT/sub" & local sp=$!
+      sleep 0.5
+      bench pub -c "$HPUBS" -t 'prefix/%i' -s 64 -n "$HMSGS" -r 0 --batch 16384 -D 120 > "$OUT/pub"; wait $sp
+      echo "hfanin0_rate $(field rate < "$OUT/sub")"
+      echo "hfanin0_lost $(field lost < "$OUT/sub")"
+      stop_broker ;;
+    hfanout0|hfanout1) # harness: 1 publisher x $HMSGS messages of 64 B, as fast as TCP allows -> $HSUBS
+              # subscribers, QoS 0 (hfanout1: QoS 1, 20 in flight): deliveries/s and deliveries lost
+      local q=${s#hfanout}
+      start_broker "$b" ""
+      bench sub -c "$HSUBS" -q "$q" -t 'fan/x' -n "$HMSGS" --idle-timeout 2 -D 120 > "$OUT/sub" & local sp=$!
+      sleep 1.5
+      bench pub -c 1 -q "$q" --inflight 20 -t 'fan/x' -s 64 -n "$HMSGS" -r 0 --batch 16384 -D 120 > "$OUT/pub"; wait $sp
+      echo "${s}_rate $(field rate < "$OUT/sub")"
+      echo "${s}_lost $(field lost < "$OUT/sub")"
+      stop_broker ;;
+    hlatency) # harness: 1 publisher at each rate of $HLAT_RATES msg/s -> 1 subscriber: p50 / p99 / max
+      for r in $HLAT_RATES; do
+        start_broker "$b" ""
+        bench sub -c 1 -t 'lat/x' -D $((DURATION + 2)) > "$OUT/sub" & local sp=$!
+        sleep 0.5; bench pub -c 1 -t 'lat/x' -r "$r" -D "$DURATION" > "$OUT/pub"; wait $sp
+        local label=$r; [ $((r % 1000)) = 0 ] && label=$((r / 1000))k
+        echo "hlatency${label}_p50_us $(field "latency_us['p50']" < "$OUT/sub")"
+        echo "hlatency${label}_p99_us $(field "latency_us['p99']" < "$OUT/sub")"
+        echo "hlatency${label}_max_us $(field "latency_us['max']" < "$OUT/sub")"
+        stop_broker
+      done ;;
+    hidle)    # harness: each count of $HIDLE_COUNTS clients CONNECT (keep alive 600) + SUBSCRIBE to a
+              # topic of its own, held 5 s: broker RSS growth per connection and connects/s. Beyond
+              # 20,000 clients they connect from several source addresses (127.0.0.1, .2, ...: about
+              # 28,000 ephemeral ports each); counts beyond the open-file limit are skipped.
+      for n in $HIDLE_COUNTS; do
+        if [ $((n + 1000)) -gt "$(ulimit -n)" ]; then
+          echo "hidle: $n clients need more than the open-file limit $(ulimit -n) (ulimit -Hn): skipped" >&2
+          continue
+        fi
+        local bind=() k
+        if [ "$n" -gt 20000 ]; then
+          for k in $(seq $(( (n + 19999) / 20000 ))); do bind+=(--bind "127.0.0.$k"); done
+        fi
+        start_broker "$b" ""
+        local before; before=$(rss_kib "$BPID")
+        bench conn -c "$n" -R 20000 --connect-concurrency 200 -k 600 -t 'idle/%i' "${bind[@]}" -D 5 > "$OUT/conn" &
+        local cp=$!
+        # Sample once every client is connected and subscribed (the clients then hold for 5 s).
+        sleep 1; for _ in $(seq 3000); do [ "$(ss -tn state established "( dport = :$PORT )" | wc -l)" -gt "$n" ] && break; sleep 0.1; done
+        sleep 2
+        local during; during=$(rss_kib "$BPID")
+        wait $cp
+        local label=$n; [ $((n % 1000)) = 0 ] && label=$((n / 1000))k
+        echo "hidle${label}_kib_per_conn $(python3 -c "print(round(($during-$before)/max(1,$(field connected < "$OUT/conn")),3))")"
+        echo "hidle${label}_connect_rate $(field connect_rate < "$OUT/conn")"
+        echo "hidle${label}_connected $(field connected < "$OUT/conn")"
+        stop_broker
+      done ;;
   esac
 }
 
@@ -361,6 +469,10 @@ declare -A RESULTS
 for round in $(seq "$ROUNDS"); do
   for s in $SCENARIOS; do
     for b in $BROKERS; do
+      if [ "$b" = rumqttd ] && [[ $RUMQTTD_SKIP == *" $s "* ]]; then
+        [ "$round" = 1 ] && echo "$s: skipped on rumqttd (no persistence, bridge or TLS setup alike)" >&2
+        continue
+      fi
       echo "round $round: $s on $b" >&2
       while read -r k v; do RESULTS["$b:$k"]+="$v "; done < <(run_scenario "$s" "$b")
     done
@@ -368,10 +480,18 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v),1) if v else '-')" $1; }
-printf '\n| metric | mq | mosquitto | mq / mosquitto |\n|---|---|---|---|\n'
+ratio() { python3 -c "a,b='$1','$2'; print('-' if '-' in (a,b) or float(b)==0 else round(float(a)/float(b),2))"; }
+# One column per broker that ran, then mq / each other broker.
+PEERS=${BROKERS#mq}
+header="| metric |"; rule="|---|"
+for b in $BROKERS; do header+=" $b |"; rule+="---|"; done
+for p in $PEERS; do header+=" mq / $p |"; rule+="---|"; done
+printf '\n%s\n%s\n' "$header" "$rule"
 for key in $(for k in "${!RESULTS[@]}"; do echo "${k#*:}"; done | sort -u); do
-  m=$(median "${RESULTS[mq:$key]:-}")
-  o=$(median "${RESULTS[mosquitto:$key]:-}")
-  r=$(python3 -c "a,b='$m','$o'; print('-' if '-' in (a,b) or float(b)==0 else round(float(a)/float(b),2))")
-  printf '| %s | %s | %s | %s |\n' "$key" "$m" "$o" "$r"
+  line="| $key |"
+  declare -A med=()
+  for b in $BROKERS; do med[$b]=$(median "${RESULTS[$b:$key]:-}"); line+=" ${med[$b]} |"; done
+  for p in $PEERS; do line+=" $(ratio "${med[mq]}" "${med[$p]}") |"; done
+  unset med
+  echo "$line"
 done

@@ -183,7 +183,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__conn)
-            opts="-h -p -L -V -c -R -i -k -u -P -D -t --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --subscriptions --help"
+            opts="-h -p -L -V -c -R -i -k -u -P -D -t --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --bind --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --subscriptions --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +286,10 @@ _mq() {
                     return 0
                     ;;
                 --connect-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -423,7 +427,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__pub)
-            opts="-h -p -L -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --help"
+            opts="-h -p -L -V -c -R -i -k -u -P -D -t -q -s -r -n --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --bind --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --size --rate --messages --inflight --retain --batch --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +530,10 @@ _mq() {
                     return 0
                     ;;
                 --connect-concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -617,6 +625,10 @@ _mq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -625,7 +637,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__bench__subcmd__sub)
-            opts="-h -p -L -V -c -R -i -k -u -P -D -t -q -n --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --messages --help"
+            opts="-h -p -L -V -c -R -i -k -u -P -D -t -q -n --host --port --url --cafile --capath --cert --key --keyform --ciphers --tls-version --tls-alpn --tls-engine --tls-engine-kpass-sha1 --tls-use-os-certs --insecure --psk --psk-identity --protocol-version --count --connect-rate --connect-concurrency --bind --id-prefix --keepalive --persistent --username --pw --duration --json --json-file --topic --qos --messages --idle-timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,6 +743,10 @@ _mq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --id-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -796,6 +812,10 @@ _mq() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

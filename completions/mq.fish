@@ -268,6 +268,7 @@ mqttv5\t''"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l count -d 'Number of clients' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l connect-concurrency -d 'Most connection handshakes (TCP connect to CONNACK) in progress at once (0: no limit). A limit keeps a burst within the broker\'s listen backlog, so a connect storm measures the broker\'s handshakes rather than SYN retransmission back-off' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -l bind -d 'Source address for the connections (repeat it for several: clients take them in turn). Each source address has its own ephemeral ports, so several (127.0.0.1, 127.0.0.2, ...) reach beyond the ~28,000 connections one address can open to one broker port' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s k -l keepalive -d 'Keep alive in seconds' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from conn" -s u -l username -d 'User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own user)' -r
@@ -302,6 +303,7 @@ mqttv5\t''"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s c -l count -d 'Number of clients' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l connect-concurrency -d 'Most connection handshakes (TCP connect to CONNACK) in progress at once (0: no limit). A limit keeps a burst within the broker\'s listen backlog, so a connect storm measures the broker\'s handshakes rather than SYN retransmission back-off' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l bind -d 'Source address for the connections (repeat it for several: clients take them in turn). Each source address has its own ephemeral ports, so several (127.0.0.1, 127.0.0.2, ...) reach beyond the ~28,000 connections one address can open to one broker port' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s k -l keepalive -d 'Keep alive in seconds' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s u -l username -d 'User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own user)' -r
@@ -316,6 +318,7 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l rate -d 'Messages per second per client (0: as fast as possible); paced clients start spread evenly over one interval' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l messages -d 'Stop each client after this many messages (0: no limit; the duration still applies)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l inflight -d 'QoS 1/2 messages in flight per client (the broker\'s Receive Maximum caps it in MQTT 5)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l batch -d 'Bytes of messages encoded before they are written to the socket (writes of about this size)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from pub" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'
@@ -343,6 +346,7 @@ mqttv5\t''"
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l count -d 'Number of clients' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s R -l connect-rate -d 'New connections per second (0: as fast as possible)' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l connect-concurrency -d 'Most connection handshakes (TCP connect to CONNACK) in progress at once (0: no limit). A limit keeps a burst within the broker\'s listen backlog, so a connect storm measures the broker\'s handshakes rather than SYN retransmission back-off' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l bind -d 'Source address for the connections (repeat it for several: clients take them in turn). Each source address has its own ephemeral ports, so several (127.0.0.1, 127.0.0.2, ...) reach beyond the ~28,000 connections one address can open to one broker port' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s i -l id-prefix -d 'Client id prefix; ids are <prefix>-<process id>-<client number>' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s k -l keepalive -d 'Keep alive in seconds' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s u -l username -d 'User name; %i is the client number, %c the client id (`-u user%i` logs each client in as its own user)' -r
@@ -353,7 +357,8 @@ complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'QoS' -r -f -a "0\t''
 1\t''
 2\t''"
-complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l messages -d 'Each client stops after this many messages (0: run for the whole duration)' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l messages -d 'Each client stops after this many messages (0: run for the whole duration). Messages it expected and did not receive by the end count as lost' -r
+complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l idle-timeout -d 'Each client stops once it has received messages and then none for this many seconds (0: never), so that a burst with losses ends promptly' -r
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns TLS on)'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l insecure -d 'Do not check that the server\'s certificate is for the host name connected to (the certificate chain is still verified). Testing only'
 complete -c mq -n "__fish_mq_using_subcommand bench; and __fish_seen_subcommand_from sub" -l persistent -d 'Persistent sessions: clean session off (MQTT 5: clean start off, session expiry never), so a broker with persistence stores what it queues and acknowledges for them'

@@ -72,6 +72,62 @@ fn mq_bench_runs_bounded_against_the_broker() {
     assert!(sub_line.contains("\"received\":200") && sub_line.contains("\"lost\":0"), "{sub_line}");
 }
 
+/// `mq bench sub -n` counts what never arrived as lost (the tail of a sequence, not only its gaps), and
+/// `--idle-timeout` ends the run once messages stop, long before its duration. A hand-written publisher
+/// sends stamped payloads with sequence numbers 0..50 but 10..15: 45 of the 80 expected.
+#[test]
+fn mq_bench_sub_counts_missing_messages_and_ends_when_idle() {
+    use crate::broker_util::{Raw, wire};
+    let broker = Broker::mq("log_type all\n");
+    let port = broker.port_arg();
+    let started = std::time::Instant::now();
+    let mut sub = Proc::spawn(mq("mq").args(["bench", "sub", "-p", &port, "-t", "gap/#", "-n", "80"]).args([
+        "--idle-timeout",
+        "1",
+        "-D",
+        "60",
+        "--json",
+    ]));
+    broker.wait_log("gap/#");
+    let (mut publisher, _) = Raw::connect(broker.port, &wire::Connect::v311("stamped"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    for seq in (0u64..50).filter(|s| !(10..15).contains(s)) {
+        // The stamp: send time (ns), publisher number, sequence number, big-endian; then filler.
+        let mut payload = now.to_be_bytes().to_vec();
+        payload.extend(7u32.to_be_bytes());
+        payload.extend(seq.to_be_bytes());
+        payload.extend([b'x'; 44]);
+        publisher.send(&wire::Pub::new("gap/x", payload).v3());
+    }
+    publisher.ping();
+    assert!(sub.wait().success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the idle timeout did not end the run");
+    let line = sub.stdout.text();
+    assert!(line.contains("\"received\":45") && line.contains("\"lost\":35"), "{line}");
+}
+
+/// `mq bench pub --bind` connects from the source address given (the broker logs it) and `--batch`
+/// changes only how much is written at once: every message arrives.
+#[test]
+fn mq_bench_pub_binds_its_source_address_and_batches_writes() {
+    let broker = Broker::mq("log_type all\n");
+    let port = broker.port_arg();
+    let mut sub =
+        Proc::spawn(mq("mq").args(["bench", "sub", "-p", &port, "-t", "bind/#", "-n", "300", "-D", "20", "--json"]));
+    broker.wait_log("bind/#");
+    let out = mq("mq")
+        .args(["bench", "pub", "-p", &port, "-c", "2", "-t", "bind/%i", "-n", "150", "--batch", "200"])
+        .args(["--bind", "127.0.0.2", "--bind", "127.0.0.3", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sub.wait().success());
+    let line = sub.stdout.text();
+    assert!(line.contains("\"received\":300") && line.contains("\"lost\":0"), "{line}");
+    broker.wait_log("New connection from 127.0.0.2:");
+    broker.wait_log("New connection from 127.0.0.3:");
+}
+
 /// `mq bench conn -u user%i -P pw%i` logs each client in as its own user (and `--connect-concurrency`
 /// limits the handshakes in progress without losing any).
 #[test]

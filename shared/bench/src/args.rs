@@ -80,6 +80,11 @@ pub struct Common {
     /// handshakes rather than SYN retransmission back-off.
     #[arg(long = "connect-concurrency", default_value_t = 0)]
     pub connect_concurrency: u32,
+    /// Source address for the connections (repeat it for several: clients take them in turn). Each
+    /// source address has its own ephemeral ports, so several (127.0.0.1, 127.0.0.2, ...) reach beyond
+    /// the ~28,000 connections one address can open to one broker port.
+    #[arg(long = "bind", value_name = "ADDRESS")]
+    pub bind: Vec<std::net::IpAddr>,
     /// Client id prefix; ids are <prefix>-<process id>-<client number>.
     #[arg(short = 'i', long = "id-prefix", default_value = "mqbench")]
     pub id_prefix: String,
@@ -150,6 +155,9 @@ pub struct PubArgs {
     /// Publish retained.
     #[arg(long)]
     pub retain: bool,
+    /// Bytes of messages encoded before they are written to the socket (writes of about this size).
+    #[arg(long = "batch", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
 }
 
 /// `mq bench sub`.
@@ -163,7 +171,12 @@ pub struct SubArgs {
     /// QoS.
     #[arg(short = 'q', long = "qos", default_value_t = 0, value_parser = mq_cli::Completing::new(clap::value_parser!(u8).range(0..=2), &["0", "1", "2"]), hide_possible_values = true)]
     pub qos: u8,
-    /// Each client stops after this many messages (0: run for the whole duration).
+    /// Each client stops after this many messages (0: run for the whole duration). Messages it expected
+    /// and did not receive by the end count as lost.
     #[arg(short = 'n', long = "messages", default_value_t = 0)]
     pub messages: u64,
+    /// Each client stops once it has received messages and then none for this many seconds (0: never),
+    /// so that a burst with losses ends promptly.
+    #[arg(long = "idle-timeout", value_name = "SECONDS", default_value_t = 0.0)]
+    pub idle_timeout: f64,
 }

@@ -141,7 +141,11 @@ async fn open(
     c: &Common,
     max_inflight: u16,
 ) -> Result<Driver, BenchError> {
-    let stream = TcpStream::connect(addr).await.map_err(BenchError::Connect)?;
+    let stream = match c.bind.get(index as usize % c.bind.len().max(1)) {
+        None => TcpStream::connect(addr).await,
+        Some(source) => connect_from(*source, *addr).await,
+    }
+    .map_err(BenchError::Connect)?;
     let _ = stream.set_nodelay(true);
     // The TLS handshake and WebSocket upgrade count in the connection time, as they do for the broker.
     let stream = target.layer(stream).await?;
@@ -171,6 +175,13 @@ async fn open(
     let mut driver = Driver::over(stream, ClientSession::new(connect, options)).await?;
     driver.keep_front(KEEP_UP_TO, stamp::STAMP_LEN);
     Ok(driver)
+}
+
+/// Connects to `addr` from the source address `source` (a port of the system's choosing).
+async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if source.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
 }
 
 /// Ends a client's connection with DISCONNECT, giving the broker a second to take it (the run is bounded).

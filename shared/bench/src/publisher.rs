@@ -13,9 +13,6 @@ use mq_proto::{Publish, QoS};
 use crate::args::{self, Common};
 use crate::{BenchError, Live, disconnect, expand, progress, report, spawn_clients, stamp};
 
-/// Bytes encoded before they are written: small messages go out in batches.
-const BATCH: usize = 64 * 1024;
-
 pub(crate) async fn run(a: args::PubArgs) -> Result<(), BenchError> {
     let c = a.common.clone();
     let live = Arc::new(Live::default());
@@ -145,7 +142,7 @@ impl<'a> Pacer<'a> {
             // Queue as many messages as the window, the rate and the batch allow.
             while !done
                 && driver.session().has_room()
-                && driver.unwritten() < BATCH
+                && driver.unwritten() < self.a.batch as usize
                 && self.quota_left()
                 && self.interval.is_none_or(|_| Instant::now() >= self.next_at)
             {

@@ -146,10 +146,26 @@ async fn subscriber(
     let mut expected: HashMap<u32, u64> = HashMap::new();
     // Received and not yet added to the shared counter (added in batches: the counter is shared by all).
     let mut unreported = 0u64;
+    // The idle timeout: one timer, moved on only when it fires early (messages came since it was set),
+    // not once per burst of messages. Before the first message it waits for ever.
+    let idle = (a.idle_timeout > 0.0).then(|| Duration::from_secs_f64(a.idle_timeout));
+    let quiet = tokio::time::sleep(Duration::from_secs(1 << 30));
+    tokio::pin!(quiet);
+    let mut armed = false;
     'run: loop {
         tokio::task::consume_budget().await;
         let mut event = tokio::select! {
             () = &mut ended => break,
+            () = quiet.as_mut(), if armed => {
+                // Quiet for the idle timeout since the last message: the burst is over.
+                match (idle, r.last) {
+                    (Some(idle), Some(last)) if last + idle > Instant::now() => {
+                        quiet.as_mut().reset((last + idle).into());
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
             event = driver.next() => event.map(Some),
         };
         // The first event and every other one already in: one arrival time for them all (the clock is
@@ -176,8 +192,19 @@ async fn subscriber(
             }
             event = driver.try_next();
         }
+        if let (Some(idle), Some(first), false) = (idle, r.first, armed) {
+            // The first messages arrived: the idle timeout runs from now on.
+            quiet.as_mut().reset((first + idle).into());
+            armed = true;
+        }
     }
     live.received.fetch_add(unreported, Ordering::Relaxed);
+    if a.messages > 0 {
+        // Expected and never received (the tail of a publisher's sequence, or a publisher never heard
+        // from) is lost too; duplicates and reordered messages do not make up for it.
+        let missing = a.messages.saturating_sub(r.received.saturating_sub(r.out_of_order));
+        r.lost = r.lost.max(missing);
+    }
     disconnect(&mut driver).await;
     Ok(r)
 }
