@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mq_proto::{Packet, ProtocolVersion, Publish, QoS, SubscriptionOptions, Will};
+use mq_proto::{Packet, ProtocolVersion, Publish, PublishHeader, QoS, SubscriptionOptions, Will};
 use mq_store::record::{COPY_BLOB_UP_TO, Framer};
 use mq_store::{Entry, Journal, Record, State};
 use tokio::sync::Notify;
@@ -154,27 +154,22 @@ fn encode_message(msg: &Message) -> Bytes {
 
 /// The same, at the end of `b`.
 fn encode_message_into(msg: &Message, b: &mut BytesMut) {
-    let payload = match &msg.large {
-        Some(p) => {
-            let mut all = BytesMut::with_capacity(p.len());
-            for piece in p.pieces() {
-                all.extend_from_slice(piece);
-            }
-            all.freeze()
-        }
-        None => msg.payload.clone(),
-    };
     let source = msg.source.as_ref().map(|s| (s.username.as_deref(), &*s.client_id));
-    let p = Publish {
+    put_stored_head(b, msg.expires_at.map_or(0, unix_ms), msg.qos, msg.retain, source);
+    let header = PublishHeader {
         dup: false,
         qos: QoS::AtMostOnce,
         retain: msg.retain,
-        topic: msg.topic.clone(),
+        topic: &msg.topic,
         packet_id: None,
-        properties: msg.properties().clone(),
-        payload,
+        properties: msg.properties(),
     };
-    encode_stored_into(b, msg.expires_at.map_or(0, unix_ms), msg.qos, source, p);
+    if header.encode(msg.size(), ProtocolVersion::V5, b).is_ok() {
+        match &msg.large {
+            Some(p) => p.pieces().iter().for_each(|piece| b.extend_from_slice(piece)),
+            None => b.extend_from_slice(&msg.payload),
+        }
+    }
 }
 
 /// A message as stored (see [`encode_message`]) from its parts: expiry (unix ms, 0: none), the QoS it
@@ -188,15 +183,20 @@ pub(crate) fn encode_stored(expires_ms: u64, qos: QoS, source: Option<(Option<&s
 }
 
 fn encode_stored_into(b: &mut BytesMut, expires_ms: u64, qos: QoS, source: Option<(Option<&str>, &str)>, p: Publish) {
+    put_stored_head(b, expires_ms, qos, p.retain, source);
+    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, b);
+}
+
+/// What a stored message holds before its PUBLISH: format 1, expiry, QoS, flags, publisher.
+fn put_stored_head(b: &mut BytesMut, expires_ms: u64, qos: QoS, retain: bool, source: Option<(Option<&str>, &str)>) {
     b.put_u8(1);
     b.put_u64_le(expires_ms);
     b.put_u8(qos.as_u8());
-    b.put_u8(u8::from(p.retain) | u8::from(source.is_some()) << 1);
+    b.put_u8(u8::from(retain) | u8::from(source.is_some()) << 1);
     if let Some((username, client_id)) = source {
         put_opt_str(b, username);
         put_opt_str(b, Some(client_id));
     }
-    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, b);
 }
 
 /// A stored message's parts: expiry (unix ms, 0: none), QoS, retain, publisher (user name, client
@@ -634,4 +634,41 @@ pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock
         counts.sessions += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Pieces;
+
+    #[test]
+    fn a_message_is_stored_as_its_publish_and_read_back() {
+        let props = mq_proto::PublishProperties {
+            content_type: Some("text/plain".into()),
+            user_properties: vec![("k".into(), "v".into())],
+            ..Default::default()
+        };
+        let msg = Message::from_broker("a/b", Bytes::from_static(b"payload"), QoS::AtLeastOnce, true)
+            .with_properties(props.clone());
+        let blob = encode_message(&msg);
+        let p = Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: true,
+            topic: "a/b".into(),
+            packet_id: None,
+            properties: props,
+            payload: Bytes::from_static(b"payload"),
+        };
+        assert_eq!(blob, encode_stored(0, QoS::AtLeastOnce, None, p));
+        assert_eq!(describe_message(&blob), Some(("a/b".to_owned(), 1, true, Bytes::from_static(b"payload"))));
+        // A payload in pieces is stored whole.
+        let pieces = Pieces::new(vec![Bytes::from_static(b"pay"), Bytes::from_static(b"load")], 7);
+        let large = Message {
+            large: Some(Arc::new(pieces)),
+            ..Message::from_broker("a/b", Bytes::new(), QoS::AtLeastOnce, false)
+        };
+        let (_, _, _, payload) = describe_message(&encode_message(&large)).expect("readable");
+        assert_eq!(&payload[..], b"payload");
+    }
 }
