@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use mq_proto::{Packet, ProtocolVersion, Publish, QoS, SubscriptionOptions, Will};
+use mq_proto::{Packet, ProtocolVersion, Publish, PublishHeader, QoS, SubscriptionOptions, Will};
+use mq_store::record::{COPY_BLOB_UP_TO, Framer};
 use mq_store::{Entry, Journal, Record, State};
 use tokio::sync::Notify;
 
@@ -146,27 +147,29 @@ fn get_opt_str(b: &mut Bytes) -> Option<Option<String>> {
 /// A message as stored: format 1, expiry (unix ms, 0: none), QoS, flags, the publisher (with
 /// `check_retain_source`), then the message as an MQTT 5 PUBLISH at QoS 0.
 fn encode_message(msg: &Message) -> Bytes {
-    let payload = match &msg.large {
-        Some(p) => {
-            let mut all = BytesMut::with_capacity(p.len());
-            for piece in p.pieces() {
-                all.extend_from_slice(piece);
-            }
-            all.freeze()
-        }
-        None => msg.payload.clone(),
-    };
+    let mut b = BytesMut::with_capacity(32 + msg.topic.len() + msg.size());
+    encode_message_into(msg, &mut b);
+    b.freeze()
+}
+
+/// The same, at the end of `b`.
+fn encode_message_into(msg: &Message, b: &mut BytesMut) {
     let source = msg.source.as_ref().map(|s| (s.username.as_deref(), &*s.client_id));
-    let p = Publish {
+    put_stored_head(b, msg.expires_at.map_or(0, unix_ms), msg.qos, msg.retain, source);
+    let header = PublishHeader {
         dup: false,
         qos: QoS::AtMostOnce,
         retain: msg.retain,
-        topic: msg.topic.clone(),
+        topic: &msg.topic,
         packet_id: None,
-        properties: msg.properties().clone(),
-        payload,
+        properties: msg.properties(),
     };
-    encode_stored(msg.expires_at.map_or(0, unix_ms), msg.qos, source, p)
+    if header.encode(msg.size(), ProtocolVersion::V5, b).is_ok() {
+        match &msg.large {
+            Some(p) => p.pieces().iter().for_each(|piece| b.extend_from_slice(piece)),
+            None => b.extend_from_slice(&msg.payload),
+        }
+    }
 }
 
 /// A message as stored (see [`encode_message`]) from its parts: expiry (unix ms, 0: none), the QoS it
@@ -175,16 +178,25 @@ fn encode_message(msg: &Message) -> Bytes {
 /// Expiry Interval).
 pub(crate) fn encode_stored(expires_ms: u64, qos: QoS, source: Option<(Option<&str>, &str)>, p: Publish) -> Bytes {
     let mut b = BytesMut::with_capacity(32 + p.topic.len() + p.payload.len());
+    encode_stored_into(&mut b, expires_ms, qos, source, p);
+    b.freeze()
+}
+
+fn encode_stored_into(b: &mut BytesMut, expires_ms: u64, qos: QoS, source: Option<(Option<&str>, &str)>, p: Publish) {
+    put_stored_head(b, expires_ms, qos, p.retain, source);
+    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, b);
+}
+
+/// What a stored message holds before its PUBLISH: format 1, expiry, QoS, flags, publisher.
+fn put_stored_head(b: &mut BytesMut, expires_ms: u64, qos: QoS, retain: bool, source: Option<(Option<&str>, &str)>) {
     b.put_u8(1);
     b.put_u64_le(expires_ms);
     b.put_u8(qos.as_u8());
-    b.put_u8(u8::from(p.retain) | u8::from(source.is_some()) << 1);
+    b.put_u8(u8::from(retain) | u8::from(source.is_some()) << 1);
     if let Some((username, client_id)) = source {
-        put_opt_str(&mut b, username);
-        put_opt_str(&mut b, Some(client_id));
+        put_opt_str(b, username);
+        put_opt_str(b, Some(client_id));
     }
-    let _ = Packet::Publish(p).encode(ProtocolVersion::V5, &mut b);
-    b.freeze()
 }
 
 /// A stored message's parts: expiry (unix ms, 0: none), QoS, retain, publisher (user name, client
@@ -353,8 +365,8 @@ impl Persistence {
         self.retained.set_write_delay(d);
     }
 
-    /// The store id of `msg`, writing the message first if it was never stored.
-    fn store_message(&self, msg: &Message) -> u64 {
+    /// The store id of `msg`, framing the message into `f` first if it was never stored.
+    fn store_message(&self, f: &mut Framer, msg: &Message) -> u64 {
         let id = msg.stored.load(Ordering::Acquire);
         if id != 0 {
             return id;
@@ -362,13 +374,30 @@ impl Persistence {
         let new = self.next_msg.fetch_add(1, Ordering::Relaxed);
         match msg.stored.compare_exchange(0, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
-                self.sessions.append(&Record::Msg { id: new, blob: encode_message(msg) });
+                if msg.size() <= COPY_BLOB_UP_TO {
+                    // Encoded in place, next to the record that refers to it.
+                    f.msg(new, |b| encode_message_into(msg, b));
+                } else {
+                    f.record(&Record::<&str>::Msg { id: new, blob: encode_message(msg) });
+                }
                 new
             }
             // Another thread stored it meanwhile (its record may land after ours: replay does not
             // mind the order of a message and what refers to it).
             Err(existing) => existing,
         }
+    }
+
+    /// Records a message in flight or queued for `client`, with the message itself if never stored.
+    fn record_delivery(&self, client: &str, delivery: &Delivery, pid: Option<u16>) {
+        self.sessions.append_with(|f| {
+            let id = self.store_message(f, &delivery.msg);
+            let entry = entry(delivery, id);
+            match pid {
+                Some(pid) => f.record(&Record::Inflight { client, pid, stage: 1, entry }),
+                None => f.record(&Record::Queue { client, entry }),
+            }
+        });
     }
 
     /// Writes and syncs everything recorded, and stops writing (shutdown).
@@ -380,64 +409,49 @@ impl Persistence {
 
 impl Durable for Persistence {
     fn record(&self, client_id: Option<&str>, change: Change<'_>) {
-        let client = || client_id.unwrap_or_default().to_owned();
-        let r = match change {
+        let client = client_id.unwrap_or_default();
+        let r: Record<&str> = match change {
             Change::SessionStarted { expiry, version } | Change::SessionResumed { expiry, version } => {
-                Record::Session {
-                    client: client(),
-                    expiry: expiry_secs(expiry),
-                    detached_at: 0,
-                    version: version_byte(version),
-                }
+                Record::Session { client, expiry: expiry_secs(expiry), detached_at: 0, version: version_byte(version) }
             }
             Change::SessionDetached { expiry } => Record::Session {
-                client: client(),
+                client,
                 expiry: expiry_secs(expiry),
                 detached_at: unix_ms(Instant::now()).max(1),
                 version: 0,
             },
-            Change::SessionEnded => Record::SessionEnd { client: client() },
-            Change::Subscribed { filter, record } => Record::Sub {
-                client: client(),
-                filter: filter.to_owned(),
-                opts: opts_byte(&record.opts),
-                id: record.id.unwrap_or(0),
-            },
-            Change::Unsubscribed { filter } => Record::Unsub { client: client(), filter: filter.to_owned() },
-            Change::Queued { delivery } => {
-                let id = self.store_message(&delivery.msg);
-                Record::Queue { client: client(), entry: entry(delivery, id) }
+            Change::SessionEnded => Record::SessionEnd { client },
+            Change::Subscribed { filter, record } => {
+                Record::Sub { client, filter, opts: opts_byte(&record.opts), id: record.id.unwrap_or(0) }
             }
+            Change::Unsubscribed { filter } => Record::Unsub { client, filter },
+            Change::Queued { delivery } => return self.record_delivery(client, delivery, None),
             Change::Removed { msgs } => Record::Remove {
-                client: client(),
+                client,
                 msgs: msgs.iter().map(|m| m.stored.load(Ordering::Acquire)).filter(|id| *id != 0).collect(),
             },
-            Change::Dequeued { pid } => Record::Dequeue { client: client(), pid: pid.unwrap_or(0) },
-            Change::SentDirect { pid, delivery } => {
-                let id = self.store_message(&delivery.msg);
-                Record::Inflight { client: client(), pid, stage: 1, entry: entry(delivery, id) }
-            }
+            Change::Dequeued { pid } => Record::Dequeue { client, pid: pid.unwrap_or(0) },
+            Change::SentDirect { pid, delivery } => return self.record_delivery(client, delivery, Some(pid)),
             Change::Acknowledged { pid, stage } => {
-                Record::Ack { client: client(), pid, stage: if stage == Stage::Published { 1 } else { 2 } }
+                Record::Ack { client, pid, stage: if stage == Stage::Published { 1 } else { 2 } }
             }
-            Change::Received { pid } => Record::Released { client: client(), pid },
-            Change::Qos2Recorded { pid } => Record::Q2In { client: client(), pid },
-            Change::Qos2Released { pid } => Record::Q2Rel { client: client(), pid },
-            Change::WillDelayed { will, at } => {
-                Record::Will { client: client(), at: unix_ms(at), blob: encode_will(will) }
-            }
-            Change::WillCleared => Record::WillClear { client: client() },
+            Change::Received { pid } => Record::Released { client, pid },
+            Change::Qos2Recorded { pid } => Record::Q2In { client, pid },
+            Change::Qos2Released { pid } => Record::Q2Rel { client, pid },
+            Change::WillDelayed { will, at } => Record::Will { client, at: unix_ms(at), blob: encode_will(will) },
+            Change::WillCleared => Record::WillClear { client },
             Change::RetainSet { msg } => {
                 // Carried whole in a journal of its own: the two are read back apart.
-                self.retained.append(&Record::Retain { topic: msg.topic.to_string(), blob: encode_message(msg) });
+                self.retained
+                    .append_with(|f| f.record(&Record::Retain { topic: &*msg.topic, blob: encode_message(msg) }));
                 return;
             }
             Change::RetainCleared { topic } => {
-                self.retained.append(&Record::RetainClear { topic: topic.to_owned() });
+                self.retained.append_with(|f| f.record(&Record::RetainClear { topic }));
                 return;
             }
         };
-        self.sessions.append(&r);
+        self.sessions.append_with(|f| f.record(&r));
     }
 
     fn appended(&self) -> Pos {
@@ -620,4 +634,41 @@ pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock
         counts.sessions += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Pieces;
+
+    #[test]
+    fn a_message_is_stored_as_its_publish_and_read_back() {
+        let props = mq_proto::PublishProperties {
+            content_type: Some("text/plain".into()),
+            user_properties: vec![("k".into(), "v".into())],
+            ..Default::default()
+        };
+        let msg = Message::from_broker("a/b", Bytes::from_static(b"payload"), QoS::AtLeastOnce, true)
+            .with_properties(props.clone());
+        let blob = encode_message(&msg);
+        let p = Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: true,
+            topic: "a/b".into(),
+            packet_id: None,
+            properties: props,
+            payload: Bytes::from_static(b"payload"),
+        };
+        assert_eq!(blob, encode_stored(0, QoS::AtLeastOnce, None, p));
+        assert_eq!(describe_message(&blob), Some(("a/b".to_owned(), 1, true, Bytes::from_static(b"payload"))));
+        // A payload in pieces is stored whole.
+        let pieces = Pieces::new(vec![Bytes::from_static(b"pay"), Bytes::from_static(b"load")], 7);
+        let large = Message {
+            large: Some(Arc::new(pieces)),
+            ..Message::from_broker("a/b", Bytes::new(), QoS::AtLeastOnce, false)
+        };
+        let (_, _, _, payload) = describe_message(&encode_message(&large)).expect("readable");
+        assert_eq!(&payload[..], b"payload");
+    }
 }

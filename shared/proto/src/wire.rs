@@ -128,6 +128,12 @@ impl Reader {
         check_utf8(&raw, field).map(str::to_owned)
     }
 
+    /// The same, shared (one allocation where a `String` turned into an `Arc<str>` takes two).
+    pub(crate) fn shared_string(&mut self, field: &'static str) -> Result<std::sync::Arc<str>, DecodeError> {
+        let raw = self.binary(field)?;
+        check_utf8(&raw, field).map(std::sync::Arc::from)
+    }
+
     /// Everything left, shared with the packet buffer.
     pub(crate) fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.buf)

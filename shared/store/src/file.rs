@@ -178,7 +178,7 @@ mod tests {
             f.write_all(&head).expect("write");
         }
         // A torn last write.
-        let (head, _) = Record::Sub { client: "x".into(), filter: "a/b".into(), opts: 1, id: 0 }.frame();
+        let (head, _) = Record::Sub { client: "x", filter: "a/b", opts: 1, id: 0 }.frame();
         f.write_all(&head[..head.len() - 3]).expect("write");
         drop(f);
         let c = read(&path).expect("read");

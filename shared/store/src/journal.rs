@@ -7,6 +7,7 @@
 //! says so meanwhile. Segments roll at [`SEGMENT_BYTES`]; once the journal since the last base has grown
 //! past [`COMPACT_AFTER`], a compaction thread folds the closed segments and the base into a new base.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
@@ -15,11 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex};
 
 use crate::file::{self, Kind};
-use crate::record::Record;
+use crate::record::{Framer, Record};
 use crate::state::State;
 
 /// A journal segment is closed and a new one begun past this size.
@@ -72,11 +73,38 @@ struct Shared {
     hook: Mutex<Option<Hook>>,
 }
 
+/// What is appended and not yet taken by the writer, in order: `bufs`, then `buf`.
 #[derive(Default)]
 struct Pending {
     bufs: Vec<Bytes>,
-    /// Position after the last buffer.
+    /// Records copied in one after another. The writer takes what it holds and leaves its spare
+    /// capacity, which is used again once the writer has let go of what it took.
+    buf: BytesMut,
+    /// Position after the last record.
     end: u64,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty() && self.buf.is_empty()
+    }
+
+    /// Everything appended, for one write.
+    fn take(&mut self) -> Vec<Bytes> {
+        let mut bufs = std::mem::take(&mut self.bufs);
+        if !self.buf.is_empty() {
+            bufs.push(self.buf.split().freeze());
+        }
+        bufs
+    }
+}
+
+/// Capacity of the buffer records are copied into.
+const PENDING_BYTES: usize = 256 * 1024;
+
+thread_local! {
+    /// Where an appending thread frames its records before taking the journal's lock.
+    static FRAMER: RefCell<Framer> = RefCell::new(Framer::default());
 }
 
 /// The journal of an open store.
@@ -131,19 +159,50 @@ impl Journal {
 
     /// Appends a record; returns the position after it (see [`Journal::written`]).
     pub fn append(&self, r: &Record) -> u64 {
-        let (head, tail) = r.frame();
-        let len = (head.len() + tail.as_ref().map_or(0, Bytes::len)) as u64;
-        let mut p = self.shared.pending.lock();
-        p.bufs.push(head.freeze());
-        if let Some(t) = tail {
-            p.bufs.push(t);
-        }
-        p.end += len;
-        let end = p.end;
-        self.shared.appended.store(end, Ordering::Release);
-        drop(p);
-        self.shared.more.notify_one();
-        end
+        self.append_with(|f| f.record(r))
+    }
+
+    /// Appends the records `frame` frames, together (one after another, as one change); returns the
+    /// position after them. They are framed before the journal's lock is taken, and copied in under
+    /// it (blobs larger than [`crate::record::COPY_BLOB_UP_TO`] are written from where they are).
+    pub fn append_with(&self, frame: impl FnOnce(&mut Framer)) -> u64 {
+        FRAMER.with(|f| {
+            // A framer in use means `frame` appends itself: frame into one of its own then.
+            let mut own = Framer::default();
+            let mut held = f.try_borrow_mut();
+            let f = match &mut held {
+                Ok(f) => &mut **f,
+                Err(_) => &mut own,
+            };
+            frame(f);
+            if f.is_empty() {
+                return self.appended();
+            }
+            let len = f.len() as u64;
+            let mut pending = self.shared.pending.lock();
+            let p = &mut *pending;
+            f.drain(|bytes, blob| {
+                if !bytes.is_empty() {
+                    if p.buf.capacity() - p.buf.len() < bytes.len() {
+                        p.buf.reserve(bytes.len().max(PENDING_BYTES));
+                    }
+                    p.buf.extend_from_slice(bytes);
+                }
+                if let Some(blob) = blob {
+                    if !p.buf.is_empty() {
+                        p.bufs.push(p.buf.split().freeze());
+                    }
+                    p.bufs.push(blob);
+                }
+            });
+            p.end += len;
+            let end = p.end;
+            self.shared.appended.store(end, Ordering::Release);
+            drop(pending);
+            drop(held);
+            self.shared.more.notify_one();
+            end
+        })
     }
 
     /// Bytes appended so far.
@@ -224,7 +283,7 @@ impl Writer {
             let (bufs, end, stopping) = {
                 let mut p = self.shared.pending.lock();
                 let mut waited = false;
-                while p.bufs.is_empty() && !self.shared.stop.load(Ordering::Acquire) {
+                while p.is_empty() && !self.shared.stop.load(Ordering::Acquire) {
                     let wait = match (self.sync, self.unsynced) {
                         (Fsync::Every(d), true) => d.saturating_sub(self.last_sync.elapsed()),
                         _ => Duration::from_secs(1),
@@ -234,14 +293,14 @@ impl Writer {
                         break;
                     }
                 }
-                if waited && !p.bufs.is_empty() {
+                if waited && !p.is_empty() {
                     // Woken by the first record of a burst: let the threads appending the rest of it
                     // run first, so that one write (and one wake of those waiting for it) covers them.
                     drop(p);
                     std::thread::yield_now();
                     p = self.shared.pending.lock();
                 }
-                (std::mem::take(&mut p.bufs), p.end, self.shared.stop.load(Ordering::Acquire))
+                (p.take(), p.end, self.shared.stop.load(Ordering::Acquire))
             };
             if !bufs.is_empty() {
                 self.write_batch(bufs, end);
@@ -249,7 +308,7 @@ impl Writer {
             self.sync_if_due(false);
             self.maybe_roll();
             self.reap_compaction();
-            if stopping && self.shared.pending.lock().bufs.is_empty() {
+            if stopping && self.shared.pending.lock().is_empty() {
                 self.sync_if_due(true);
                 if let Some(h) = self.compacting.take() {
                     let _ = h.join();

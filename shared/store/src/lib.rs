@@ -220,8 +220,13 @@ mod tests {
         assert!(o.state.sessions.is_empty());
         let j = o.journal;
         j.append(&Record::Msg { id: 1, blob: Bytes::from_static(b"hello") });
+        // A blob large enough to be written from where it is, between records copied in.
+        j.append(&Record::Msg { id: 2, blob: Bytes::from(vec![9u8; 100_000]) });
         j.append(&Record::Session { client: "c".into(), expiry: 100, detached_at: 0, version: 5 });
-        let at = j.append(&Record::Queue { client: "c".into(), entry: entry(1) });
+        let at = j.append_with(|f| {
+            f.record(&Record::<&str>::Queue { client: "c", entry: entry(1) });
+            f.record(&Record::<&str>::Queue { client: "c", entry: entry(2) });
+        });
         wait_written(&j);
         assert!(j.written() >= at);
         // A second broker cannot use the store meanwhile.
@@ -229,8 +234,9 @@ mod tests {
         drop(j);
         drop(o.lock);
         let o = open(dir.path(), Fsync::Always).expect("reopen");
-        assert_eq!(o.state.sessions["c"].queue.len(), 1);
+        assert_eq!(o.state.sessions["c"].queue.len(), 2);
         assert_eq!(&o.state.messages[&1][..], b"hello");
+        assert_eq!(o.state.messages[&2].len(), 100_000);
         assert!(o.damaged.is_empty());
     }
 

@@ -32,46 +32,47 @@ pub struct Entry {
 /// Stage of a message in flight: 1 = PUBLISH sent, 2 = PUBREL sent.
 pub type Stage = u8;
 
-/// One change.
+/// One change. Its strings are `S`: owned as read back, borrowed where a change is written (see
+/// [`Framer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
+pub enum Record<S = String> {
     /// A message, stored once however many sessions and retained slots refer to it.
     Msg { id: u64, blob: Bytes },
     /// A session exists with this lifetime (seconds; 0: ends at disconnect, `u32::MAX`: never),
     /// detached since `detached_at` (unix ms; 0: a connection is attached).
-    Session { client: String, expiry: u32, detached_at: u64, version: u8 },
+    Session { client: S, expiry: u32, detached_at: u64, version: u8 },
     /// The session ended.
-    SessionEnd { client: String },
+    SessionEnd { client: S },
     /// A subscription (options byte as in SUBSCRIBE; `id` 0: none).
-    Sub { client: String, filter: String, opts: u8, id: u32 },
+    Sub { client: S, filter: S, opts: u8, id: u32 },
     /// A subscription removed.
-    Unsub { client: String, filter: String },
+    Unsub { client: S, filter: S },
     /// A message queued.
-    Queue { client: String, entry: Entry },
+    Queue { client: S, entry: Entry },
     /// The oldest queued message left the queue: in flight with `pid`, or gone (`pid` 0).
-    Dequeue { client: String, pid: u16 },
+    Dequeue { client: S, pid: u16 },
     /// The exchange for `pid` at `stage` ended.
-    Ack { client: String, pid: u16, stage: Stage },
+    Ack { client: S, pid: u16, stage: Stage },
     /// PUBREC for `pid`: it waits for PUBCOMP.
-    Released { client: String, pid: u16 },
+    Released { client: S, pid: u16 },
     /// A QoS 2 id received and routed.
-    Q2In { client: String, pid: u16 },
+    Q2In { client: S, pid: u16 },
     /// A QoS 2 id released (PUBREL).
-    Q2Rel { client: String, pid: u16 },
+    Q2Rel { client: S, pid: u16 },
     /// The retained message of a topic.
-    RetainSet { topic: String, msg: u64 },
+    RetainSet { topic: S, msg: u64 },
     /// A topic's retained message cleared.
-    RetainClear { topic: String },
+    RetainClear { topic: S },
     /// A will waiting for its delay, published at `at` (unix ms).
-    Will { client: String, at: u64, blob: Bytes },
+    Will { client: S, at: u64, blob: Bytes },
     /// The waiting will is gone (published, or cancelled by a reconnect).
-    WillClear { client: String },
+    WillClear { client: S },
     /// Queued messages removed out of order (each id's first occurrence).
-    Remove { client: String, msgs: Vec<u64> },
+    Remove { client: S, msgs: Vec<u64> },
     /// A message in flight (compacted files only: the journal reaches it through Queue and Dequeue).
-    Inflight { client: String, pid: u16, stage: Stage, entry: Entry },
+    Inflight { client: S, pid: u16, stage: Stage, entry: Entry },
     /// A topic's retained message, carried whole (the retained messages' journal).
-    Retain { topic: String, blob: Bytes },
+    Retain { topic: S, blob: Bytes },
 }
 
 /// Why a record could not be read.
@@ -89,7 +90,7 @@ pub enum RecordError {
     Utf8,
 }
 
-impl Record {
+impl<S> Record<S> {
     fn kind(&self) -> u8 {
         match self {
             Record::Msg { .. } => 1,
@@ -112,7 +113,9 @@ impl Record {
             Record::Retain { .. } => 18,
         }
     }
+}
 
+impl<S: AsRef<str>> Record<S> {
     /// The client a record belongs to (none for messages and retained slots).
     pub fn client(&self) -> Option<&str> {
         match self {
@@ -130,7 +133,7 @@ impl Record {
             | Record::Will { client, .. }
             | Record::WillClear { client }
             | Record::Remove { client, .. }
-            | Record::Inflight { client, .. } => Some(client),
+            | Record::Inflight { client, .. } => Some(client.as_ref()),
         }
     }
 
@@ -138,92 +141,191 @@ impl Record {
     /// without being copied (a message's bytes).
     pub fn frame(&self) -> (BytesMut, Option<Bytes>) {
         let mut b = BytesMut::with_capacity(64);
+        let tail = self.put(&mut b, |_| true);
+        (b, tail)
+    }
+
+    /// Frames the record at the end of `b`. A message's blob for which `apart` says so is not copied
+    /// but returned, to be written right after `b` (the frame's checksum covers it).
+    fn put(&self, b: &mut BytesMut, apart: impl Fn(&Bytes) -> bool) -> Option<Bytes> {
+        let start = b.len();
         b.put_slice(&[0; FRAME_HEAD]);
         b.put_u8(self.kind());
         let mut tail = None;
+        let mut blob_after = |b: &mut BytesMut, blob: &Bytes| {
+            b.put_u32_le(blob.len() as u32);
+            if apart(blob) {
+                tail = Some(blob.clone());
+            } else {
+                b.put_slice(blob);
+            }
+        };
         match self {
             Record::Msg { id, blob } => {
                 b.put_u64_le(*id);
-                b.put_u32_le(blob.len() as u32);
-                tail = Some(blob.clone());
+                blob_after(b, blob);
             }
             Record::Session { client, expiry, detached_at, version } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u32_le(*expiry);
                 b.put_u64_le(*detached_at);
                 b.put_u8(*version);
             }
-            Record::SessionEnd { client } | Record::WillClear { client } => put_str(&mut b, client),
+            Record::SessionEnd { client } | Record::WillClear { client } => put_str(b, client.as_ref()),
             Record::Sub { client, filter, opts, id } => {
-                put_str(&mut b, client);
-                put_str(&mut b, filter);
+                put_str(b, client.as_ref());
+                put_str(b, filter.as_ref());
                 b.put_u8(*opts);
                 b.put_u32_le(*id);
             }
             Record::Unsub { client, filter } => {
-                put_str(&mut b, client);
-                put_str(&mut b, filter);
+                put_str(b, client.as_ref());
+                put_str(b, filter.as_ref());
             }
             Record::Queue { client, entry } => {
-                put_str(&mut b, client);
-                put_entry(&mut b, entry);
+                put_str(b, client.as_ref());
+                put_entry(b, entry);
             }
             Record::Dequeue { client, pid }
             | Record::Released { client, pid }
             | Record::Q2In { client, pid }
             | Record::Q2Rel { client, pid } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u16_le(*pid);
             }
             Record::Ack { client, pid, stage } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u16_le(*pid);
                 b.put_u8(*stage);
             }
             Record::RetainSet { topic, msg } => {
-                put_str(&mut b, topic);
+                put_str(b, topic.as_ref());
                 b.put_u64_le(*msg);
             }
-            Record::RetainClear { topic } => put_str(&mut b, topic),
+            Record::RetainClear { topic } => put_str(b, topic.as_ref()),
             Record::Retain { topic, blob } => {
-                put_str(&mut b, topic);
-                b.put_u32_le(blob.len() as u32);
-                tail = Some(blob.clone());
+                put_str(b, topic.as_ref());
+                blob_after(b, blob);
             }
             Record::Will { client, at, blob } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u64_le(*at);
                 b.put_u32_le(blob.len() as u32);
                 b.put_slice(blob);
             }
             Record::Remove { client, msgs } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u32_le(msgs.len() as u32);
                 for m in msgs {
                     b.put_u64_le(*m);
                 }
             }
             Record::Inflight { client, pid, stage, entry } => {
-                put_str(&mut b, client);
+                put_str(b, client.as_ref());
                 b.put_u16_le(*pid);
                 b.put_u8(*stage);
-                put_entry(&mut b, entry);
+                put_entry(b, entry);
             }
         }
-        let body_len = b.len() - FRAME_HEAD + tail.as_ref().map_or(0, Bytes::len);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(b.get(FRAME_HEAD..).unwrap_or_default());
-        if let Some(t) = &tail {
-            crc.update(t);
+        seal(b, start, tail.as_ref());
+        tail
+    }
+}
+
+/// Fills in the header of the frame begun at `start` of `b` (its body runs to the end of `b`, then
+/// `tail`).
+fn seal(b: &mut BytesMut, start: usize, tail: Option<&Bytes>) {
+    let body = b.get(start + FRAME_HEAD..).unwrap_or_default();
+    let body_len = body.len() + tail.map_or(0, Bytes::len);
+    let crc = match tail {
+        None => crc32fast::hash(body),
+        Some(t) => {
+            let mut h = crc32fast::Hasher::new();
+            h.update(body);
+            h.update(t);
+            h.finalize()
         }
-        let crc = crc.finalize();
-        if let Some(h) = b.get_mut(..FRAME_HEAD) {
-            h[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
-            h[4..].copy_from_slice(&crc.to_le_bytes());
+    };
+    if let Some(h) = b.get_mut(start..start + FRAME_HEAD) {
+        h[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
+        h[4..].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+/// Blobs up to this size are copied into a [`Framer`]'s buffer; larger ones are written from where
+/// they are.
+pub const COPY_BLOB_UP_TO: usize = 16 * 1024;
+
+/// Records framed one after another, for one write: small ones copied into one buffer (no allocation
+/// per record once the buffer has grown), large blobs kept apart without being copied.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: BytesMut,
+    /// Blobs kept apart, each written after the bytes of `buf` up to its offset.
+    apart: Vec<(usize, Bytes)>,
+    /// Bytes framed.
+    len: usize,
+}
+
+impl Framer {
+    /// Frames `r`.
+    pub fn record<S: AsRef<str>>(&mut self, r: &Record<S>) {
+        let before = self.buf.len();
+        let tail = r.put(&mut self.buf, |blob| blob.len() > COPY_BLOB_UP_TO);
+        self.len += self.buf.len() - before;
+        if let Some(t) = tail {
+            self.len += t.len();
+            self.apart.push((self.buf.len(), t));
         }
-        (b, tail)
     }
 
+    /// Frames a message record ([`Record::Msg`]) whose blob `blob` writes in place.
+    pub fn msg(&mut self, id: u64, blob: impl FnOnce(&mut BytesMut)) {
+        let b = &mut self.buf;
+        let start = b.len();
+        b.put_slice(&[0; FRAME_HEAD]);
+        b.put_u8(Record::<String>::Msg { id, blob: Bytes::new() }.kind());
+        b.put_u64_le(id);
+        let len_at = b.len();
+        b.put_u32_le(0);
+        blob(b);
+        let n = (b.len() - len_at - 4) as u32;
+        if let Some(l) = b.get_mut(len_at..len_at + 4) {
+            l.copy_from_slice(&n.to_le_bytes());
+        }
+        seal(b, start, None);
+        self.len += b.len() - start;
+    }
+
+    /// Bytes framed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is framed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Hands what is framed to `out`, in order: bytes to copy, each time followed by the blob that
+    /// comes after them, if any (written from where it is). Empties the framer, keeping a buffer of a
+    /// usual size.
+    pub fn drain(&mut self, mut out: impl FnMut(&[u8], Option<Bytes>)) {
+        let mut at = 0;
+        for (end, blob) in self.apart.drain(..) {
+            out(self.buf.get(at..end).unwrap_or_default(), Some(blob));
+            at = end;
+        }
+        out(self.buf.get(at..).unwrap_or_default(), None);
+        self.buf.clear();
+        if self.buf.capacity() > 4 * COPY_BLOB_UP_TO {
+            self.buf = BytesMut::new();
+        }
+        self.len = 0;
+    }
+}
+
+impl Record {
     /// Reads the record at the front of `src`: the record and the bytes its frame takes, `Ok(None)`
     /// when `src` holds less than a whole frame.
     pub fn read(src: &Bytes) -> Result<Option<(Record, usize)>, RecordError> {
@@ -430,6 +532,42 @@ mod tests {
             for cut in 0..bytes.len() {
                 prop_assert!(matches!(Record::read(&bytes.slice(..cut)), Ok(None) | Err(_)));
             }
+        }
+
+        #[test]
+        fn a_framer_writes_what_frame_does(rs in proptest::collection::vec(record(), 1..8), big in any::<bool>()) {
+            let mut rs = rs;
+            if big {
+                // A blob the framer keeps apart.
+                rs.push(Record::Msg { id: 7, blob: Bytes::from(vec![3u8; COPY_BLOB_UP_TO + 1]) });
+                rs.push(Record::Dequeue { client: "c".into(), pid: 1 });
+            }
+            let mut f = Framer::default();
+            for r in &rs {
+                f.record(r);
+            }
+            let mut out = Vec::new();
+            let len = f.len();
+            f.drain(|bytes, blob| {
+                out.extend_from_slice(bytes);
+                if let Some(b) = blob {
+                    out.extend_from_slice(&b);
+                }
+            });
+            prop_assert!(f.is_empty());
+            let want: Vec<u8> = rs.iter().flat_map(|r| join(r).to_vec()).collect();
+            prop_assert_eq!(len, want.len());
+            prop_assert_eq!(out, want);
+        }
+
+        #[test]
+        fn a_message_framed_in_place_reads_back(id in any::<u64>(), blob in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut f = Framer::default();
+            f.msg(id, |b| b.extend_from_slice(&blob));
+            let mut out = BytesMut::new();
+            f.drain(|bytes, _| out.extend_from_slice(bytes));
+            let want = Record::Msg { id, blob: Bytes::from(blob) };
+            prop_assert_eq!(&out[..], &join(&want)[..]);
         }
 
         #[test]

@@ -80,7 +80,8 @@ impl Conn {
         if !st.is_attached_to(self.id) {
             return Err(Close::TakenOver);
         }
-        let was_over = st.congested();
+        // Publishers paused by this queue are woken once it is well below where it congests.
+        let was_full = !st.room_to_resume();
         let max_bytes = self.settings.max_inflight_bytes;
         let mut sent_durable = false;
         while self.out.len() < HIGH_WATER {
@@ -112,7 +113,7 @@ impl Conn {
             // crash before its state is written means it comes again, as QoS 1 allows).
             self.note_durable();
         }
-        if was_over && !st.congested() {
+        if was_full && st.room_to_resume() {
             drop(st);
             self.seat.broker.space.notify_waiters();
         }

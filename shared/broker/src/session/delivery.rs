@@ -141,6 +141,11 @@ impl SessionState {
         self.tr().queue.congested()
     }
 
+    /// See [`Queue::room_to_resume`].
+    pub fn room_to_resume(&self) -> bool {
+        self.tr().queue.room_to_resume()
+    }
+
     /// See [`Queue::judge_pace`].
     pub(crate) fn judge_pace(&mut self, now_ms: u64, window_ms: u64) -> Pace {
         self.tr_mut().queue.judge_pace(now_ms, window_ms)

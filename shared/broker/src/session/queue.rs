@@ -254,6 +254,16 @@ impl Queue {
         self.over_limit(0) || (self.limits.max_messages == 0 && self.pending.len() >= UNLIMITED_FLOW_MARK)
     }
 
+    /// Whether publishers paused by this queue are worth waking: it is below three quarters of the
+    /// marks it congests at, so that each wake lets a burst through rather than one message (which
+    /// would pause them again at once). Implies not [`Queue::congested`].
+    pub fn room_to_resume(&self) -> bool {
+        let three_quarters = |limit: usize| limit - limit / 4;
+        let count = if self.limits.max_messages > 0 { self.limits.max_messages } else { UNLIMITED_FLOW_MARK };
+        self.pending.len() < three_quarters(count)
+            && (self.limits.max_bytes == 0 || self.bytes < three_quarters(self.limits.max_bytes))
+    }
+
     /// Whether queueing `extra` more bytes would pass a queue limit.
     fn over_limit(&self, extra: usize) -> bool {
         (self.limits.max_messages > 0 && self.pending.len() >= self.limits.max_messages)
@@ -331,6 +341,38 @@ mod tests {
         let mut q = Queue::new(limits(0, 3));
         assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::Queued);
         assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::FirstDrop);
+    }
+
+    #[test]
+    fn paused_publishers_resume_well_below_the_mark() {
+        let q1 = QoS::AtLeastOnce;
+        // Without a limit: congested at the flow mark, room to resume below three quarters of it.
+        let mut q = Queue::new(limits(0, 0));
+        for _ in 0..UNLIMITED_FLOW_MARK {
+            q.push(delivery(q1, b"ab"), true);
+        }
+        assert!(q.congested() && !q.room_to_resume());
+        let resume = UNLIMITED_FLOW_MARK - UNLIMITED_FLOW_MARK / 4;
+        while q.len() >= resume {
+            assert!(!q.room_to_resume());
+            q.pop();
+        }
+        assert!(q.room_to_resume() && !q.congested());
+        // A limit of one: room once empty.
+        let mut q = Queue::new(limits(1, 0));
+        q.push(delivery(q1, b"ab"), true);
+        assert!(q.congested() && !q.room_to_resume());
+        q.pop();
+        assert!(q.room_to_resume());
+        // A byte limit.
+        let mut q = Queue::new(limits(0, 8));
+        for _ in 0..4 {
+            q.push(delivery(q1, b"ab"), true);
+        }
+        q.pop();
+        assert!(!q.room_to_resume(), "6 bytes of 8");
+        q.pop();
+        assert!(q.room_to_resume(), "4 bytes of 8");
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Publish {
         if dup && qos == QoS::AtMostOnce {
             return Err(DecodeError::DupAtQos0);
         }
-        let topic = r.string("topic name")?;
+        let topic = r.shared_string("topic name")?;
         let packet_id = if qos == QoS::AtMostOnce { None } else { Some(read_packet_id(r)?) };
         let properties = if version.is_v5() { PublishProperties::decode(r)? } else { PublishProperties::default() };
         if topic.is_empty() {
@@ -63,15 +63,7 @@ impl Publish {
         } else {
             validate_topic_name(&topic)?;
         }
-        Ok(Publish {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
-            topic: topic.into(),
-            packet_id,
-            properties,
-            payload: r.rest(),
-        })
+        Ok(Publish { dup, qos, retain: flags & 0x01 != 0, topic, packet_id, properties, payload: r.rest() })
     }
 
     /// Remaining length for a payload of `payload_len` bytes.
