@@ -419,3 +419,45 @@ fn acknowledgements_mosquitto_accepts_keep_the_connection() {
         s.ping();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qos0_burst_reaches_a_subscriber_that_keeps_reading_whole() {
+    // Twenty publishers each write 2,000 QoS 0 messages at once and hang up: twenty times the queue
+    // limit, faster than the subscriber can read. Flow control paces the publishers (the packets they
+    // sent before closing included) instead of dropping what a reading subscriber has not taken yet.
+    const PUBLISHERS: usize = 20;
+    const EACH: usize = 2_000;
+    let b = broker("sys_interval 1");
+    let mut s = V4::new(b.port, "burst-sub").await;
+    s.subscribe("burst/+", 0).await;
+    let port = b.port;
+    let writers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            std::thread::spawn(move || {
+                let mut c = Raw::v311(port, &format!("burst-pub-{p}"));
+                let topic = format!("burst/{p}");
+                let mut all = Vec::new();
+                for i in 0..EACH {
+                    all.extend(Pub::new(&topic, format!("{i}")).v3());
+                }
+                all.extend(wire::disconnect());
+                c.send(&all);
+            })
+        })
+        .collect();
+    let mut next = vec![0usize; PUBLISHERS];
+    let mut got = 0;
+    while got < PUBLISHERS * EACH {
+        let Some(m) = s.recv_within(std::time::Duration::from_secs(10)).await else { break };
+        let (topic, payload) = tp4(&m);
+        let p: usize = topic.trim_start_matches("burst/").parse().expect("publisher");
+        assert_eq!(payload.parse::<usize>().expect("number"), next[p], "publisher {p} out of order or lost");
+        next[p] += 1;
+        got += 1;
+    }
+    for w in writers {
+        w.join().expect("publisher");
+    }
+    assert_eq!(got, PUBLISHERS * EACH, "delivered per publisher: {next:?}");
+    sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| v == "0");
+}

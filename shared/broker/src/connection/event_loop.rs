@@ -453,7 +453,9 @@ impl Conn {
             self.kick.touch(self.seat.broker.now_ms());
         }
         self.handle_buffered()?;
-        if eof {
+        // Packets that arrived before the close are still the client's: while flow control holds them,
+        // the connection stays until they are handled (the next read sees the close again).
+        if eof && (self.congested.is_empty() || self.rbuf.is_empty()) {
             return Err(Close::Io(None));
         }
         Ok(())

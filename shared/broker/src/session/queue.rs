@@ -11,7 +11,7 @@ use mq_proto::QoS;
 
 use crate::message::Delivery;
 
-/// With `max_queued_messages 0` (no limit), publishers of QoS 1/2 messages are paused from this many
+/// With `max_queued_messages 0` (no limit), publishers are paused from this many
 /// queued messages on.
 pub(crate) const UNLIMITED_FLOW_MARK: usize = 1000;
 
@@ -144,10 +144,10 @@ impl Queue {
 
     /// Queues `d` for a client that is `online`, honouring the limits.
     ///
-    /// Flow control: when the queue of a connected client that is keeping up is full, a QoS 1/2
-    /// delivery is still queued (up to twice the limit) and [`Enqueued::Congested`] tells the publisher
-    /// to pause; QoS 0 overflow and a stalled client's overflow are dropped, so one stuck subscriber
-    /// never holds publishers back for more than a moment.
+    /// Flow control: when the queue of a connected client that is keeping up is full, a delivery of
+    /// any QoS is still queued (up to twice the limit) and [`Enqueued::Congested`] tells the publisher
+    /// to pause; a stalled client's overflow (and anything past twice the limit) is dropped, so one
+    /// stuck subscriber never holds publishers back for more than a moment.
     pub fn push(&mut self, d: Delivery, online: bool) -> Enqueued {
         self.push_with(d, online, |_| {})
     }
@@ -159,7 +159,9 @@ impl Queue {
         }
         let size = d.msg.size();
         let mut result = Enqueued::Queued;
-        let flow = online && d.qos != QoS::AtMostOnce && !self.stalled;
+        // QoS 0 is paced like QoS 1/2 while the client drains (Mosquitto delivers a burst whole, and
+        // users count on it); only a stalled client's overflow is dropped.
+        let flow = online && !self.stalled;
         if self.over_limit(size) {
             if flow && !self.over_hard_limit(size) {
                 result = Enqueued::Congested;
@@ -248,7 +250,7 @@ impl Queue {
         self.bytes = 0;
     }
 
-    /// Whether publishers of QoS 1/2 messages should wait for this queue: at its limit, or, without a
+    /// Whether publishers should wait for this queue: at its limit, or, without a
     /// limit, at the flow-control mark.
     pub fn congested(&self) -> bool {
         self.over_limit(0) || (self.limits.max_messages == 0 && self.pending.len() >= UNLIMITED_FLOW_MARK)
@@ -326,9 +328,11 @@ mod tests {
             (q1, true, Enqueued::Queued),
             (q1, true, Enqueued::Queued),
             (q1, true, Enqueued::Congested),
-            (QoS::AtMostOnce, true, Enqueued::FirstDrop),
-            (q1, true, Enqueued::Congested),
-            (q1, true, Enqueued::Dropped),
+            // QoS 0 is paced like the rest while the client drains.
+            (QoS::AtMostOnce, true, Enqueued::Congested),
+            // At twice the limit everything overflows.
+            (q1, true, Enqueued::FirstDrop),
+            (QoS::AtMostOnce, true, Enqueued::Dropped),
             (q1, false, Enqueued::Dropped),
         ] {
             assert_eq!(q.push(delivery(qos, b"ab"), online), want, "{qos:?} online {online}");
@@ -340,7 +344,16 @@ mod tests {
         // After draining, the first drop is logged again.
         let mut q = Queue::new(limits(0, 3));
         assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::Queued);
+        assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::Congested);
+        assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::Congested);
         assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::FirstDrop);
+        // A stalled client's overflow is dropped at once, whatever its QoS.
+        let mut q = Queue::new(limits(1, 0));
+        assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::Queued);
+        assert_eq!(q.judge_pace(1, 100), Pace::Wait(101));
+        assert_eq!(q.judge_pace(200, 100), Pace::Stalled);
+        assert_eq!(q.push(delivery(QoS::AtMostOnce, b"ab"), true), Enqueued::FirstDrop);
+        assert_eq!(q.push(delivery(QoS::AtLeastOnce, b"ab"), true), Enqueued::Dropped);
     }
 
     #[test]
