@@ -79,7 +79,8 @@
 //! | `connection_messages` | G | bool, true |
 //! | `check_retain_source` | G | bool, **false** (documented true) |
 //! | `allow_duplicate_messages` | G | bool, **false** (documented true); deprecated |
-//! | `upgrade_outgoing_qos`, `set_tcp_nodelay` | G | bool, false |
+//! | `upgrade_outgoing_qos` | G | bool, false |
+//! | `set_tcp_nodelay` | G | bool, true (Mosquitto: false) |
 //! | `clientid_prefixes` | G | text; deprecated |
 //! | `memory_limit` | G | bytes, 0 = none |
 //! | `log_dest` | G | `stdout` `stderr` `syslog` `topic` `dlt` `none` `file <path>`, repeatable; stderr |

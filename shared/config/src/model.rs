@@ -54,7 +54,7 @@ pub struct Config {
     pub allow_duplicate_messages: Setting<bool>,
     /// `upgrade_outgoing_qos true|false` (default false).
     pub upgrade_outgoing_qos: Setting<bool>,
-    /// `set_tcp_nodelay true|false` (default false).
+    /// `set_tcp_nodelay true|false` (default true: mq sends each burst at once; Mosquitto defaults to false).
     pub set_tcp_nodelay: Setting<bool>,
     /// `clientid_prefixes <prefix>`: only client ids starting with it may
     /// connect. Deprecated.
@@ -151,7 +151,7 @@ impl Config {
             check_retain_source: Setting::default_value(false),
             allow_duplicate_messages: Setting::default_value(false),
             upgrade_outgoing_qos: Setting::default_value(false),
-            set_tcp_nodelay: Setting::default_value(false),
+            set_tcp_nodelay: Setting::default_value(true),
             clientid_prefixes: Setting::default_value(None),
             metrics_listener: Setting::default_value(None),
             memory_limit: Setting::default_value(0),

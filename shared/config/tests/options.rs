@@ -35,6 +35,9 @@ fn global_options_set_their_field() {
         ("allow_duplicate_messages true", |c| assert!(*c.allow_duplicate_messages)),
         ("upgrade_outgoing_qos true", |c| assert!(*c.upgrade_outgoing_qos)),
         ("set_tcp_nodelay 1", |c| assert!(*c.set_tcp_nodelay)),
+        ("set_tcp_nodelay false", |c| assert!(!*c.set_tcp_nodelay)),
+        // mq's default differs from Mosquitto's (README, Differences from Mosquitto).
+        ("pid_file /run/mq.pid", |c| assert!(*c.set_tcp_nodelay)),
         ("clientid_prefixes sensor-", |c| {
             assert_eq!(c.clientid_prefixes.as_deref(), Some("sensor-"));
         }),
