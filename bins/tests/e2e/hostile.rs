@@ -383,3 +383,44 @@ fn a_log_nobody_reads_never_stalls_the_broker() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_qos0_subscriber_that_stops_reading_does_not_hold_publishers_back() {
+    // QoS 0 is paced for subscribers that keep reading; one that stops is judged stalled within moments
+    // and its overflow dropped, so the publisher and the other subscribers go on at full pace.
+    let b = broker("sys_interval 1");
+    let mut stuck = Raw::v311(b.port, "stuck-qos0");
+    stuck.subscribe(1, &[("flood/t", 0)]);
+    let mut reader = Raw::v311(b.port, "reader-qos0");
+    reader.subscribe(1, &[("flood/t", 0)]);
+    let port = b.port;
+    // 40 MiB: far more than the stuck subscriber's socket buffers and queue hold.
+    let n = 40_000usize;
+    let publisher = std::thread::spawn(move || {
+        let mut p = Raw::v311(port, "flood-pub");
+        let payload = "x".repeat(1024);
+        let start = std::time::Instant::now();
+        for chunk in 0..n / 1000 {
+            let mut bytes = Vec::new();
+            for _ in 0..1000 {
+                bytes.extend(Pub::new("flood/t", payload.as_str()).v3());
+            }
+            p.send(&bytes);
+            if chunk % 10 == 9 {
+                let ping = std::time::Instant::now();
+                p.ping();
+                assert!(ping.elapsed() < Duration::from_secs(1), "PINGRESP took {:?}", ping.elapsed());
+            }
+        }
+        start.elapsed()
+    });
+    for _ in 0..n {
+        reader.recv_publish();
+    }
+    let took = publisher.join().expect("publisher");
+    assert!(took < crate::broker_util::WAIT, "{n} messages took {took:?}");
+    crate::broker_util::sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| {
+        v.parse::<u64>().is_ok_and(|n| n > 0)
+    });
+    drop(stuck);
+}
