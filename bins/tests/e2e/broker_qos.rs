@@ -463,3 +463,45 @@ async fn a_qos0_burst_reaches_a_subscriber_that_keeps_reading_whole() {
     assert_eq!(got, PUBLISHERS * EACH, "delivered per publisher: {next:?}");
     sys_value_reaches(b.port, "$SYS/broker/publish/messages/dropped", |v| v == "0");
 }
+
+#[test]
+fn acknowledgements_sent_together_are_each_settled_and_a_wrong_one_among_them_is_a_protocol_error() {
+    // A subscriber acknowledges a whole window in one write: each PUBACK frees its slot, so the
+    // next window follows; an id not in flight among them is ignored.
+    let b = broker("max_inflight_messages 10\nupgrade_outgoing_qos true");
+    for level in [4u8, 5] {
+        let id = format!("batch{level}");
+        let (mut sub, _) = Raw::connect(b.port, &Connect::level(level, &id));
+        sub.subscribe(1, &[("acks/q1", 1), ("acks/q2", 2)]);
+        let mut publ = Raw::v311(b.port, &format!("{id}-pub"));
+        let mut bytes = Vec::new();
+        for i in 0..30u32 {
+            bytes.extend(Pub::new("acks/q1", i.to_be_bytes()).v3());
+        }
+        publ.send(&bytes);
+        let mut next = 0u32;
+        for _ in 0..3 {
+            let mut acks = wire::puback(60_000);
+            for _ in 0..10 {
+                let m = sub.recv_publish();
+                assert_eq!(m.payload.as_ref(), next.to_be_bytes(), "in order, none lost");
+                next += 1;
+                acks.extend(wire::puback(m.packet_id.expect("QoS 1").get()));
+            }
+            // Nothing beyond the window before the acknowledgements.
+            sub.expect_silence();
+            sub.send(&acks);
+        }
+        sub.ping();
+        // A PUBACK for a QoS 2 delivery (PUBREC is due), behind a valid one in the same write.
+        publ.publish(&Pub::new("acks/q1", "one").qos(1, 1));
+        publ.publish(&Pub::new("acks/q2", "two").qos(2, 2));
+        let one = sub.recv_publish();
+        let two = sub.recv_publish();
+        assert_eq!(two.qos, QoS::ExactlyOnce);
+        let mut acks = wire::puback(one.packet_id.expect("QoS 1").get());
+        acks.extend(wire::puback(two.packet_id.expect("QoS 2").get()));
+        sub.send(&acks);
+        sub.expect_disconnect((level == 5).then_some(0x82));
+    }
+}

@@ -38,6 +38,9 @@ pub struct Kick {
     last_active: AtomicU64,
     /// The sweep found the connection idle: it should park.
     park_hint: AtomicBool,
+    /// Whether the connection waits parked here (set and cleared under `inner`'s lock; read without it
+    /// by the sweep, which then passes parked connections by without taking the lock).
+    is_parked: AtomicBool,
     /// Silence allowed before the connection is closed, in milliseconds (0: no keep alive; at most
     /// 65,535 s and a half: 32 bits hold it, and every attached connection has a handle).
     grace_ms: u32,
@@ -78,6 +81,7 @@ impl Kick {
             last_rx: AtomicU64::new(now_ms),
             last_active: AtomicU64::new(now_ms),
             park_hint: AtomicBool::new(false),
+            is_parked: AtomicBool::new(false),
             grace_ms: u32::from(keep_alive) * 1500,
         })
     }
@@ -124,12 +128,17 @@ impl Kick {
         self.inner.lock().reason
     }
 
+    /// Whether a connection idle for `after_ms` at `now_ms` is running and not yet asked to park: only
+    /// atomic reads, so the sweep can ask it of every connection cheaply (and under its session's lock).
+    pub fn may_park(&self, now_ms: u64, after_ms: u64) -> bool {
+        now_ms >= self.last_active.load(Ordering::Relaxed) + after_ms
+            && !self.park_hint.load(Ordering::Relaxed)
+            && !self.is_parked.load(Ordering::Relaxed)
+    }
+
     /// Asks a connection that has been idle for `after_ms` at `now_ms` to park (from the sweep).
     pub fn hint_park(&self, now_ms: u64, after_ms: u64) {
-        if now_ms >= self.last_active.load(Ordering::Relaxed) + after_ms
-            && !self.park_hint.load(Ordering::Relaxed)
-            && self.inner.lock().parked.is_none()
-        {
+        if self.may_park(now_ms, after_ms) && self.inner.lock().parked.is_none() {
             self.park_hint.store(true, Ordering::Relaxed);
             self.notify.notify_one();
         }
@@ -166,6 +175,7 @@ impl Kick {
             return Err((conn, Some(e)));
         }
         st.parked = Some(conn);
+        self.is_parked.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -177,9 +187,15 @@ impl Kick {
         let _ = notified.poll(&mut Context::from_waker(Waker::noop()));
     }
 
+    fn take_parked(&self) -> Option<Box<dyn Parked>> {
+        let mut st = self.inner.lock();
+        self.is_parked.store(false, Ordering::Relaxed);
+        st.parked.take()
+    }
+
     /// Resumes the connection if it is parked.
     pub fn resume_parked(&self) {
-        let parked = self.inner.lock().parked.take();
+        let parked = self.take_parked();
         if let Some(p) = parked {
             p.resume();
         }
@@ -188,7 +204,7 @@ impl Kick {
     /// Resumes the connection if it is parked, serving what it can on the caller's task (see
     /// [`Parked::resume_here`]): for the parking task, which saves a task per packet on a parked socket.
     pub fn resume_parked_here(&self) {
-        let parked = self.inner.lock().parked.take();
+        let parked = self.take_parked();
         if let Some(p) = parked {
             p.resume_here();
         }

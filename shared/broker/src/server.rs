@@ -542,19 +542,31 @@ async fn serve_ready(
     Ok(())
 }
 
-/// Keep alive is checked four times a second for every connection here, rather than by a timer per
-/// connection; sessions and wills once a second.
+/// Keep alive, park hints, delayed wills and session expiry are checked here once a second for every
+/// session, rather than by a timer per connection.
 async fn sweeps(broker: Arc<Broker>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut n = 0u32;
+    // Each second's sweep in four parts, 250 ms apart (see `Broker::sweep_part`).
+    const PARTS: usize = 4;
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / PARTS as u64));
+    let mut round = Vec::new();
+    let mut part = 0;
     loop {
         tokio::select! {
             () = broker.wait_shutdown() => return,
             _ = tick.tick() => {
-                broker.check_keepalive().await;
-                n = n.wrapping_add(1);
-                if n.is_multiple_of(4) {
-                    broker.sweep_sliced(Instant::now()).await;
+                if part == 0 {
+                    round = broker.all_sessions();
+                }
+                let n = round.len();
+                broker.sweep_part(&round[n * part / PARTS..n * (part + 1) / PARTS]).await;
+                part += 1;
+                if part == PARTS {
+                    part = 0;
+                    // Ended sessions are not held until the next round.
+                    round = Vec::new();
+                    let now = Instant::now();
+                    broker.sweep_orphan_wills(now);
+                    broker.purge_retained(now);
                 }
             }
         }

@@ -86,18 +86,14 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
         session: None,
         out_flight: HashMap::new(),
     };
-    if plan.lazy.is_some() {
-        // Down until enough is queued for the remote.
-        notify_local(&broker, &plan, "0");
-        if plan.local_cleansession {
-            log!(
-                Warning,
-                "Bridge {}: start_type lazy with a clean local session (local_cleansession true, or cleansession \
-                 true without local_cleansession): nothing queues for the remote while the bridge is down, so it \
-                 never reaches its threshold.",
-                plan.name
-            );
-        }
+    if plan.lazy.is_some() && plan.local_cleansession {
+        log!(
+            Warning,
+            "Bridge {}: start_type lazy with a clean local session (local_cleansession true, or cleansession \
+             true without local_cleansession): nothing queues for the remote while the bridge is down, so it \
+             never reaches its threshold.",
+            plan.name
+        );
     }
     // A persistent local session is opened first so that messages queue from now on; a local identity
     // is checked at once.
@@ -118,6 +114,10 @@ pub async fn run(broker: Arc<Broker>, ctx: Arc<ListenerCtx>, plan: Plan) {
                 Ok(()) => {}
             }
         }
+    }
+    if plan.lazy.is_some() {
+        // Down until enough is queued for the remote (said once the local session queues).
+        notify_local(&broker, &plan, "0");
     }
     loop {
         if let Some(lazy) = plan.lazy {
@@ -422,6 +422,15 @@ async fn prepare_local(broker: &Arc<Broker>, ctx: &Arc<ListenerCtx>, plan: &Plan
             .map_err(|_| BridgeError::Timeout { addr: "the local broker".into() })??;
     }
     local.disconnect(mq_proto::ReasonCode::NORMAL_DISCONNECTION, &Default::default()).await;
+    // Messages queue for the remote once the broker has taken the session offline; until then they go
+    // to this connection, which forwards nothing (QoS 1/2 come again on the next connection, QoS 0 would
+    // be lost). Ready when the broker has seen the disconnect.
+    let offline = async {
+        while broker.sessions.lock().get(plan.local_clientid.as_str()).is_some_and(|s| s.is_online()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let _ = tokio::time::timeout(CONNECT_TIMEOUT, offline).await;
     Ok(())
 }
 

@@ -205,23 +205,43 @@ impl Broker {
         self.sessions.lock().values().filter_map(|s| s.state.lock().attached().map(|a| a.kick.clone())).collect()
     }
 
-    /// Closes connections whose keep alive ran out and asks those idle long enough to park. Run several
-    /// times a second, [`SWEEP_SLICE`] sessions at a time with a yield between: with many connections
-    /// the check never holds a worker (and the traffic it would serve) for long.
-    pub async fn check_keepalive(&self) {
-        let now = self.now_ms();
+    /// One part of the broker's sweep: for each of `sessions`, closes the connection if its keep alive
+    /// ran out, asks it to park if idle long enough, publishes a will whose delay is over and ends the
+    /// session if it expired. The server sweeps a quarter of the sessions every 250 ms (each one once a
+    /// second, the precision Mosquitto keeps for keep alive), [`SWEEP_SLICE`] at a time with a yield
+    /// between: with many connections the sweep never holds a worker (and the traffic it would serve)
+    /// for long, and costs each session one visit a second.
+    pub async fn sweep_part(&self, sessions: &[Arc<Session>]) {
+        let (now_ms, now) = (self.now_ms(), Instant::now());
         let park = self.lot.as_ref().is_some_and(|l| l.open()) && !self.shutting_down.load(Ordering::Relaxed);
-        let sessions = self.all_sessions();
         for slice in sessions.chunks(SWEEP_SLICE) {
             for s in slice {
-                let Some(k) = s.state.lock().attached().map(|a| a.kick.clone()) else { continue };
-                if k.silent_too_long(now) && k.reason().is_none() {
-                    k.kick(KickReason::KeepAlive);
-                } else if park {
-                    k.hint_park(now, PARK_AFTER_MS);
-                }
+                self.check_keepalive(s, now_ms, park);
+                self.sweep_session(s, now);
             }
             tokio::task::yield_now().await;
+        }
+    }
+
+    /// Closes the connection of `s` if its keep alive ran out, or asks it to park (when `park`) if it
+    /// has been idle for [`PARK_AFTER_MS`].
+    fn check_keepalive(&self, s: &Session, now_ms: u64, park: bool) {
+        // Most connections call for nothing: that is found with atomic reads under the session's lock,
+        // and only a connection that needs a kick or a hint is taken out of it.
+        let st = s.state.lock();
+        let Some(k) = st.attached().map(|a| &a.kick) else { return };
+        let silent = k.silent_too_long(now_ms);
+        if !(silent || park && k.may_park(now_ms, PARK_AFTER_MS)) {
+            return;
+        }
+        let k = k.clone();
+        drop(st);
+        if silent {
+            if k.reason().is_none() {
+                k.kick(KickReason::KeepAlive);
+            }
+        } else {
+            k.hint_park(now_ms, PARK_AFTER_MS);
         }
     }
 

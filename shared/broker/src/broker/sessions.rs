@@ -181,7 +181,7 @@ impl Broker {
     }
 
     /// Publishes the due wills of sessions that ended before their delay was over.
-    fn sweep_orphan_wills(&self, now: Instant) {
+    pub(crate) fn sweep_orphan_wills(&self, now: Instant) {
         let due: Vec<mq_proto::Will> = {
             let mut wills = self.orphan_wills.lock();
             if wills.is_empty() {
@@ -196,22 +196,8 @@ impl Broker {
         }
     }
 
-    /// The same, [`super::SWEEP_SLICE`] sessions at a time with a yield between (see
-    /// [`Broker::check_keepalive`]).
-    pub async fn sweep_sliced(&self, now: Instant) {
-        let sessions = self.all_sessions();
-        for slice in sessions.chunks(super::SWEEP_SLICE) {
-            for s in slice {
-                self.sweep_session(s, now);
-            }
-            tokio::task::yield_now().await;
-        }
-        self.sweep_orphan_wills(now);
-        self.purge_retained(now);
-    }
-
     /// Publishes the session's will if its delay is over, and ends the session if it expired.
-    fn sweep_session(&self, s: &Arc<Session>, now: Instant) {
+    pub(super) fn sweep_session(&self, s: &Arc<Session>, now: Instant) {
         let mut st = s.state.lock();
         let will = st.take_due_will(now, self.rec(s));
         let expired = st.expired(now);
@@ -234,7 +220,7 @@ impl Broker {
     }
 
     /// Drops retained messages whose expiry passed.
-    fn purge_retained(&self, now: Instant) {
+    pub(crate) fn purge_retained(&self, now: Instant) {
         let purged = self.retained.write().purge_expired(now);
         if purged > 0 {
             log!(Debug, "Removed {purged} expired retained messages.");

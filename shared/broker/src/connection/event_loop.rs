@@ -472,6 +472,9 @@ impl Conn {
             if let Some(v) = self.rbuf.first().and_then(|&b| self.refused_by_type(b)) {
                 return Err(v.into());
             }
+            if self.settle_pubacks()? {
+                continue;
+            }
             let Some(p) = mq_proto::decode(&mut self.rbuf, self.proto.version, limit)? else {
                 break;
             };
