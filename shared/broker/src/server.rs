@@ -564,9 +564,7 @@ async fn sweeps(broker: Arc<Broker>) {
                     part = 0;
                     // Ended sessions are not held until the next round.
                     round = Vec::new();
-                    let now = Instant::now();
-                    broker.sweep_orphan_wills(now);
-                    broker.purge_retained(now);
+                    broker.sweep_beyond_sessions(Instant::now());
                 }
             }
         }

@@ -176,12 +176,18 @@ impl Broker {
         for s in self.all_sessions() {
             self.sweep_session(&s, now);
         }
+        self.sweep_beyond_sessions(now);
+    }
+
+    /// The part of a sweep that is not per session: wills of ended sessions that are due, retained
+    /// messages that expired.
+    pub(crate) fn sweep_beyond_sessions(&self, now: Instant) {
         self.sweep_orphan_wills(now);
         self.purge_retained(now);
     }
 
     /// Publishes the due wills of sessions that ended before their delay was over.
-    pub(crate) fn sweep_orphan_wills(&self, now: Instant) {
+    fn sweep_orphan_wills(&self, now: Instant) {
         let due: Vec<mq_proto::Will> = {
             let mut wills = self.orphan_wills.lock();
             if wills.is_empty() {
@@ -220,7 +226,7 @@ impl Broker {
     }
 
     /// Drops retained messages whose expiry passed.
-    pub(crate) fn purge_retained(&self, now: Instant) {
+    fn purge_retained(&self, now: Instant) {
         let purged = self.retained.write().purge_expired(now);
         if purged > 0 {
             log!(Debug, "Removed {purged} expired retained messages.");
