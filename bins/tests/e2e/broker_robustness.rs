@@ -1,7 +1,8 @@
 //! `mq broker` under pressure: a large payload fanned out to several subscribers byte for byte, a
 //! subscriber that never reads does not hold up the publisher or the other subscribers (its queue is
 //! bounded, the overflow dropped and counted), many clients at once, and a client exceeding the
-//! broker's Receive Maximum with unreleased QoS 2 messages (DISCONNECT 0x93).
+//! broker's Receive Maximum with unreleased QoS 2 messages (DISCONNECT 0x93), and packets a client
+//! sent just before resetting its connection.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -128,4 +129,33 @@ async fn publishers_on_both_protocols_reach_one_subscriber_in_order() {
             n5 += 1;
         }
     }
+}
+
+/// A client that closes its socket with the broker's bytes still unread resets the connection; what it
+/// sent before the reset is still handled (the broker reads those bytes before it sees the reset), as
+/// with an orderly close: a message for a subscriber and a retained one.
+#[test]
+fn packets_sent_just_before_a_reset_are_handled() {
+    let b = broker("");
+    let mut s = Raw::v311(b.port, "reset-sub");
+    s.subscribe(1, &[("reset/#", 0)]);
+    for round in 0..5 {
+        let mut c = TcpStream::connect(("127.0.0.1", b.port)).expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        c.write_all(&Connect::v311(&format!("resetter{round}")).bytes()).expect("write");
+        // The CONNACK is in, and stays unread: closing now resets the connection.
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        assert_eq!(c.peek(&mut [0u8; 4]).expect("CONNACK"), 4);
+        let mut out = Pub::new("reset/live", format!("{round}")).v3();
+        out.extend(Pub::new(&format!("reset/kept{round}"), "kept").retain().v3());
+        c.write_all(&out).expect("write");
+        drop(c);
+        assert_eq!(tp(&s.recv_publish()), ("reset/live".to_string(), format!("{round}")));
+        assert_eq!(tp(&s.recv_publish()), (format!("reset/kept{round}"), "kept".to_string()));
+    }
+    let mut late = Raw::v311(b.port, "reset-late");
+    late.subscribe(1, &[("reset/#", 0)]);
+    let kept: Vec<_> = (0..5).map(|_| tp(&late.recv_publish()).0).collect();
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert_healthy(b.port);
 }

@@ -28,7 +28,8 @@ use crate::settings::ListenerCtx;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages in flight on the local side.
 const WINDOW: u16 = 100;
-/// How long the acknowledgements owed to the local broker may take to go when a connection ends.
+/// How long the acknowledgements owed to the local broker may take to go, and be handled, when a
+/// connection ends.
 const LOCAL_FLUSH: Duration = Duration::from_secs(1);
 /// Messages in flight on the remote side (Mosquitto's default `max_inflight_messages`).
 const REMOTE_WINDOW: u16 = 20;
@@ -203,9 +204,9 @@ async fn link(
                 }
             }
             let r = forward(broker, plan, at, announced, &mut remote, &mut local).await;
-            // What the remote has taken is acknowledged to the local broker before the connection
-            // closes (else it would cross again).
-            let _ = tokio::time::timeout(LOCAL_FLUSH, local.flush()).await;
+            // What the remote has taken is acknowledged to the local broker, and handled there, before
+            // the connection closes (else it would cross again).
+            local.close(LOCAL_FLUSH).await;
             r
         }
         Err(e) => Err(e),

@@ -405,7 +405,8 @@ impl Conn {
     /// Reads what is available and handles every complete packet.
     pub(super) fn read_and_handle(&mut self) -> Result<(), Close> {
         let mut total = 0;
-        let mut eof = false;
+        // The close (`None`) or failure that ended the reads, if one did.
+        let mut ended: Option<Option<io::Error>> = None;
         loop {
             let read = match &mut self.inbound {
                 Some(inbound) => match inbound.payload.spare() {
@@ -422,7 +423,7 @@ impl Conn {
             };
             match read {
                 Ok(0) => {
-                    eof = true;
+                    ended = Some(None);
                     break;
                 }
                 Ok(n) => {
@@ -445,7 +446,12 @@ impl Conn {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e.into()),
+                // A reset (a peer that closed with our bytes unread) comes after the bytes it sent
+                // before: those are handled first, like those before an orderly close.
+                Err(e) => {
+                    ended = Some(Some(e));
+                    break;
+                }
             }
         }
         if total > 0 {
@@ -455,8 +461,10 @@ impl Conn {
         self.handle_buffered()?;
         // Packets that arrived before the close are still the client's: while flow control holds them,
         // the connection stays until they are handled (the next read sees the close again).
-        if eof && (self.congested.is_empty() || self.rbuf.is_empty()) {
-            return Err(Close::Io(None));
+        if let Some(e) = ended
+            && (self.congested.is_empty() || self.rbuf.is_empty())
+        {
+            return Err(Close::Io(e));
         }
         Ok(())
     }

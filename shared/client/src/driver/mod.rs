@@ -417,6 +417,22 @@ impl Driver {
         Ok(())
     }
 
+    /// Writes what is encoded, closes the sending side and reads (discarding it) until the server
+    /// closes too, for at most `within`: everything written is then the server's, handled before it saw
+    /// the close (dropping a socket with unread bytes in it resets the connection, and a reset can
+    /// overtake what was sent before it). What the server sent meanwhile stays unacknowledged, so a
+    /// persistent session sends it again.
+    pub async fn close(mut self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            self.flush().await?;
+            self.stream.shutdown().await?;
+            let mut sink = [0u8; 4096];
+            while tokio::io::AsyncReadExt::read(&mut self.stream, &mut sink).await? > 0 {}
+            Ok::<(), ClientError>(())
+        })
+        .await;
+    }
+
     /// Bytes encoded and not written yet.
     pub fn unwritten(&self) -> usize {
         self.output.len()
