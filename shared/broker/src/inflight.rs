@@ -23,6 +23,9 @@ pub struct Inflight {
     pub stage: Stage,
 }
 
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Inflight>() == 32);
+
 /// Progress of an outgoing QoS 1/2 exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -248,18 +251,7 @@ mod tests {
 
     fn entry(pid: u16) -> Inflight {
         let msg = Arc::new(Message::from_broker("t", Bytes::from_static(b"xy"), QoS::AtLeastOnce, false));
-        Inflight {
-            pid,
-            delivery: Delivery {
-                msg,
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                sub_ids: Vec::new(),
-                shared: None,
-                recorded: false,
-            },
-            stage: Stage::Published,
-        }
+        Inflight { pid, delivery: Delivery::new(msg, QoS::AtLeastOnce, false), stage: Stage::Published }
     }
 
     fn fill(n: usize) -> Inflights {

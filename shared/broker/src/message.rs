@@ -108,23 +108,61 @@ impl Message {
     }
 }
 
-/// One subscriber's copy of a message.
+/// One subscriber's copy of a message: 24 bytes, as it sits in queues and in-flight windows by the
+/// million (what only some deliveries carry is boxed).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// The shared message.
     pub msg: Arc<Message>,
+    /// Subscription identifiers and shared group, for the deliveries that have either.
+    route: Option<Box<Route>>,
     /// QoS it is delivered with.
     pub qos: QoS,
     /// Retain flag as delivered (set for retained messages sent on subscribe, or Retain As Published).
     pub retain: bool,
-    /// Subscription identifiers of the subscriptions it matched (MQTT 5).
-    pub sub_ids: Vec<u32>,
-    /// The shared subscription (`$share/group/filter`) it came through, if any: if the subscriber goes
-    /// away before acknowledging it, it goes to another member.
-    pub shared: Option<Arc<str>>,
     /// Whether its queueing was recorded in the persistent store (see [`crate::durable`]): then so is
     /// its leaving the queue.
     pub recorded: bool,
+}
+
+// Queues and in-flight windows hold deliveries by the million: their size is part of the memory per
+// queued message (and what moves on every enqueue and send).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Delivery>() == 24);
+
+/// What a delivery carries beyond its message for MQTT 5 subscription identifiers and shared
+/// subscriptions.
+#[derive(Debug, Clone)]
+struct Route {
+    /// Subscription identifiers of the subscriptions it matched (MQTT 5).
+    sub_ids: Vec<u32>,
+    /// The shared subscription (`$share/group/filter`) it came through, if any: if the subscriber goes
+    /// away before acknowledging it, it goes to another member.
+    shared: Option<Arc<str>>,
+}
+
+impl Delivery {
+    /// `msg` delivered with `qos` and `retain`, through a plain subscription without identifier.
+    pub fn new(msg: Arc<Message>, qos: QoS, retain: bool) -> Delivery {
+        Delivery { msg, route: None, qos, retain, recorded: false }
+    }
+
+    /// With the subscription identifiers and shared group it came through.
+    #[must_use]
+    pub fn routed(mut self, sub_ids: Vec<u32>, shared: Option<Arc<str>>) -> Delivery {
+        self.route = (!sub_ids.is_empty() || shared.is_some()).then(|| Box::new(Route { sub_ids, shared }));
+        self
+    }
+
+    /// Subscription identifiers of the subscriptions it matched (MQTT 5).
+    pub fn sub_ids(&self) -> &[u32] {
+        self.route.as_ref().map_or(&[], |r| &r.sub_ids)
+    }
+
+    /// The shared subscription it came through, if any.
+    pub fn shared(&self) -> Option<&Arc<str>> {
+        self.route.as_ref().and_then(|r| r.shared.as_ref())
+    }
 }
 
 /// A complete payload held in pieces, shared by every copy of its message.

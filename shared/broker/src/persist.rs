@@ -312,8 +312,8 @@ fn entry(d: &Delivery, msg: u64) -> Entry {
         msg,
         qos: d.qos.as_u8(),
         retain: d.retain,
-        sub_ids: d.sub_ids.clone(),
-        shared: d.shared.as_deref().map(str::to_owned),
+        sub_ids: d.sub_ids().to_vec(),
+        shared: d.shared().map(|s| s.to_string()),
     }
 }
 
@@ -572,14 +572,10 @@ pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock
     }
     let limits: QueueLimits = broker.settings().queue;
     let delivery = |e: &Entry, recorded: bool| -> Option<Delivery> {
-        Some(Delivery {
-            msg: messages.get(&e.msg)?.clone(),
-            qos: QoS::from_u8(e.qos)?,
-            retain: e.retain,
-            sub_ids: e.sub_ids.clone(),
-            shared: e.shared.as_deref().map(Into::into),
-            recorded,
-        })
+        let mut d = Delivery::new(messages.get(&e.msg)?.clone(), QoS::from_u8(e.qos)?, e.retain)
+            .routed(e.sub_ids.clone(), e.shared.as_deref().map(Into::into));
+        d.recorded = recorded;
+        Some(d)
     };
     let mut sessions = broker.sessions.lock();
     let mut subs = broker.subs.write();
@@ -596,14 +592,12 @@ pub fn restore(broker: &Broker, state: State, security: &Arc<parking_lot::RwLock
                 let d = match delivery(e, true) {
                     Some(d) => d,
                     // Released: the message itself is no longer needed, only the packet id.
-                    None if *stage == 2 => Delivery {
-                        msg: Arc::new(Message::from_broker("", Bytes::new(), QoS::ExactlyOnce, false)),
-                        qos: QoS::ExactlyOnce,
-                        retain: false,
-                        sub_ids: Vec::new(),
-                        shared: None,
-                        recorded: true,
-                    },
+                    None if *stage == 2 => {
+                        let msg = Arc::new(Message::from_broker("", Bytes::new(), QoS::ExactlyOnce, false));
+                        let mut d = Delivery::new(msg, QoS::ExactlyOnce, false);
+                        d.recorded = true;
+                        d
+                    }
                     None => return None,
                 };
                 Some(Inflight {

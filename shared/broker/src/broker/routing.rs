@@ -85,14 +85,7 @@ impl Broker {
     /// Queues `msg` for one subscriber; a connection to wake goes into `wake`.
     fn deliver(&self, settings: &Settings, hit: Hit<'_>, msg: &Arc<Message>, wake: &mut Vec<Arc<Kick>>) -> Enqueued {
         let qos = if settings.upgrade_outgoing_qos { hit.qos } else { hit.qos.min(msg.qos) };
-        let d = Delivery {
-            msg: msg.clone(),
-            qos,
-            retain: hit.retain_as_published && msg.retain,
-            sub_ids: hit.sub_ids,
-            shared: hit.shared,
-            recorded: false,
-        };
+        let d = Delivery::new(msg.clone(), qos, hit.retain_as_published && msg.retain).routed(hit.sub_ids, hit.shared);
         let (r, kick) = hit.session.enqueue(d, self.rec(hit.session));
         wake.extend(kick);
         if r == Enqueued::FirstDrop {
@@ -112,7 +105,7 @@ impl Broker {
         {
             let subs = self.subs.read();
             for d in deliveries {
-                let Some(key) = d.shared.clone() else { continue };
+                let Some(key) = d.shared().cloned() else { continue };
                 if let Some(hit) = subs.reassign(&key, from) {
                     self.deliver(&settings, hit, &d.msg, &mut wake);
                 }

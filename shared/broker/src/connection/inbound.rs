@@ -443,7 +443,7 @@ impl Conn {
         let upgrade = self.settings.upgrade_outgoing_qos;
         let owed = retained.into_iter().map(|(msg, granted, id)| {
             let qos = if upgrade { granted } else { granted.min(msg.qos) };
-            Delivery { msg, qos, retain: true, sub_ids: id.into_iter().collect(), shared: None, recorded: false }
+            Delivery::new(msg, qos, true).routed(id.into_iter().collect(), None)
         });
         // This connection is the one to wake, and it is running: no wake needed.
         let _ = self.session.enqueue_retained(owed, self.seat.broker.rec(&self.session));

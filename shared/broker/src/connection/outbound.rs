@@ -128,12 +128,12 @@ impl Conn {
             Some(m) => msg.topic.strip_prefix(m.as_str()).unwrap_or(&msg.topic),
             None => &msg.topic,
         };
-        let extra = self.proto.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids.is_empty());
+        let extra = self.proto.version.is_v5() && (msg.expires_at.is_some() || !d.sub_ids().is_empty());
         let owned;
         let properties = if extra {
             let mut p = msg.properties().clone();
             p.message_expiry_interval = msg.remaining_expiry(now);
-            p.subscription_identifiers.clone_from(&d.sub_ids);
+            d.sub_ids().clone_into(&mut p.subscription_identifiers);
             owned = p;
             &owned
         } else {

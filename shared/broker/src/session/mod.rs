@@ -623,12 +623,12 @@ impl SessionState {
     /// complete with this client [MQTT-4.8.2-5]).
     pub(crate) fn take_shared(&mut self, rec: Rec<'_>) -> Vec<Delivery> {
         let Some(t) = &mut self.traffic else { return Vec::new() };
-        let mut out = t.queue.take_where(|d| d.shared.is_some());
+        let mut out = t.queue.take_where(|d| d.shared().is_some());
         let from_queue = out.len();
-        if t.inflight.iter().any(|f| f.delivery.shared.is_some()) {
+        if t.inflight.iter().any(|f| f.delivery.shared().is_some()) {
             let mut keep = Vec::with_capacity(t.inflight.len());
             for f in t.inflight.take_all() {
-                if f.delivery.shared.is_some() && f.delivery.qos == QoS::AtLeastOnce && f.stage == Stage::Published {
+                if f.delivery.shared().is_some() && f.delivery.qos == QoS::AtLeastOnce && f.stage == Stage::Published {
                     out.push(f.delivery);
                 } else {
                     keep.push(f);
@@ -684,7 +684,7 @@ mod traffic_tests {
         st.compact();
         assert!(st.traffic.is_none());
         let msg = Arc::new(Message::from_broker("t", Bytes::from_static(b"x"), QoS::AtLeastOnce, false));
-        let d = Delivery { msg, qos: QoS::AtLeastOnce, retain: false, sub_ids: vec![], shared: None, recorded: false };
+        let d = Delivery::new(msg, QoS::AtLeastOnce, false);
         st.tr_mut().queue.push(d, true);
         st.compact();
         assert!(st.traffic.is_some(), "a delivery is queued");

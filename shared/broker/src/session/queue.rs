@@ -311,7 +311,7 @@ mod tests {
 
     fn delivery(qos: QoS, payload: &'static [u8]) -> Delivery {
         let msg = Arc::new(Message::from_broker("t", Bytes::from_static(payload), qos, false));
-        Delivery { msg, qos, retain: false, sub_ids: Vec::new(), shared: None, recorded: false }
+        Delivery::new(msg, qos, false)
     }
 
     fn limits(max_messages: usize, max_bytes: usize) -> QueueLimits {
