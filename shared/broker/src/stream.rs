@@ -10,6 +10,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::task::{Context, Poll};
 
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 
 /// Non-blocking I/O on the socket under a [`Layer`] (`WouldBlock` when it has nothing or takes nothing).
@@ -320,11 +321,23 @@ impl Stream {
         std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
     }
 
-    /// Reads what is available into the spare capacity of `buf` (`WouldBlock` when nothing is).
+    /// Reads what is available into the spare capacity of `buf` (`WouldBlock` when nothing is). A read
+    /// that leaves room found the socket empty: it also clears the socket's readiness, so the next read
+    /// waits for the reactor instead of asking the kernel only to hear `WouldBlock` (a system call saved
+    /// on every wake-up). Tokio clears readiness only if no event came since it was observed, before
+    /// the read, so bytes arriving after the read still wake the connection.
     pub fn try_read_buf<B: bytes::BufMut>(&mut self, buf: &mut B) -> io::Result<usize> {
         match (&mut self.socket, &self.layer) {
-            (Socket::Tcp(s), None) => s.try_read_buf(buf),
-            (Socket::Unix(s), None) => s.try_read_buf(buf),
+            (Socket::Tcp(s), None) => {
+                let mut got = 0;
+                let r = s.try_io(Interest::READABLE, || until_short(buf, &mut got, |b| s.try_read_buf(b)));
+                read_before_drained(r, got)
+            }
+            (Socket::Unix(s), None) => {
+                let mut got = 0;
+                let r = s.try_io(Interest::READABLE, || until_short(buf, &mut got, |b| s.try_read_buf(b)));
+                read_before_drained(r, got)
+            }
             _ => {
                 // Through a layer, or parked (a packet or two at a time): a small buffer will do.
                 let mut chunk = [0u8; 4096];
@@ -398,6 +411,27 @@ impl Stream {
     /// The client certificate a TLS layer verified.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         self.layer.as_ref()?.peer_certificate()
+    }
+}
+
+/// Reads with `read` into `buf`; a read that returns fewer bytes than `buf` had room for reports
+/// `WouldBlock` (the socket is empty: see [`Stream::try_read_buf`]), with the count in `got`.
+fn until_short<B: bytes::BufMut>(
+    buf: &mut B,
+    got: &mut usize,
+    read: impl FnOnce(&mut B) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let room = buf.chunk_mut().len();
+    let n = read(buf)?;
+    *got = n;
+    if n > 0 && n < room { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(n) }
+}
+
+/// The bytes [`until_short`] read, once readiness is cleared.
+fn read_before_drained(r: io::Result<usize>, got: usize) -> io::Result<usize> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        r => r,
     }
 }
 

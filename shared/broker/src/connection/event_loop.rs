@@ -208,6 +208,13 @@ impl Conn {
     }
 
     pub(super) async fn serve_loop(&mut self) -> Close {
+        // Packets read before the loop (behind the CONNECT, or on the parked socket) are handled before
+        // waiting for the socket: a read that emptied it also cleared its readiness.
+        if !self.rbuf.is_empty()
+            && let Err(c) = self.handle_buffered()
+        {
+            return c;
+        }
         loop {
             // Socket readiness does not count against tokio's cooperative budget: a publisher whose
             // socket always has data would never yield, and a subscriber it woke (placed in this worker's
