@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use mq_proto::Packet;
+use mq_proto::{Packet, ProtocolVersion};
 
-use crate::broker_util::wire::{Connect, Pub};
+use crate::broker_util::wire::{self, Connect, Pub};
 use crate::broker_util::{Next, Raw, broker, tp};
 
 /// A generated id: the prefix and an upper-case UUID (`auto-E90F5C8D-02BA-0987-6174-A1493EF3A750`).
@@ -258,4 +258,26 @@ fn connack_v5_properties_follow_the_configuration() {
     assert_eq!(p.retain_available, Some(0));
     assert_eq!(p.maximum_qos, Some(1));
     assert_eq!(p.topic_alias_maximum, Some(3));
+}
+
+/// A client that sends its CONNECT and the packets after it in one write, and then waits, gets every
+/// answer: what arrived behind the CONNECT is handled without waiting for more bytes (none come).
+#[test]
+fn packets_sent_with_the_connect_are_handled_without_more_bytes() {
+    let b = broker("");
+    for (level, id) in [(4u8, "behind-connect-4"), (5, "behind-connect-5")] {
+        let v5 = level == 5;
+        let mut bytes = Connect::level(level, id).bytes();
+        bytes.extend(wire::subscribe(1, &[("behind/t", 1)], v5.then_some(&[][..])));
+        let p = Pub::new("behind/t", "own").qos(1, 2);
+        bytes.extend(if v5 { p.v5() } else { p.v3() });
+        let mut c = Raw::open(b.port);
+        c.version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 };
+        c.send(&bytes);
+        let got: Vec<Packet> = (0..4).map(|_| c.recv()).collect();
+        assert!(matches!(got[0], Packet::ConnAck(_)), "{got:?}");
+        assert!(got.iter().any(|p| matches!(p, Packet::SubAck(_))), "{got:?}");
+        assert!(got.iter().any(|p| matches!(p, Packet::PubAck(a) if a.packet_id.get() == 2)), "{got:?}");
+        assert!(got.iter().any(|p| matches!(p, Packet::Publish(m) if &m.payload[..] == b"own")), "{got:?}");
+    }
 }
