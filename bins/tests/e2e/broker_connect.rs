@@ -2,7 +2,8 @@
 //! `MQIsdp`, 3.1.1, 5), unsupported protocol levels, client identifier rules (empty ids per version,
 //! `allow_zero_length_clientid`, `auto_id_prefix`, v5 Assigned Client Identifier, `clientid_prefixes`),
 //! a second CONNECT, a first packet that is not CONNECT, keep alive (1.5x, PINGREQ, `max_keepalive` and
-//! the v5 Server Keep Alive), and the v5 CONNACK properties.
+//! the v5 Server Keep Alive), the v5 CONNACK properties, and packets sent in the same write as the
+//! CONNECT.
 
 use std::time::{Duration, Instant};
 
