@@ -11,7 +11,7 @@
 //! stops the bridge, the user's ACL filters both directions). The tests with
 //! Mosquitto skip when it is not installed (and fail then with `MQ_REQUIRE_INTEROP=1`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::broker_util::{Raw, sys_value_reaches, tp, wire};
 use crate::harness::{Broker, free_port};
@@ -532,6 +532,19 @@ fn bridge_connections(log: &str) -> usize {
     log.matches(" as edge (").count()
 }
 
+/// The bridge connections `remote`'s log shows once it shows `n` (or after 10 s): its lines are read
+/// from the broker's output by a thread of their own, so a line can lag behind the traffic it announced.
+fn bridge_connections_reach(remote: &Broker, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = bridge_connections(&remote.log());
+        if seen >= n || Instant::now() >= deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `start_type lazy`: no connection while fewer than `threshold` messages wait for the remote (the
 /// local state is `0`); at the threshold it connects and delivers them all in order; after
 /// `idle_timeout` without a message it disconnects (state `0` on both sides), and connects again when
@@ -597,7 +610,7 @@ fn lazy_bridge_to(remote: &Broker) {
     send(&mut p, 12, 13);
     let got: Vec<String> = (8..13).map(|_| tp(&s.recv_publish_ack()).1).collect();
     assert_eq!(got, ["8", "9", "10", "11", "12"]);
-    assert_eq!(bridge_connections(&remote.log()), 2, "{}", remote.log());
+    assert_eq!(bridge_connections_reach(remote, 2), 2, "{}", remote.log());
 }
 
 /// A password file with `users` (`mq-passwd -b`) in `dir`.
