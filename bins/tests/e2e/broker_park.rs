@@ -105,3 +105,66 @@ fn a_parked_connection_keeps_its_protocol_state() {
     p.expect_disconnect(Some(0x82));
     sub.ping();
 }
+
+/// The parking epoll reports bytes once, as they arrive: bytes that reach a parked socket while a task
+/// serves the connection on it must still be read. Each round, a broadcast wakes every parked client;
+/// each answers it at once with a PUBLISH, and sends nothing after it, so its bytes arrive while the
+/// broker is still finishing the serve that wrote the broadcast. Every client must get its PUBACK.
+/// Between rounds the clients park again.
+#[test]
+fn bytes_arriving_while_a_parked_connection_is_served_are_read() {
+    let b = Broker::mq("sys_interval 1");
+    let n = 40;
+    let mut clients: Vec<Raw> = (0..n)
+        .map(|i| {
+            let mut c = Raw::v311(b.port, &format!("race-{i}"));
+            // QoS 0: the broadcast asks nothing of the client, so its PUBLISH is the last thing it sends.
+            assert_eq!(c.subscribe(1, &[("race/all", 0)]).reason_codes[0].0, 0);
+            c
+        })
+        .collect();
+    let mut hub = Raw::v311(b.port, "race-hub");
+    for round in 1..=3u16 {
+        // All parked (the clients, the broadcaster and the watcher of `$SYS`); a connection served
+        // twice within moments runs again, and parks after 2 s without traffic.
+        if round > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(2600));
+        }
+        parked_reaches(b.port, n as u64 + 2);
+        std::thread::scope(|s| {
+            for (i, c) in clients.iter_mut().enumerate() {
+                s.spawn(move || {
+                    let p = c.recv_publish();
+                    assert_eq!(tp(&p), ("race/all".to_string(), format!("round {round}")), "client {i}");
+                    c.send(&Pub::new(&format!("race/own/{i}"), "mine").qos(1, round).v3());
+                    match c.recv() {
+                        Packet::PubAck(a) => assert_eq!(a.packet_id.get(), round, "client {i}"),
+                        other => panic!("client {i}, round {round}: expected PUBACK, got {other:?}"),
+                    }
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            hub.send(&Pub::new("race/all", format!("round {round}")).v3());
+        });
+    }
+}
+
+/// A parked client that sends more in one go than its socket holds (5 MiB): the broker empties the
+/// socket, more arrives, and each arrival is reported again, up to the QoS 1 PUBLISH at the end.
+#[test]
+fn a_parked_client_sending_more_than_its_socket_holds_is_read_to_the_end() {
+    let b = Broker::mq("sys_interval 1");
+    let mut p = Raw::v311(b.port, "burst-pub");
+    parked_reaches(b.port, 2);
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut burst = Vec::new();
+    for _ in 0..80 {
+        burst.extend(Pub::new("burst/x", chunk.clone()).v3());
+    }
+    burst.extend(Pub::new("burst/end", "end").qos(1, 7).v3());
+    p.send(&burst);
+    match p.recv() {
+        Packet::PubAck(a) => assert_eq!(a.packet_id.get(), 7),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+}

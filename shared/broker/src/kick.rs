@@ -201,9 +201,19 @@ impl Kick {
         }
     }
 
+    /// Bytes or a close on the connection's parked socket: resumes the connection if it is parked,
+    /// serving what it can on the caller's task (see [`Parked::resume_here`]; for the parking task,
+    /// which saves a task per packet on a parked socket). The parking epoll reports bytes only once
+    /// (see [`crate::park`]), so when the connection is not parked at this moment (a task is serving it
+    /// on its parked socket), the wake is left for that task: it serves again instead of parking.
+    pub fn socket_ready(&self) {
+        self.notify.notify_one();
+        self.resume_parked_here();
+    }
+
     /// Resumes the connection if it is parked, serving what it can on the caller's task (see
-    /// [`Parked::resume_here`]): for the parking task, which saves a task per packet on a parked socket.
-    pub fn resume_parked_here(&self) {
+    /// [`Parked::resume_here`]).
+    fn resume_parked_here(&self) {
         let parked = self.take_parked();
         if let Some(p) = parked {
             p.resume_here();

@@ -9,8 +9,16 @@
 //! (seen here), a delivery queued for it, or a kick (takeover, shutdown, keep alive; the broker's sweep
 //! watches keep alive for parked connections as for any other). Resuming first serves what it can on
 //! the parked socket itself (a PINGREQ, a PUBLISH and its acknowledgement, a delivery): when that
-//! settles everything, the connection stays parked and only its epoll entry is re-armed, so an IoT
-//! client publishing every few seconds never pays for a reactor registration. Otherwise the socket
+//! settles everything, the connection stays parked and keeps its epoll entry, so an IoT client
+//! publishing every few seconds never pays for a reactor registration.
+//!
+//! The parking epoll is edge-triggered: it reports bytes as they arrive, once. A parked socket is
+//! therefore read until a read finds it empty (fewer bytes than it had room for), and then needs
+//! nothing more: no read only to hear `WouldBlock`, no re-arming. When a read may have left bytes
+//! (through a TLS or WebSocket layer, or stopped by the read budget), parking again re-arms the entry,
+//! which reports bytes already there. An event for a connection that is not parked at that moment
+//! (another task is serving it on its parked socket) leaves a wake in its [`Kick`], so that task
+//! serves again rather than parking with unread bytes. Otherwise the socket
 //! goes back into the reactor and a task runs the connection again. Parking and resuming both happen
 //! under the [`Kick`]'s lock, so a wake is never lost between the two.
 //!
@@ -80,7 +88,7 @@ impl Lot {
     /// Readiness that is already there is reported at once.
     pub fn watch(&self, fd: BorrowedFd<'_>, token: u64, kick: Arc<Kick>) -> io::Result<()> {
         self.parked.lock().insert(token, kick);
-        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLONESHOT;
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
         if let Err(e) = self.epoll.add(fd, EpollEvent::new(flags, token)) {
             self.parked.lock().remove(&token);
             return Err(e.into());
@@ -88,9 +96,10 @@ impl Lot {
         Ok(())
     }
 
-    /// Watches a parked socket again after its one event was taken (the connection parks again).
+    /// Reports bytes already on a parked socket, as if they had just arrived (a connection parks again
+    /// after a read that may have left some).
     pub fn rearm(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLONESHOT;
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
         self.epoll.modify(fd, &mut EpollEvent::new(flags, token)).map_err(Into::into)
     }
 
@@ -145,7 +154,7 @@ impl Lot {
                     if let Some(k) = kick {
                         // Bytes on a parked socket (a PINGREQ, a sparse publisher's message) are served
                         // here, without a task of their own; anything longer goes on in one.
-                        k.resume_parked_here();
+                        k.socket_ready();
                     }
                 }
                 if n < events.len() {

@@ -214,7 +214,7 @@ impl From<ParkedStream> for Stream {
             ParkedSocket::Unix(s) => Socket::ParkedUnix(s, p.token),
             ParkedSocket::Gone => Socket::Gone,
         };
-        Stream { socket, layer: p.layer }
+        Stream { socket, layer: p.layer, emptied: false }
     }
 }
 
@@ -223,17 +223,20 @@ impl From<ParkedStream> for Stream {
 pub struct Stream {
     socket: Socket,
     layer: Option<Box<dyn Layer>>,
+    /// Whether the last read of the parked socket, without a layer, found it empty (see
+    /// [`Stream::parked_emptied`]).
+    emptied: bool,
 }
 
 impl Stream {
     /// A TCP connection.
     pub fn tcp(s: TcpStream) -> Stream {
-        Stream { socket: Socket::Tcp(s), layer: None }
+        Stream { socket: Socket::Tcp(s), layer: None, emptied: false }
     }
 
     /// A Unix socket connection.
     pub fn unix(s: UnixStream) -> Stream {
-        Stream { socket: Socket::Unix(s), layer: None }
+        Stream { socket: Socket::Unix(s), layer: None, emptied: false }
     }
 
     /// The same stream with `layer` between the socket and MQTT.
@@ -248,6 +251,7 @@ impl Stream {
         if let Some(layer) = &mut self.layer {
             layer.shrink();
         }
+        self.emptied = false;
         self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
             Socket::Tcp(s) => Socket::ParkedTcp(s.into_std()?, token),
             Socket::Unix(s) => Socket::ParkedUnix(s.into_std()?, token),
@@ -278,6 +282,7 @@ impl Stream {
 
     /// Puts a parked socket back into tokio's reactor (call within the runtime).
     pub fn unpark(&mut self) -> io::Result<()> {
+        self.emptied = false;
         self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
             Socket::ParkedTcp(s, _) => Socket::Tcp(TcpStream::from_std(s)?),
             Socket::ParkedUnix(s, _) => Socket::Unix(UnixStream::from_std(s)?),
@@ -355,8 +360,26 @@ impl Stream {
     pub fn try_read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.layer {
             Some(layer) => layer.read(&mut self.socket, buf),
-            None => self.socket.read(buf),
+            None => {
+                let r = self.socket.read(buf);
+                if matches!(self.socket, Socket::ParkedTcp(..) | Socket::ParkedUnix(..)) {
+                    self.emptied = match &r {
+                        Ok(n) => *n < buf.len(),
+                        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+                    };
+                }
+                r
+            }
         }
+    }
+
+    /// Whether the last read of this parked socket (read without a layer) found it empty: it returned
+    /// fewer bytes than it had room for, or none. Then the socket need not be read again to hear
+    /// `WouldBlock`, and the parking epoll, which is edge-triggered, reports the next bytes to arrive
+    /// without being re-armed. False through a layer (which may leave bytes on the socket) and before
+    /// any read since the connection was taken from its parked form.
+    pub fn parked_emptied(&self) -> bool {
+        self.emptied
     }
 
     /// Writes what the stream takes now from `bufs` (`WouldBlock` when it takes nothing). A layer

@@ -2,6 +2,7 @@
 //! writing, flow control, parking an idle connection and closing.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -172,7 +173,7 @@ impl Conn {
             && self.kick.reason().is_none())
     }
 
-    /// Parks again a connection served while parked: its epoll entry is re-armed.
+    /// Parks again a connection served while parked (its epoll entry stays; see [`crate::park`]).
     fn repark(self: Box<Self>) {
         let Some(lot) = self.seat.broker.lot.clone() else {
             tokio::spawn(self.resume_active());
@@ -183,8 +184,13 @@ impl Conn {
             tokio::spawn(self.resume_active());
             return;
         };
+        // The parking epoll is edge-triggered: when the read found the socket empty, bytes that come
+        // after it are reported as they arrive. Otherwise (a layer's read, or one stopped by the read
+        // budget) re-arming reports what is already there.
+        let emptied = self.stream.parked_emptied();
         let kick = self.kick.clone();
-        match kick.park(self.into_idle(), |fd| lot.rearm(fd, token)) {
+        let rearm = |fd: BorrowedFd<'_>| if emptied { Ok(()) } else { lot.rearm(fd, token) };
+        match kick.park(self.into_idle(), rearm) {
             Ok(()) => {}
             // A wake came meanwhile: serve it the same way.
             Err((idle, None)) => {
@@ -448,7 +454,8 @@ impl Conn {
                         }
                         None => {}
                     }
-                    if total >= READ_BUDGET || !self.congested.is_empty() {
+                    // A parked socket that a read emptied is not read again only to hear `WouldBlock`.
+                    if total >= READ_BUDGET || !self.congested.is_empty() || self.stream.parked_emptied() {
                         break;
                     }
                 }
