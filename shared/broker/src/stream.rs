@@ -251,7 +251,6 @@ impl Stream {
         if let Some(layer) = &mut self.layer {
             layer.shrink();
         }
-        self.emptied = false;
         self.socket = match std::mem::replace(&mut self.socket, Socket::Gone) {
             Socket::Tcp(s) => Socket::ParkedTcp(s.into_std()?, token),
             Socket::Unix(s) => Socket::ParkedUnix(s.into_std()?, token),
