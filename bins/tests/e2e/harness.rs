@@ -271,6 +271,8 @@ impl Broker {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(s) = self.child.try_wait().expect("try_wait") {
+                // Its last lines are in the log once this returns (they are read by threads of their own).
+                self.log.wait_closed(TIMEOUT);
                 return s;
             }
             assert!(Instant::now() < deadline, "broker did not exit:\n{}", self.log());
@@ -356,6 +358,15 @@ impl Output {
             if Instant::now() > deadline {
                 return None;
             }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits, at most `timeout`, until the reader threads have read everything (the child closed its
+    /// pipes): output read after that is complete.
+    pub fn wait_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && !self.threads.lock().expect("lock").iter().all(JoinHandle::is_finished) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
