@@ -181,6 +181,32 @@ async fn v5_receive_maximum_limits_unacknowledged_deliveries() {
     assert_eq!(tp5(&s.recv().await).1, "2");
 }
 
+/// A Receive Maximum above `max_inflight_messages` does not raise the window (Mosquitto 2.0 lets it
+/// replace `max_inflight_messages`: see README, Differences from Mosquitto).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_receive_maximum_does_not_raise_max_inflight_messages() {
+    let b = broker("max_inflight_messages 2");
+    let mut o = v5_options(b.port, "wide5");
+    o.set_manual_acks(true);
+    o.set_receive_maximum(Some(10));
+    let (mut s, _) = V5::connect(o).await;
+    s.subscribe("rmw/t", 1).await;
+    let mut p = V5::new(b.port, "pub").await;
+    for i in 0..5 {
+        p.publish("rmw/t", 1, false, i.to_string()).await;
+    }
+    let first = s.recv().await;
+    let second = s.recv().await;
+    assert_eq!((tp5(&first).1, tp5(&second).1), ("0".into(), "1".into()));
+    let more = s
+        .ev
+        .seen_within(QUIET, |e| matches!(e, rumqttc::v5::Event::Incoming(crate::broker_util::p5::Packet::Publish(_))))
+        .await;
+    assert!(!more, "a Receive Maximum of 10 raised max_inflight_messages 2");
+    s.client.ack(&first).await.expect("ack");
+    assert_eq!(tp5(&s.recv().await).1, "2");
+}
+
 #[test]
 fn max_queued_messages_drops_for_offline_sessions_and_counts_drops() {
     let b = broker("max_queued_messages 2\nsys_interval 1");
