@@ -474,7 +474,8 @@ for round in $(seq "$ROUNDS"); do
         continue
       fi
       echo "round $round: $s on $b" >&2
-      while read -r k v; do RESULTS["$b:$k"]+="$v "; done < <(run_scenario "$s" "$b")
+      # Each round's values go to stderr as they come, so the noise behind a median can be seen.
+      while read -r k v; do RESULTS["$b:$k"]+="$v "; echo "  $b $k $v" >&2; done < <(run_scenario "$s" "$b")
     done
   done
 done
