@@ -160,25 +160,8 @@ async fn max_inflight_messages_limits_unacknowledged_deliveries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v5_receive_maximum_limits_unacknowledged_deliveries() {
     let b = broker("");
-    let mut o = v5_options(b.port, "slow5");
-    o.set_manual_acks(true);
-    o.set_receive_maximum(Some(2));
-    let (mut s, _) = V5::connect(o).await;
-    s.subscribe("rm/t", 2).await;
-    let mut p = V5::new(b.port, "pub").await;
-    for i in 0..5 {
-        p.publish("rm/t", 1 + (i % 2), false, i.to_string()).await;
-    }
-    let first = s.recv().await;
-    let second = s.recv().await;
-    assert_eq!((tp5(&first).1, tp5(&second).1), ("0".into(), "1".into()));
-    let more = s
-        .ev
-        .seen_within(QUIET, |e| matches!(e, rumqttc::v5::Event::Incoming(crate::broker_util::p5::Packet::Publish(_))))
+    window_of_two(b.port, 2, 2, |i| 1 + (i % 2) as u8, "rm/t", "more than Receive Maximum (2) messages in flight")
         .await;
-    assert!(!more, "more than Receive Maximum (2) messages in flight");
-    s.client.ack(&first).await.expect("ack");
-    assert_eq!(tp5(&s.recv().await).1, "2");
 }
 
 /// A Receive Maximum above `max_inflight_messages` does not raise the window (Mosquitto 2.0 lets it
@@ -186,14 +169,28 @@ async fn v5_receive_maximum_limits_unacknowledged_deliveries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v5_receive_maximum_does_not_raise_max_inflight_messages() {
     let b = broker("max_inflight_messages 2");
-    let mut o = v5_options(b.port, "wide5");
+    window_of_two(b.port, 10, 1, |_| 1, "rmw/t", "a Receive Maximum of 10 raised max_inflight_messages 2").await;
+}
+
+/// An MQTT 5 subscriber announcing `receive_maximum`, acknowledging by hand, on `topic` at `sub_qos`:
+/// of five messages (the i-th at QoS `qos_of(i)`), it must get exactly two before its first
+/// acknowledgement (`too_many` otherwise), and the third after it.
+async fn window_of_two(
+    port: u16,
+    receive_maximum: u16,
+    sub_qos: u8,
+    qos_of: fn(usize) -> u8,
+    topic: &str,
+    too_many: &str,
+) {
+    let mut o = v5_options(port, &format!("win5-{receive_maximum}"));
     o.set_manual_acks(true);
-    o.set_receive_maximum(Some(10));
+    o.set_receive_maximum(Some(receive_maximum));
     let (mut s, _) = V5::connect(o).await;
-    s.subscribe("rmw/t", 1).await;
-    let mut p = V5::new(b.port, "pub").await;
+    s.subscribe(topic, sub_qos).await;
+    let mut p = V5::new(port, "pub").await;
     for i in 0..5 {
-        p.publish("rmw/t", 1, false, i.to_string()).await;
+        p.publish(topic, qos_of(i), false, i.to_string()).await;
     }
     let first = s.recv().await;
     let second = s.recv().await;
@@ -202,7 +199,7 @@ async fn v5_receive_maximum_does_not_raise_max_inflight_messages() {
         .ev
         .seen_within(QUIET, |e| matches!(e, rumqttc::v5::Event::Incoming(crate::broker_util::p5::Packet::Publish(_))))
         .await;
-    assert!(!more, "a Receive Maximum of 10 raised max_inflight_messages 2");
+    assert!(!more, "{too_many}");
     s.client.ack(&first).await.expect("ack");
     assert_eq!(tp5(&s.recv().await).1, "2");
 }
